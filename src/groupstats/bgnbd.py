@@ -335,6 +335,19 @@ class BetaGeoModel:
                                    n_customers=self.n_customers_, penalizer=penalizer)
         return self
 
+    @classmethod
+    def from_params(cls, r: float, alpha: float, a: float, b: float) -> "BetaGeoModel":
+        """A model with fixed parameters (e.g. published estimates) for prediction or simulation.
+
+        ``log_likelihood_`` and ``standard_errors_`` are not set (nothing was fitted).
+        """
+        values = np.asarray([r, alpha, a, b], dtype=float)
+        if np.any(~np.isfinite(values)) or np.any(values <= 0):
+            raise ParameterError(f"r, alpha, a, b must all be positive and finite, got {values.tolist()}.")
+        model = cls()
+        model.params_ = pd.Series(values, index=list(PARAM_NAMES), name="estimate")
+        return model
+
     # ---------------------------------------------------------------- helpers
     def _check_fitted(self) -> np.ndarray:
         if not hasattr(self, "params_"):
