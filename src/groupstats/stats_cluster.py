@@ -187,3 +187,60 @@ def whiten_glm(x: np.ndarray, y: np.ndarray, mu: np.ndarray,
     weight = mu * mu / variance
     sw = np.sqrt(weight)
     return x * sw[:, None], (y - mu) / np.sqrt(variance)
+
+
+def cr2_two_arm_cluster_means(cluster_sums: np.ndarray, cluster_sizes: np.ndarray,
+                              treated: np.ndarray, alpha: float = 0.05) -> dict:
+    """Vectorised CR2 / Bell-McCaffrey test of a two-arm cluster-randomised mean difference.
+
+    Closed form of what :func:`groupstats.stats.compare_arms` computes
+    (``kind="mean"``, ``cluster=``, no covariate or fixed effects) for many
+    replications at once, for power and false-positive simulations.
+    With cell-means OLS, ``H_gg = 1 1' / N_a`` so ``A_g`` scales cluster g's
+    residuals by ``(1 - n_g / N_a)^{-1/2}``.
+
+    Parameters
+    ----------
+    cluster_sums : ndarray (R, G)
+        Sum of the outcome over each cluster's rows in each replication.
+    cluster_sizes : ndarray (G,) or (R, G)
+        Rows per cluster.
+    treated : ndarray of bool (R, G)
+        Whether each cluster is in the treated arm in each replication.
+    alpha : float
+        Level for the CIs.
+
+    Returns
+    -------
+    dict of ndarray (R,)
+        ``diff, se, df, t, p_value, ci_low, ci_high``.
+    """
+    s = np.asarray(cluster_sums, dtype=float)
+    n = np.broadcast_to(np.asarray(cluster_sizes, dtype=float), s.shape)
+    t = np.asarray(treated, dtype=bool)
+    from scipy import stats as sps
+
+    out = {}
+    parts = []
+    for arm_mask in (t, ~t):
+        n_arm = (n * arm_mask).sum(axis=1, keepdims=True)           # (R, 1)
+        mean = (s * arm_mask).sum(axis=1, keepdims=True) / n_arm
+        resid = s - n * mean                                         # cluster residual sums
+        gap = 1.0 - n / n_arm
+        var = (arm_mask * resid ** 2 / gap).sum(axis=1) / n_arm[:, 0] ** 2
+        q2 = arm_mask * n ** 2 / gap                                # squared w-norms times N_a^2
+        uu = arm_mask * n / (n_arm ** 2 * gap)                      # ||u_g||^2
+        wmw = q2 / n_arm ** 3                                       # w_g' M w_g
+        parts.append((mean[:, 0], var, uu, wmw, (q2.sum(axis=1) / n_arm[:, 0] ** 3) ** 2))
+    (m_t, v_t, uu_t, wmw_t, cross_t), (m_c, v_c, uu_c, wmw_c, cross_c) = parts
+    uu, wmw = uu_t + uu_c, wmw_t + wmw_c
+    trace1 = uu.sum(axis=1) - wmw.sum(axis=1)
+    trace2 = (uu ** 2).sum(axis=1) - 2 * (uu * wmw).sum(axis=1) + cross_t + cross_c
+    df = trace1 ** 2 / trace2
+    diff = m_t - m_c
+    se = np.sqrt(v_t + v_c)
+    stat = diff / se
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    out.update(diff=diff, se=se, df=df, t=stat, p_value=2 * sps.t.sf(np.abs(stat), df),
+               ci_low=diff - crit * se, ci_high=diff + crit * se)
+    return out
