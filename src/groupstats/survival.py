@@ -481,7 +481,10 @@ def return_probability_curve(spell_durations, spell_returned, spell_competing=No
     Returns
     -------
     ReturnCurve
-        ``.curve`` DataFrame with ``segment, d, p_return, se, ci_low, ci_high, n_at_risk``.
+        ``.curve`` DataFrame with ``segment, d, p_return, se, ci_low, ci_high, n_at_risk``
+        (``n_at_risk`` = weight of spells still silent after d days). Where no return was
+        observed in (d, d + within], ``p_return`` = 0 and ``ci_high`` is NaN (the delta method
+        cannot give an upper limit from zero events).
     """
     z = _z(alpha)
     dur = _durations(spell_durations, "spell_durations")
@@ -521,6 +524,7 @@ def return_probability_curve(spell_durations, spell_returned, spell_competing=No
         est = np.where(too_few, np.nan, est)
         se = np.where(too_few, np.nan, se)
         low, high = _loglog_ci(est, se, z)
+        high = np.where(est == 0, np.nan, high)   # zero returns observed: the delta method gives no upper limit
         frames.append(pd.DataFrame({"segment": seg, "d": d_grid, "p_return": est, "se": se,
                                     "ci_low": low, "ci_high": high, "n_at_risk": n_risk}))
         n_spells[str(seg)] = int(m.sum())
