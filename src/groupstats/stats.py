@@ -632,7 +632,6 @@ def _design(codes, n_arms, covariate, fe, avg_weights) -> _Design:
     base = np.hstack(blocks)
     fe_x = _fe_block(fe, n)
     if fe_x.shape[1]:
-        fe_x = _independent_columns(base, fe_x)
         # the arm contrasts must stay estimable: arms must vary within FE levels
         no_arm = np.hstack([np.ones((n, 1)), base[:, n_arms:], fe_x])
         full = np.hstack([base, fe_x])
@@ -642,7 +641,7 @@ def _design(codes, n_arms, covariate, fe, avg_weights) -> _Design:
                 "fixed-effect levels), so no within-level comparison is possible. For a "
                 "cluster-randomised design leave the cluster out of fixed_effects and pass it as "
                 "cluster=; fixed effects of the group suit switchback designs only.")
-        base = np.hstack([base, fe_x])
+        base = np.hstack([base, _independent_columns(base, fe_x)])
     return _Design(x=base, n_arms=n_arms, weights=avg_weights)
 
 
@@ -1098,7 +1097,8 @@ def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.Da
     p = comp["p_value"].to_numpy(float)
     adj = p.copy()
     ok = np.isfinite(p)
-    if CORRECTIONS[correction] is not None and ok.any():
+    # one comparison: every correction is the identity (skip the call, it is slow)
+    if CORRECTIONS[correction] is not None and ok.sum() > 1:
         adj[ok] = multipletests(p[ok], alpha=alpha, method=CORRECTIONS[correction])[1]
     comp["p_adjusted"] = adj
     comp["significant"] = np.where(np.isfinite(adj), adj < alpha, False).astype(bool)
