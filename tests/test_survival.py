@@ -219,7 +219,7 @@ def test_return_curve_recovers_known_answer_and_dropping_open_spells_biases_it()
     naive = return_probability_curve(dur[~closed], returned[~closed], left[~closed], days=range(1, 91),
                                      within=WITHIN).curve
     assert np.abs(naive["p_return"] - truth).max() > 0.1
-    # threshold: the truth first drops below 20% at d = 16 (see true_return_probability)
+    # threshold: the truth first drops below 20% at d = 18 (see true_return_probability)
     d_true = float(np.arange(1, 91)[true_return_probability(np.arange(1, 91)) < 0.2][0])
     assert abs(suggest_threshold(res, 0.2)["all"] - d_true) <= 2
     assert suggest_threshold(res, 0.2, use="upper")["all"] >= suggest_threshold(res, 0.2)["all"]
@@ -261,7 +261,7 @@ def test_return_curve_equals_aalen_johansen_formula_per_segment():
         assert part["se"].iloc[0] == pytest.approx(se0, rel=1e-10)
     payload = json.loads(res.to_json())
     assert payload["within_days"] == 14 and len(payload["curve"]) == 8
-    assert "silent for 30 days" in res.conclusion()
+    assert "silent for 30 days" in res.conclusion() and "微信群如何经营和管理" in res.conclusion()
 
 
 def test_return_curve_validation():

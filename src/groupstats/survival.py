@@ -436,10 +436,12 @@ class ReturnCurve(Result):
             thr = suggest_threshold(part, level=0.2)[seg]
             thr_txt = (f"the chance first drops below 20% after {thr:g} silent days" if thr is not None
                        else "the chance never drops below 20% in the days examined")
-            lines.append(f"[{seg}] A member silent for {self.reference_day} days (the playbook's churn rule) "
-                         f"speaks again within {self.within:g} days with probability {r['p_return']:.0%} "
-                         f"(95% CI {r['ci_low']:.0%}-{r['ci_high']:.0%}, {r['n_at_risk']:.0f} members still "
-                         f"silent at that point); {thr_txt}.")
+            ci_txt = (f"{1 - self.alpha:.0%} CI {r['ci_low']:.0%}-{r['ci_high']:.0%}" if np.isfinite(r["ci_high"])
+                      else "no return observed, so no upper limit")
+            lines.append(f"[{seg}] A member silent for {self.reference_day} days (the churn rule of the playbook "
+                         f"article \"微信群如何经营和管理(微信群运营与管理)\") speaks again within {self.within:g} days "
+                         f"with probability {r['p_return']:.0%} ({ci_txt}; {r['n_at_risk']:.0f} silences still "
+                         f"open at that point); {thr_txt}.")
         return "\n".join(lines)
 
 
@@ -477,6 +479,12 @@ def return_probability_curve(spell_durations, spell_returned, spell_competing=No
         1 - confidence level.
     min_at_risk : int, default 10
         Below this many spells still silent after d, ``p_return`` and its CI are NaN (too noisy).
+
+    Notes
+    -----
+    The CIs treat spells as independent. One member contributes several spells (and members
+    are clustered in groups), so with many spells per member the intervals are too narrow;
+    for inference use one spell per member (e.g. the current one) or a segment per group.
 
     Returns
     -------
