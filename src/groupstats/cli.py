@@ -26,6 +26,7 @@ app = typer.Typer(
 #: Modules that register commands on ``app`` (one per concern).
 COMMAND_MODULES = [
     "groupstats.commands.data",
+    "groupstats.commands.report",
     "groupstats.commands.members",
 ]
 
