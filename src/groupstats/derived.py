@@ -204,7 +204,7 @@ def post_outcomes(ds: Dataset, window="2h", read_window="24h", as_of=None,
     out = pd.DataFrame({
         "post_id": posts["post_id"], "group_id": posts["group_id"], "posted_at": posts["posted_at"],
         "content_type": posts["content_type"], "operator_id": posts["member_id"],
-        "hour": posts["posted_at"].dt.hour, "weekday": posts["posted_at"].dt.dayofweek,
+        "hour": posts["posted_at"].dt.hour, "weekday": posts["posted_at"].dt.day_of_week,
         "date": local_date(posts["posted_at"]),
     })
     out["n_present"] = members_present(ds, posts["group_id"], posts["posted_at"])

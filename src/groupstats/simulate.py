@@ -240,7 +240,7 @@ def simulate_community(n_groups: int = 12, days: int = 120, seed: int = 0, **ove
 
     # ---- member-day message counts ---------------------------------------------------
     day = np.arange(n_days)
-    weekday = (start_local.dayofweek + day) % 7
+    weekday = (start_local.day_of_week + day) % 7
     day_factor = np.where(weekday >= 5, config.weekend_factor, 1.0)
     present_frac = np.clip(np.minimum(day[None, :] + 1, leave_day[:, None]) -
                            np.maximum(day[None, :], join_day[:, None]), 0, 1)
