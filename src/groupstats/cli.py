@@ -26,8 +26,10 @@ app = typer.Typer(
 #: Modules that register commands on ``app`` (one per concern).
 COMMAND_MODULES = [
     "groupstats.commands.data",
+    "groupstats.commands.experiments",
     "groupstats.commands.report",
     "groupstats.commands.members",
+    "groupstats.commands.mix_health",
 ]
 
 for _module in COMMAND_MODULES:
