@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "groupstats.commands.experiments",
     "groupstats.commands.report",
     "groupstats.commands.members",
+    "groupstats.commands.mix_health",
 ]
 
 for _module in COMMAND_MODULES:
