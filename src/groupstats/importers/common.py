@@ -230,10 +230,9 @@ def epoch_to_timestamp(value) -> pd.Timestamp | None:
         return None
     if not np.isfinite(number):
         return None
-    if abs(number) >= 1e11:  # milliseconds (1e11 s would be the year 5138)
-        number /= 1000.0
+    unit = "ms" if abs(number) >= 1e11 else "s"  # 1e11 seconds would be the year 5138
     try:
-        ts = pd.Timestamp(number, unit="s", tz="UTC")
+        ts = pd.Timestamp(int(number) if number == int(number) else number, unit=unit, tz="UTC")
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
         return None
     return ts if _MIN_TS <= ts < _MAX_TS else None
