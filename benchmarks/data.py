@@ -1,0 +1,148 @@
+"""Simulated benchmark datasets, cached as Parquet under ``benchmarks/data/``.
+
+A dataset of N million messages is built from independent simulated chunks of
+about one million messages each (``simulate_community`` with
+``CHUNK_GROUPS`` groups over ``DAYS`` days), so memory stays bounded while
+generating. Ids are prefixed with the chunk number (``c03g012``,
+``c03u00042``, ``c03m0001234`` ...), so the concatenation is a valid
+groupstats dataset (every group is a separate community; experiments are
+per group). Each table is one Parquet file with one row group per chunk.
+
+:func:`partition_by_month` rewrites ``messages`` (and ``events``) as a hive
+partitioned folder ``messages/month=YYYY-MM/*.parquet`` for the out-of-core
+path; :func:`replicate` makes a larger dataset out of relabelled copies of a
+smaller one (used for the 100M-message run, where simulating would take too
+long on 2 cores).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CHUNK_GROUPS = 40
+DAYS = 365
+MEMBERS_PER_GROUP = 100.0
+SEED = 20261121
+TABLES = ("groups", "members", "messages", "posts", "events", "assignments")
+_ID_COLUMNS = {
+    "groups": ("group_id",),
+    "members": ("group_id", "member_id"),
+    "messages": ("message_id", "group_id", "member_id", "reply_to"),
+    "posts": ("post_id", "group_id", "member_id", "message_id"),
+    "events": ("group_id", "member_id", "post_id"),
+    "assignments": ("group_id",),
+}
+
+
+def dataset_dir(millions: int) -> Path:
+    return DATA_DIR / f"sim_{millions}m"
+
+
+def ensure_dataset(millions: int, log=print) -> Path:
+    """Return the folder of a cached ~``millions`` M-message dataset, generating it if needed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from groupstats.simulate import simulate_community
+
+    folder = dataset_dir(millions)
+    done = folder / "COMPLETE"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    n_messages, chunk = 0, 0
+    start = time.perf_counter()
+    target = millions * 1_000_000
+    try:
+        while n_messages < target * 0.9:
+            ds, truth = simulate_community(CHUNK_GROUPS, DAYS, seed=SEED + chunk,
+                                           members_per_group=MEMBERS_PER_GROUP, events=True)
+            prefix = f"c{chunk:03d}"
+            for name in TABLES:
+                frame = getattr(ds, name)
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                for col in _ID_COLUMNS[name]:
+                    i = table.schema.get_field_index(col)
+                    values = pc.binary_join_element_wise(pa.scalar(prefix), table.column(col).cast(pa.string()),
+                                                         "")
+                    table = table.set_column(i, col, values)
+                table = table.replace_schema_metadata(None)
+                if name not in writers:
+                    writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", table.schema,
+                                                     compression="zstd")
+                writers[name].write_table(table.cast(writers[name].schema), row_group_size=1 << 20)
+            n_messages += len(ds.messages)
+            chunk += 1
+            log(f"  chunk {chunk}: {n_messages:,} messages ({time.perf_counter() - start:.0f} s)")
+            del ds, truth
+    finally:
+        for w in writers.values():
+            w.close()
+    (folder / "dataset.json").write_text(json.dumps({
+        "tz": "Asia/Shanghai", "source": "groupstats simulator (benchmarks)", "seed": SEED,
+        "chunks": chunk, "chunk_groups": CHUNK_GROUPS, "days": DAYS, "n_messages": n_messages}, indent=2))
+    done.write_text(f"{n_messages}\n")
+    return folder
+
+
+def partition_by_month(src: Path, dst: Path, threads: int = 2, memory_limit: str = "1GB") -> Path:
+    """Copy dataset ``src`` to ``dst`` with messages and events partitioned by local month."""
+    import shutil
+
+    import duckdb
+
+    if (dst / "COMPLETE").exists():
+        return dst
+    dst.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
+                                 "preserve_insertion_order": False})
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    for name, ts in (("messages", "sent_at"), ("events", "occurred_at")):
+        if (dst / name).exists():
+            shutil.rmtree(dst / name)
+        con.execute(f"""COPY (SELECT *, strftime({ts}, '%Y-%m') AS month FROM read_parquet('{src / name}.parquet'))
+                        TO '{dst / name}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))""")
+    for name in ("groups", "members", "posts", "assignments", "dataset.json"):
+        file = src / (name if name.endswith(".json") else f"{name}.parquet")
+        shutil.copy(file, dst / file.name)
+    (dst / "COMPLETE").write_text("ok\n")
+    return dst
+
+
+def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit: str = "1GB",
+              log=print) -> Path:
+    """``copies`` relabelled copies of dataset ``src`` (ids prefixed ``rK``), partitioned by month."""
+    import shutil
+
+    import duckdb
+
+    if (dst / "COMPLETE").exists():
+        return dst
+    dst.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
+                                 "preserve_insertion_order": False})
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    start = time.perf_counter()
+    for name in TABLES:
+        ids = _ID_COLUMNS[name]
+        cols = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{src / name}.parquet')").fetchall()
+        select = ", ".join(
+            (f"CASE WHEN {c} IS NULL THEN NULL ELSE 'r' || k || '_' || {c} END AS {c}" if c in ids else c)
+            for c, *_ in (row[:1] for row in cols))
+        source = f"(SELECT {select} FROM read_parquet('{src / name}.parquet'), range({copies}) t(k))"
+        if name in ("messages", "events"):
+            ts = "sent_at" if name == "messages" else "occurred_at"
+            if (dst / name).exists():
+                shutil.rmtree(dst / name)
+            con.execute(f"""COPY (SELECT *, strftime({ts}, '%Y-%m') AS month FROM {source})
+                            TO '{dst / name}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))""")
+        else:
+            con.execute(f"COPY {source} TO '{dst / name}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+        log(f"  replicated {name} ({time.perf_counter() - start:.0f} s)")
+    shutil.copy(src / "dataset.json", dst / "dataset.json")
+    (dst / "COMPLETE").write_text("ok\n")
+    return dst
