@@ -322,7 +322,8 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
     copy, and analyses both copies with
     :func:`groupstats.slot_experiment.switchback_ols_cr2` (group, week and
     weekday effects for switchbacks; week and weekday effects for
-    group-randomised designs; CR2 clustered by group).
+    group-randomised designs; CR2 clustered by group; switchback outcomes
+    group-standardised as in the analysis).
 
     Parameters
     ----------
@@ -348,7 +349,8 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
     """
     from scipy import stats as sps
 
-    from .slot_experiment import METRICS, holm_adjust, post_metric_frame, switchback_ols_cr2
+    from .slot_experiment import (METRICS, group_standardise, holm_adjust, post_metric_frame,
+                                  switchback_ols_cr2)
 
     arms = _check_arms(arms)
     if design in ("group", "groups", "group_randomised"):
@@ -434,7 +436,12 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
             continue
         y0 = y[rows]
         y1 = y0 * np.where(arm_row != c_idx, 1 + mde, 1.0)
-        fit = switchback_ols_cr2(np.column_stack([y0, y1]), arm_row, g_of_row, fixed, alpha=alpha,
+        both = np.column_stack([y0, y1])
+        if design == "switchback":   # as analyse_slot_experiment does
+            both = group_standardise(both, g_of_row)
+            if not np.isfinite(both).all():
+                continue
+        fit = switchback_ols_cr2(both, arm_row, g_of_row, fixed, alpha=alpha,
                                  control=c_idx)
         rel_null.append(fit["rel_diff"][:, 0])
         p_null.append(fit["p_value"][:, 0])

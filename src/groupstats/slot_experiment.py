@@ -51,7 +51,7 @@ from .results import Result, to_jsonable
 from .slots import SlotScheme, parse_slots
 
 __all__ = ["METRICS", "analyse_slot_experiment", "SlotExperimentResult", "post_metric_frame",
-           "usual_chatter", "assign_arms", "experiment_design", "switchback_ols_cr2"]
+           "usual_chatter", "assign_arms", "experiment_design", "switchback_ols_cr2", "group_standardise", "holm_adjust"]
 
 
 @dataclass(frozen=True)
@@ -483,7 +483,8 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
                             control=None, alpha: float = 0.05, correction: str = "holm",
                             slots=None, washout=None, exclude_red_packets=None, kind: str | None = None,
                             method: str = "auto", expected_ratio=None, secondary=(),
-                            seed: int | None = None, n_boot: int = 2000) -> SlotExperimentResult:
+                            seed: int | None = None, n_boot: int = 2000,
+                            standardise: bool | None = None) -> SlotExperimentResult:
     """Analyse a posting-slot experiment of ``ds``.
 
     Parameters
@@ -519,6 +520,10 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         Further metrics, reported as exploratory.
     seed : int, optional
         Seed for anything random (``method="bootstrap"``).
+    standardise : bool, optional
+        Rescale each group's outcomes to the overall mean before comparing
+        (:func:`group_standardise`); default True for switchback designs and
+        mean-type metrics, never for group-randomised designs.
 
     Returns
     -------
@@ -596,10 +601,25 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     started = assignments.loc[assignments["start_at"] <= ds.end]
     allocation = started.groupby("arm").size().reindex(assigned_arms, fill_value=0)
     cmp_frame, fixed = _comparison_frame(frame, design, metric)
+    if standardise is None:
+        standardise = design == "switchback"
+    if standardise and design != "switchback":
+        raise ParameterError("standardise=True rescales each group to the overall mean, which would remove "
+                             "the effect of a group-randomised design; use it for switchbacks only.")
+    standardised = []
 
     def run(s: MetricSpec):
         use_kind = kind if (kind is not None and s is spec) else s.kind
-        return compare_arms(cmp_frame, arm="arm", metric=s.column, kind=use_kind,
+        column = s.column
+        if standardise and use_kind == "mean":
+            values = group_standardise(cmp_frame[s.column].to_numpy(float), cmp_frame["group_id"].to_numpy())
+            if np.isfinite(values).all():
+                column = s.column + "_standardised"
+                cmp_frame[column] = values
+                standardised.append(s.name)
+            else:
+                notes.append(f"'{s.name}' has groups with a mean <= 0, so it was not group-standardised.")
+        return compare_arms(cmp_frame, arm="arm", metric=column, kind=use_kind,
                             denominator=s.denominator if use_kind == "ratio" else None,
                             control=control, cluster="group_id", fixed_effects=fixed, alpha=alpha,
                             correction=correction, method=method, expected_ratio=expected_ratio,
@@ -614,6 +634,10 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         res = run(METRICS[name])
         res.metric = name
         secondary_results[name] = res
+    if standardised:
+        notes.append(f"{', '.join(standardised)} were group-standardised (each group's posts rescaled to the "
+                     "overall mean) so every group weighs equally; arm means are per post of an average "
+                     "group and relative effects are unchanged by the rescaling.")
     if washout is not None:
         notes.append(f"Washout: {int(washed.sum())} post(s) in the first {washout} of their period were "
                      "dropped against carryover.")
@@ -754,6 +778,35 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
     result = {k: np.vstack(v) for k, v in out.items()}
     result["arms"] = arms[treated]
     return result
+
+
+def group_standardise(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Rescale each group's outcomes to the overall mean: ``y * mean(y) / mean_g(y)``.
+
+    Used for switchback designs (every group sees every arm): every group then
+    weighs equally in the comparison, whatever its activity level, and the
+    arm-to-control ratio is unchanged when the slot effect is multiplicative.
+    Without it, a few very active groups dominate both the estimate and its
+    standard error, which makes the test conservative and weak (see the
+    simulation tests).
+
+    Parameters
+    ----------
+    y : ndarray (n,) or (n, R)
+    groups : ndarray (n,)
+
+    Returns
+    -------
+    ndarray like ``y``; NaN where a group's mean is not positive.
+    """
+    y = np.asarray(y, dtype=float)
+    Y = y.reshape(len(y), -1)
+    codes = pd.factorize(np.asarray(groups))[0]
+    counts = np.bincount(codes)
+    means = np.stack([np.bincount(codes, Y[:, r]) / counts for r in range(Y.shape[1])], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(means[codes] > 0, Y * Y.mean(axis=0) / means[codes], np.nan)
+    return out.reshape(y.shape)
 
 
 def holm_adjust(p: np.ndarray) -> np.ndarray:
