@@ -276,8 +276,8 @@ def assign_arms(posts: pd.DataFrame, assignments: pd.DataFrame, washout=None) ->
         from .derived import _timedelta
 
         wo = _timedelta(washout, "washout")
-        out["in_washout"] = ((posts["posted_at"].to_numpy() - out["period_start"]) < wo).to_numpy() \
-            & out["arm"].notna().to_numpy()
+        since_start = posts["posted_at"].reset_index(drop=True) - out["period_start"]
+        out["in_washout"] = (since_start < wo).to_numpy() & out["arm"].notna().to_numpy()
     else:
         out["in_washout"] = False
     out.index = posts.index
