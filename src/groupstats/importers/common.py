@@ -904,10 +904,12 @@ def _events_from_members(members: pd.DataFrame) -> pd.DataFrame:
     """Membership rows of an earlier import back into join/seen/leave events."""
     source = members["joined_at_source"] if "joined_at_source" in members else pd.Series("recorded",
                                                                                          index=members.index)
+    how = members["joined_how"] if "joined_how" in members else pd.Series("recorded", index=members.index)
+    how = np.where(source.to_numpy() == "roster", "roster", how.fillna("recorded").to_numpy())
     joins = pd.DataFrame({"group_id": members["group_id"], "member_id": members["member_id"],
                           "time": members["joined_at"],
                           "kind": np.where(source.to_numpy() == "first_seen", "seen", "join"),
-                          "how": source.fillna("recorded").to_numpy()})
+                          "how": how})
     left = members["left_at"].notna()
     leaves = pd.DataFrame({"group_id": members.loc[left, "group_id"], "member_id": members.loc[left, "member_id"],
                            "time": members.loc[left, "left_at"], "kind": "leave", "how": "recorded"})
