@@ -230,8 +230,10 @@ class PowerPlan(Result):
         Mean of the metric per post in the history.
     posts_per_group_week : float
     mde_rel : float
-        Relative minimum detectable effect at ``power`` for one arm vs control
-        (mean over comparisons), from the simulated sampling SD of the estimate.
+        Relative minimum detectable effect at ``power``: the effect at which the
+        null replications, shifted by it and tested as the analysis does (CR2,
+        Bell-McCaffrey df, Holm across arms), are significant with
+        probability ``power``.
     power_at_mde : float
         Simulated share of experiments where an arm with effect ``mde``
         is significant (Holm-adjusted across arms).
@@ -412,7 +414,7 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
     k = len(arms)
     c_idx = arms.index(control)
     rng = np.random.default_rng(seed)
-    rel_null, p_null, p_eff, dfs = [], [], [], []
+    rel_null, rel_se, p_null, p_eff, dfs = [], [], [], [], []
     for _ in range(int(n_sims)):
         if n_groups is None:
             chosen = np.arange(len(hist_groups))
@@ -444,16 +446,26 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
         fit = switchback_ols_cr2(both, arm_row, g_of_row, fixed, alpha=alpha,
                                  control=c_idx)
         rel_null.append(fit["rel_diff"][:, 0])
+        rel_se.append(fit["rel_se"][:, 0])
         p_null.append(fit["p_value"][:, 0])
         p_eff.append(fit["p_value"][:, 1])
         dfs.append(fit["df"][:, 0])
     if len(rel_null) < 10:
         raise InsufficientDataError("Too few simulated experiments had every arm; add groups or weeks.")
     rel_null, p_null, p_eff = np.array(rel_null).T, np.array(p_null).T, np.array(p_eff).T
-    df = float(np.nanmedian(np.array(dfs)))
+    rel_se, dfs = np.array(rel_se).T, np.array(dfs).T
     sd_rel = float(np.nanmean(np.nanstd(rel_null, axis=1, ddof=1)))
-    multiplier = sps.t.ppf(1 - alpha / 2, df) + sps.t.ppf(power, df)
-    mde_rel = multiplier * sd_rel
+
+    def approx_power(effect: float) -> float:
+        # the null replications shifted by the effect, tested as the analysis does (Holm across arms)
+        stat = (rel_null + effect) / (rel_se * (1 + effect))
+        return float(np.mean(holm_adjust(2 * sps.t.sf(np.abs(stat), dfs)) < alpha))
+
+    lo, hi = 0.0, max(10 * sd_rel, 1e-6)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if approx_power(mid) < power else (lo, mid)
+    mde_rel = hi
     power_at = float(np.mean(holm_adjust(p_eff) < alpha))
     fpr = float(np.mean(holm_adjust(p_null) < alpha))
     scale = (mde_rel / mde) ** 2

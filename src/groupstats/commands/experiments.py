@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
             sizes = ds.members.groupby("group_id")["member_id"].nunique()
             if start is None:
                 end = ds.end.normalize()
-                first = end + pd.Timedelta(days=7 - end.dayofweek)
+                first = end + pd.Timedelta(days=7 - end.day_of_week)
             else:
                 first = ds.timestamp(start)
             if plan.design == "switchback":
