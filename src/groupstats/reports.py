@@ -40,6 +40,7 @@ import datetime as _dt
 import html
 import itertools
 import json
+import logging
 import re
 import sys
 import time
@@ -685,13 +686,11 @@ def kernel_python(kernel_name: str = DEFAULT_KERNEL) -> str:
     return command
 
 
-def dataset_info(data_path: str | Path) -> dict:
+def dataset_info(data_path: str | Path, dataset=None) -> dict:
     """Path, date range and timezone of a dataset, for report headers (never raises)."""
     info: dict[str, Any] = {"path": str(data_path)}
     try:
-        from .dataset import load_dataset
-
-        ds = load_dataset(data_path, validate=False, tables=[])
+        ds = _load_quietly(data_path) if dataset is None else dataset
         start, end = ds.date_range()
         info.update(start=f"{start:%Y-%m-%d %H:%M}", end=f"{end:%Y-%m-%d %H:%M}", tz=str(ds.tz),
                     n_messages=int(len(ds.messages)))
@@ -700,7 +699,13 @@ def dataset_info(data_path: str | Path) -> dict:
     return info
 
 
-def private_values(data_path: str | Path) -> dict[str, set[str]]:
+def _load_quietly(data_path):
+    from .dataset import load_dataset
+
+    return load_dataset(data_path, validate=False, tables=[])
+
+
+def private_values(data_path: str | Path, dataset=None) -> dict[str, set[str]]:
     """Values of private columns (raw text, names) of a dataset, by ``table.column``.
 
     Only values of at least :data:`MIN_PRIVATE_LENGTH` characters that are not
@@ -708,9 +713,7 @@ def private_values(data_path: str | Path) -> dict[str, set[str]]:
     would match by chance).
     """
     try:
-        from .dataset import load_dataset
-
-        ds = load_dataset(data_path, validate=False, tables=[])
+        ds = _load_quietly(data_path) if dataset is None else dataset
     except Exception:
         return {}
     ids: set[str] = set()
@@ -799,7 +802,8 @@ class ReportOutcome:
         ``ErrorName: message`` of a failure (cell error, timeout, dead kernel,
         privacy check).
     failed_cell : int or None
-        Index (in the executed notebook) of the cell that failed.
+        Number of the failing code cell counting every code cell of the executed notebook
+        from 1 (its "In [n]" when run top to bottom), None when the kernel did not start.
     seconds : float
         Wall time of the run.
     """
@@ -851,12 +855,12 @@ def _header_markdown(job: ReportJob, info: Mapping, kernel_name: str, python: st
             ("groupstats version", __version__), ("Kernel", f"{kernel_name} (`{python}`)"),
             ("Run", f"{started_at} UTC, {seconds:.1f} s"),
             ("Status", "ok" if status == "ok" else f"**FAILED**: {error}")]
-    lines = [f"# {job.title}", "", "| Report | |", "|---|---|"]
+    lines = [f"| groupstats report: {_md_escape(job.title)} | |", "|---|---|"]
     lines += [f"| {_md_escape(k)} | {_md_escape(v)} |" for k, v in rows]
     if status != "ok":
-        where = f"code cell {failed_cell}" if failed_cell is not None else "start-up"
+        where = f"In [{failed_cell}]" if failed_cell is not None else "start-up"
         lines += ["", f"**This report did not finish.** It failed at {where} "
-                      f"(<a href=\"#papermill-error-cell\">jump to the error</a>) with `{_md_escape(error)}`."]
+                      f"(the error is shown below, where execution stopped) with `{_md_escape(error)}`."]
         if failed_source:
             lines += ["", "The failing cell:", "", "```python", failed_source.rstrip(), "```"]
     return "\n".join(lines)
@@ -873,6 +877,24 @@ def _error_marker_cells(nb, index: int, ename: str, evalue: str) -> None:
                                            f'Execution stopped here: {html.escape(ename)}</span>')
     anchor.metadata["tags"] = ["papermill-error-cell-tag"]
     nb.cells.insert(index, anchor)
+
+
+def _kernel_manager_class(stderr_path: Path):
+    """An AsyncKernelManager whose kernel process writes its stderr to ``stderr_path``.
+
+    The kernel's own warnings and crash messages then go to ``<name>.kernel.log``
+    next to the report instead of cluttering the terminal (output of the
+    notebook's code is not affected: it reaches the notebook through Jupyter).
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class _LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(stderr_path, "ab") as log:
+                kw["stderr"] = log
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return _LoggedKernelManager
 
 
 def _started_cells(nb) -> list[int]:
@@ -926,10 +948,16 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
     error = failed_source = None
     failed_cell = None
     failure_kind = None
+    kernel_log = out_dir / f"{job.name}.kernel.log"
+    kernel_log.write_bytes(b"")
+    pm_logger = logging.getLogger("papermill")
+    level = pm_logger.level
+    pm_logger.setLevel(logging.CRITICAL)  # failures are reported by the runner, once
     try:
         pm.execute_notebook(str(job.notebook), str(ipynb), parameters=job.parameters, kernel_name=kernel_name,
                             cwd=str(out_dir), progress_bar=False, log_output=False,
-                            request_save_on_cell_execute=True, execution_timeout=timeout)
+                            request_save_on_cell_execute=True, execution_timeout=timeout,
+                            kernel_manager_class=_kernel_manager_class(kernel_log))
     except pm.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
         failed_source = exc.source
@@ -938,11 +966,13 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
         name = type(exc).__name__
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if name == "CellTimeoutError":
-            message = f"a cell ran longer than the timeout of {timeout:g} s (raise it with --timeout)"
+            message = f"the cell ran longer than the timeout of {timeout:g} s (raise it with --timeout)"
         elif name == "DeadKernelError":
             message = "the kernel died while running a cell (out of memory, or the process exited)"
         error = f"{name}: {message}"
         failure_kind = "engine"
+    finally:
+        pm_logger.setLevel(level)
     seconds = time.perf_counter() - t0
     if ipynb.exists():
         nb = nbformat.read(str(ipynb), as_version=4)
@@ -950,14 +980,23 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
         nb = nbformat.read(str(job.notebook), as_version=4)
     failed_index = None  # position of the failing cell in nb.cells
     if failure_kind == "cell":
-        marker = [i for i, c in enumerate(nb.cells) if "papermill-error-cell-tag" in c.metadata.get("tags", [])]
+        marker = [i for i, c in enumerate(nb.cells) if 'id="papermill-error-cell"' in c.source]
         failed_index = marker[0] + 1 if marker else None
+        if failed_index is not None and failed_index < len(nb.cells):
+            cell = nb.cells[failed_index]
+            ename, _, evalue = error.partition(": ")
+            if not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                    "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
     elif failure_kind == "engine":
         started_cells = _started_cells(nb)
         if started_cells:
             failed_index = started_cells[-1]
             failed_source = nb.cells[failed_index].source
             ename, _, evalue = error.partition(": ")
+            # the kernel is interrupted on shutdown: its KeyboardInterrupt is not the cause
+            cell = nb.cells[failed_index]
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("ename") != "KeyboardInterrupt"]
             _error_marker_cells(nb, failed_index, ename, evalue)
             failed_index += 1
     if failed_index is not None and failed_index < len(nb.cells):
@@ -1017,7 +1056,7 @@ class ReportBatch:
         if bad:
             text += f" {len(bad)} failed:"
             for o in bad:
-                where = f" (code cell {o.failed_cell})" if o.failed_cell is not None else ""
+                where = f" (In [{o.failed_cell}])" if o.failed_cell is not None else ""
                 text += f"\n  - {o.name}{where}: {o.error}  -> {o.html}"
         return text
 
@@ -1070,8 +1109,14 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     data_paths = sorted({j.parameters["data_path"] for j in jobs if "data_path" in j.parameters})
-    infos = {p: dataset_info(p) for p in data_paths}
-    private = {p: private_values(p) for p in data_paths}
+    infos, private = {}, {}
+    for path in data_paths:
+        try:
+            dataset = _load_quietly(path)
+        except Exception:
+            dataset = None
+        infos[path] = dataset_info(path, dataset)
+        private[path] = private_values(path, dataset) if dataset is not None else {}
     t0 = time.perf_counter()
     outcomes: dict[str, ReportOutcome] = {}
     bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=False if progress else
@@ -1138,7 +1183,7 @@ def write_index(batch: ReportBatch) -> Path:
         link = (f'<a href="{esc(Path(o.html).name)}">{esc(o.title)}</a>' if o.html else esc(o.title))
         nb_link = f'<a href="{esc(Path(o.ipynb).name)}">{esc(Path(o.ipynb).name)}</a>' if o.ipynb else ""
         data = esc(o.parameters.get("data_path", ""))
-        rows.append(f"<tr class='{'ok' if o.ok else 'failed'}'><td>{link}<div class='name'>{esc(o.name)}</div></td>"
+        rows.append(f"<tr class='{'row-ok' if o.ok else 'row-failed'}'><td>{link}<div class='name'>{esc(o.name)}</div></td>"
                     f"<td>{params}<div class='data'>{data}</div></td><td>{status}</td>"
                     f"<td class='num'>{o.seconds:.1f} s</td><td>{esc(o.started_at)} UTC</td><td>{nb_link}</td></tr>")
     datasets = "".join(

@@ -58,4 +58,4 @@ def register(app: typer.Typer) -> None:
         typer.echo(batch.summary())
         typer.echo(f"index: {batch.index_path}")
         if batch.failures:
-            raise typer.Exit(code=1)
+            raise SystemExit(1)  # cli.main returns the code of a SystemExit

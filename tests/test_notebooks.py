@@ -1,0 +1,193 @@
+"""Every notebook in notebooks/: structure, and a run through the report runner on data/sample.
+
+The notebooks are executed ONCE per test session (``groupstats report all
+--jobs 2`` into a shared temporary folder; with pytest-xdist the first worker
+runs them under a file lock and the others reuse the result), then each
+notebook's outputs are checked: the run succeeded, its HTML page embeds a
+figure and carries the header, the code is hidden, and recorded values exist.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from groupstats import __version__
+from groupstats.notebook import read_records
+from groupstats.reports import HEADER_TAG, declared_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SAMPLE = ROOT / "data" / "sample"
+NOTEBOOK_PATHS = sorted(p for p in NOTEBOOKS.glob("*.ipynb") if not p.name.startswith("."))
+IDS = [p.stem for p in NOTEBOOK_PATHS]
+
+
+def test_notebooks_exist():
+    assert "data_overview" in IDS
+
+
+# --------------------------------------------------------------------------------------
+# structure (no execution)
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=IDS)
+def test_notebook_structure(path):
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged 'parameters', want exactly one"
+    assert tagged[0].cell_type == "code"
+    spec = nb.metadata.get("kernelspec", {})
+    assert spec.get("name") == "python3", f"{path.name}: kernelspec {spec}"
+    assert spec.get("language") == "python"
+    assert nb.metadata.get("language_info", {}).get("name") == "python"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: stored outputs in {cell.source[:40]!r}"
+            assert cell.execution_count is None, f"{path.name}: stored execution count"
+    # typed literals only: every statement of the parameters cell is an annotated literal assignment
+    tree = ast.parse(tagged[0].source)
+    for stmt in tree.body:
+        assert isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name), \
+            f"{path.name}: parameters cell line {stmt.lineno} is not `name: type = literal`"
+        ast.literal_eval(stmt.value)
+    declared = declared_parameters(path)
+    assert "data_path" in declared, f"{path.name} has no data_path parameter"
+    assert declared["data_path"].kind == "str"
+    from groupstats.paths import resolve_data_path
+
+    assert Path(resolve_data_path(declared["data_path"].default)).resolve() == SAMPLE.resolve()
+
+
+# --------------------------------------------------------------------------------------
+# one batch run of every notebook per session
+# --------------------------------------------------------------------------------------
+def _run_all(out: Path) -> int:
+    from groupstats.cli import main
+
+    return main(["report", "all", "--data", str(SAMPLE), "--out", str(out), "--jobs", "2",
+                 "--timeout", "300"])
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory):
+    """(exit code, output folder, index.json) of `groupstats report all` on the sample."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # common to every xdist worker of this session
+    out = shared / "report_all"
+    done = shared / "report_all.exitcode"
+    lock_path = shared / "report_all.lock"
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: each worker runs its own
+        fcntl = None
+    with open(lock_path, "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                code = _run_all(out)
+                done.write_text(str(code))
+        finally:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    return int(done.read_text()), out, index
+
+
+def embedded_images(page: str) -> int:
+    """Number of images embedded in an HTML page as data URIs (base64 PNG/JPEG/SVG)."""
+    return len(re.findall(r'<img\b[^>]*\bsrc="data:image/(?:png|jpeg|svg\+xml);base64,[A-Za-z0-9+/]{100}', page))
+
+
+def _outcome(index: dict, name: str) -> dict:
+    found = [r for r in index["reports"] if r["name"] == name]
+    assert found, f"{name} missing from index.json"
+    return found[0]
+
+
+@pytest.mark.slow
+def test_all_reports_succeed(report_run):
+    code, out, index = report_run
+    failed = {r["name"]: r["error"] for r in index["reports"] if r["status"] != "ok"}
+    assert failed == {}
+    assert code == 0
+    assert sorted(r["name"] for r in index["reports"]) == IDS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=IDS)
+def test_report_content(report_run, path):
+    _, out, index = report_run
+    outcome = _outcome(index, path.stem)
+    assert outcome["status"] == "ok", outcome["error"]
+    page = (out / f"{path.stem}.html").read_text(encoding="utf-8")
+    # at least one figure, embedded so the page works without the notebook folder
+    assert embedded_images(page) >= 1, f"{path.stem}: no embedded figure"
+    # header: dataset, date range, version, run time, status
+    assert str(SAMPLE.resolve()) in page
+    assert "2026-01-05" in page and "2026-05-04" in page  # the sample's date range
+    assert "groupstats version" in page and __version__ in page
+    assert "Status" in page
+    # manager view: no code (the parameters cell is hidden), no machine records
+    assert "data_path: str" not in page
+    assert "[recorded " not in page
+    # the executed notebook has the header cell first and the recorded results
+    executed = nbformat.read(str(out / f"{path.stem}.ipynb"), as_version=4)
+    assert HEADER_TAG in executed.cells[0].metadata.get("tags", [])
+    records = read_records(out / f"{path.stem}.ipynb")
+    assert records, f"{path.stem} records no key results"
+    assert outcome["n_records"] == len(records)
+    numbers = [v for v in records.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    assert all(math.isfinite(v) for v in numbers)
+
+
+@pytest.mark.slow
+def test_data_overview_records_match_the_sample(report_run, sample):
+    _, out, _ = report_run
+    records = read_records(out / "data_overview.ipynb")
+    messages = sample.messages
+    assert records["n_messages"] == len(messages)
+    assert records["n_groups"] == sample.groups["group_id"].nunique() == 12
+    assert records["n_members"] == sample.members["member_id"].nunique()
+    start, end = sample.date_range()
+    assert pd.Timestamp(records["date_range"][0]) == start
+    assert pd.Timestamp(records["date_range"][1]) == end
+    assert records["n_days"] == 120
+    assert records["tables_present"] == ["groups", "members", "messages", "posts", "events", "assignments"]
+    by_hour = messages["sent_at"].dt.hour.value_counts()
+    assert records["peak_hour"] == int(by_hour.idxmax())
+    daily = messages.groupby([messages["group_id"], messages["sent_at"].dt.date]).size()
+    assert daily.size == 12 * 120  # every group has messages every day in the sample
+    assert records["median_messages_per_group_day"] == pytest.approx(float(daily.median()))
+    page = (out / "data_overview.html").read_text(encoding="utf-8")
+    assert embedded_images(page) >= 2  # per-day lines and hour profile
+    assert "Busiest hour" in page
+
+
+@pytest.mark.slow
+def test_index_lists_every_report(report_run):
+    _, out, index = report_run
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for name in IDS:
+        assert f'href="{name}.html"' in page
+        assert f'href="{name}.ipynb"' in page
+    assert page.count("<tr class='row-ok'>") == len(IDS)
+    assert "FAILED" not in page
+    assert str(SAMPLE.resolve()) in page and "88,517 messages" in page
+    assert __version__ in page
+    for report in index["reports"]:
+        assert report["parameters"]["data_path"] == str(SAMPLE.resolve())
+        assert 0 < report["seconds"] < 300
+        assert f"{report['seconds']:.1f} s" in page
+    # the kernel ran this environment's interpreter
+    assert Path(index["python"]).parent == Path(sys.executable).parent
