@@ -286,7 +286,7 @@ def _check_categories(target: MixTarget, carried: set, mapping: dict, what: str)
 # ======================================================================================
 def _week_start(dates: pd.Series) -> pd.Series:
     """Monday of the (local, naive) date's week."""
-    return dates - pd.to_timedelta(dates.dt.dayofweek, unit="D")
+    return dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")
 
 
 def _select_posts(ds: Dataset, start=None, end=None) -> pd.DataFrame:
@@ -830,6 +830,42 @@ class MixExperimentResult(Result):
         return ax
 
 
+def _itt_comparison(table: pd.DataFrame, groups: pd.DataFrame, metric: str, adjustment: str, control,
+                    alpha: float, correction: str):
+    """The intent-to-treat comparison of one metric at group level; returns (ComparisonResult, notes)."""
+    from .stats import compare_arms
+
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        if adjustment == "none":
+            post = table.loc[(table["period"] == "post") & table["group_id"].isin(groups["group_id"])]
+            num, den, _ = MIX_METRICS[metric]
+            post = post.loc[post[den] > 0]
+            comparison = compare_arms(post, arm="arm", metric=num, kind="ratio", denominator=den,
+                                      cluster="group_id", control=control, alpha=alpha, correction=correction,
+                                      method="cr2")
+        elif adjustment == "cuped":
+            comparison = compare_arms(groups, arm="arm", metric="post_num", kind="ratio", denominator="post_den",
+                                      covariate="pre_ratio", control=control, alpha=alpha,
+                                      correction=correction, method="cr2")
+            notes.append("CUPED: each group's experiment-period ratio regressed on arm and its pre-period "
+                         "ratio, weighted by its denominator; HC2 standard errors (each group is a cluster).")
+        else:
+            groups = groups.assign(expected=groups["post_den"] * groups["pre_ratio"])
+            if (groups["expected"] <= 0).any():
+                raise InsufficientDataError(
+                    f"adjustment='did' divides by each group's pre-period {metric}, which is 0 for "
+                    f"{', '.join(groups.loc[groups['expected'] <= 0, 'group_id'])}; use adjustment='cuped'.")
+            comparison = compare_arms(groups, arm="arm", metric="post_num", kind="ratio", denominator="expected",
+                                      control=control, alpha=alpha, correction=correction, method="cr2")
+            notes.append("Difference-in-differences on the ratio scale: per arm, the experiment-period total of "
+                         "the numerator over its expected value had each group kept its pre-period ratio "
+                         "(arm means are these indices; rel_diff is the relative effect); HC2 standard errors "
+                         "with groups as units.")
+    return comparison, notes
+
+
 def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messages_per_member_day",
                            adjustment: str = "auto", control=None, alpha: float = 0.05,
                            correction: str = "holm", arm_targets: dict | None = None, mapping=None,
@@ -870,8 +906,6 @@ def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
     -------
     MixExperimentResult
     """
-    from .stats import compare_arms
-
     if metric not in MIX_METRICS:
         raise ParameterError(f"Unknown metric {metric!r}; choose one of {', '.join(MIX_METRICS)}.")
     if adjustment not in ("auto", "cuped", "did", "none"):
@@ -901,34 +935,8 @@ def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
             f"adjustment={adjustment!r} needs a pre-period for every group, but "
             f"{int((groups['pre_den'] <= 0).sum())} group(s) have no data before their assignment; "
             "use adjustment='none'.")
-    allocation = groups["arm"].value_counts().to_dict()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StatisticalWarning)
-        if adjustment == "none":
-            post = table.loc[(table["period"] == "post") & table["group_id"].isin(groups["group_id"])]
-            num, den, _ = MIX_METRICS[metric]
-            post = post.loc[post[den] > 0]
-            comparison = compare_arms(post, arm="arm", metric=num, kind="ratio", denominator=den,
-                                      cluster="group_id", control=control, alpha=alpha, correction=correction,
-                                      method="cr2")
-        elif adjustment == "cuped":
-            comparison = compare_arms(groups, arm="arm", metric="post_num", kind="ratio", denominator="post_den",
-                                      covariate="pre_ratio", control=control, alpha=alpha,
-                                      correction=correction, method="cr2")
-            notes.append("CUPED: each group's experiment-period ratio regressed on arm and its pre-period "
-                         "ratio, weighted by its denominator; HC2 standard errors (each group is a cluster).")
-        else:
-            groups = groups.assign(expected=groups["post_den"] * groups["pre_ratio"])
-            if (groups["expected"] <= 0).any():
-                raise InsufficientDataError(
-                    f"adjustment='did' divides by each group's pre-period {metric}, which is 0 for "
-                    f"{', '.join(groups.loc[groups['expected'] <= 0, 'group_id'])}; use adjustment='cuped'.")
-            comparison = compare_arms(groups, arm="arm", metric="post_num", kind="ratio", denominator="expected",
-                                      control=control, alpha=alpha, correction=correction, method="cr2")
-            notes.append("Difference-in-differences on the ratio scale: per arm, the experiment-period total of "
-                         "the numerator over its expected value had each group kept its pre-period ratio "
-                         "(arm means are these indices; rel_diff is the relative effect); HC2 standard errors "
-                         "with groups as units.")
+    comparison, adj_notes = _itt_comparison(table, groups, metric, adjustment, control, alpha, correction)
+    notes += adj_notes
     comparison.metric = metric
     comp_summary, comp_notes = {}, []
     compliance_table = pd.DataFrame()

@@ -187,7 +187,7 @@ def group_week_health(ds: Dataset, silent_days: int = 3, start=None, end=None,
     ``days < 7``; per-day metrics use the days present.
     """
     gd = daily if daily is not None else group_day_health(ds, silent_days=silent_days, start=start, end=end)
-    gd = gd.assign(week_start=gd["date"] - pd.to_timedelta(gd["date"].dt.dayofweek, unit="D"))
+    gd = gd.assign(week_start=gd["date"] - pd.to_timedelta(gd["date"].dt.day_of_week, unit="D"))
     wk = gd.groupby(["group_id", "week_start"], as_index=False).agg(
         days=("date", "size"), n_messages=("n_messages", "sum"), member_days=("n_members", "sum"),
         n_members=("n_members", "mean"), active_member_days=("n_active_members", "sum"),
