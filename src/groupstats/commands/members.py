@@ -24,6 +24,11 @@ def _write_table(frame, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    _register_features(app)
+    register_segment(app)
+
+
+def _register_features(app: typer.Typer) -> None:
     @app.command("features")
     def features(
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
@@ -41,3 +46,44 @@ def register(app: typer.Typer) -> None:
         _write_table(frame, out)
         typer.echo(f"wrote features of {len(frame):,} members in {frame['group_id'].nunique()} groups "
                    f"({len(frame.columns) - 2} features, cutoff {frame.attrs.get('cutoff', '')}) to {out}")
+
+
+def register_segment(app: typer.Typer) -> None:
+    @app.command("segment")
+    def segment(
+        data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
+        cutoff: str = typer.Option(None, "--cutoff", help="Use data up to this date/time (default: the last "
+                                                          "message)."),
+        k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto' (silhouette / BIC over 2-8)."),
+        method: str = typer.Option("kmeans", "--method", help="kmeans or gmm."),
+        features: str = typer.Option("within_group", "--features",
+                                     help="within_group (percentile ranks in each group) or raw."),
+        tiers: str = typer.Option("activity", "--tiers", help="Tier preset (activity, points, rfm) or a YAML "
+                                                              "file; 'none' to skip."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        out: Path = typer.Option(None, "--out", help="Write one row per (group_id, member_id) with segment and "
+                                                     "tier to this .csv or .parquet file."),
+        as_json: bool = typer.Option(False, "--json", help="Print k, selection scores, stability, profiles "
+                                                           "as JSON."),
+    ) -> None:
+        """Segment members from their activity up to a cutoff and compare with rule-based tiers."""
+        from ..errors import ParameterError
+        from ..segmentation import segment_members
+        from . import emit
+
+        if k != "auto":
+            try:
+                k_value = int(k)
+            except ValueError as exc:
+                raise ParameterError(f"--k must be 'auto' or a whole number, not {k!r}.") from exc
+        else:
+            k_value = "auto"
+        ds = load(data)
+        result = segment_members(ds, cutoff=cutoff, method=method, k=k_value, features=features,
+                                 tiers=None if tiers.lower() == "none" else tiers, random_state=seed)
+        if out is not None:
+            cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
+            _write_table(result.assignments[cols], out)
+        emit(result, as_json)
+        if out is not None and not as_json:
+            typer.echo(f"\nwrote {len(result.assignments):,} members to {out}")
