@@ -691,7 +691,8 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
         parts.append(_events_from_members(existing.members))
         old_roles = existing.members.loc[existing.members["role"] != "member", ["group_id", "member_id", "role"]]
         roles = pd.concat([old_roles, roles], ignore_index=True)
-    members = build_memberships(pd.concat([p for p in parts if len(p)], ignore_index=True), tz)
+    parts = [p for p in parts if len(p)]
+    members = build_memberships(pd.concat(parts, ignore_index=True) if parts else None, tz)
     if existing is not None:
         old_msgs = existing.messages[["group_id", "member_id"]].drop_duplicates()
         members = _ensure_pairs(members, old_msgs, existing.messages, tz)
