@@ -176,3 +176,14 @@ def test_conclusion_differs_between_planted_and_aa_runs():
     assert "SUPPORTED: 'evening' gets more replies" in text_p
     assert "do not support" in text_n and "Minimum detectable effect" in text_n
     assert "SUPPORTED:" not in text_n
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_sample(run_notebook, sample_truth):
+    _, records = run_notebook("posting_time_ab", experiment_id="slot_switchback", metric="replies")
+    assert records["design"] == "switchback" and records["srm_ok"] is True
+    evening = next(r for r in records["comparisons"] if r["arm"] == "evening")
+    assert evening["rel_ci_low"] <= sample_truth["slot_experiment"]["itt_rel_effect"]["evening"] <= \
+        evening["rel_ci_high"]
+    assert "evening" in records["supported"] and "SUPPORTED: 'evening'" in records["conclusion"]
+    assert 19 <= records["heatmap_peak_hour"] <= 22          # the simulated evening-heavy chatter

@@ -456,8 +456,30 @@ class SlotExperimentResult(Result):
         return "\n".join(lines)
 
     def plot(self, ax=None):
-        """Relative effect per arm with CIs (see :meth:`ComparisonResult.plot`)."""
-        ax = self.comparison.plot(ax=ax)
+        """Relative effect (%) per arm with its CI; significant arms in red.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        comp = self.comparisons
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.7 * len(comp) + 1.6))
+        pos = np.arange(len(comp))
+        rel = comp["rel_diff"].to_numpy(float) * 100
+        low = comp["rel_ci_low"].to_numpy(float) * 100
+        high = comp["rel_ci_high"].to_numpy(float) * 100
+        for i, sig in enumerate(comp["significant"].astype(bool)):
+            color = "tab:red" if sig else "tab:gray"
+            ax.errorbar(rel[i], pos[i], xerr=[[rel[i] - low[i]], [high[i] - rel[i]]], fmt="o", color=color,
+                        capsize=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(pos)
+        ax.set_yticklabels([f"{a} vs {c}" for a, c in zip(comp["arm"], comp["control"])])
+        ax.set_xlabel(f"relative difference in {self.metric} per post (%), "
+                      f"{100 * (1 - self.comparison.alpha):g}% CI")
         ax.set_title(f"{self.experiment}: {self.metric} vs {self.control} ({self.design})")
         return ax
 
