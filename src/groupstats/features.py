@@ -353,11 +353,13 @@ def features_within_group(features: pd.DataFrame, columns: Sequence[str] | None 
     Returns
     -------
     DataFrame of the same shape
-        Each ranked value is in (0, 1]: the share of the member's group with a
-        value at most as large (ties get their average rank, so members with
-        identical values share a rank). ``recency_days`` NaN (never sent a
-        message) ranks as the largest value; other NaN values stay NaN.
-        Groups of one member get rank 1. ``attrs["normalised"]`` is True.
+        Each ranked value is the mid-percentile in (0, 1): the share of the
+        member's group with a smaller value plus half the share with an equal
+        value, ``(average rank - 0.5) / n``. Members with identical values share
+        a rank, and a value shared by a whole group ranks 0.5 whatever the group
+        size (so, e.g., all-silent groups look alike). ``recency_days`` NaN
+        (never sent a message) ranks as the largest value; other NaN values stay
+        NaN (and do not count in n). ``attrs["normalised"]`` is True.
     """
     out = features.copy()
     if columns is None:
@@ -365,7 +367,8 @@ def features_within_group(features: pd.DataFrame, columns: Sequence[str] | None 
     values = out[list(columns)].astype(float)
     if "recency_days" in values:
         values["recency_days"] = values["recency_days"].fillna(np.inf)
-    ranks = values.groupby(out["group_id"].to_numpy(), sort=False).rank(method="average", pct=True)
+    grouped = values.groupby(out["group_id"].to_numpy(), sort=False)
+    ranks = (grouped.rank(method="average") - 0.5) / grouped.transform("count")
     for col in columns:
         out[col] = ranks[col].to_numpy()
     out.attrs = dict(features.attrs)
