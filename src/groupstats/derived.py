@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .dataset import Dataset
+from .dataset import Dataset, isin
 from .errors import ParameterError
 
 
@@ -214,7 +214,7 @@ def post_outcomes(ds: Dataset, window="2h", read_window="24h", as_of=None,
     out["responses"] = out["post_id"].map(by_post.size()).fillna(0).astype("int64")
     out["responders"] = out["post_id"].map(by_post["member_id"].nunique()).fillna(0).astype("int64")
 
-    quoting = msgs.loc[msgs["reply_to"].notna() & msgs["reply_to"].isin(posts["message_id"].dropna()),
+    quoting = msgs.loc[msgs["reply_to"].notna() & isin(msgs["reply_to"], posts["message_id"].dropna()),
                        ["reply_to", "sent_at"]]
     quoting = quoting.merge(posts[["message_id", "post_id", "posted_at"]], left_on="reply_to",
                             right_on="message_id", how="inner")
