@@ -59,7 +59,7 @@ PRIVATE_COLUMNS = ("text", "content", "body", "nickname", "nick_name", "name", "
 #: Shortest private value looked for in report outputs (shorter ones match by chance).
 MIN_PRIVATE_LENGTH = 4
 #: Private values are matched on their first characters (at most this many).
-PRIVATE_KEY_LENGTH = 16
+PRIVATE_KEY_LENGTH = 12
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_KERNEL = "python3"
 
@@ -241,7 +241,7 @@ def _looks_like_date_parameter(name: str, default, help_text: str) -> bool:
         return bool(_ISO_DATE.match(default)) and _parse_iso(default) is not None
     if re.search(r"\b(date|iso)\b", help_text, flags=re.IGNORECASE):
         return True
-    tokens = set(name.lower().split("_"))
+    tokens = set(name.lower().replace("as_of", "asof").split("_"))
     return bool(tokens & _DATE_NAME_TOKENS) or name.endswith(("_at", "_on"))
 
 
