@@ -69,8 +69,8 @@ class RejectReason(enum.Enum):
     MISSING_SENDER = ("missing_sender", "the row names no sender id (e.g. an empty Sender/from field)")
     MISSING_GROUP = ("missing_group", "the row names no group (generic CSV without a group column value)")
     UNRESOLVED_NAME = ("unresolved_name", "a system row names members by display name only and the "
-                                          "name matches no sender id in the export; add the member to "
-                                          "a --roster with a name column")
+                                          "name matches no sender id in the export; add such members "
+                                          "with --roster")
     SYSTEM_WITHOUT_MEMBER = ("system_without_member", "a system row that concerns no identifiable "
                                                       "member (e.g. an encryption notice or a time "
                                                       "divider); nothing to attribute it to")
