@@ -406,11 +406,20 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
     return out
 
 
+#: Segmentation features left out of the churn models: the message-type and time-of-day mix
+#: (``share_text``, ``share_evening``...) describes *how* a member talks, is noisy for members
+#: with few messages, and would make per-member drivers that no operator can act on.
+EXCLUDED_PREFIX = "share_"
+KEPT_SHARES = ("share_replies", "share_mentions")
+
+
 def model_feature_columns(features: pd.DataFrame) -> list[str]:
-    """Numeric feature columns used by the models (keys, labels and all-NaN columns excluded)."""
+    """Numeric feature columns used by the models (keys, labels, message-mix shares and all-NaN
+    columns excluded)."""
     skip = {*KEYS, "silent", "left", "churned", "active_before", "cutoff"}
     cols = [c for c in features.columns if c not in skip and pd.api.types.is_numeric_dtype(features[c])
-            and not pd.api.types.is_bool_dtype(features[c])]
+            and not pd.api.types.is_bool_dtype(features[c])
+            and (not c.startswith(EXCLUDED_PREFIX) or c in KEPT_SHARES)]
     return [c for c in cols if features[c].notna().any()]
 
 
@@ -654,7 +663,7 @@ class ChurnRiskModel:
         out = pd.DataFrame(index=features.index)
         texts = np.full(len(X), "", dtype=object)
         for k in range(order.shape[1]):
-            ok = top_eff[:, k] > 1e-4
+            ok = top_eff[:, k] >= 0.0005
             out[f"driver_{k + 1}"] = np.where(ok, names[:, k], "")
             piece = pd.Series(names[:, k]).astype(str) + "=" + pd.Series(values[:, k]).round(2).astype(str) + \
                 " (+" + pd.Series(top_eff[:, k]).round(3).astype(str) + ")"
