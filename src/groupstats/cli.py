@@ -26,6 +26,7 @@ app = typer.Typer(
 #: Modules that register commands on ``app`` (one per concern).
 COMMAND_MODULES = [
     "groupstats.commands.data",
+    "groupstats.commands.churn",
     "groupstats.commands.importing",
     "groupstats.commands.experiments",
     "groupstats.commands.report",
