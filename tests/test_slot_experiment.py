@@ -117,6 +117,13 @@ def test_vectorised_estimator_equals_compare_arms():
 
 def _switchback_sims(G, n_designs, reps, effects=(1.0, 1.0, 1.0), seed=0, periods=6, posts=14):
     """Post-level switchbacks: strong group differences (log-normal sd 1) and group-week shocks."""
+    from groupstats.slot_experiment import single_blas_thread
+
+    with single_blas_thread():      # small matrices: BLAS threads only contend on a shared machine
+        return _switchback_sims_inner(G, n_designs, reps, effects, seed, periods, posts)
+
+
+def _switchback_sims_inner(G, n_designs, reps, effects, seed, periods, posts):
     rng = np.random.default_rng(seed)
     truth = np.asarray(effects[1:]) / effects[0] - 1
     rejected, naive, covered, n = 0, 0, 0, 0

@@ -415,41 +415,44 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
     c_idx = arms.index(control)
     rng = np.random.default_rng(seed)
     rel_null, rel_se, p_null, p_eff, dfs = [], [], [], [], []
-    for _ in range(int(n_sims)):
-        if n_groups is None:
-            chosen = np.arange(len(hist_groups))
-        else:
-            chosen = rng.choice(len(hist_groups), G, replace=G > len(hist_groups))
-        pick = group_first[chosen][:, None] + (rng.random((G, weeks)) * group_n_blocks[chosen][:, None]
-                                               ).astype(np.int64)
-        lengths = block_len[pick].ravel()
-        rows = np.repeat(block_start[pick].ravel(), lengths) + (
-            np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
-        unit = np.repeat(np.arange(G * weeks), lengths)
-        g_of_row, w_of_row = unit // weeks, unit % weeks
-        if design == "switchback":
-            arm_gw = switchback_arm_matrix(hist_sizes[chosen], k, weeks, rng)
-            arm_row = arm_gw[g_of_row, w_of_row]
-            fixed = [g_of_row, w_of_row, weekday[rows]]
-        else:
-            arm_row = group_arm_vector(hist_sizes[chosen], k, rng)[g_of_row]
-            fixed = [w_of_row, weekday[rows]]
-        if len(np.unique(arm_row)) < k:
-            continue
-        y0 = y[rows]
-        y1 = y0 * np.where(arm_row != c_idx, 1 + mde, 1.0)
-        both = np.column_stack([y0, y1])
-        if design == "switchback":   # as analyse_slot_experiment does
-            both = group_standardise(both, g_of_row)
-            if not np.isfinite(both).all():
+    from .slot_experiment import single_blas_thread
+
+    with single_blas_thread():   # many small fits: BLAS threads would only contend
+        for _ in range(int(n_sims)):
+            if n_groups is None:
+                chosen = np.arange(len(hist_groups))
+            else:
+                chosen = rng.choice(len(hist_groups), G, replace=G > len(hist_groups))
+            pick = group_first[chosen][:, None] + (rng.random((G, weeks)) * group_n_blocks[chosen][:, None]
+                                                   ).astype(np.int64)
+            lengths = block_len[pick].ravel()
+            rows = np.repeat(block_start[pick].ravel(), lengths) + (
+                np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+            unit = np.repeat(np.arange(G * weeks), lengths)
+            g_of_row, w_of_row = unit // weeks, unit % weeks
+            if design == "switchback":
+                arm_gw = switchback_arm_matrix(hist_sizes[chosen], k, weeks, rng)
+                arm_row = arm_gw[g_of_row, w_of_row]
+                fixed = [g_of_row, w_of_row, weekday[rows]]
+            else:
+                arm_row = group_arm_vector(hist_sizes[chosen], k, rng)[g_of_row]
+                fixed = [w_of_row, weekday[rows]]
+            if len(np.unique(arm_row)) < k:
                 continue
-        fit = switchback_ols_cr2(both, arm_row, g_of_row, fixed, alpha=alpha,
-                                 control=c_idx)
-        rel_null.append(fit["rel_diff"][:, 0])
-        rel_se.append(fit["rel_se"][:, 0])
-        p_null.append(fit["p_value"][:, 0])
-        p_eff.append(fit["p_value"][:, 1])
-        dfs.append(fit["df"][:, 0])
+            y0 = y[rows]
+            y1 = y0 * np.where(arm_row != c_idx, 1 + mde, 1.0)
+            both = np.column_stack([y0, y1])
+            if design == "switchback":   # as analyse_slot_experiment does
+                both = group_standardise(both, g_of_row)
+                if not np.isfinite(both).all():
+                    continue
+            fit = switchback_ols_cr2(both, arm_row, g_of_row, fixed, alpha=alpha,
+                                     control=c_idx)
+            rel_null.append(fit["rel_diff"][:, 0])
+            rel_se.append(fit["rel_se"][:, 0])
+            p_null.append(fit["p_value"][:, 0])
+            p_eff.append(fit["p_value"][:, 1])
+            dfs.append(fit["df"][:, 0])
     if len(rel_null) < 10:
         raise InsufficientDataError("Too few simulated experiments had every arm; add groups or weeks.")
     rel_null, p_null, p_eff = np.array(rel_null).T, np.array(p_null).T, np.array(p_eff).T

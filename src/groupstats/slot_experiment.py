@@ -647,13 +647,15 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
                             correction=correction, method=method, expected_ratio=expected_ratio,
                             allocation=allocation.to_dict(), n_boot=n_boot, seed=seed)
 
-    primary = run(spec)
+    with single_blas_thread():
+        primary = run(spec)
     primary.metric = metric
     secondary_results = {}
     for name in secondary:
         if name == metric:
             continue
-        res = run(METRICS[name])
+        with single_blas_thread():
+            res = run(METRICS[name])
         res.metric = name
         secondary_results[name] = res
     if standardised:
@@ -693,6 +695,20 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
 # ------------------------------------------------------------------------------------------
 # vectorised estimator for simulations
 # ------------------------------------------------------------------------------------------
+def single_blas_thread():
+    """Context manager limiting BLAS to one thread (small matrices; no contention on shared machines).
+
+    Uses ``threadpoolctl`` (installed with scikit-learn) when available, else does nothing.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _dummies(codes: np.ndarray) -> np.ndarray:
     levels, inverse = np.unique(codes, return_inverse=True)
     out = np.zeros((len(codes), len(levels)))
