@@ -354,34 +354,45 @@ class HealthResult(Result):
             lines.append("Most frequent alerts (group-weeks): " + ", ".join(common) + ".")
         return "\n".join(lines)
 
-    def plot_trends(self, metrics=("messages_per_day", "active_share", "read_rate", "silent_share"), col_wrap=4):
-        """Small multiples: one panel per group, the weekly metrics, threshold lines dashed.
+    def plot_trends(self, metric: str = "messages_per_day", ncols: int = 4):
+        """Small multiples: one panel per group with the weekly ``metric``; thresholds dashed
+        (warning orange, alert red), alert weeks marked in red.
 
         Returns
         -------
-        list of seaborn.FacetGrid, one per metric
+        matplotlib.figure.Figure
         """
-        import seaborn as sns
+        import matplotlib.dates as mdates
+        import matplotlib.pyplot as plt
 
-        metrics = [m for m in metrics if m in self.weekly]
-        long = self.weekly.melt(id_vars=["group_id", "week_start"], value_vars=metrics, var_name="metric")
-        grids = []
-        for metric in metrics:
-            sub = long.loc[long["metric"] == metric]
-            grid = sns.relplot(data=sub, x="week_start", y="value", col="group_id", col_wrap=col_wrap, kind="line",
-                               height=1.8, aspect=1.4, facet_kws={"sharey": True})
-            spec = self.thresholds["thresholds"].get(metric)
-            for ax in grid.axes.flat:
-                if spec:
-                    for level, color in (("warning", "orange"), ("alert", "red")):
-                        if spec[level] is not None:
-                            ax.axhline(spec[level], color=color, ls="--", lw=0.8)
-                ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-            grid.set_titles("{col_name}")
-            grid.set_axis_labels("", metric)
-            grid.figure.suptitle(metric, y=1.02)
-            grids.append(grid)
-        return grids
+        if metric not in self.weekly:
+            raise ParameterError(f"Unknown metric {metric!r}; choose one of {', '.join(HEALTH_METRICS)}.")
+        groups = sorted(self.weekly["group_id"].unique())
+        nrows = int(np.ceil(len(groups) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 2 * nrows), sharex=True, sharey=True,
+                                 squeeze=False)
+        spec = self.thresholds["thresholds"].get(metric)
+        status_col = f"status_{metric}"
+        for ax, group in zip(axes.flat, groups):
+            sub = self.weekly.loc[self.weekly["group_id"] == group]
+            ax.plot(sub["week_start"], sub[metric], color="tab:blue", lw=1.2)
+            if spec is not None and status_col in self.table:
+                bad = self.table.loc[(self.table["group_id"] == group) & (self.table[status_col] == "alert"),
+                                     "week_start"]
+                hit = sub.loc[sub["week_start"].isin(bad)]
+                ax.scatter(hit["week_start"], hit[metric], color="red", s=10, zorder=3)
+                for level, color in (("warning", "orange"), ("alert", "red")):
+                    if spec[level] is not None:
+                        ax.axhline(spec[level], color=color, ls="--", lw=0.8)
+            ax.set_title(str(group), fontsize=9)
+            ax.xaxis.set_major_locator(mdates.MonthLocator())
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+            ax.tick_params(axis="x", labelsize=7)
+        for ax in list(axes.flat)[len(groups):]:
+            ax.set_visible(False)
+        fig.suptitle(f"{metric} per week, by group")
+        fig.tight_layout()
+        return fig
 
 
 def assess_health(ds: Dataset, thresholds=None, start=None, end=None, recent_weeks: int = 4) -> HealthResult:
