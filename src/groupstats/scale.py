@@ -143,8 +143,30 @@ class ParquetDataset:
         return int(ts.as_unit("ns").value // 1000)
 
     def local(self, column: str) -> str:
-        """SQL for the naive local time of a timestamp column."""
-        return f"timezone('{_sql_text(self.tz)}', {column})"
+        """SQL for the naive local time of a timestamp column.
+
+        When the zone's UTC offset is constant from 2000 to 2100 (e.g. Asia/Shanghai),
+        times in that span are shifted by the offset with integer arithmetic, about
+        four times faster than DuckDB's ICU time-zone conversion; other times (and
+        zones with daylight saving) go through ``timezone()``.
+        """
+        icu = f"timezone('{_sql_text(self.tz)}', {column})"
+        offset = self.fixed_offset_us
+        if offset is None:
+            return icu
+        return (f"(CASE WHEN {column} >= TIMESTAMPTZ '2000-01-01 00:00:00+00' AND {column} < TIMESTAMPTZ "
+                f"'2100-01-01 00:00:00+00' THEN make_timestamp(epoch_us({column}) + {offset}) ELSE {icu} END)")
+
+    @property
+    def fixed_offset_us(self) -> int | None:
+        """The zone's UTC offset in microseconds if it is constant from 2000 to 2100, else None."""
+        if not hasattr(self, "_fixed_offset"):
+            import pandas as pd
+
+            utc = pd.date_range("2000-01-01", "2100-01-01", freq="7D", tz="UTC")
+            offsets = (utc.tz_convert(self.tz).tz_localize(None) - utc.tz_localize(None)).unique()
+            self._fixed_offset = int(offsets[0].value // 1000) if len(offsets) == 1 else None
+        return self._fixed_offset
 
 
 def _sql_text(text: str) -> str:
@@ -563,15 +585,22 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
         types_present = set(_event_types(pq))
         ev = None
         if types_present:
-            post_filter = ("post_id IN (SELECT post_id FROM posts_c)" if has_posts else "FALSE")
+            lo = pq.local("occurred_at")
+            on_posts = ("SEMI JOIN (SELECT DISTINCT post_id FROM posts_c) USING (post_id)" if has_posts
+                        else "WHERE FALSE")
             ev = pq.sql(f"""
-                SELECT group_id, member_id,
-                       count(DISTINCT post_id) FILTER (event_type = 'read' AND {post_filter}) AS reads,
-                       count(DISTINCT post_id) FILTER (event_type = 'click' AND {post_filter}) AS clicks,
-                       count(DISTINCT CAST({pq.local('occurred_at')} AS DATE))
-                           FILTER (event_type = 'sign_in'
-                                   AND {cut_day} - CAST({pq.local('occurred_at')} AS DATE) < {wmax}) AS sign_in
-                FROM events_c SEMI JOIN keys USING (group_id, member_id) GROUP BY ALL""").df()
+                WITH e AS (SELECT group_id, member_id, event_type, post_id, occurred_at
+                           FROM events_c SEMI JOIN keys USING (group_id, member_id)),
+                rc AS (SELECT group_id, member_id, count(DISTINCT post_id) FILTER (event_type = 'read') AS reads,
+                              count(DISTINCT post_id) FILTER (event_type = 'click') AS clicks
+                       FROM (SELECT * FROM e WHERE event_type IN ('read', 'click') AND post_id IS NOT NULL) x
+                       {on_posts} GROUP BY ALL),
+                si AS (SELECT group_id, member_id, count(DISTINCT CAST({lo} AS DATE)) AS sign_in
+                       FROM e WHERE event_type = 'sign_in' AND {cut_day} - CAST({lo} AS DATE) < {wmax}
+                       GROUP BY ALL)
+                SELECT group_id, member_id, coalesce(reads, 0) AS reads, coalesce(clicks, 0) AS clicks,
+                       coalesce(sign_in, 0) AS sign_in
+                FROM rc FULL OUTER JOIN si USING (group_id, member_id)""").df()
             e_code = code(ev)
         for kind, name, src in (("read", "read_rate", "reads"), ("click", "click_rate", "clicks")):
             if kind in types_present and has_posts:
@@ -596,6 +625,140 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
         if normalise_within_group:
             out = features_within_group(out)
         return out
+    finally:
+        if owned:
+            pq.close()
+
+
+# ------------------------------------------------------------------------------------------
+# validation
+# ------------------------------------------------------------------------------------------
+def validate(path, tz: str | None = None, threads: int | None = None, memory_limit: str = "1GB") -> dict:
+    """Check a Parquet dataset against the data model without loading it into memory.
+
+    The same rules as :func:`groupstats.load_dataset`: required columns present
+    and non-empty, closed categories, non-negative counts, unique keys,
+    references between tables (groups, senders' memberships, quoted messages,
+    posts' messages, events' posts), ``left_at`` not before ``joined_at``,
+    assignments ending after they start, and no overlapping memberships or
+    assignments. Unparseable timestamps cannot occur (Parquet stores typed
+    timestamps; a timestamp column of another type is reported).
+
+    Returns
+    -------
+    dict
+        Rows per table.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the file, column, number of rows and (for single-file tables) the
+        first row numbers of every problem.
+    """
+    pq, owned = _open(path, tz, threads, memory_limit)
+    problems: list[Problem] = []
+    try:
+        names = [n for n in TABLE_NAMES if pq.has(n)]
+        file = {n: str(pq.path / (f"{n}.parquet" if (pq.path / f"{n}.parquet").exists() else n)) for n in names}
+        rows = {}
+        for name in names:
+            spec = TABLES[name]
+            have = pq.columns(name)
+            missing = [c for c in spec.required if c not in have]
+            if missing:
+                problems.append(Problem(file[name], ", ".join(missing),
+                                        f"required column(s) missing; the file has: {', '.join(have)}"))
+        if problems:
+            raise DataValidationError(problems, header=f"{pq.path} is not a valid groupstats dataset "
+                                                       f"({len(problems)} problem(s)):")
+        for name in names:
+            pq.sql(f"""CREATE OR REPLACE TEMP VIEW v_{name} AS
+                       SELECT *, row_number() OVER () AS _row FROM {pq.scan(name)}""")
+        for name in names:
+            pq.sql(f"CREATE OR REPLACE TEMP VIEW r_{name} AS SELECT * FROM {pq.scan(name)}")
+
+        def check(name: str, column: str | None, condition: str, message: str, source: str | None = None,
+                  examples: str | None = None) -> None:
+            src = source or f"r_{name}"
+            n_bad = pq.sql(f"SELECT count(*) FROM {src} WHERE {condition}").fetchone()[0]
+            if n_bad:
+                text = message
+                if examples:
+                    values = [str(r[0]) for r in pq.sql(
+                        f"SELECT DISTINCT {examples} FROM {src} WHERE {condition} LIMIT 5").fetchall()]
+                    text += " " + ", ".join(sorted(values))
+                first = [] if source else [int(r[0]) for r in pq.sql(
+                    f"SELECT _row FROM v_{name} WHERE {condition} ORDER BY _row LIMIT 10").fetchall()]
+                problems.append(Problem(file[name], column, text, first, n_rows=int(n_bad)))
+
+        for name in names:
+            spec = TABLES[name]
+            types = dict(pq.sql(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM r_{name})").fetchall())
+            for col in spec.timestamps:
+                if col in types and not types[col].startswith("TIMESTAMP"):
+                    problems.append(Problem(file[name], col, f"is {types[col]}, not a timestamp; write timestamps "
+                                                             f"as Parquet timestamps (or use CSV and the in-memory "
+                                                             f"loader)"))
+            for col in spec.required:
+                check(name, col, f"{col} IS NULL", "empty values in a required column")
+            for col, allowed in spec.categories.items():
+                allowed_sql = ", ".join(f"'{_sql_text(a)}'" for a in allowed)
+                check(name, col, f"{col} IS NULL OR CAST({col} AS VARCHAR) NOT IN ({allowed_sql})",
+                      "unknown categories", examples=col)
+                problems[-1:] = [p if p.column != col or "unknown" not in p.message else
+                                 Problem(p.file, p.column, p.message + f" (allowed: {', '.join(allowed)})",
+                                         p.rows, n_rows=p.n_rows) for p in problems[-1:]]
+            for col in spec.ints:
+                if col in types:
+                    check(name, col, f"{col} < 0", "negative counts")
+            if spec.key:
+                key = ", ".join(spec.key)
+                dup = f"(SELECT {key} FROM r_{name} GROUP BY {key} HAVING count(*) > 1)"
+                n_dup = pq.sql(f"SELECT count(*) FROM r_{name} SEMI JOIN {dup} USING ({key})").fetchone()[0]
+                if n_dup:
+                    problems.append(Problem(file[name], key, "duplicate keys", n_rows=int(n_dup)))
+            rows[name] = pq.sql(f"SELECT count(*) FROM r_{name}").fetchone()[0]
+        if problems:
+            raise DataValidationError(problems, header=f"{pq.path} is not a valid groupstats dataset "
+                                                       f"({len(problems)} problem(s)):")
+        # references between tables
+        if pq.has("groups"):
+            for name in ("members", "messages", "posts", "events", "assignments"):
+                if pq.has(name):
+                    check(name, "group_id", "group_id NOT IN (SELECT group_id FROM r_groups)",
+                          "references to groups not in the groups table")
+        check("messages", "member_id",
+              "NOT EXISTS (SELECT 1 FROM r_members b WHERE b.group_id = v.group_id AND b.member_id = v.member_id)",
+              "senders with no row in members for that group", source="r_messages v")
+        check("messages", "reply_to", "reply_to IS NOT NULL AND reply_to NOT IN (SELECT message_id FROM r_messages)",
+              "quotes a message_id that is not in messages")
+        if pq.has("posts"):
+            check("posts", "message_id",
+                  "message_id IS NOT NULL AND message_id NOT IN (SELECT message_id FROM r_messages)",
+                  "references to messages not in messages")
+        if pq.has("events"):
+            known = "(SELECT post_id FROM r_posts)" if pq.has("posts") else "(SELECT NULL::VARCHAR WHERE FALSE)"
+            check("events", "post_id", f"post_id IS NOT NULL AND post_id NOT IN {known}",
+                  "references to posts not in posts" + ("" if pq.has("posts") else " (there is no posts table)"))
+        check("members", "left_at", "left_at IS NOT NULL AND left_at < joined_at", "left_at before joined_at")
+        overlaps = [("members", "group_id, member_id", "joined_at", "left_at",
+                     "memberships of one member in one group overlap (a rejoin must start after the previous "
+                     "left_at)")]
+        if pq.has("assignments"):
+            check("assignments", "end_at", "end_at <= start_at", "end_at not after start_at")
+            overlaps.append(("assignments", "experiment_id, group_id", "start_at", "end_at",
+                             "assignments overlap for one group and experiment"))
+        for name, by, start, end, message in overlaps:
+            n_bad = pq.sql(f"""SELECT count(*) FROM (
+                SELECT {start}, lag({end}) OVER w AS prev_end, row_number() OVER w AS k FROM r_{name}
+                WINDOW w AS (PARTITION BY {by} ORDER BY {start})) WHERE k > 1 AND (prev_end IS NULL
+                OR {start} < prev_end)""").fetchone()[0]
+            if n_bad:
+                problems.append(Problem(file[name], f"{start}, {end}", message, n_rows=int(n_bad)))
+        if problems:
+            raise DataValidationError(problems, header=f"{pq.path} is not a valid groupstats dataset "
+                                                       f"({len(problems)} problem(s)):")
+        return rows
     finally:
         if owned:
             pq.close()

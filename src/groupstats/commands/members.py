@@ -37,12 +37,27 @@ def _register_features(app: typer.Typer) -> None:
                                                           "message)."),
         within_group: bool = typer.Option(False, "--within-group",
                                           help="Write within-group percentile ranks instead of raw values."),
+        engine: str = typer.Option("auto", "--engine",
+                                   help="auto (out-of-core DuckDB for Parquet datasets, else in memory), "
+                                        "duckdb or memory; both give the same table."),
     ) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
-        from ..features import member_features
+        from ..errors import ParameterError
+        from ..paths import resolve_data_path
 
-        ds = load(data)
-        frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
+        if engine not in ("auto", "duckdb", "memory"):
+            raise ParameterError(f"--engine must be auto, duckdb or memory, not {engine!r}.")
+        folder = Path(resolve_data_path(data))
+        parquet = (folder / "messages.parquet").exists() or (folder / "messages").is_dir()
+        if engine == "duckdb" or (engine == "auto" and parquet and not any(folder.glob("*.csv"))):
+            from .. import scale  # validates and aggregates in DuckDB: messages never held in memory
+
+            scale.validate(folder)
+            frame = scale.member_features(folder, cutoff=cutoff, normalise_within_group=within_group)
+        else:
+            from ..features import member_features
+
+            frame = member_features(load(data), cutoff=cutoff, normalise_within_group=within_group)
         _write_table(frame, out)
         typer.echo(f"wrote features of {len(frame):,} members in {frame['group_id'].nunique()} groups "
                    f"({len(frame.columns) - 2} features, cutoff {frame.attrs.get('cutoff', '')}) to {out}")

@@ -1,0 +1,265 @@
+"""Benchmark suite: ``python -m benchmarks.run`` (or ``make bench``).
+
+Generates (once, cached under ``benchmarks/data/``) simulated datasets of about
+1M and 10M messages, then runs every case of :mod:`benchmarks.cases` in a fresh
+process, ``--reps`` times, and records per case: the timed part (``inner``,
+e.g. the derived table after loading), the whole process's wall time, its CPU
+time (user + system: less sensitive than wall time to other load on a shared
+machine) and its peak memory (max RSS, from ``os.wait4``). Writes
+``benchmarks/results/results.json`` and ``results.md`` and prints the markdown.
+
+Options
+-------
+--quick              1M messages only (also: environment variable ``BENCH_QUICK=1``).
+--sizes 1,10         dataset sizes in millions of messages.
+--reps N             repetitions per case (default 3; slow in-memory cases at 10M: 2).
+--cases a,b          only these cases.
+--large N            also build an N-million-message dataset partitioned by month from
+                     relabelled copies of the 10M one, and time the out-of-core cases on it.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import data
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+PYTHON = sys.executable
+GROUPSTATS = str(Path(PYTHON).with_name("groupstats"))
+
+#: (case, what it times, engine, analysis module needed or None)
+CASES = [
+    ("load", "load + validate all tables", "pandas", None),
+    ("post_outcomes", "post_outcomes (after load)", "pandas", None),
+    ("member_day_activity", "member_day_activity (after load)", "pandas", None),
+    ("group_day_metrics", "group_day_metrics (after load)", "pandas", None),
+    ("member_features", "member_features (after load)", "pandas", None),
+    ("scale_validate", "validate (out-of-core)", "duckdb", None),
+    ("scale_post_outcomes", "post_outcomes (out-of-core)", "duckdb", None),
+    ("scale_member_day_activity", "member_day_activity (out-of-core)", "duckdb", None),
+    ("scale_group_day_metrics", "group_day_metrics (out-of-core)", "duckdb", None),
+    ("scale_member_features", "member_features (out-of-core)", "duckdb", None),
+    ("cli_features", "`groupstats features` whole process", "cli", None),
+    ("baseline_pandas", "baseline: 13 features, plain pandas groupby", "pandas", None),
+    ("baseline_duckdb", "baseline: 13 features, one DuckDB SQL query", "duckdb", None),
+    ("slot_experiment", "A/B: analyse_slot_experiment (after load)", "pandas", "groupstats.slot_experiment"),
+    ("mix_experiment", "mix: analyze_mix_experiment (after load)", "pandas", "groupstats.content_mix"),
+    ("churn_backtest", "churn: backtest (after load)", "pandas", "groupstats.churn"),
+    ("segmentation", "segmentation: features + MemberSegmentation.fit", "pandas", "groupstats.segmentation"),
+]
+LARGE_CASES = ("scale_member_day_activity", "scale_group_day_metrics", "scale_member_features", "scale_post_outcomes")
+#: In-memory cases that take minutes at 10M on a shared 2-core machine: fewer repetitions there.
+SLOW = {"load", "post_outcomes", "member_day_activity", "group_day_metrics", "member_features", "slot_experiment",
+        "mix_experiment", "churn_backtest", "segmentation"}
+TIMEOUT = 900
+
+
+def _available(case: str, module: str | None) -> str | None:
+    """None if the case can run, else why not."""
+    if module and importlib.util.find_spec(module) is None:
+        return f"not available ({module} not present)"
+    if case.startswith("scale_"):
+        from groupstats import scale
+
+        if not hasattr(scale, case[len("scale_"):]):
+            return "not available (not implemented in groupstats.scale)"
+    return None
+
+
+def run_once(case: str, path: Path) -> dict:
+    """Run one case in a fresh process; return wall/CPU seconds, inner seconds, peak RSS."""
+    if case == "cli_features":
+        out = Path("/tmp/groupstats_bench_features.parquet")
+        cmd = [GROUPSTATS, "features", str(path), "--out", str(out)]
+    else:
+        cmd = [PYTHON, "-m", "benchmarks.cases", case, str(path)]
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return {"error": f"timeout after {TIMEOUT} s"}
+    wall = time.perf_counter() - start
+    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN as a running max / sum
+    usage = _child_usage()
+    if proc.returncode != 0:
+        return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}
+    result = {"wall_s": wall, "cpu_s": usage["cpu"], "peak_rss_mb": usage["maxrss_mb"], "load1": load}
+    if case == "cli_features":
+        result["inner_s"] = wall
+    else:
+        line = json.loads(stdout.strip().splitlines()[-1])
+        result["inner_s"] = line["seconds"]
+        result["rows"] = line["rows"]
+    return result
+
+
+_PREV = {"cpu": 0.0}
+
+
+def _child_usage() -> dict:
+    """CPU time of the last reaped child (difference of RUSAGE_CHILDREN sums) and its max RSS.
+
+    ``ru_maxrss`` of RUSAGE_CHILDREN is the largest of all reaped children, so each
+    case's peak is measured exactly only when it is at least as large as the earlier
+    ones; :func:`_run_isolated` runs every case in a fresh runner process for that.
+    """
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru.ru_utime + ru.ru_stime
+    out = {"cpu": cpu - _PREV["cpu"], "maxrss_mb": ru.ru_maxrss / 1024}
+    _PREV["cpu"] = cpu
+    return out
+
+
+def _run_isolated(case: str, path: Path, reps: int) -> list[dict]:
+    """Run ``reps`` repetitions of a case, each from a fresh runner (so max RSS is that case's)."""
+    results = []
+    for _ in range(reps):
+        proc = subprocess.run([PYTHON, "-m", "benchmarks.run", "--_one", case, str(path)], cwd=ROOT.parent,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            results.append({"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]})
+        else:
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        if "error" in results[-1]:
+            break
+    return results
+
+
+def summarise(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"status": runs[0]["error"] if runs else "not run"}
+    out = {"status": "ok", "n": len(ok), "rows": ok[0].get("rows")}
+    for key in ("inner_s", "wall_s", "cpu_s", "peak_rss_mb", "load1"):
+        values = [r[key] for r in ok]
+        out[key] = statistics.median(values)
+        out[key + "_min"], out[key + "_max"] = min(values), max(values)
+    return out
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    lines = [f"Run {meta['date']} on {meta['machine']} ({meta['cores']} cores), Python {meta['python']}; "
+             f"load average before the run {meta['load_before']:.1f} (other developers' jobs share the cores).",
+             "", "Times in seconds: median of n runs [min-max]. *inner*: the timed call (after loading, where "
+                 "the case loads); *wall*/*CPU*: the whole process (start-up, imports, loading); peak RSS of the "
+                 "process. Ratios: whole-process wall and CPU time against the DuckDB SQL baseline of the same "
+                 "size.", ""]
+    lines.append("| size | case | n | inner s | wall s | CPU s | peak RSS MB | wall / DuckDB | CPU / DuckDB |"
+                 " wall / pandas |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for size, cases in results["sizes"].items():
+        base = cases.get("baseline_duckdb", {})
+        pbase = cases.get("baseline_pandas", {})
+        for case, desc, *_ in CASES + [(c, c, None, None) for c in cases if c not in {x[0] for x in CASES}]:
+            r = cases.get(case)
+            if r is None:
+                continue
+            label = f"{desc}"
+            if r["status"] != "ok":
+                lines.append(f"| {size} | {label} | | {r['status']} | | | | | | |")
+                continue
+
+            def rng(k, fmt="{:.2f}"):
+                return f"{fmt.format(r[k])} [{fmt.format(r[k + '_min'])}-{fmt.format(r[k + '_max'])}]"
+
+            def ratio(key, b):
+                return f"{r[key] / b[key]:.2f}" if b.get("status") == "ok" else ""
+
+            lines.append(f"| {size} | {label} | {r['n']} | {rng('inner_s')} | {rng('wall_s')} | {rng('cpu_s')} | "
+                         f"{r['peak_rss_mb']:.0f} | {ratio('wall_s', base)} | {ratio('cpu_s', base)} | "
+                         f"{ratio('wall_s', pbase)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sizes", default="1,10")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--cases", default=None)
+    parser.add_argument("--large", type=int, default=0)
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--merge", action="store_true",
+                        help="update the cases run in an existing results.json instead of starting afresh")
+    parser.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._one:
+        print(json.dumps(run_once(args._one[0], Path(args._one[1]))))
+        return 0
+    quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    sizes = [1] if quick else [int(s) for s in args.sizes.split(",")]
+    wanted = set(args.cases.split(",")) if args.cases else None
+    results = {"meta": {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
+                        "cores": os.cpu_count(), "python": platform.python_version(),
+                        "load_before": os.getloadavg()[0]}, "sizes": {}}
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.merge and (out_dir / "results.json").exists():
+        previous = json.loads((out_dir / "results.json").read_text())
+        previous["meta"].setdefault("merged_runs", []).append(results["meta"]["date"])
+        results["sizes"] = previous["sizes"]
+        results["meta"] = {**previous["meta"], "load_before": results["meta"]["load_before"]}
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    def save():
+        (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+        (out_dir / "results.md").write_text(markdown(results))
+
+    plan = [(f"{m}M", data.ensure_dataset, m) for m in sizes]
+    if args.large:
+        plan.append((f"{args.large}M (partitioned by month)", None, args.large))
+    for label, make, millions in plan:
+        if make is not None:
+            log(f"dataset {label}: {data.dataset_dir(millions)}")
+            path = make(millions, log=log)
+            names = [c for c in CASES if wanted is None or c[0] in wanted]
+        else:
+            base = data.ensure_dataset(10, log=log)
+            copies = max(1, round(millions / 10))
+            path = data.replicate(base, data.DATA_DIR / f"rep_{copies * 10}m", copies, log=log)
+            names = [c for c in CASES if c[0] in LARGE_CASES and (wanted is None or c[0] in wanted)]
+        meta_file = path / "dataset.json"
+        n_msgs = json.loads(meta_file.read_text()).get("n_messages") if meta_file.exists() else None
+        cases = results["sizes"].setdefault(label, {})
+        results["meta"].setdefault("messages", {})[label] = n_msgs
+        for case, desc, engine, module in names:
+            why = _available(case, module)
+            if why:
+                cases[case] = {"status": why}
+                log(f"  {case}: {why}")
+                continue
+            reps = 1 if make is None else (max(1, min(args.reps, 2)) if millions >= 10 and case in SLOW
+                                          else args.reps)
+            runs = _run_isolated(case, path, reps)
+            cases[case] = summarise(runs)
+            r = cases[case]
+            log(f"  {case}: " + (f"wall {r['wall_s']:.2f} s, inner {r['inner_s']:.2f} s, "
+                                 f"peak {r['peak_rss_mb']:.0f} MB" if r["status"] == "ok" else r["status"]))
+            save()
+    save()
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
