@@ -516,3 +516,22 @@ def test_compare_table_reads_csv_and_parquet(tmp_path, fastfood):
         compare_table(csv, arm="Promotion", metric="SalesInThousands", cluster="Store")
     with pytest.raises(ParameterError, match="does not exist"):
         compare_table(tmp_path / "missing.csv", arm="a", metric="b")
+
+
+def test_plot_draws_one_interval_per_comparison():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pandas as pd
+
+    from groupstats.stats import compare_arms
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"arm": np.repeat(["a", "b", "c"], 50), "y": rng.normal(size=150)})
+    frame.loc[frame.arm == "c", "y"] += 2
+    result = compare_arms(frame, arm="arm", metric="y", control="a")
+    ax = result.plot()
+    assert len(ax.get_yticklabels()) == 2
+    assert len(ax.collections) >= 2  # error bars and points drawn
+    ax.figure.canvas.draw()  # rendering used to fail with a list of colours

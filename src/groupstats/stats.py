@@ -198,8 +198,9 @@ class ComparisonResult(Result):
         low = comp["rel_ci_low"].to_numpy(float) * 100
         high = comp["rel_ci_high"].to_numpy(float) * 100
         colors = ["tab:red" if s else "tab:gray" for s in comp["significant"]]
-        ax.errorbar(rel, pos, xerr=np.vstack([rel - low, high - rel]), fmt="none",
-                    ecolor=colors, capsize=4)
+        for i, color in enumerate(colors):  # one call per arm: errorbar takes a single colour
+            ax.errorbar(rel[i], pos[i], xerr=[[rel[i] - low[i]], [high[i] - rel[i]]], fmt="none",
+                        ecolor=color, capsize=4)
         ax.scatter(rel, pos, c=colors, zorder=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(pos)
