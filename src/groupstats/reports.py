@@ -645,7 +645,7 @@ def plan_reports(targets: Sequence[str] = ("all",), data: str | Path = "sample",
                     values[name] = coerce_parameter(decl[name], raw, nb_path.stem)
             name = nb_path.stem
             if grid is not None:
-                varied = {k: v for k, v in values.items() if k in run and k not in grid.parameters}
+                varied = {k: values[k] for k in grid.runs[i] if k in values}
                 name = f"{nb_path.stem}--{i + 1:02d}-{_slug(varied)}"
             jobs.append(ReportJob(notebook=nb_path, name=name, parameters=values, title=title))
     names = [j.name for j in jobs]
