@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 reports: $(STAMP)
-	$(VENV)/bin/groupstats report all --data data/sample --out reports
+	$(VENV)/bin/groupstats report all --data data/sample --out reports --jobs 2
+	@echo "open reports/index.html in a browser"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
