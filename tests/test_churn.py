@@ -203,6 +203,11 @@ def test_drivers_are_the_features_that_raise_risk(small_sim):
     effect = scored["risk"].iloc[i] - model.predict_proba_frame(swapped)[0]
     assert effect > 0
     assert f"(+{round(effect, 3)})" in scored["top_drivers"].iloc[i]
+    # missing feature values (members who never spoke have no recency_days) are written as such
+    holes = feats.copy()
+    holes.loc[holes.index[:20], "recency_days"] = np.nan
+    text = model.drivers(holes)["top_drivers"]
+    assert text.map(type).eq(str).all() and not text.str.contains("nan").any()
 
 
 # ------------------------------------------------------------------------------------------

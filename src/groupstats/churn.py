@@ -661,15 +661,17 @@ class ChurnRiskModel:
         names = np.asarray(self.feature_names_, dtype=object)[order]
         values = np.take_along_axis(X, order, axis=1)
         out = pd.DataFrame(index=features.index)
-        texts = np.full(len(X), "", dtype=object)
+        texts = pd.Series("", index=range(len(X)), dtype="str")
         for k in range(order.shape[1]):
             ok = top_eff[:, k] >= 0.0005
             out[f"driver_{k + 1}"] = np.where(ok, names[:, k], "")
-            piece = pd.Series(names[:, k]).astype(str) + "=" + pd.Series(values[:, k]).round(2).astype(str) + \
-                " (+" + pd.Series(top_eff[:, k]).round(3).astype(str) + ")"
-            piece = np.where(ok, piece.to_numpy(dtype=object), "")
-            texts = np.where((texts != "") & (piece != ""), texts + "; " + piece, texts + piece)
-        out["top_drivers"] = texts
+            piece = (pd.Series(names[:, k]).astype("str") + "="
+                     + pd.Series(values[:, k]).round(2).astype("str").fillna("missing")
+                     + " (+" + pd.Series(top_eff[:, k]).round(3).astype("str").fillna("?") + ")")
+            piece = piece.where(ok, "").fillna("")
+            sep = pd.Series(np.where((texts != "").to_numpy() & (piece != "").to_numpy(), "; ", ""), dtype="str")
+            texts = texts + sep + piece
+        out["top_drivers"] = texts.to_numpy()
         return out.astype({c: "str" for c in out.columns})
 
 
@@ -1211,8 +1213,10 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
                                   step_days, min_history_days)
     except InsufficientDataError:
         prior_plan = None
-        notes.append(f"No backtest: a backtest before {_fmt(scoring)} needs {plan['history_needed_days'] + d.horizon} "
-                     f"days of history before the scoring date; the scores are not validated on this dataset.")
+        notes.append(f"No backtest before {_fmt(scoring)}: it needs {plan['history_needed_days'] + d.horizon} days of "
+                     f"history before the scoring date"
+                     + (f", so model='auto' used {'hgb' if model == 'auto' else model} without a comparison."
+                        if model == "auto" else "."))
     if prior_plan is not None:
         prior = backtest(ds, prior_plan["scoring"], d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs,
                          step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
