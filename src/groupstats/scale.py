@@ -497,11 +497,9 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
 
         # ---- one pass over member messages: windows, profile, post replies -------------
         cut_day = f"DATE '{cut_date:%Y-%m-%d}'"
-        msgs = _member_msgs_sql(pq)
+        # operators' and departed members' rows are dropped after aggregating (cheaper than a join per message)
+        msgs = _member_msgs_sql(pq, include_operators=True)
         has_posts = pq.has("posts")
-        post_reply = ("count(*) FILTER (is_post_reply)" if has_posts else "0") + " AS post_replies"
-        post_join = ("LEFT JOIN (SELECT DISTINCT message_id AS reply_to, TRUE AS is_post_reply FROM posts_c "
-                     "WHERE message_id IS NOT NULL) p USING (reply_to)") if has_posts else ""
         win_msgs = ", ".join(f"sum(n) FILTER (age < {w}) AS m{w}" for w in sorted({*windows, recent_w, long_w}))
         win_days = ", ".join(f"count(*) FILTER (age < {w} AND n > 0) AS a{w}" for w in windows)
         evening = ", ".join(map(str, _EVENING))
@@ -514,16 +512,15 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
                        count(reply_to) AS replies, count(*) FILTER (coalesce(n_mentions, 0) > 0) AS mentions,
                        {mix_day},
                        count(*) FILTER (h IN ({evening})) AS evening, count(*) FILTER (h IN ({night})) AS night,
-                       count(*) FILTER (dow >= 6) AS weekend,
-                       {post_reply}
-                FROM {msgs} m SEMI JOIN keys USING (group_id, member_id) {post_join}
-                GROUP BY group_id, member_id, d)
+                       count(*) FILTER (dow >= 6) AS weekend
+                FROM {msgs} m GROUP BY group_id, member_id, d)
             SELECT group_id, member_id, sum(n) AS n, max(last_us) AS last_us, sum(replies) AS replies,
                    sum(mentions) AS mentions, {mix}, sum(evening) AS evening, sum(night) AS night,
-                   sum(weekend) AS weekend, sum(post_replies) AS post_replies, {win_msgs}, {win_days}
+                   sum(weekend) AS weekend, {win_msgs}, {win_days}
             FROM day GROUP BY group_id, member_id"""
         per = pq.sql(query).df()
         m_code = code(per)
+        per, m_code = per.loc[m_code >= 0], m_code[m_code >= 0]
 
         def col(name, fill=0.0) -> np.ndarray:
             values = np.full(n, fill, dtype=float)
@@ -572,7 +569,12 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
             upto_end = _count_up_to(p_codes, p_time, m_g, end_us, inclusive=True)
             before_join = _count_up_to(p_codes, p_time, m_g, join_us, inclusive=False)
             posts_present = np.bincount(r_code, weights=upto_end - before_join, minlength=n).astype(np.int64)
-            post_replies = col("post_replies").astype(np.int64)
+            replies = pq.sql("""SELECT group_id, member_id, count(*) AS n FROM msgs
+                                WHERE reply_to IN (SELECT message_id FROM posts_c WHERE message_id IS NOT NULL)
+                                  AND msg_type <> 'system' GROUP BY ALL""").df()
+            r_code_p = code(replies)
+            post_replies = np.zeros(n, dtype=np.int64)
+            post_replies[r_code_p[r_code_p >= 0]] = replies["n"].to_numpy()[r_code_p >= 0]
         else:
             posts_present = np.zeros(n, dtype=np.int64)
             post_replies = np.zeros(n, dtype=np.int64)
@@ -589,19 +591,20 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
             on_posts = ("SEMI JOIN (SELECT DISTINCT post_id FROM posts_c) USING (post_id)" if has_posts
                         else "WHERE FALSE")
             ev = pq.sql(f"""
-                WITH e AS (SELECT group_id, member_id, event_type, post_id, occurred_at
-                           FROM events_c SEMI JOIN keys USING (group_id, member_id)),
-                rc AS (SELECT group_id, member_id, count(DISTINCT post_id) FILTER (event_type = 'read') AS reads,
-                              count(DISTINCT post_id) FILTER (event_type = 'click') AS clicks
-                       FROM (SELECT * FROM e WHERE event_type IN ('read', 'click') AND post_id IS NOT NULL) x
-                       {on_posts} GROUP BY ALL),
+                WITH rc AS (
+                    SELECT group_id, member_id, count(*) FILTER (event_type = 'read') AS reads,
+                           count(*) FILTER (event_type = 'click') AS clicks
+                    FROM (SELECT DISTINCT group_id, member_id, event_type, post_id FROM events_c
+                          WHERE event_type IN ('read', 'click') AND post_id IS NOT NULL) x
+                    {on_posts} GROUP BY ALL),
                 si AS (SELECT group_id, member_id, count(DISTINCT CAST({lo} AS DATE)) AS sign_in
-                       FROM e WHERE event_type = 'sign_in' AND {cut_day} - CAST({lo} AS DATE) < {wmax}
+                       FROM events_c WHERE event_type = 'sign_in' AND {cut_day} - CAST({lo} AS DATE) < {wmax}
                        GROUP BY ALL)
                 SELECT group_id, member_id, coalesce(reads, 0) AS reads, coalesce(clicks, 0) AS clicks,
                        coalesce(sign_in, 0) AS sign_in
                 FROM rc FULL OUTER JOIN si USING (group_id, member_id)""").df()
             e_code = code(ev)
+            ev, e_code = ev.loc[e_code >= 0], e_code[e_code >= 0]
         for kind, name, src in (("read", "read_rate", "reads"), ("click", "click_rate", "clicks")):
             if kind in types_present and has_posts:
                 counts = np.zeros(n)
