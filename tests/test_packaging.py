@@ -80,3 +80,27 @@ def test_top_level_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for command in _commands():
         assert command in out
+
+
+def test_main_passes_on_exit_codes_of_commands():
+    import typer
+
+    from groupstats import cli
+
+    probe = typer.Typer()
+
+    @probe.command()
+    def fail(code: int = 3):
+        raise typer.Exit(code=code)
+
+    @probe.command()
+    def ok():
+        return "not an exit code"
+
+    original = cli.app
+    try:
+        cli.app = probe
+        assert cli.main(["fail", "--code", "4"]) == 4
+        assert cli.main(["ok"]) == 0
+    finally:
+        cli.app = original

@@ -50,7 +50,8 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # with standalone_mode=False click *returns* the code of typer.Exit(code=N)
+        returned = app(args=argv, standalone_mode=False)
     except GroupstatsError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
