@@ -27,7 +27,7 @@ here                                        in memory
 Example
 -------
 >>> from groupstats import scale
->>> activity = scale.member_day_activity("big_dataset/", memory_limit="1GB")  # doctest: +SKIP
+>>> activity = scale.member_day_activity("big_dataset/", memory_limit="512MB")  # doctest: +SKIP
 >>> feats = scale.member_features("big_dataset/", cutoff="2026-10-01")       # doctest: +SKIP
 """
 from __future__ import annotations
@@ -57,11 +57,11 @@ class ParquetDataset:
         Dataset timezone (default: ``dataset.json``'s, else Asia/Shanghai).
     threads : int, optional
         DuckDB worker threads (default: DuckDB's choice, the number of cores).
-    memory_limit : str, default "1GB"
+    memory_limit : str, default "512MB"
         DuckDB memory limit; larger intermediate results spill to a temporary folder.
     """
 
-    def __init__(self, path, tz: str | None = None, threads: int | None = None, memory_limit: str = "1GB"):
+    def __init__(self, path, tz: str | None = None, threads: int | None = None, memory_limit: str = "512MB"):
         import duckdb
 
         self.path = Path(path)
@@ -75,6 +75,7 @@ class ParquetDataset:
             config["threads"] = int(threads)
         self.con = duckdb.connect(config=config)
         self.con.execute(f"SET TimeZone = '{_sql_text(self.tz)}'")
+        self.con.execute("SET enable_progress_bar = false")
         self.files: dict[str, str] = {}
         for name in TABLE_NAMES:
             single = self.path / f"{name}.parquet"
@@ -173,7 +174,7 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _open(path, tz=None, threads=None, memory_limit="1GB") -> tuple[ParquetDataset, bool]:
+def _open(path, tz=None, threads=None, memory_limit="512MB") -> tuple[ParquetDataset, bool]:
     if isinstance(path, ParquetDataset):
         return path, False
     return ParquetDataset(path, tz=tz, threads=threads, memory_limit=memory_limit), True
@@ -225,7 +226,7 @@ def _str_cols(frame, cols):
 # member-day activity
 # ------------------------------------------------------------------------------------------
 def member_day_activity(path, as_of=None, include_operators: bool = False, tz: str | None = None,
-                        threads: int | None = None, memory_limit: str = "1GB"):
+                        threads: int | None = None, memory_limit: str = "512MB"):
     """Out-of-core :func:`groupstats.derived.member_day_activity` (same columns and rows).
 
     Parameters
@@ -302,7 +303,7 @@ def _member_day_activity(pq: ParquetDataset, include_operators: bool):
 # group-day metrics
 # ------------------------------------------------------------------------------------------
 def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = None, threads: int | None = None,
-                      memory_limit: str = "1GB"):
+                      memory_limit: str = "512MB"):
     """Out-of-core :func:`groupstats.derived.group_day_metrics` (same columns and rows).
 
     Messages and events are aggregated per (group, local date) in DuckDB; the
@@ -406,7 +407,7 @@ def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = N
 # member features
 # ------------------------------------------------------------------------------------------
 def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_group: bool = False,
-                    tz: str | None = None, threads: int | None = None, memory_limit: str = "1GB"):
+                    tz: str | None = None, threads: int | None = None, memory_limit: str = "512MB"):
     """Out-of-core :func:`groupstats.features.member_features`: same rows, columns, values and ``attrs``.
 
     Messages and events are aggregated per member in DuckDB (one streaming pass
@@ -463,11 +464,12 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
         _str_cols(keys, KEY_COLUMNS)
         keys = keys.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
         if keys.empty:
-            first = pq.sql(f"SELECT min(sent_at) FROM {pq.files['messages']}").fetchone()[0]
+            first = pq.sql(f"SELECT min(epoch_us(sent_at)) FROM {pq.files['messages']}").fetchone()[0]
+            first_ts = None if first is None else pd.Timestamp(first, unit="us", tz="UTC").tz_convert(tzname)
             raise InsufficientDataError(
                 f"No (non-operator) member is present at the cutoff {cut}"
-                + (f"; the data start at {pd.Timestamp(first).tz_convert(tzname):%Y-%m-%d %H:%M}"
-                   if first is not None else "") + ". Choose a later cutoff.")
+                + (f"; the data start at {first_ts:%Y-%m-%d %H:%M}" if first_ts is not None else "")
+                + ". Choose a later cutoff.")
         n = len(keys)
         key_index = pd.MultiIndex.from_frame(keys)
 
@@ -636,7 +638,7 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
 # ------------------------------------------------------------------------------------------
 # validation
 # ------------------------------------------------------------------------------------------
-def validate(path, tz: str | None = None, threads: int | None = None, memory_limit: str = "1GB") -> dict:
+def validate(path, tz: str | None = None, threads: int | None = None, memory_limit: str = "512MB") -> dict:
     """Check a Parquet dataset against the data model without loading it into memory.
 
     The same rules as :func:`groupstats.load_dataset`: required columns present
@@ -680,75 +682,87 @@ def validate(path, tz: str | None = None, threads: int | None = None, memory_lim
         for name in names:
             pq.sql(f"CREATE OR REPLACE TEMP VIEW r_{name} AS SELECT * FROM {pq.scan(name)}")
 
-        def check(name: str, column: str | None, condition: str, message: str, source: str | None = None,
-                  examples: str | None = None) -> None:
-            src = source or f"r_{name}"
-            n_bad = pq.sql(f"SELECT count(*) FROM {src} WHERE {condition}").fetchone()[0]
-            if n_bad:
-                text = message
-                if examples:
-                    values = [str(r[0]) for r in pq.sql(
-                        f"SELECT DISTINCT {examples} FROM {src} WHERE {condition} LIMIT 5").fetchall()]
-                    text += " " + ", ".join(sorted(values))
-                first = [] if source else [int(r[0]) for r in pq.sql(
-                    f"SELECT _row FROM v_{name} WHERE {condition} ORDER BY _row LIMIT 10").fetchall()]
-                problems.append(Problem(file[name], column, text, first, n_rows=int(n_bad)))
-
+        # every rule of a table is one count in ONE scan of it; details only for rules that fail
+        rules: dict[str, list[tuple[str | None, str, str, str | None]]] = {n: [] for n in names}
+        types = {}
         for name in names:
             spec = TABLES[name]
-            types = dict(pq.sql(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM r_{name})").fetchall())
+            types[name] = dict(pq.sql(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM r_{name})")
+                               .fetchall())
             for col in spec.timestamps:
-                if col in types and not types[col].startswith("TIMESTAMP"):
-                    problems.append(Problem(file[name], col, f"is {types[col]}, not a timestamp; write timestamps "
-                                                             f"as Parquet timestamps (or use CSV and the in-memory "
-                                                             f"loader)"))
+                if col in types[name] and not types[name][col].startswith("TIMESTAMP"):
+                    problems.append(Problem(file[name], col, f"is {types[name][col]}, not a timestamp; write "
+                                                             f"timestamps as Parquet timestamps (or use CSV and "
+                                                             f"the in-memory loader)"))
             for col in spec.required:
-                check(name, col, f"{col} IS NULL", "empty values in a required column")
+                rules[name].append((col, f"{col} IS NULL", "empty values in a required column", None))
             for col, allowed in spec.categories.items():
                 allowed_sql = ", ".join(f"'{_sql_text(a)}'" for a in allowed)
-                check(name, col, f"{col} IS NULL OR CAST({col} AS VARCHAR) NOT IN ({allowed_sql})",
-                      "unknown categories", examples=col)
-                problems[-1:] = [p if p.column != col or "unknown" not in p.message else
-                                 Problem(p.file, p.column, p.message + f" (allowed: {', '.join(allowed)})",
-                                         p.rows, n_rows=p.n_rows) for p in problems[-1:]]
+                rules[name].append((col, f"({col} IS NULL OR CAST({col} AS VARCHAR) NOT IN ({allowed_sql}))",
+                                    f"unknown categories (allowed: {', '.join(allowed)}):", col))
             for col in spec.ints:
-                if col in types:
-                    check(name, col, f"{col} < 0", "negative counts")
-            if spec.key:
-                key = ", ".join(spec.key)
-                dup = f"(SELECT {key} FROM r_{name} GROUP BY {key} HAVING count(*) > 1)"
-                n_dup = pq.sql(f"SELECT count(*) FROM r_{name} SEMI JOIN {dup} USING ({key})").fetchone()[0]
-                if n_dup:
-                    problems.append(Problem(file[name], key, "duplicate keys", n_rows=int(n_dup)))
-            rows[name] = pq.sql(f"SELECT count(*) FROM r_{name}").fetchone()[0]
-        if problems:
-            raise DataValidationError(problems, header=f"{pq.path} is not a valid groupstats dataset "
-                                                       f"({len(problems)} problem(s)):")
-        # references between tables
+                if col in types[name]:
+                    rules[name].append((col, f"{col} < 0", "negative counts", None))
         if pq.has("groups"):
             for name in ("members", "messages", "posts", "events", "assignments"):
                 if pq.has(name):
-                    check(name, "group_id", "group_id NOT IN (SELECT group_id FROM r_groups)",
-                          "references to groups not in the groups table")
-        check("messages", "member_id",
-              "NOT EXISTS (SELECT 1 FROM r_members b WHERE b.group_id = v.group_id AND b.member_id = v.member_id)",
-              "senders with no row in members for that group", source="r_messages v")
-        check("messages", "reply_to", "reply_to IS NOT NULL AND reply_to NOT IN (SELECT message_id FROM r_messages)",
-              "quotes a message_id that is not in messages")
+                    rules[name].append(("group_id", "group_id NOT IN (SELECT group_id FROM r_groups)",
+                                        "references to groups not in the groups table", None))
+        # references to large tables: anti joins that hash the (small) distinct referencing values
+        references = [("messages", "member_id", "(group_id, member_id)", "r_members", "(group_id, member_id)",
+                       "senders with no row in members for that group"),
+                      ("messages", "reply_to", "reply_to", "r_messages", "message_id",
+                       "quotes a message_id that is not in messages")]
         if pq.has("posts"):
-            check("posts", "message_id",
-                  "message_id IS NOT NULL AND message_id NOT IN (SELECT message_id FROM r_messages)",
-                  "references to messages not in messages")
+            references.append(("posts", "message_id", "message_id", "r_messages", "message_id",
+                               "references to messages not in messages"))
         if pq.has("events"):
-            known = "(SELECT post_id FROM r_posts)" if pq.has("posts") else "(SELECT NULL::VARCHAR WHERE FALSE)"
-            check("events", "post_id", f"post_id IS NOT NULL AND post_id NOT IN {known}",
-                  "references to posts not in posts" + ("" if pq.has("posts") else " (there is no posts table)"))
-        check("members", "left_at", "left_at IS NOT NULL AND left_at < joined_at", "left_at before joined_at")
+            references.append(("events", "post_id", "post_id", "r_posts" if pq.has("posts") else
+                               "(SELECT NULL::VARCHAR AS post_id WHERE FALSE)", "post_id",
+                               "references to posts not in posts" + ("" if pq.has("posts") else
+                                                                     " (there is no posts table)")))
+        rules["members"].append(("left_at", "left_at < joined_at", "left_at before joined_at", None))
+        if pq.has("assignments"):
+            rules["assignments"].append(("end_at", "end_at <= start_at", "end_at not after start_at", None))
+        rows = {}
+        for name in names:
+            # NULL conditions (e.g. reply_to NULL) count as passing, as in the in-memory checks
+            counts = ", ".join(f"count(*) FILTER (coalesce({cond}, FALSE))" for _, cond, _, _ in rules[name])
+            values = pq.sql(f"SELECT count(*){', ' + counts if counts else ''} FROM r_{name}").fetchone()
+            rows[name] = int(values[0])
+            for (col, cond, message, examples), n_bad in zip(rules[name], values[1:]):
+                if not n_bad:
+                    continue
+                where = f"coalesce({cond}, FALSE)"
+                if examples:
+                    found = sorted(str(r[0]) for r in pq.sql(
+                        f"SELECT DISTINCT {examples} FROM r_{name} WHERE {where} LIMIT 5").fetchall())
+                    message = message + " " + ", ".join(found)
+                first = [int(r[0]) for r in pq.sql(
+                    f"SELECT _row FROM v_{name} WHERE {where} ORDER BY _row LIMIT 10").fetchall()]
+                problems.append(Problem(file[name], col, message, first, n_rows=int(n_bad)))
+        for name, col, expr, target, target_expr, message in references:
+            n_bad = pq.sql(f"""WITH q AS (SELECT {expr} AS k, count(*) AS n FROM r_{name}
+                                         WHERE {col} IS NOT NULL GROUP BY ALL)
+                               SELECT coalesce(sum(n), 0) FROM q ANTI JOIN (SELECT {target_expr} AS k
+                               FROM {target}) t ON q.k = t.k""").fetchone()[0]
+            if n_bad:
+                first = [int(r[0]) for r in pq.sql(
+                    f"""SELECT _row FROM v_{name} WHERE {col} IS NOT NULL AND {expr} NOT IN
+                        (SELECT {target_expr} FROM {target} WHERE {target_expr} IS NOT NULL)
+                        ORDER BY _row LIMIT 10""").fetchall()]
+                problems.append(Problem(file[name], col, message, first, n_rows=int(n_bad)))
+        for name in names:
+            spec = TABLES[name]
+            if spec.key:
+                key = ", ".join(spec.key)
+                n_dup = pq.sql(f"SELECT count(*) - count(DISTINCT ({key})) FROM r_{name}").fetchone()[0]
+                if n_dup:
+                    problems.append(Problem(file[name], key, "duplicate keys", n_rows=int(n_dup)))
         overlaps = [("members", "group_id, member_id", "joined_at", "left_at",
                      "memberships of one member in one group overlap (a rejoin must start after the previous "
                      "left_at)")]
         if pq.has("assignments"):
-            check("assignments", "end_at", "end_at <= start_at", "end_at not after start_at")
             overlaps.append(("assignments", "experiment_id, group_id", "start_at", "end_at",
                              "assignments overlap for one group and experiment"))
         for name, by, start, end, message in overlaps:
@@ -762,6 +776,121 @@ def validate(path, tz: str | None = None, threads: int | None = None, memory_lim
             raise DataValidationError(problems, header=f"{pq.path} is not a valid groupstats dataset "
                                                        f"({len(problems)} problem(s)):")
         return rows
+    finally:
+        if owned:
+            pq.close()
+
+
+# ------------------------------------------------------------------------------------------
+# post outcomes
+# ------------------------------------------------------------------------------------------
+def post_outcomes(path, window="2h", read_window="24h", as_of=None, exclude_red_packets=None,
+                  tz: str | None = None, threads: int | None = None, memory_limit: str = "512MB"):
+    """Out-of-core :func:`groupstats.derived.post_outcomes` (same columns, rows, order and ``attrs``).
+
+    Member messages are attributed to the latest post of their group with a
+    DuckDB ``ASOF JOIN`` and counted per post; quote-replies, reads and clicks
+    are joined to posts in DuckDB. Only the posts and members tables (small) are
+    held in pandas.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .derived import POST_OUTCOME_COLUMNS, _timedelta, local_date, members_present
+
+    window = _timedelta(window, "window")
+    read_window = _timedelta(read_window, "read_window")
+    pq, owned = _open(path, tz, threads, memory_limit)
+    try:
+        cut_us = None if as_of is None else pq.timestamp_us(as_of)
+        _views(pq, cut_us)
+        if not pq.has("posts"):
+            raise MissingTableError("posts", "post outcomes", str(pq.path))
+        win_us = int(window / pd.Timedelta(microseconds=1))
+        read_us = int(read_window / pd.Timedelta(microseconds=1))
+        # posts in the in-memory order: by posted_at, ties in file order
+        src = pq.files["posts"][:-1] + ", filename = true, file_row_number = true)"
+        pcut = "TRUE" if cut_us is None else f"epoch_us(posted_at) <= {cut_us}"
+        posts = pq.sql(f"""SELECT post_id, group_id, posted_at, content_type, member_id, message_id
+                           FROM {src} WHERE {pcut} ORDER BY posted_at, filename, file_row_number""").df()
+        _str_cols(posts, ["post_id", "group_id", "content_type", "member_id", "message_id"])
+        posts["posted_at"] = posts["posted_at"].dt.tz_convert(pq.tz).dt.as_unit("us")
+        pq.sql("CREATE OR REPLACE TEMP TABLE posts_df AS SELECT post_id, group_id, posted_at, message_id "
+               "FROM posts_c")
+        out = pd.DataFrame({
+            "post_id": posts["post_id"], "group_id": posts["group_id"], "posted_at": posts["posted_at"],
+            "content_type": posts["content_type"], "operator_id": posts["member_id"],
+            "hour": posts["posted_at"].dt.hour, "weekday": posts["posted_at"].dt.day_of_week,
+            "date": local_date(posts["posted_at"]),
+        })
+        members = pq.sql("SELECT group_id, member_id, joined_at, left_at, role FROM mem").df()
+        _str_cols(members, ["group_id", "member_id", "role"])
+        for col in ("joined_at", "left_at"):
+            members[col] = members[col].dt.tz_convert(pq.tz).dt.as_unit("us")
+
+        class _Members:  # members_present needs only .members
+            pass
+
+        holder = _Members()
+        holder.members = members
+        out["n_present"] = members_present(holder, posts["group_id"], posts["posted_at"])
+
+        msgs = "(SELECT * FROM msgs m ANTI JOIN ops USING (group_id, member_id) WHERE msg_type <> 'system')"
+        if exclude_red_packets is not None and exclude_red_packets is not False:
+            quiet = _timedelta("10min" if exclude_red_packets is True else exclude_red_packets,
+                               "exclude_red_packets")
+            quiet_us = int(quiet / pd.Timedelta(microseconds=1))
+            pq.sql("""CREATE OR REPLACE TEMP TABLE rp AS
+                      SELECT group_id, epoch_us(sent_at) AS rp_us FROM msgs WHERE msg_type = 'red_packet'""")
+            msgs = f"""(SELECT m.* FROM {msgs} m ASOF LEFT JOIN rp
+                        ON m.group_id = rp.group_id AND epoch_us(m.sent_at) >= rp.rp_us
+                        WHERE m.msg_type <> 'red_packet'
+                          AND (rp.rp_us IS NULL OR epoch_us(m.sent_at) - rp.rp_us > {quiet_us}))"""
+        pq.sql(f"CREATE OR REPLACE TEMP VIEW pmsgs AS {msgs}")
+        resp = pq.sql(f"""
+            SELECT p.post_id, count(*) AS responses, count(DISTINCT m.member_id) AS responders
+            FROM (SELECT group_id, member_id, epoch_us(sent_at) AS us FROM pmsgs) m
+            ASOF JOIN (SELECT group_id, post_id, epoch_us(posted_at) AS pus FROM posts_df) p
+              ON m.group_id = p.group_id AND m.us >= p.pus
+            WHERE m.us - p.pus <= {win_us} GROUP BY p.post_id""").df()
+        _str_cols(resp, ["post_id"])
+        resp = resp.set_index("post_id")
+        out["responses"] = out["post_id"].map(resp["responses"]).fillna(0).astype("int64")
+        out["responders"] = out["post_id"].map(resp["responders"]).fillna(0).astype("int64")
+        rep = pq.sql(f"""
+            SELECT p.post_id, count(*) AS replies FROM pmsgs m JOIN posts_df p ON m.reply_to = p.message_id
+            WHERE epoch_us(m.sent_at) - epoch_us(p.posted_at) BETWEEN 0 AND {win_us}
+            GROUP BY p.post_id""").df()
+        _str_cols(rep, ["post_id"])
+        out["replies"] = out["post_id"].map(rep.set_index("post_id")["replies"]).fillna(0).astype("int64")
+
+        has_events = pq.has("events")
+        if has_events:
+            ev = pq.sql(f"""
+                SELECT post_id, count(*) FILTER (event_type = 'read') AS readers,
+                       count(*) FILTER (event_type = 'click') AS clickers
+                FROM (SELECT DISTINCT e.post_id, e.member_id, e.event_type
+                      FROM events_c e ANTI JOIN ops USING (group_id, member_id) JOIN posts_df p USING (post_id)
+                      WHERE e.event_type IN ('read', 'click')
+                        AND epoch_us(e.occurred_at) - epoch_us(p.posted_at) BETWEEN 0 AND {read_us})
+                GROUP BY post_id""").df()
+            _str_cols(ev, ["post_id"])
+            ev = ev.set_index("post_id")
+            for col in ("readers", "clickers"):
+                out[col] = out["post_id"].map(ev[col]).fillna(0).astype("int64")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["read_rate"] = np.where(out["n_present"] > 0, out["readers"] / out["n_present"], np.nan)
+                out["click_rate"] = np.where(out["n_present"] > 0, out["clickers"] / out["n_present"], np.nan)
+        else:
+            for col in ("readers", "clickers", "read_rate", "click_rate"):
+                out[col] = np.nan
+        end_us = cut_us if cut_us is not None else pq.sql("SELECT max(epoch_us(sent_at)) FROM msgs").fetchone()[0]
+        end = pd.Timestamp(end_us, unit="us", tz="UTC").tz_convert(pq.tz)
+        out["complete"] = (out["posted_at"] + max(window, read_window if has_events else window)) <= end
+        out.attrs.update({"window": str(window), "read_window": str(read_window),
+                          "exclude_red_packets": None if exclude_red_packets is None else str(exclude_red_packets),
+                          "has_events": has_events})
+        return out.loc[:, list(POST_OUTCOME_COLUMNS)]
     finally:
         if owned:
             pq.close()
