@@ -101,6 +101,7 @@ def partition_by_month(src: Path, dst: Path, threads: int = 2, memory_limit: str
     con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
                                  "preserve_insertion_order": False})
     con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute("SET enable_progress_bar = false")
     for name, ts in (("messages", "sent_at"), ("events", "occurred_at")):
         if (dst / name).exists():
             shutil.rmtree(dst / name)
@@ -126,6 +127,7 @@ def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit:
     con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
                                  "preserve_insertion_order": False})
     con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
     for name in TABLES:
         ids = _ID_COLUMNS[name]

@@ -179,3 +179,14 @@ def test_cli_features_engines_agree(tmp_path):
     assert main(["features", "sample", "--out", str(tmp_path / "b.parquet"), "--cutoff", "2026-03-15",
                  "--engine", "memory"]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
+
+
+def test_bucketed_processing_identical(sample, partitioned, monkeypatch):
+    """Large datasets are processed in buckets of groups; force 3 buckets on the sample."""
+    monkeypatch.setattr(scale, "_n_buckets", lambda pq, rows_per_bucket=0: 3)
+    pd.testing.assert_frame_equal(scale.member_features(partitioned, cutoff="2026-03-20"),
+                                  features.member_features(sample, cutoff="2026-03-20"))
+    pd.testing.assert_frame_equal(scale.member_day_activity(partitioned), derived.member_day_activity(sample))
+    pd.testing.assert_frame_equal(scale.group_day_metrics(partitioned), derived.group_day_metrics(sample))
+    pd.testing.assert_frame_equal(scale.post_outcomes(partitioned, exclude_red_packets=True),
+                                  derived.post_outcomes(sample, exclude_red_packets=True))

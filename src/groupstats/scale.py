@@ -180,22 +180,47 @@ def _open(path, tz=None, threads=None, memory_limit="512MB") -> tuple[ParquetDat
     return ParquetDataset(path, tz=tz, threads=threads, memory_limit=memory_limit), True
 
 
-def _views(pq: ParquetDataset, cut_us: int | None) -> None:
-    """Temporary views cut at ``cut_us`` (as :meth:`Dataset.as_of`): msgs, mem, ops, posts_c, events_c."""
+def _n_buckets(pq: ParquetDataset, rows_per_bucket: int = 12_000_000) -> int:
+    """How many buckets of groups to process one at a time so each holds about ``rows_per_bucket`` rows."""
+    n = pq.sql(f"SELECT count(*) FROM {pq.files['messages']}").fetchone()[0]
+    if pq.has("events"):
+        n = max(n, pq.sql(f"SELECT count(*) FROM {pq.files['events']}").fetchone()[0])
+    return max(1, -(-int(n) // rows_per_bucket))
+
+
+def _buckets(pq: ParquetDataset, cut_us: int | None, n: int):
+    """Set the views to each bucket of groups in turn (all groups when ``n`` is 1).
+
+    Every derived table here is computed within groups, so processing groups
+    bucket by bucket gives exactly the same rows while DuckDB's hash tables
+    hold only one bucket: this is what keeps 100M messages within the memory limit.
+    """
+    for b in range(n):
+        _views(pq, cut_us, (n, b) if n > 1 else None)
+        yield b
+    _views(pq, cut_us)
+
+
+def _views(pq: ParquetDataset, cut_us: int | None, bucket: tuple[int, int] | None = None) -> None:
+    """Temporary views cut at ``cut_us`` (as :meth:`Dataset.as_of`): msgs, mem, ops, posts_c, events_c.
+
+    With ``bucket = (n, b)`` only groups with ``hash(group_id) % n = b``.
+    """
     pq.cut_us = cut_us
-    cut = "TRUE" if cut_us is None else f"epoch_us(sent_at) <= {cut_us}"
+    bk = "" if bucket is None else f" AND hash(group_id) % {bucket[0]} = {bucket[1]}"
+    cut = ("TRUE" if cut_us is None else f"epoch_us(sent_at) <= {cut_us}") + bk
     pq.sql(f"CREATE OR REPLACE TEMP VIEW msgs AS SELECT * FROM {pq.scan('messages')} WHERE {cut}")
-    join_cut = "TRUE" if cut_us is None else f"epoch_us(joined_at) <= {cut_us}"
+    join_cut = ("TRUE" if cut_us is None else f"epoch_us(joined_at) <= {cut_us}") + bk
     left = "left_at" if cut_us is None else f"CASE WHEN epoch_us(left_at) > {cut_us} THEN NULL ELSE left_at END"
     pq.sql(f"""CREATE OR REPLACE TEMP VIEW mem AS
                SELECT * REPLACE ({left} AS left_at) FROM {pq.scan('members')} WHERE {join_cut}""")
     pq.sql(f"""CREATE OR REPLACE TEMP TABLE ops AS
                SELECT DISTINCT group_id, member_id FROM mem WHERE role IN {tuple(OPERATOR_ROLES)}""")
     if pq.has("posts"):
-        pc = "TRUE" if cut_us is None else f"epoch_us(posted_at) <= {cut_us}"
+        pc = ("TRUE" if cut_us is None else f"epoch_us(posted_at) <= {cut_us}") + bk
         pq.sql(f"CREATE OR REPLACE TEMP VIEW posts_c AS SELECT * FROM {pq.scan('posts')} WHERE {pc}")
     if pq.has("events"):
-        ec = "TRUE" if cut_us is None else f"epoch_us(occurred_at) <= {cut_us}"
+        ec = ("TRUE" if cut_us is None else f"epoch_us(occurred_at) <= {cut_us}") + bk
         pq.sql(f"CREATE OR REPLACE TEMP VIEW events_c AS SELECT * FROM {pq.scan('events')} WHERE {ec}")
 
 
@@ -242,10 +267,22 @@ def member_day_activity(path, as_of=None, include_operators: bool = False, tz: s
     -------
     DataFrame, one row per (group_id, member_id, date) with activity.
     """
+    import numpy as np
+    import pandas as pd
+
     pq, owned = _open(path, tz, threads, memory_limit)
     try:
-        _views(pq, None if as_of is None else pq.timestamp_us(as_of))
-        return _member_day_activity(pq, include_operators)
+        cut_us = None if as_of is None else pq.timestamp_us(as_of)
+        _views(pq, cut_us)
+        types = _event_types(pq, include_operators)
+        parts = [_member_day_activity(pq, include_operators, types) for _ in _buckets(pq, cut_us, _n_buckets(pq))]
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        frame = frame.sort_values(["group_id", "member_id", "date"], kind="stable").reset_index(drop=True)
+        _str_cols(frame, ["group_id", "member_id"])
+        _date_col(frame)
+        for col in frame.columns[3:]:
+            frame[col] = frame[col].to_numpy().astype(np.int64)
+        return frame
     finally:
         if owned:
             pq.close()
@@ -267,9 +304,7 @@ def _event_types(pq: ParquetDataset, include_operators: bool | None = None) -> l
     return [r[0] for r in rows]
 
 
-def _member_day_activity(pq: ParquetDataset, include_operators: bool):
-    import numpy as np
-
+def _member_day_activity(pq: ParquetDataset, include_operators: bool, types: list[str]):
     msgs = _member_msgs_sql(pq, include_operators)
     evening = ", ".join(map(str, _EVENING))
     query = f"""SELECT group_id, member_id, d AS date, count(*) AS n_messages,
@@ -278,7 +313,6 @@ def _member_day_activity(pq: ParquetDataset, include_operators: bool):
                        sum(coalesce(n_mentions, 0)) AS n_mentions,
                        count(*) FILTER (h IN ({evening})) AS n_evening
                 FROM {msgs} GROUP BY ALL"""
-    types = _event_types(pq, include_operators)
     if types:
         anti = "" if include_operators else " ANTI JOIN ops USING (group_id, member_id)"
         pivot = ", ".join(f"count(*) FILTER (event_type = '{_sql_text(t)}') AS \"n_{_sql_text(t)}\"" for t in types)
@@ -290,13 +324,7 @@ def _member_day_activity(pq: ParquetDataset, include_operators: bool):
                            + [f"coalesce(e.\"{c}\", 0) AS \"{c}\"" for c in ev_cols])
         query = f"""SELECT group_id, member_id, date, {select}
                     FROM ({query}) a FULL OUTER JOIN ({ev}) e USING (group_id, member_id, date)"""
-    frame = pq.sql(query).df()
-    frame = frame.sort_values(["group_id", "member_id", "date"], kind="stable").reset_index(drop=True)
-    _str_cols(frame, ["group_id", "member_id"])
-    _date_col(frame)
-    for col in frame.columns[3:]:
-        frame[col] = frame[col].to_numpy().astype(np.int64)
-    return frame
+    return pq.sql(query).df()
 
 
 # ------------------------------------------------------------------------------------------
@@ -349,18 +377,24 @@ def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = N
                                          _int_us(day_start), inclusive=False)
         out["n_members"] = joined_before_end - left_before_start
 
+        n_buckets = _n_buckets(pq)
+
+        def run(query: str):
+            parts = [pq.sql(query).df() for _ in _buckets(pq, cut_us, n_buckets)]
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
         def per_day(query: str, col: str) -> np.ndarray:
-            frame = pq.sql(query).df()
+            frame = run(query)
             _str_cols(frame, ["group_id"])
             _date_col(frame)
             series = frame.set_index(["group_id", "date"])[col]
             return series.reindex(grid, fill_value=0).to_numpy().astype(np.int64)
 
         msgs = _member_msgs_sql(pq)
-        agg = pq.sql(f"""SELECT group_id, d AS date, count(*) AS n_messages,
-                                count(DISTINCT member_id) AS n_active_members,
-                                count(*) FILTER (msg_type = 'red_packet') AS n_red_packets
-                         FROM {msgs} GROUP BY ALL""").df()
+        agg = run(f"""SELECT group_id, d AS date, count(*) AS n_messages,
+                             count(DISTINCT member_id) AS n_active_members,
+                             count(*) FILTER (msg_type = 'red_packet') AS n_red_packets
+                      FROM {msgs} GROUP BY ALL""")
         _str_cols(agg, ["group_id"])
         _date_col(agg)
         agg = agg.set_index(["group_id", "date"]).reindex(grid, fill_value=0)
@@ -384,10 +418,10 @@ def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = N
             out["n_posts"] = 0
         if pq.has("events"):
             lo = pq.local("occurred_at")
-            ev = pq.sql(f"""SELECT group_id, CAST({lo} AS DATE) AS date,
-                                   count(DISTINCT member_id) FILTER (event_type = 'read') AS n_readers,
-                                   count(*) FILTER (event_type = 'complaint') AS n_complaints
-                            FROM events_c ANTI JOIN ops USING (group_id, member_id) GROUP BY ALL""").df()
+            ev = run(f"""SELECT group_id, CAST({lo} AS DATE) AS date,
+                                count(DISTINCT member_id) FILTER (event_type = 'read') AS n_readers,
+                                count(*) FILTER (event_type = 'complaint') AS n_complaints
+                         FROM events_c ANTI JOIN ops USING (group_id, member_id) GROUP BY ALL""")
             _str_cols(ev, ["group_id"])
             _date_col(ev)
             ev = ev.set_index(["group_id", "date"]).reindex(grid, fill_value=0)
@@ -520,7 +554,13 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
                    sum(mentions) AS mentions, {mix}, sum(evening) AS evening, sum(night) AS night,
                    sum(weekend) AS weekend, {win_msgs}, {win_days}
             FROM day GROUP BY group_id, member_id"""
-        per = pq.sql(query).df()
+        n_buckets = _n_buckets(pq)
+
+        def run(sql: str):
+            parts = [pq.sql(sql).df() for _ in _buckets(pq, cut_us, n_buckets)]
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+        per = run(query)
         m_code = code(per)
         per, m_code = per.loc[m_code >= 0], m_code[m_code >= 0]
 
@@ -571,9 +611,9 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
             upto_end = _count_up_to(p_codes, p_time, m_g, end_us, inclusive=True)
             before_join = _count_up_to(p_codes, p_time, m_g, join_us, inclusive=False)
             posts_present = np.bincount(r_code, weights=upto_end - before_join, minlength=n).astype(np.int64)
-            replies = pq.sql("""SELECT group_id, member_id, count(*) AS n FROM msgs
-                                WHERE reply_to IN (SELECT message_id FROM posts_c WHERE message_id IS NOT NULL)
-                                  AND msg_type <> 'system' GROUP BY ALL""").df()
+            replies = run("""SELECT group_id, member_id, count(*) AS n FROM msgs
+                             WHERE reply_to IN (SELECT message_id FROM posts_c WHERE message_id IS NOT NULL)
+                               AND msg_type <> 'system' GROUP BY ALL""")
             r_code_p = code(replies)
             post_replies = np.zeros(n, dtype=np.int64)
             post_replies[r_code_p[r_code_p >= 0]] = replies["n"].to_numpy()[r_code_p >= 0]
@@ -592,7 +632,7 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
             lo = pq.local("occurred_at")
             on_posts = ("SEMI JOIN (SELECT DISTINCT post_id FROM posts_c) USING (post_id)" if has_posts
                         else "WHERE FALSE")
-            ev = pq.sql(f"""
+            ev = run(f"""
                 WITH rc AS (
                     SELECT group_id, member_id, count(*) FILTER (event_type = 'read') AS reads,
                            count(*) FILTER (event_type = 'click') AS clicks
@@ -604,7 +644,7 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
                        GROUP BY ALL)
                 SELECT group_id, member_id, coalesce(reads, 0) AS reads, coalesce(clicks, 0) AS clicks,
                        coalesce(sign_in, 0) AS sign_in
-                FROM rc FULL OUTER JOIN si USING (group_id, member_id)""").df()
+                FROM rc FULL OUTER JOIN si USING (group_id, member_id)""")
             e_code = code(ev)
             ev, e_code = ev.loc[e_code >= 0], e_code[e_code >= 0]
         for kind, name, src in (("read", "read_rate", "reads"), ("click", "click_rate", "clicks")):
@@ -815,8 +855,6 @@ def post_outcomes(path, window="2h", read_window="24h", as_of=None, exclude_red_
                            FROM {src} WHERE {pcut} ORDER BY posted_at, filename, file_row_number""").df()
         _str_cols(posts, ["post_id", "group_id", "content_type", "member_id", "message_id"])
         posts["posted_at"] = posts["posted_at"].dt.tz_convert(pq.tz).dt.as_unit("us")
-        pq.sql("CREATE OR REPLACE TEMP TABLE posts_df AS SELECT post_id, group_id, posted_at, message_id "
-               "FROM posts_c")
         out = pd.DataFrame({
             "post_id": posts["post_id"], "group_id": posts["group_id"], "posted_at": posts["posted_at"],
             "content_type": posts["content_type"], "operator_id": posts["member_id"],
@@ -847,33 +885,42 @@ def post_outcomes(path, window="2h", read_window="24h", as_of=None, exclude_red_
                         WHERE m.msg_type <> 'red_packet'
                           AND (rp.rp_us IS NULL OR epoch_us(m.sent_at) - rp.rp_us > {quiet_us}))"""
         pq.sql(f"CREATE OR REPLACE TEMP VIEW pmsgs AS {msgs}")
-        resp = pq.sql(f"""
+        # beyond ~12M rows, groups are processed in buckets (exact: a message is only ever
+        # attributed to a post of its own group); the views msgs/pmsgs/events_c follow the bucket
+        n_buckets = _n_buckets(pq)
+
+        def run(sql: str):
+            parts = [pq.sql(sql).df() for _ in _buckets(pq, cut_us, n_buckets)]
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+        resp = run(f"""
             SELECT p.post_id, count(*) AS responses, count(DISTINCT m.member_id) AS responders
             FROM (SELECT group_id, member_id, epoch_us(sent_at) AS us FROM pmsgs) m
-            ASOF JOIN (SELECT group_id, post_id, epoch_us(posted_at) AS pus FROM posts_df) p
+            ASOF JOIN (SELECT group_id, post_id, epoch_us(posted_at) AS pus FROM posts_c) p
               ON m.group_id = p.group_id AND m.us >= p.pus
-            WHERE m.us - p.pus <= {win_us} GROUP BY p.post_id""").df()
+            WHERE m.us - p.pus <= {win_us} GROUP BY p.post_id""")
         _str_cols(resp, ["post_id"])
         resp = resp.set_index("post_id")
         out["responses"] = out["post_id"].map(resp["responses"]).fillna(0).astype("int64")
         out["responders"] = out["post_id"].map(resp["responders"]).fillna(0).astype("int64")
-        rep = pq.sql(f"""
-            SELECT p.post_id, count(*) AS replies FROM pmsgs m JOIN posts_df p ON m.reply_to = p.message_id
+        rep = run(f"""
+            SELECT p.post_id, count(*) AS replies FROM pmsgs m JOIN posts_c p ON m.reply_to = p.message_id
             WHERE epoch_us(m.sent_at) - epoch_us(p.posted_at) BETWEEN 0 AND {win_us}
-            GROUP BY p.post_id""").df()
+            GROUP BY p.post_id""")
         _str_cols(rep, ["post_id"])
         out["replies"] = out["post_id"].map(rep.set_index("post_id")["replies"]).fillna(0).astype("int64")
 
         has_events = pq.has("events")
         if has_events:
-            ev = pq.sql(f"""
+            ev = run(f"""
                 SELECT post_id, count(*) FILTER (event_type = 'read') AS readers,
                        count(*) FILTER (event_type = 'click') AS clickers
                 FROM (SELECT DISTINCT e.post_id, e.member_id, e.event_type
-                      FROM events_c e ANTI JOIN ops USING (group_id, member_id) JOIN posts_df p USING (post_id)
+                      FROM events_c e ANTI JOIN ops USING (group_id, member_id)
+                      JOIN (SELECT post_id, posted_at FROM posts_c) p USING (post_id)
                       WHERE e.event_type IN ('read', 'click')
                         AND epoch_us(e.occurred_at) - epoch_us(p.posted_at) BETWEEN 0 AND {read_us})
-                GROUP BY post_id""").df()
+                GROUP BY post_id""")
             _str_cols(ev, ["post_id"])
             ev = ev.set_index("post_id")
             for col in ("readers", "clickers"):
