@@ -180,7 +180,7 @@ def _open(path, tz=None, threads=None, memory_limit="512MB") -> tuple[ParquetDat
     return ParquetDataset(path, tz=tz, threads=threads, memory_limit=memory_limit), True
 
 
-def _n_buckets(pq: ParquetDataset, rows_per_bucket: int = 12_000_000) -> int:
+def _n_buckets(pq: ParquetDataset, rows_per_bucket: int = 16_000_000) -> int:
     """How many buckets of groups to process one at a time so each holds about ``rows_per_bucket`` rows."""
     n = pq.sql(f"SELECT count(*) FROM {pq.files['messages']}").fetchone()[0]
     if pq.has("events"):
@@ -885,7 +885,7 @@ def post_outcomes(path, window="2h", read_window="24h", as_of=None, exclude_red_
                         WHERE m.msg_type <> 'red_packet'
                           AND (rp.rp_us IS NULL OR epoch_us(m.sent_at) - rp.rp_us > {quiet_us}))"""
         pq.sql(f"CREATE OR REPLACE TEMP VIEW pmsgs AS {msgs}")
-        # beyond ~12M rows, groups are processed in buckets (exact: a message is only ever
+        # beyond ~16M rows, groups are processed in buckets (exact: a message is only ever
         # attributed to a post of its own group); the views msgs/pmsgs/events_c follow the bucket
         n_buckets = _n_buckets(pq)
 
