@@ -155,3 +155,16 @@ def test_derived_tables_as_of_use_no_later_information(sample):
     pd.testing.assert_frame_equal(cut[cols].reset_index(drop=True), before[cols])
     gd = derived.group_day_metrics(sample, as_of=cutoff)
     assert gd["date"].max() <= pd.Timestamp("2026-03-01")
+
+
+def test_hourly_profile_by_hand():
+    profile = derived.hourly_profile(hand_dataset()).set_index(["day_type", "hour"])
+    # member messages on Friday 2026-01-02 at 9h: m2, m3, m4; 10h: m6, m8; 13h: m9, m10, m11;
+    # Saturday 2026-01-03 at 9h: m12
+    assert profile.loc[("weekday", 9), "messages"] == 3
+    assert profile.loc[("weekday", 10), "messages"] == 2
+    assert profile.loc[("weekday", 13), "messages"] == 3
+    assert profile.loc[("weekend", 9), "messages"] == 1 and profile.loc[("weekend", 9), "share"] == 1.0
+    assert profile.loc["weekday", "share"].sum() == pytest.approx(1.0)
+    with_ops = derived.hourly_profile(hand_dataset(), include_operators=True).set_index(["day_type", "hour"])
+    assert with_ops.loc[("weekday", 9), "messages"] == 4 and with_ops.loc[("weekday", 10), "messages"] == 3

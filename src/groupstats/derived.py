@@ -362,3 +362,29 @@ def group_day_metrics(ds: Dataset, as_of=None, start=None, end=None) -> pd.DataF
         out["active_share"] = np.where(out["n_members"] > 0, out["n_active_members"] / out["n_members"], np.nan)
         out["messages_per_member"] = np.where(out["n_members"] > 0, out["n_messages"] / out["n_members"], np.nan)
     return out.reset_index()
+
+
+# ------------------------------------------------------------------------------------------
+# hour-of-day profile
+# ------------------------------------------------------------------------------------------
+def hourly_profile(ds: Dataset, as_of=None, include_operators: bool = False) -> pd.DataFrame:
+    """Messages by hour of day (local time), on weekdays and at weekends.
+
+    Returns
+    -------
+    DataFrame of shape (48, 4)
+        day_type ("weekday" / "weekend"), hour (0-23), messages (non-system
+        messages; operators only if ``include_operators``), share (of the
+        day type's messages).
+    """
+    ds = _cut(ds, as_of)
+    msgs = member_messages(ds, include_operators=include_operators)
+    sent = msgs["sent_at"]
+    day_type = np.where(sent.dt.day_of_week.to_numpy() >= 5, "weekend", "weekday")
+    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([day_type, sent.dt.hour.to_numpy()],
+                                                          names=["day_type", "hour"])).groupby(level=[0, 1]).sum()
+    grid = pd.MultiIndex.from_product([["weekday", "weekend"], range(24)], names=["day_type", "hour"])
+    out = counts.reindex(grid, fill_value=0).rename("messages").reset_index()
+    totals = out.groupby("day_type")["messages"].transform("sum")
+    out["share"] = np.where(totals > 0, out["messages"] / totals.where(totals > 0, 1), np.nan)
+    return out
