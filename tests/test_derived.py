@@ -168,3 +168,21 @@ def test_hourly_profile_by_hand():
     assert profile.loc["weekday", "share"].sum() == pytest.approx(1.0)
     with_ops = derived.hourly_profile(hand_dataset(), include_operators=True).set_index(["day_type", "hour"])
     assert with_ops.loc[("weekday", 9), "messages"] == 4 and with_ops.loc[("weekday", 10), "messages"] == 3
+
+
+def test_weekday_hour_activity_by_hand():
+    heat = derived.weekday_hour_activity(hand_dataset())
+    assert heat.shape == (7, 24)
+    # window: Fri 2026-01-02 .. Sat 2026-01-03, one day of each; Friday 9h has m2, m3, m4
+    assert heat.loc["Fri", 9] == 3 and heat.loc["Fri", 13] == 3 and heat.loc["Sat", 9] == 1
+    assert np.isnan(heat.loc["Mon", 9])  # no Monday in the window
+    assert np.nansum(heat.to_numpy()) == 9  # every member message counted once
+
+
+def test_weekday_hour_activity_on_sample_matches_brute_force(sample):
+    heat = derived.weekday_hour_activity(sample)
+    msgs = derived.member_messages(sample)
+    fri_20 = ((msgs.sent_at.dt.day_of_week == 4) & (msgs.sent_at.dt.hour == 20)).sum()
+    first, last = sample.date_range()
+    n_fridays = (pd.date_range(first.date(), last.date(), freq="D").day_of_week == 4).sum()
+    assert heat.loc["Fri", 20] == pytest.approx(fri_20 / n_fridays)

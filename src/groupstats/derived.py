@@ -388,3 +388,31 @@ def hourly_profile(ds: Dataset, as_of=None, include_operators: bool = False) -> 
     totals = out.groupby("day_type")["messages"].transform("sum")
     out["share"] = np.where(totals > 0, out["messages"] / totals.where(totals > 0, 1), np.nan)
     return out
+
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def weekday_hour_activity(ds: Dataset, as_of=None, include_operators: bool = False) -> pd.DataFrame:
+    """Average messages per day in each (weekday, hour) cell, in local time.
+
+    Counts non-system messages (operators only if ``include_operators``) in
+    each weekday and hour, divided by how many days of that weekday the
+    observation window has (first to last message, or the cutoff).
+
+    Returns
+    -------
+    DataFrame of shape (7, 24)
+        Index: weekday names Mon..Sun; columns: hours 0..23.
+    """
+    ds = _cut(ds, as_of)
+    msgs = member_messages(ds, include_operators=include_operators)
+    sent = msgs["sent_at"]
+    counts = pd.crosstab(sent.dt.day_of_week.to_numpy(), sent.dt.hour.to_numpy())
+    counts = counts.reindex(index=range(7), columns=range(24), fill_value=0)
+    first, _ = ds.date_range()
+    days = pd.date_range(local_date(pd.Series([first])).iloc[0], local_date(pd.Series([ds.end])).iloc[0], freq="D")
+    n_days = pd.Series(days.day_of_week).value_counts().reindex(range(7), fill_value=0).to_numpy()
+    per_day = counts.to_numpy() / np.where(n_days > 0, n_days, np.nan)[:, None]
+    return pd.DataFrame(per_day, index=pd.Index(WEEKDAY_NAMES, name="weekday"),
+                        columns=pd.Index(range(24), name="hour"))
