@@ -163,3 +163,15 @@ def test_group_health_notebook(run_notebook):
     assert records["n_groups"] == 12
     assert set(records["status_counts"]) <= {"ok", "warning", "alert", "n/a"}
     assert len(records["attention"]) == 12
+
+
+def test_lifecycle_summary_groups_weeks_by_stage(sample):
+    from groupstats.health import assess_health
+
+    health = assess_health(sample)
+    summary = health.lifecycle_summary()
+    assert summary["group_weeks"].sum() == len(health.weekly)
+    for stage, row in summary.iterrows():
+        weeks = health.weekly.loc[health.weekly["lifecycle_stage"] == stage]
+        assert row["messages_per_day"] == pytest.approx(weeks["messages_per_day"].median())
+        assert row["groups"] == weeks["group_id"].nunique()

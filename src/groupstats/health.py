@@ -354,6 +354,19 @@ class HealthResult(Result):
             lines.append("Most frequent alerts (group-weeks): " + ", ".join(common) + ".")
         return "\n".join(lines)
 
+    def lifecycle_summary(self) -> pd.DataFrame:
+        """Median weekly health by lifecycle stage (group age 0-30, 31-90, 91-180, 181+ days).
+
+        Returns
+        -------
+        DataFrame indexed by lifecycle_stage with group_weeks, groups and the medians of
+        messages_per_day, active_share, read_rate and exit_rate_30d.
+        """
+        return self.weekly.groupby("lifecycle_stage").agg(
+            group_weeks=("group_id", "size"), groups=("group_id", "nunique"),
+            messages_per_day=("messages_per_day", "median"), active_share=("active_share", "median"),
+            read_rate=("read_rate", "median"), exit_rate_30d=("exit_rate_30d", "median"))
+
     def plot_trends(self, metric: str = "messages_per_day", ncols: int = 4):
         """Small multiples: one panel per group with the weekly ``metric``; thresholds dashed
         (warning orange, alert red), alert weeks marked in red.
