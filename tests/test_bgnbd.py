@@ -196,3 +196,52 @@ def test_penalizer_shrinks_parameters(cdnow_summary):
     shrunk = BetaGeoModel(penalizer=0.1).fit(s["frequency"], s["recency"], s["T"])
     assert (shrunk.params_ ** 2).sum() < (plain.params_ ** 2).sum()
     assert shrunk.log_likelihood_ < plain.log_likelihood_
+
+
+# ------------------------------------------------------------------ bounded fits (log_bounds)
+def test_bounded_fit_with_wide_bounds_reproduces_cdnow(cdnow_summary, cdnow_model):
+    s = cdnow_summary
+    bounded = BetaGeoModel(log_bounds=(-9, 9)).fit(s["frequency"], s["recency"], s["T"])
+    assert bounded.at_boundary_ is False and cdnow_model.at_boundary_ is False
+    np.testing.assert_allclose(bounded.params_.to_numpy(), cdnow_model.params_.to_numpy(), rtol=2e-3)
+    for name, value in PUBLISHED.items():
+        assert bounded.params_[name] == pytest.approx(value, rel=0.01), name
+    assert bounded.log_likelihood_ == pytest.approx(cdnow_model.log_likelihood_, abs=1e-3)
+    np.testing.assert_allclose(bounded.standard_errors_.to_numpy(), cdnow_model.standard_errors_.to_numpy(),
+                               rtol=0.02)
+    assert bounded.summary_.to_dict()["at_boundary"] is False
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_bounded_fit_on_boundary_warns_instead_of_raising(seed):
+    from groupstats.errors import StatisticalWarning
+
+    # a, b -> 0: each member's drop-out probability is ~0 or ~1 (never drops out, or at the first repeat),
+    # the pattern of chat activity; the unbounded MLE runs off to log a, log b << -9
+    sim = simulate_bgnbd([1.0, 5.0, 1e-5, 1e-5], np.full(800, 30.0), seed=seed)
+    f, rec, T = sim["frequency"], sim["recency"], sim["T"]
+    plain = BetaGeoModel().fit(f, rec, T)
+    assert np.log(plain.params_["a"]) < -12 and np.log(plain.params_["b"]) < -12
+    with pytest.warns(StatisticalWarning, match="bound"):
+        bounded = BetaGeoModel(log_bounds=(-9, 9)).fit(f, rec, T)
+    assert bounded.at_boundary_ is True
+    log_p = np.log(bounded.params_)
+    assert min(log_p["a"], log_p["b"]) == pytest.approx(-9, abs=1e-6)
+    assert bounded.standard_errors_.isna().all() and bounded.summary_.table["se"].isna().all()
+    # the rate part is still identified and the predictions agree with the unbounded ridge solution
+    assert bounded.params_["r"] == pytest.approx(plain.params_["r"], rel=0.02)
+    assert bounded.params_["alpha"] == pytest.approx(plain.params_["alpha"], rel=0.02)
+    assert bounded.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=0.5)
+    np.testing.assert_allclose(bounded.probability_no_activity(10.0, f, rec, T),
+                               plain.probability_no_activity(10.0, f, rec, T), atol=0.01)
+    # tighter bounds: the optimum is on the bound too, and the planted p ~ {0, 1} pattern is kept
+    with pytest.warns(StatisticalWarning):
+        tight = BetaGeoModel(log_bounds=(-6, 6)).fit(f, rec, T)
+    assert tight.at_boundary_ and np.log(tight.params_[["a", "b"]]).min() == pytest.approx(-6, abs=1e-6)
+
+
+def test_log_bounds_validation():
+    with pytest.raises(ParameterError, match="log_bounds"):
+        BetaGeoModel(log_bounds=(9, -9)).fit([1, 1, 0, 2], [1.0, 1, 0, 2], [5.0, 5, 5, 5])
+    with pytest.raises(ParameterError, match="log_bounds"):
+        BetaGeoModel(log_bounds="wide").fit([1, 1, 0, 2], [1.0, 1, 0, 2], [5.0, 5, 5, 5])

@@ -213,6 +213,15 @@ class BetaGeoModel:
         does not converge on small or degenerate samples; 0 gives the plain MLE.
     max_iter : int, default 2000
         Iteration cap of the optimiser.
+    log_bounds : (float, float), optional
+        Bounds (low, high) on each log-parameter (log r, log alpha, log a, log b), e.g.
+        ``(-9, 9)``. When given, the likelihood is maximised by L-BFGS-B within the bounds
+        instead of the unbounded BFGS / Nelder-Mead search. Use it for data whose
+        maximum likelihood lies on the edge of the parameter space (chat activity often
+        pushes a, b -> 0: members either never drop out or drop out at once), where the
+        unbounded fit raises ConvergenceError. If the optimum sits on a bound, ``fit``
+        sets ``at_boundary_ = True`` and warns (StatisticalWarning) instead of raising;
+        standard errors are then NaN (the Wald approximation does not hold on a bound).
 
     Attributes (after ``fit``)
     --------------------------
@@ -228,11 +237,15 @@ class BetaGeoModel:
     summary_ : BetaGeoFit
         Result object with estimates and 95% CIs (Wald on the log scale, so always positive).
     n_customers_ : int
+    at_boundary_ : bool
+        True if a log-parameter ended within 1e-6 of a ``log_bounds`` limit (always False
+        without ``log_bounds``).
     """
 
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000):
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, log_bounds=None):
         self.penalizer = penalizer
         self.max_iter = max_iter
+        self.log_bounds = log_bounds
 
     # ---------------------------------------------------------------- fitting
     def fit(self, frequency, recency, T, weights=None, initial_params=None) -> "BetaGeoModel":
@@ -254,6 +267,17 @@ class BetaGeoModel:
         """
         if not np.isscalar(self.penalizer) or not np.isfinite(self.penalizer) or self.penalizer < 0:
             raise ParameterError(f"penalizer must be a finite number >= 0 (got {self.penalizer!r}).")
+        bounds = None
+        if self.log_bounds is not None:
+            try:
+                low, high = (float(v) for v in self.log_bounds)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"log_bounds must be a pair (low, high) of numbers, e.g. (-9, 9) "
+                                     f"(got {self.log_bounds!r}).") from exc
+            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                raise ParameterError(f"log_bounds must be finite with low < high, e.g. (-9, 9) "
+                                     f"(got {self.log_bounds!r}).")
+            bounds = (low, high)
         x, tx, T_ = _validate_rfm(frequency, recency, T)
         n = x.size
         if weights is None:
@@ -287,6 +311,9 @@ class BetaGeoModel:
                 raise ParameterError("initial_params must give 4 positive values for r, alpha, a, b.")
             start = np.log(vals)
 
+        if bounds is not None:
+            return self._fit_bounded(objective, start, bounds, x, tx, T_, w, penalizer)
+
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             res = optimize.minimize(objective, start, method="BFGS",
                                     options={"maxiter": self.max_iter, "gtol": 1e-8})
@@ -304,8 +331,58 @@ class BetaGeoModel:
                 f"(BetaGeoModel(penalizer=0.01)), rescaling time (weeks instead of days), a longer "
                 f"calibration period, or dropping customers with T == 0.")
 
+        self.at_boundary_ = False
+        return self._finish(objective, log_params, best, x, tx, T_, w, penalizer)
+
+    def _fit_bounded(self, objective, start, bounds, x, tx, T_, w, penalizer) -> "BetaGeoModel":
+        """L-BFGS-B within ``bounds`` on the log-parameters, from the default start and a
+        start near the a, b -> 0 corner; keep the better optimum."""
+        low, high = bounds
+        starts = [np.clip(start, low, high), np.clip(np.array([0.0, 0.0, -3.0, -3.0]), low, high)]
+        best = None
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            hess = _numerical_hessian(lambda z: objective(z) * w_total, log_params)
+            for z0 in starts:
+                res = optimize.minimize(objective, z0, method="L-BFGS-B", bounds=[(low, high)] * 4,
+                                        options={"maxiter": self.max_iter})
+                if best is None or res.fun < best.fun:
+                    best = res
+        if not np.isfinite(best.fun) or best.fun >= 1e99:
+            raise ConvergenceError(
+                f"The BG/NBD likelihood could not be maximised even with log-parameters bounded to "
+                f"[{low}, {high}] ({best.message}). Check the data (frequency, recency, T in one time "
+                f"unit) or widen log_bounds.")
+        log_params = best.x
+        on_bound = (log_params <= low + 1e-6) | (log_params >= high - 1e-6)
+        self.at_boundary_ = bool(on_bound.any())
+        if self.at_boundary_:
+            names = [name for name, hit in zip(PARAM_NAMES, on_bound) if hit]
+            warnings.warn(
+                f"The BG/NBD maximum likelihood lies on the bound of log_bounds={tuple(bounds)} for "
+                f"{', '.join(names)} (estimates {dict(zip(PARAM_NAMES, np.round(np.exp(log_params), 6)))}): "
+                f"the likelihood keeps improving towards the edge of the parameter space, so those "
+                f"parameters are not identified and standard errors are NaN. Predictions remain usable; "
+                f"interpret the parameters with care or use a longer calibration period.",
+                StatisticalWarning, stacklevel=3)
+        return self._finish(objective, log_params, best, x, tx, T_, w, penalizer)
+
+    def _finish(self, objective, log_params, best, x, tx, T_, w, penalizer) -> "BetaGeoModel":
+        """Standard errors from the numerical Hessian, learned attributes and the summary."""
+        w_total = w.sum()
+        params = np.exp(log_params)
+        if self.at_boundary_:
+            cov = np.full((4, 4), np.nan)
+        else:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                hess = _numerical_hessian(lambda z: objective(z) * w_total, log_params)
+            cov = self._invert_hessian(hess)
+        se_log = np.sqrt(np.diag(cov))
+
+        self.params_ = pd.Series(params, index=list(PARAM_NAMES), name="estimate")
+        self._store(cov, se_log, log_params, best, x, tx, T_, w, penalizer)
+        return self
+
+    @staticmethod
+    def _invert_hessian(hess: np.ndarray) -> np.ndarray:
         try:
             cov = np.linalg.inv(hess)
             if np.any(np.diag(cov) <= 0) or not np.all(np.isfinite(cov)):
@@ -314,10 +391,12 @@ class BetaGeoModel:
             cov = np.full((4, 4), np.nan)
             warnings.warn("The Hessian of the BG/NBD likelihood is singular at the optimum, so standard "
                           "errors are NaN; the estimates may sit on a flat ridge (e.g. very few repeaters). "
-                          "Consider a small penalizer.", StatisticalWarning, stacklevel=2)
-        se_log = np.sqrt(np.diag(cov))
+                          "Consider a small penalizer.", StatisticalWarning, stacklevel=4)
+        return cov
 
-        self.params_ = pd.Series(params, index=list(PARAM_NAMES), name="estimate")
+    def _store(self, cov, se_log, log_params, best, x, tx, T_, w, penalizer) -> None:
+        params = self.params_.to_numpy()
+        w_total = w.sum()
         self.covariance_log_params_ = cov
         self.standard_errors_ = pd.Series(params * se_log, index=list(PARAM_NAMES), name="se")
         self.log_likelihood_ = float(np.dot(w, _log_likelihood_terms(params, x, tx, T_)))
@@ -332,8 +411,8 @@ class BetaGeoModel:
             "ci_high": np.exp(log_params + z * se_log),
         })
         self.summary_ = BetaGeoFit(table=table, log_likelihood=self.log_likelihood_,
-                                   n_customers=self.n_customers_, penalizer=penalizer)
-        return self
+                                   n_customers=self.n_customers_, penalizer=penalizer,
+                                   extra={"at_boundary": self.at_boundary_})
 
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> "BetaGeoModel":

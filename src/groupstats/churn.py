@@ -726,8 +726,11 @@ class BGNBDChurn:
         except ConvergenceError:
             # Chat activity often puts the MLE on the boundary a, b -> 0 (members either never drop
             # out or drop out at once), where BetaGeoModel.fit stops; maximise the same likelihood
-            # with the log-parameters bounded instead.
-            self.model_ = _bounded_bgnbd(x[use], tx[use], T[use])
+            # with the log-parameters bounded instead (at_boundary_ and its warning are reported
+            # through boundary_ / "boundary_fit").
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StatisticalWarning)
+                self.model_ = BetaGeoModel(log_bounds=(-9.0, 9.0)).fit(x[use], tx[use], T[use])
             self.boundary_ = True
         self.params_ = self.model_.params_
         self.n_fit_ = int(use.sum())
@@ -738,34 +741,6 @@ class BGNBDChurn:
             raise NotFittedError("This BGNBDChurn is not fitted yet; call .fit(features) first.")
         x, tx, T, _ = self._rfm(features)
         return np.asarray(self.model_.probability_no_activity(self.horizon, x, tx, T), dtype=float)
-
-
-def _bounded_bgnbd(x, tx, T, bound: float = 9.0):
-    """BG/NBD maximum likelihood with log-parameters in [-bound, bound] (L-BFGS-B).
-
-    Uses the public likelihood of :class:`groupstats.bgnbd.BetaGeoModel`; returns a model
-    built with ``BetaGeoModel.from_params`` (no standard errors).
-    """
-    from scipy import optimize
-
-    from .bgnbd import BetaGeoModel
-
-    def objective(z):
-        with np.errstate(all="ignore"):
-            ll = BetaGeoModel.from_params(*np.exp(z)).log_likelihood_per_customer(x, tx, T)
-        value = -float(np.mean(ll))
-        return value if np.isfinite(value) else 1e100
-
-    best = None
-    for start in (np.log([1.0, max(float(np.mean(T)), 1.0), 1.0, 1.0]), np.array([0.0, 0.0, -3.0, -3.0])):
-        res = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(-bound, bound)] * 4)
-        if best is None or res.fun < best.fun:
-            best = res
-    if not np.isfinite(best.fun) or best.fun >= 1e99:
-        raise ConvergenceError("The BG/NBD likelihood could not be maximised even with bounded parameters.")
-    model = BetaGeoModel.from_params(*np.exp(best.x))
-    model.log_likelihood_ = -best.fun * len(x)
-    return model
 
 
 # ======================================================================================
