@@ -194,3 +194,81 @@ def test_notebook_runs_on_sample(run_notebook, sample_truth):
         evening["rel_ci_high"]
     assert "evening" in records["supported"] and "SUPPORTED: 'evening'" in records["conclusion"]
     assert 19 <= records["heatmap_peak_hour"] <= 22          # the simulated evening-heavy chatter
+
+
+# ------------------------------------------------------------------ red-packet exclusion
+def test_red_packet_exclusion_hand_counted(tiny):
+    # m2 sends a red packet at 19:08 after P1 (19:00): without exclusion it and m1's 19:10 message count
+    # as responses to P1; with a 10-minute exclusion both are dropped, with 30 minutes also m2's 19:30
+    extra = pd.DataFrame({"message_id": ["rp1"], "group_id": "g1", "member_id": "m2",
+                          "sent_at": _ts(["2026-03-02 19:08"]), "msg_type": "red_packet"})
+    ds = Dataset.from_frames(messages=pd.concat([tiny.messages, extra], ignore_index=True),
+                             members=tiny.members, posts=tiny.posts, assignments=tiny.assignments, tz=TZ)
+    plain = post_metric_frame(ds, "responses").set_index("post_id")["responses"]
+    ten = post_metric_frame(ds, "responses", exclude_red_packets="10min").set_index("post_id")["responses"]
+    half = post_metric_frame(ds, "responses", exclude_red_packets="30min").set_index("post_id")["responses"]
+    assert plain["P1"] == 3 and ten["P1"] == 1 and half["P1"] == 0
+    others = ["P2", "P3", "P4", "P5"]
+    assert (ten[others] == plain[others]).all() and (half[others] == plain[others]).all()
+    # the original tiny data has no red packet: exclusion changes nothing
+    base = post_metric_frame(tiny, "responses").set_index("post_id")["responses"]
+    assert base.equals(post_metric_frame(tiny, "responses", exclude_red_packets=True)
+                       .set_index("post_id")["responses"])
+    assert plain["P1"] == base["P1"] + 1
+
+
+def test_red_packet_exclusion_through_the_slot_analysis(sample):
+    kw = dict(metric="responses", standardise=False)
+    plain = analyse_slot_experiment(sample, "slot_switchback", **kw)
+    excl = analyse_slot_experiment(sample, "slot_switchback", exclude_red_packets="10min", **kw)
+    assert (sample.messages["msg_type"] == "red_packet").sum() > 50
+    a0, a1 = plain.arms.set_index("arm"), excl.arms.set_index("arm")
+    assert a0["n_units"].equals(a1["n_units"])            # the same posts, fewer counted responses
+    assert (a1["mean"] <= a0["mean"]).all() and (a1["mean"] < a0["mean"]).any()
+    assert excl.summary["exclude_red_packets"] == "10min"
+    post0 = post_metric_frame(sample, "responses").set_index("post_id")["responses"]
+    post1 = post_metric_frame(sample, "responses", exclude_red_packets="10min").set_index("post_id")["responses"]
+    assert (post1 <= post0.reindex(post1.index)).all() and (post1 < post0.reindex(post1.index)).any()
+    # the same community without red packets: the exclusion is a no-op, the analysis identical
+    no_rp = Dataset.from_frames(messages=sample.messages.loc[sample.messages["msg_type"] != "red_packet"],
+                                members=sample.members, groups=sample.groups, posts=sample.posts,
+                                assignments=sample.assignments, tz=sample.tz, validate=False)
+    b0 = analyse_slot_experiment(no_rp, "slot_switchback", **kw)
+    b1 = analyse_slot_experiment(no_rp, "slot_switchback", exclude_red_packets="10min", **kw)
+    pd.testing.assert_frame_equal(b0.arms, b1.arms)
+    pd.testing.assert_frame_equal(b0.comparisons, b1.comparisons)
+
+
+# ------------------------------------------------------------------ Poisson count path vs statsmodels
+def test_switchback_count_path_equals_statsmodels_poisson_glm(sample, monkeypatch):
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    import groupstats.stats as gstats
+
+    seen = {}
+    original = gstats.compare_arms
+
+    def recording(frame, **kwargs):
+        seen["frame"], seen["kwargs"] = frame.copy(), kwargs
+        return original(frame, **kwargs)
+
+    monkeypatch.setattr(gstats, "compare_arms", recording)
+    res = analyse_slot_experiment(sample, "slot_switchback", "replies", kind="count", method="cr1")
+    frame, kw = seen["frame"], seen["kwargs"]
+    assert kw["kind"] == "count" and kw["fixed_effects"] == ["group_id", "period", "weekday"]
+    assert res.method == "poisson-cr1"
+    groups = pd.factorize(frame["group_id"])[0]
+    ref = smf.glm("replies ~ C(arm, Treatment('morning')) + C(group_id) + C(period) + C(weekday)", frame,
+                  family=sm.families.Poisson()).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    comp = res.comparisons.set_index("arm")
+    for arm in ("noon", "evening"):
+        name = f"C(arm, Treatment('morning'))[T.{arm}]"
+        log_rr = np.log1p(comp.loc[arm, "rel_diff"])
+        assert log_rr == pytest.approx(ref.params[name], rel=1e-6, abs=1e-9), arm
+        assert log_rr / comp.loc[arm, "statistic"] == pytest.approx(ref.bse[name], rel=1e-4), arm
+        assert comp.loc[arm, "df"] == frame["group_id"].nunique() - 1
+    # the default (CR2) path has the same point estimate and Bell-McCaffrey df below G - 1
+    cr2 = analyse_slot_experiment(sample, "slot_switchback", "replies", kind="count").comparisons.set_index("arm")
+    np.testing.assert_allclose(cr2["rel_diff"].to_numpy(float), comp["rel_diff"].to_numpy(float), rtol=1e-9)
+    assert (cr2["df"] < frame["group_id"].nunique() - 1).all()
