@@ -109,6 +109,17 @@ def case_scale_member_day_activity(path):
     return _timed(lambda: scale.member_day_activity(path))
 
 
+def case_scale_member_day_activity_parquet(path):
+    import shutil
+
+    from groupstats import scale
+
+    out = Path("/tmp/groupstats_bench_member_day_activity")
+    shutil.rmtree(out, ignore_errors=True)
+    seconds, n = _timed(lambda: scale.member_day_activity(path, out=out))
+    return seconds, [0] * int(n)
+
+
 def case_scale_group_day_metrics(path):
     from groupstats import scale
 
@@ -150,7 +161,7 @@ def case_baseline_pandas(path):
         m["is_reply"] = m["reply_to"].notna()
         m["has_mention"] = m["n_mentions"].fillna(0) > 0
         m["evening"] = m["sent_at"].dt.hour.between(19, 22)
-        m["weekend"] = m["sent_at"].dt.dayofweek >= 5
+        m["weekend"] = m["sent_at"].dt.day_of_week >= 5
         for w in (7, 30, 90):
             m[f"in_{w}"] = m["age"] < w
         g = m.groupby(["group_id", "member_id"])
@@ -182,12 +193,11 @@ def case_baseline_duckdb(path):
         members = f"read_parquet('{Path(path) / 'members.parquet'}')"
         con.execute(f"""
             COPY (
-            WITH m AS (
+            WITH l AS (
                 SELECT group_id, member_id, sent_at, msg_type, reply_to, n_mentions,
-                       CAST(timezone('Asia/Shanghai', sent_at) AS DATE) AS d,
-                       hour(timezone('Asia/Shanghai', sent_at)) AS h,
-                       isodow(timezone('Asia/Shanghai', sent_at)) AS dow
+                       timezone('Asia/Shanghai', sent_at) AS lt
                 FROM {msgs} WHERE msg_type <> 'system'),
+            m AS (SELECT *, CAST(lt AS DATE) AS d, hour(lt) AS h, isodow(lt) AS dow FROM l),
             c AS (SELECT max(sent_at) AS cut, CAST(timezone('Asia/Shanghai', max(sent_at)) AS DATE) AS cut_date
                   FROM m),
             j AS (SELECT group_id, member_id, min(joined_at) AS joined FROM {members} GROUP BY ALL)

@@ -48,6 +48,7 @@ CASES = [
     ("scale_validate", "validate (out-of-core)", "duckdb", None),
     ("scale_post_outcomes", "post_outcomes (out-of-core)", "duckdb", None),
     ("scale_member_day_activity", "member_day_activity (out-of-core)", "duckdb", None),
+    ("scale_member_day_activity_parquet", "member_day_activity (out-of-core, written to Parquet)", "duckdb", None),
     ("scale_group_day_metrics", "group_day_metrics (out-of-core)", "duckdb", None),
     ("scale_member_features", "member_features (out-of-core)", "duckdb", None),
     ("cli_features", "`groupstats features` whole process", "cli", None),
@@ -58,7 +59,8 @@ CASES = [
     ("churn_backtest", "churn: backtest (after load)", "pandas", "groupstats.churn"),
     ("segmentation", "segmentation: features + MemberSegmentation.fit", "pandas", "groupstats.segmentation"),
 ]
-LARGE_CASES = ("scale_member_day_activity", "scale_group_day_metrics", "scale_member_features", "scale_post_outcomes")
+LARGE_CASES = ("scale_member_day_activity", "scale_member_day_activity_parquet", "scale_group_day_metrics",
+               "scale_member_features", "scale_post_outcomes")
 #: In-memory cases that take minutes at 10M on a shared 2-core machine: fewer repetitions there.
 SLOW = {"load", "post_outcomes", "member_day_activity", "group_day_metrics", "member_features", "slot_experiment",
         "mix_experiment", "churn_backtest", "segmentation"}
@@ -72,7 +74,7 @@ def _available(case: str, module: str | None) -> str | None:
     if case.startswith("scale_"):
         from groupstats import scale
 
-        if not hasattr(scale, case[len("scale_"):]):
+        if not hasattr(scale, case[len("scale_"):].replace("_parquet", "")):
             return "not available (not implemented in groupstats.scale)"
     return None
 
@@ -195,6 +197,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="1,10")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--cases", default=None)
+    parser.add_argument("--slow-reps", type=int, default=2,
+                        help="repetitions of the slow in-memory cases at 10M messages and more")
     parser.add_argument("--large", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--merge", action="store_true",
@@ -248,7 +252,7 @@ def main(argv=None) -> int:
                 cases[case] = {"status": why}
                 log(f"  {case}: {why}")
                 continue
-            reps = 1 if make is None else (max(1, min(args.reps, 2)) if millions >= 10 and case in SLOW
+            reps = 1 if make is None else (max(1, min(args.reps, args.slow_reps)) if millions >= 10 and case in SLOW
                                           else args.reps)
             runs = _run_isolated(case, path, reps)
             cases[case] = summarise(runs)

@@ -190,3 +190,15 @@ def test_bucketed_processing_identical(sample, partitioned, monkeypatch):
     pd.testing.assert_frame_equal(scale.group_day_metrics(partitioned), derived.group_day_metrics(sample))
     pd.testing.assert_frame_equal(scale.post_outcomes(partitioned, exclude_red_packets=True),
                                   derived.post_outcomes(sample, exclude_red_packets=True))
+
+
+def test_member_day_activity_to_parquet(sample, tmp_path, monkeypatch):
+    monkeypatch.setattr(scale, "_n_buckets", lambda pq, rows_per_bucket=0: 2)
+    n = scale.member_day_activity(sample_data_path(), out=tmp_path / "mda")
+    written = pd.read_parquet(tmp_path / "mda")
+    expected = derived.member_day_activity(sample)
+    assert n == len(expected) == len(written)
+    written = written.sort_values(["group_id", "member_id", "date"]).reset_index(drop=True)
+    for col in expected.columns[3:]:
+        np.testing.assert_array_equal(written[col].to_numpy(), expected[col].to_numpy())
+    np.testing.assert_array_equal(written["member_id"].astype(str).to_numpy(), expected["member_id"].to_numpy())

@@ -251,7 +251,7 @@ def _str_cols(frame, cols):
 # member-day activity
 # ------------------------------------------------------------------------------------------
 def member_day_activity(path, as_of=None, include_operators: bool = False, tz: str | None = None,
-                        threads: int | None = None, memory_limit: str = "512MB"):
+                        threads: int | None = None, memory_limit: str = "512MB", out=None):
     """Out-of-core :func:`groupstats.derived.member_day_activity` (same columns and rows).
 
     Parameters
@@ -262,10 +262,15 @@ def member_day_activity(path, as_of=None, include_operators: bool = False, tz: s
         Use only data up to this time.
     memory_limit : str
         DuckDB memory limit, e.g. "1GB".
+    out : str or Path, optional
+        Write the table to this folder as Parquet (one sorted file per bucket of
+        groups) instead of returning it: at 100M messages the table has ~66M
+        rows, more than is reasonable to hold in pandas.
 
     Returns
     -------
-    DataFrame, one row per (group_id, member_id, date) with activity.
+    DataFrame, one row per (group_id, member_id, date) with activity; with ``out``,
+    the number of rows written.
     """
     import numpy as np
     import pandas as pd
@@ -275,6 +280,16 @@ def member_day_activity(path, as_of=None, include_operators: bool = False, tz: s
         cut_us = None if as_of is None else pq.timestamp_us(as_of)
         _views(pq, cut_us)
         types = _event_types(pq, include_operators)
+        if out is not None:
+            folder = Path(out)
+            folder.mkdir(parents=True, exist_ok=True)
+            written = 0
+            for b in _buckets(pq, cut_us, _n_buckets(pq)):
+                query = _member_day_activity(pq, include_operators, types, sql_only=True)
+                target = _sql_text(str(folder / f"part-{b:03d}.parquet"))
+                pq.sql(f"COPY ({query} ORDER BY group_id, member_id, date) TO '{target}' (FORMAT parquet)")
+                written += pq.sql(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
+            return written
         parts = [_member_day_activity(pq, include_operators, types) for _ in _buckets(pq, cut_us, _n_buckets(pq))]
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         frame = frame.sort_values(["group_id", "member_id", "date"], kind="stable").reset_index(drop=True)
@@ -304,7 +319,7 @@ def _event_types(pq: ParquetDataset, include_operators: bool | None = None) -> l
     return [r[0] for r in rows]
 
 
-def _member_day_activity(pq: ParquetDataset, include_operators: bool, types: list[str]):
+def _member_day_activity(pq: ParquetDataset, include_operators: bool, types: list[str], sql_only: bool = False):
     msgs = _member_msgs_sql(pq, include_operators)
     evening = ", ".join(map(str, _EVENING))
     query = f"""SELECT group_id, member_id, d AS date, count(*) AS n_messages,
@@ -324,7 +339,7 @@ def _member_day_activity(pq: ParquetDataset, include_operators: bool, types: lis
                            + [f"coalesce(e.\"{c}\", 0) AS \"{c}\"" for c in ev_cols])
         query = f"""SELECT group_id, member_id, date, {select}
                     FROM ({query}) a FULL OUTER JOIN ({ev}) e USING (group_id, member_id, date)"""
-    return pq.sql(query).df()
+    return query if sql_only else pq.sql(query).df()
 
 
 # ------------------------------------------------------------------------------------------
