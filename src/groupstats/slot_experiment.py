@@ -541,7 +541,8 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     secondary : sequence of str
         Further metrics, reported as exploratory.
     seed : int, optional
-        Seed for anything random (``method="bootstrap"``).
+        Seed for anything random (``method="bootstrap"`` or ``"wild"``, the wild
+        cluster bootstrap with Webb weights).
     standardise : bool, optional
         Rescale each group's outcomes to the overall mean before comparing
         (:func:`group_standardise`); default True for switchback designs and

@@ -38,7 +38,7 @@ from scipy import stats as sps
 
 from .errors import InsufficientDataError, ParameterError, StatisticalWarning
 from .results import Result, to_jsonable
-from .stats_cluster import SandwichFit, sandwich, whiten_glm
+from .stats_cluster import SandwichFit, WildClusterBootstrap, sandwich, webb_weights, whiten_glm
 
 __all__ = ["compare_arms", "compare_table", "ComparisonResult", "SRM_P_THRESHOLD",
            "KINDS", "CORRECTIONS", "METHODS"]
@@ -47,7 +47,7 @@ KINDS = ("mean", "proportion", "count", "ratio")
 #: Accepted ``correction`` values and the statsmodels ``multipletests`` method each maps to.
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}
 #: Accepted ``method`` values (see :func:`compare_arms`).
-METHODS = ("auto", "cr2", "cr1", "model", "negbin", "bootstrap")
+METHODS = ("auto", "cr2", "cr1", "model", "negbin", "bootstrap", "wild")
 #: SRM alarm threshold: the allocation is flagged when the chi-square p-value is
 #: below 0.001.  This is the customary threshold for sample ratio mismatch in
 #: online experiments (Fabijan et al., "Diagnosing Sample Ratio Mismatch in
@@ -295,7 +295,13 @@ def _validate_params(kind, correction, method, alpha, n_boot, denominator, clust
     if method == "model" and cluster is not None:
         raise ParameterError("method='model' ignores clustering and would understate the standard "
                              "errors; with cluster= use method='cr2' (default) or 'cr1'/'bootstrap'.")
-    if method == "bootstrap" and (not isinstance(n_boot, (int, np.integer)) or n_boot < 100):
+    if method == "wild" and cluster is None:
+        raise ParameterError("method='wild' (wild cluster bootstrap) needs cluster=; without clusters use "
+                             "method='cr2' (HC2) or 'bootstrap'.")
+    if method == "wild" and kind == "count":
+        raise ParameterError("method='wild' applies to linear models (kind='mean', 'proportion', 'ratio'); "
+                             "for counts use method='cr2' (default) or 'negbin'.")
+    if method in ("bootstrap", "wild") and (not isinstance(n_boot, (int, np.integer)) or n_boot < 100):
         raise ParameterError(f"n_boot must be an integer >= 100 (got {n_boot!r}); 2000 is a good default.")
 
 
@@ -661,8 +667,13 @@ class _ModelCov:
         return np.inf
 
 
-def _linear(data: _Data, kind: str, vcov_type: str, alpha: float) -> tuple[list[dict], float | None]:
-    """OLS (mean, proportion) or WLS ratio-of-sums regression with sandwich SEs."""
+def _linear(data: _Data, kind: str, vcov_type: str, alpha: float,
+            wild: tuple | None = None) -> tuple[list[dict], float | None]:
+    """OLS (mean, proportion) or WLS ratio-of-sums regression with sandwich SEs.
+
+    ``wild=(n_boot, seed)`` replaces p-values and CIs by the wild cluster bootstrap
+    (:func:`_wild_rows`).
+    """
     codes, y, cov, fe, clus = data.codes, data.y, data.covariate, data.fe, data.cluster
     n_arms = len(data.labels)
     if kind == "ratio":
@@ -671,6 +682,8 @@ def _linear(data: _Data, kind: str, vcov_type: str, alpha: float) -> tuple[list[
         w = np.ones(len(y))
     design = _design(codes, n_arms, cov, fe, w)
     rows, resid_var = _linear_fit(design, y, w, clus, vcov_type, data.labels, alpha)
+    if wild is not None:
+        _wild_rows(rows, design, y, w, clus, alpha, *wild)
     vr = None
     if cov is not None:
         base = _design(codes, n_arms, None, fe, w)
@@ -730,6 +743,38 @@ def _ratio_cells(data: _Data):
     fe = fe[keep].reset_index(drop=True) if fe is not None else None
     return (y[keep] / d[keep], d[keep], codes[keep], cov[keep] if cov is not None else None, fe,
             clus[keep] if clus is not None else None)
+
+
+def _wild_rows(rows: list[dict], design: _Design, y, w, clus, alpha: float, n_boot: int, seed) -> None:
+    """Restricted wild cluster bootstrap (Webb weights) p-values and test-inversion CIs, in place.
+
+    For arm a vs control the hypotheses are ``(l_a - l_0)' beta = delta`` (difference) and
+    ``(l_a - (1 + rho) l_0)' beta = 0`` (relative difference rho), with ``l_a`` the
+    g-computation vectors of :func:`_linear_fit`; each CI is the set of values not rejected at
+    ``alpha`` by the null-imposed bootstrap with the same (seeded) weights.  ``se``, ``df``
+    and ``mde`` stay those of the CR2 fit.
+    """
+    x = design.x
+    sw = np.sqrt(w)
+    _, clus = np.unique(np.asarray(clus), return_inverse=True)    # codes 0..G-1 in code order
+    n_clusters = int(clus.max()) + 1
+    boot = WildClusterBootstrap(x * sw[:, None], y * sw, clus, webb_weights(n_boot, n_clusters, seed))
+    avg = np.average(x, axis=0, weights=design.weights)
+    grads = []
+    for a in range(design.n_arms):
+        lvec = avg.copy()
+        lvec[:design.n_arms] = 0.0
+        lvec[a] = 1.0
+        grads.append(lvec)
+    for a, row in enumerate(rows, start=1):
+        contrast = grads[a] - grads[0]
+        t, p = boot.test(contrast, 0.0)
+        row["p_value"], row["statistic"] = p, t
+        row["ci_low"], row["ci_high"] = boot.invert(lambda r, c=contrast: (c, r), row["diff"], row["se"], alpha)
+        se_rel = (row["rel_ci_high"] - row["rel_diff"]) / max(_q(1 - alpha / 2, row["df"]), 1e-12)
+        if _finite(row["rel_diff"]) and _finite(se_rel) and se_rel > 0:
+            row["rel_ci_low"], row["rel_ci_high"] = boot.invert(
+                lambda r, ga=grads[a], g0=grads[0]: (ga - (1.0 + r) * g0, 0.0), row["rel_diff"], se_rel, alpha)
 
 
 def _linear_fit(design: _Design, y, w, clus, vcov_type, labels, alpha):
@@ -982,7 +1027,7 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
     correction : {"holm", "bh", "bonferroni", "none"}
         Multiple-comparison correction of the p-values
         (``statsmodels.stats.multitest.multipletests``).
-    method : {"auto", "cr2", "cr1", "model", "negbin", "bootstrap"}
+    method : {"auto", "cr2", "cr1", "model", "negbin", "bootstrap", "wild"}
         ``auto``: classical tests (Welch / z / delta; robust Poisson for counts)
         when unclustered and unadjusted, otherwise ``cr2``.  ``cr2``: CR2
         (Bell-McCaffrey) sandwich with Bell-McCaffrey degrees of freedom (HC2
@@ -992,7 +1037,13 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
         Poisson information matrix); refused with ``cluster``.  ``negbin``:
         negative binomial (NB2) GLM for counts with ``cr2``/HC2 SEs.
         ``bootstrap``: seeded BCa bootstrap of units, or of clusters when
-        ``cluster`` is given; not with ``fixed_effects``.
+        ``cluster`` is given; not with ``fixed_effects``.  ``wild``: restricted
+        (null-imposed) wild cluster bootstrap-t with Webb six-point weights
+        (``n_boot`` draws, ``seed``) for the linear kinds (mean, proportion,
+        ratio) with ``cluster``, also with ``covariate`` and ``fixed_effects``:
+        the p-value is ``mean(|t*| >= |t|)`` (CR0 t-ratios) and the CIs (absolute
+        and relative) invert that test with the same weights; ``se``, ``df`` and
+        ``mde`` are CR2's.
     expected_ratio : dict or list, optional
         Planned allocation for the SRM check, ``{arm: weight}`` or a list in
         sorted arm order; equal by default.
@@ -1001,9 +1052,9 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
         per arm from an assignments table).  Default: clusters per arm when
         clusters are nested in arms, otherwise rows per arm.
     n_boot : int
-        Bootstrap replications (``method="bootstrap"``).
+        Bootstrap replications (``method="bootstrap"`` or ``"wild"``).
     seed : int, optional
-        Seed of the bootstrap.
+        Seed of the bootstrap (``bootstrap``, ``wild``).
 
     Returns
     -------
@@ -1074,9 +1125,15 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
                 method_used = {"mean": "welch", "proportion": "ztest", "ratio": "delta"}[kind]
         else:
             vcov_type = "CR1" if method == "cr1" else "CR2"
-            rows, linear_vr = _linear(data, kind, vcov_type, alpha)
+            rows, linear_vr = _linear(data, kind, vcov_type, alpha,
+                                      wild=(n_boot, seed) if method == "wild" else None)
             method_used = {"mean": "ols", "proportion": "lpm", "ratio": "wls"}[kind] + \
                 "-" + _vcov_label(vcov_type, data.cluster)
+            if method == "wild":
+                method_used = method_used.replace("-cr2", "-wild-webb")
+                notes.append(f"Wild cluster bootstrap (restricted, Webb six-point weights, {n_boot} draws, "
+                             f"seed {seed}): p-values from the null-imposed bootstrap-t, CIs by inverting "
+                             "that test; se, df and mde are CR2's.")
             if kind == "ratio" and data.cluster is not None and covariate is not None:
                 notes.append("CUPED for a clustered ratio: each cluster's ratio (per arm) regressed on "
                              f"arm and the cluster-level covariate (denominator-weighted mean of '{covariate}' "

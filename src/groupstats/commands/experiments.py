@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         expected_ratio: str = typer.Option(None, "--expected-ratio", help="Planned allocation of "
                                            "group-periods, e.g. 1:1:1 or morning=1,evening=2."),
         seed: int = typer.Option(None, "--seed", help="Seed for anything random (bootstrap)."),
-        method: str = typer.Option("auto", "--method", help="auto (CR2), cr1 or bootstrap."),
+        method: str = typer.Option("auto", "--method", help="auto (CR2), cr1, bootstrap or wild (wild cluster bootstrap, Webb weights)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
@@ -94,10 +94,10 @@ def register(app: typer.Typer) -> None:
         control: str = typer.Option(None, "--control", help="Control arm (default: first in sorted order)."),
         alpha: float = typer.Option(0.05, "--alpha"),
         correction: str = typer.Option("holm", "--correction", help="holm, bh, bonferroni or none."),
-        method: str = typer.Option("auto", "--method", help="auto, cr2, cr1, model, negbin or bootstrap."),
+        method: str = typer.Option("auto", "--method", help="auto, cr2, cr1, model, negbin, bootstrap or wild (wild cluster bootstrap, Webb weights; needs --cluster)."),
         expected_ratio: str = typer.Option(None, "--expected-ratio", help="Planned allocation, e.g. 1:1."),
-        seed: int = typer.Option(None, "--seed", help="Bootstrap seed."),
-        n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replications."),
+        seed: int = typer.Option(None, "--seed", help="Bootstrap seed (bootstrap, wild)."),
+        n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replications (bootstrap, wild)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Compare arms on any tidy table (the comparison engine, for experiments run elsewhere)."""
