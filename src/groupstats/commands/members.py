@@ -40,6 +40,9 @@ def _register_features(app: typer.Typer) -> None:
         engine: str = typer.Option("auto", "--engine",
                                    help="auto (out-of-core DuckDB for Parquet datasets, else in memory), "
                                         "duckdb or memory; both give the same table."),
+        validate: bool = typer.Option(True, "--validate/--no-validate",
+                                      help="Check the data model first (out-of-core engine; skip it for a "
+                                           "dataset already checked with 'groupstats validate')."),
     ) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
         from ..errors import ParameterError
@@ -52,7 +55,8 @@ def _register_features(app: typer.Typer) -> None:
         if engine == "duckdb" or (engine == "auto" and parquet and not any(folder.glob("*.csv"))):
             from .. import scale  # validates and aggregates in DuckDB: messages never held in memory
 
-            scale.validate(folder)
+            if validate:
+                scale.validate(folder)
             frame = scale.member_features(folder, cutoff=cutoff, normalise_within_group=within_group)
         else:
             from ..features import member_features
