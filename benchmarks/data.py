@@ -145,6 +145,9 @@ def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit:
         else:
             con.execute(f"COPY {source} TO '{dst / name}.parquet' (FORMAT parquet, COMPRESSION zstd)")
         log(f"  replicated {name} ({time.perf_counter() - start:.0f} s)")
-    shutil.copy(src / "dataset.json", dst / "dataset.json")
+    meta = json.loads((src / "dataset.json").read_text())
+    meta.update({"n_messages": meta.get("n_messages", 0) * copies, "copies": copies,
+                 "source": f"{copies} relabelled copies of {src.name}"})
+    (dst / "dataset.json").write_text(json.dumps(meta, indent=2))
     (dst / "COMPLETE").write_text("ok\n")
     return dst
