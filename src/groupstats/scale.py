@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import DataValidationError, GroupstatsError, MissingTableError, ParameterError, Problem
@@ -70,7 +71,11 @@ class ParquetDataset:
         meta_file = self.path / "dataset.json"
         self.metadata = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
         self.tz = tz or self.metadata.get("tz") or DEFAULT_TZ
-        config = {"memory_limit": memory_limit, "preserve_insertion_order": False}
+        # spill to the system's temporary folder, never to the user's working directory
+        spill = Path(tempfile.gettempdir()) / "groupstats-duckdb"
+        spill.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": memory_limit, "preserve_insertion_order": False,
+                  "temp_directory": str(spill)}
         if threads:
             config["threads"] = int(threads)
         self.con = duckdb.connect(config=config)
