@@ -1,7 +1,6 @@
 """Content mix: target parsing, compliance against chance, experiment recovery and A/A calibration."""
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -9,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from groupstats.content_mix import (MIX_METRICS, _compliance_stats, _group_level, _itt_comparison, analyze_mix_experiment, check_compliance,
+from groupstats.content_mix import (_compliance_stats, _group_level, _itt_comparison, analyze_mix_experiment, check_compliance,
                                     content_type_engagement, load_mapping, mix_experiment_table, mix_presets,
                                     parse_mix)
 from groupstats.dataset import Dataset

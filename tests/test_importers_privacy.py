@@ -8,7 +8,7 @@ import pytest
 
 from groupstats import load_dataset
 from groupstats.importers import SaltCreatedWarning, import_chats
-from importers_helpers import FIXTURES, IMPORTS, SECRETS, output_text, run_import
+from importers_helpers import FIXTURES, SECRETS, output_text, run_import
 
 
 @pytest.mark.parametrize("fmt", sorted(FIXTURES))

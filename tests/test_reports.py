@@ -16,7 +16,7 @@ import pytest
 from groupstats.cli import main
 from groupstats.errors import ParameterError
 from groupstats.notebook import read_records
-from groupstats.reports import (DeclaredParameter, coerce_parameter, declared_parameters,
+from groupstats.reports import (coerce_parameter, declared_parameters,
                                 find_private_values, load_grid, parse_assignments, plan_reports)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from groupstats.errors import ParameterError
 from groupstats.stats import compare_arms
 
 
@@ -127,7 +126,7 @@ def test_clustered_ratio_cuped_se_agrees_with_bootstrap_and_delta_method():
 
 def test_clustered_ratio_cuped_aa_false_positive_rate():
     rng = np.random.default_rng(3)
-    reps, rejected, covered = 500, 0, 0
+    reps, rejected = 500, 0
     for _ in range(reps):
         df = _ratio_data(rng, n_groups=14)                  # 7 very unequal groups per arm
         row = compare_arms(df, arm="arm", metric="replies", kind="ratio", denominator="posts", cluster="group",

@@ -31,6 +31,7 @@ import pandas as pd
 
 from .dataset import Dataset, isin
 from .errors import ParameterError
+from .schema import OPERATOR_ROLES
 
 
 def _cut(ds: Dataset, as_of) -> Dataset:
@@ -108,9 +109,18 @@ def members_present(ds: Dataset, group_id: pd.Series | np.ndarray, at: pd.Series
     -------
     ndarray of int, shape (n,)
     """
-    members = ds.members
+    return count_members_present(ds.members, group_id, at, include_operators=include_operators)
+
+
+def _non_operators(members: pd.DataFrame) -> pd.DataFrame:
+    return members.loc[~members["role"].isin(OPERATOR_ROLES)]
+
+
+def count_members_present(members: pd.DataFrame, group_id, at: pd.Series,
+                          include_operators: bool = False) -> np.ndarray:
+    """:func:`members_present` on a members table (group_id, joined_at, left_at, role)."""
     if not include_operators:
-        members = members.loc[~members["role"].isin(("owner", "admin"))]
+        members = _non_operators(members)
     codes, uniques = pd.factorize(pd.concat([members["group_id"], pd.Series(np.asarray(group_id))],
                                             ignore_index=True))
     m_codes, q_codes = codes[:len(members)], codes[len(members):]
@@ -292,6 +302,27 @@ def member_day_activity(ds: Dataset, as_of=None, include_operators: bool = False
 # ------------------------------------------------------------------------------------------
 # group-day metrics
 # ------------------------------------------------------------------------------------------
+def members_present_per_day(members: pd.DataFrame, grid: pd.MultiIndex, tz: str) -> np.ndarray:
+    """Non-operator members present at some time during each (group_id, local date) of ``grid``.
+
+    Present during a day: joined before the day ends and not left before it starts.
+    """
+    members = _non_operators(members)
+    g = grid.get_level_values("group_id")
+    d = grid.get_level_values("date")
+    day_start = pd.Series(d).dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
+    day_end_excl = pd.Series(d + pd.Timedelta(days=1)).dt.tz_localize(tz, nonexistent="shift_forward",
+                                                                      ambiguous=False)
+    codes, _ = pd.factorize(pd.concat([members["group_id"], pd.Series(np.asarray(g))], ignore_index=True))
+    m_codes, q_codes = codes[:len(members)], codes[len(members):]
+    joined_before_end = _count_up_to(m_codes, _int_us(members["joined_at"]), q_codes,
+                                     _int_us(day_end_excl), inclusive=False)
+    has_left = members["left_at"].notna().to_numpy()
+    left_before_start = _count_up_to(m_codes[has_left], _int_us(members.loc[has_left, "left_at"]), q_codes,
+                                     _int_us(day_start), inclusive=False)
+    return joined_before_end - left_before_start
+
+
 def group_day_metrics(ds: Dataset, as_of=None, start=None, end=None) -> pd.DataFrame:
     """One row per (group_id, date) over the observation window, zeros included.
 
@@ -310,21 +341,8 @@ def group_day_metrics(ds: Dataset, as_of=None, start=None, end=None) -> pd.DataF
     grid = pd.MultiIndex.from_product([group_ids, days], names=["group_id", "date"])
     out = pd.DataFrame(index=grid)
 
-    # members present during the day: joined before the day ends, not left before it starts
-    g = grid.get_level_values("group_id")
-    d = grid.get_level_values("date")
-    day_start = pd.Series(d).dt.tz_localize(ds.tz, nonexistent="shift_forward", ambiguous=False)
-    day_end_excl = pd.Series(d + pd.Timedelta(days=1)).dt.tz_localize(ds.tz, nonexistent="shift_forward",
-                                                                      ambiguous=False)
-    members = ds.members.loc[~ds.members["role"].isin(("owner", "admin"))]
-    codes, _ = pd.factorize(pd.concat([members["group_id"], pd.Series(np.asarray(g))], ignore_index=True))
-    m_codes, q_codes = codes[:len(members)], codes[len(members):]
-    joined_before_end = _count_up_to(m_codes, _int_us(members["joined_at"]), q_codes,
-                                     _int_us(day_end_excl), inclusive=False)
-    has_left = members["left_at"].notna().to_numpy()
-    left_before_start = _count_up_to(m_codes[has_left], _int_us(members.loc[has_left, "left_at"]), q_codes,
-                                     _int_us(day_start), inclusive=False)
-    out["n_members"] = joined_before_end - left_before_start
+    out["n_members"] = members_present_per_day(ds.members, grid, ds.tz)
+    members = _non_operators(ds.members)
 
     msgs = member_messages(ds)
     key_m = [msgs["group_id"].to_numpy(), local_date(msgs["sent_at"]).to_numpy()]

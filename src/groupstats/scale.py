@@ -33,12 +33,11 @@ Example
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 from .errors import DataValidationError, GroupstatsError, MissingTableError, ParameterError, Problem
-from .schema import DEFAULT_TZ, MSG_TYPES, OPERATOR_ROLES, ROLES, TABLE_NAMES, TABLES
+from .schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
 
 US_PER_DAY = 86_400_000_000
 #: Evening hours as in :data:`groupstats.derived.EVENING_HOURS` (kept literal to avoid importing pandas).
@@ -360,7 +359,7 @@ def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = N
     import numpy as np
     import pandas as pd
 
-    from .derived import _count_up_to, _int_us, local_date
+    from .derived import local_date, members_present_per_day
 
     pq, owned = _open(path, tz, threads, memory_limit)
     try:
@@ -382,20 +381,8 @@ def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = N
         group_ids = pd.Index(sorted(members_all["group_id"].unique()))
         grid = pd.MultiIndex.from_product([group_ids, days], names=["group_id", "date"])
         out = pd.DataFrame(index=grid)
-        g = grid.get_level_values("group_id")
-        d = grid.get_level_values("date")
-        day_start = pd.Series(d).dt.tz_localize(pq.tz, nonexistent="shift_forward", ambiguous=False)
-        day_end_excl = pd.Series(d + pd.Timedelta(days=1)).dt.tz_localize(pq.tz, nonexistent="shift_forward",
-                                                                          ambiguous=False)
+        out["n_members"] = members_present_per_day(members_all, grid, pq.tz)
         members = members_all.loc[~members_all["role"].isin(OPERATOR_ROLES)]
-        codes, _ = pd.factorize(pd.concat([members["group_id"], pd.Series(np.asarray(g))], ignore_index=True))
-        m_codes, q_codes = codes[:len(members)], codes[len(members):]
-        joined_before_end = _count_up_to(m_codes, _int_us(members["joined_at"]), q_codes,
-                                         _int_us(day_end_excl), inclusive=False)
-        has_left = members["left_at"].notna().to_numpy()
-        left_before_start = _count_up_to(m_codes[has_left], _int_us(members.loc[has_left, "left_at"]), q_codes,
-                                         _int_us(day_start), inclusive=False)
-        out["n_members"] = joined_before_end - left_before_start
 
         n_buckets = _n_buckets(pq)
 
@@ -484,7 +471,7 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
     import numpy as np
     import pandas as pd
 
-    from .derived import _count_up_to, _int_us
+    from .derived import _count_up_to
     from .errors import InsufficientDataError
     from .features import KEY_COLUMNS, _check_windows, _ratio, _trend_windows, feature_columns, \
         features_within_group
@@ -856,7 +843,7 @@ def post_outcomes(path, window="2h", read_window="24h", as_of=None, exclude_red_
     import numpy as np
     import pandas as pd
 
-    from .derived import POST_OUTCOME_COLUMNS, _timedelta, local_date, members_present
+    from .derived import POST_OUTCOME_COLUMNS, _timedelta, count_members_present, local_date
 
     window = _timedelta(window, "window")
     read_window = _timedelta(read_window, "read_window")
@@ -885,13 +872,7 @@ def post_outcomes(path, window="2h", read_window="24h", as_of=None, exclude_red_
         _str_cols(members, ["group_id", "member_id", "role"])
         for col in ("joined_at", "left_at"):
             members[col] = members[col].dt.tz_convert(pq.tz).dt.as_unit("us")
-
-        class _Members:  # members_present needs only .members
-            pass
-
-        holder = _Members()
-        holder.members = members
-        out["n_present"] = members_present(holder, posts["group_id"], posts["posted_at"])
+        out["n_present"] = count_members_present(members, posts["group_id"], posts["posted_at"])
 
         msgs = "(SELECT * FROM msgs m ANTI JOIN ops USING (group_id, member_id) WHERE msg_type <> 'system')"
         if exclude_red_packets is not None and exclude_red_packets is not False:

@@ -39,7 +39,6 @@ power planner (:mod:`groupstats.design`) and the simulation tests use it.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

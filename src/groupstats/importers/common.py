@@ -833,7 +833,7 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
     if new_messages.empty:
         raise GroupstatsError("No message could be imported: " + ", ".join(
             f"{n} {k}" for k, n in {**counts_rejected, **counts_skipped}.items()) +
-            f" (see the reasons in docs/importing.md). Check the format name and the input files.")
+            " (see the reasons in docs/importing.md). Check the format name and the input files.")
     dataset = Dataset.from_frames(tz=tz, metadata=metadata, messages=new_messages, members=members,
                                   groups=groups, posts=posts)
     dataset.save(out, format=options.out_format)
