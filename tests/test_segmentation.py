@@ -162,3 +162,16 @@ def test_result_object_and_plots(small_sim):
     fig = res.plot_profiles()
     assert [a.get_title() for a in fig.axes if a.get_visible()][:2] == ["messages_per_day", "active_day_share"]
     res.to_json()
+
+
+def test_segment_members_on_out_of_core_features_is_identical(sample):
+    """The CLI's Parquet path (scale.member_features, no dataset in memory) gives the same result."""
+    from groupstats import scale
+    from groupstats.paths import sample_data_path
+
+    cutoff = "2026-03-15"
+    expected = segment_members(sample, cutoff=cutoff, k=3, tiers="activity", n_bootstrap=3)
+    table = scale.member_features(sample_data_path(), cutoff=cutoff)
+    got = segment_members(None, cutoff=cutoff, k=3, tiers="activity", n_bootstrap=3, member_table=table)
+    pd.testing.assert_frame_equal(got.assignments, expected.assignments)
+    assert got.to_dict() == expected.to_dict()

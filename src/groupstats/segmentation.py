@@ -632,7 +632,8 @@ def group_association(groups, segments) -> float:
 
 
 def segment_members(ds, cutoff=None, method: str = "kmeans", k="auto", features: str = "within_group",
-                    tiers=None, random_state=0, n_bootstrap: int = 20, **kwargs) -> SegmentationResult:
+                    tiers=None, random_state=0, n_bootstrap: int = 20, member_table=None,
+                    **kwargs) -> SegmentationResult:
     """Features up to ``cutoff``, segmentation, and (optionally) tiers for comparison.
 
     Parameters
@@ -643,12 +644,17 @@ def segment_members(ds, cutoff=None, method: str = "kmeans", k="auto", features:
     tiers : str, path, or None
         A tier preset name (see :func:`groupstats.tiers.list_presets`) or YAML file; the result
         then carries a tier per member and the tiers-vs-segments comparison.
+    member_table : DataFrame, optional
+        Raw member features at ``cutoff`` already computed (the output of
+        :func:`member_features` or the identical :func:`groupstats.scale.member_features`,
+        which the CLI uses for large Parquet datasets); ``ds`` may then be None unless a
+        ``points`` tier preset needs the events.
 
     Returns
     -------
     SegmentationResult
     """
-    feats = member_features(ds, cutoff=cutoff)
+    feats = member_features(ds, cutoff=cutoff) if member_table is None else member_table
     model = MemberSegmentation(method=method, k=k, features=features, random_state=random_state,
                                n_bootstrap=n_bootstrap, **kwargs).fit(feats)
     tier_result = None

@@ -23,6 +23,19 @@ def _write_table(frame, out: Path) -> None:
         frame.to_csv(out, index=False)
 
 
+def parquet_folder(data: str) -> Path | None:
+    """The dataset folder if it is stored as Parquet (no CSV tables), else None.
+
+    Commands use the out-of-core :mod:`groupstats.scale` tables (identical to the in-memory
+    ones) for such folders instead of loading every message into pandas.
+    """
+    from ..paths import resolve_data_path
+
+    folder = Path(resolve_data_path(data))
+    parquet = (folder / "messages.parquet").exists() or (folder / "messages").is_dir()
+    return folder if parquet and not any(folder.glob("*.csv")) else None
+
+
 def register(app: typer.Typer) -> None:
     _register_features(app)
     register_segment(app)
@@ -97,9 +110,22 @@ def register_segment(app: typer.Typer) -> None:
                 raise ParameterError(f"--k must be 'auto' or a whole number, not {k!r}.") from exc
         else:
             k_value = "auto"
-        ds = load(data)
-        result = segment_members(ds, cutoff=cutoff, method=method, k=k_value, features=features,
-                                 tiers=None if tiers.lower() == "none" else tiers, random_state=seed)
+        tier_preset = None if tiers.lower() == "none" else tiers
+        folder = parquet_folder(data)
+        if folder is not None:
+            # large Parquet datasets: features out of core (identical table), no 10M-row load
+            from .. import scale
+            from ..tiers import load_preset
+
+            scale.validate(folder)
+            table = scale.member_features(folder, cutoff=cutoff)
+            needs_ds = tier_preset is not None and load_preset(tier_preset)["kind"] == "points"
+            result = segment_members(load(data) if needs_ds else None, cutoff=cutoff, method=method, k=k_value,
+                                     features=features, tiers=tier_preset, random_state=seed,
+                                     member_table=table)
+        else:
+            result = segment_members(load(data), cutoff=cutoff, method=method, k=k_value, features=features,
+                                     tiers=tier_preset, random_state=seed)
         if out is not None:
             cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
             _write_table(result.assignments[cols], out)
