@@ -363,8 +363,13 @@ class Dataset:
         ops = self.operators
         if ops.empty:
             return np.zeros(len(frame), dtype=bool)
-        keys = pd.MultiIndex.from_frame(frame[["group_id", "member_id"]])
-        return np.asarray(keys.isin(pd.MultiIndex.from_frame(ops)))
+        # operators are few: an Arrow hash lookup of member ids first (a MultiIndex of 10M
+        # Arrow-string pairs costs seconds), the exact (group, member) check on those rows only
+        out = isin(frame["member_id"], ops["member_id"])
+        if out.any():
+            keys = pd.MultiIndex.from_frame(frame.loc[out, ["group_id", "member_id"]])
+            out[out] = np.asarray(keys.isin(pd.MultiIndex.from_frame(ops)))
+        return out
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last message time."""
