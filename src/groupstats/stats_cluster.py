@@ -165,7 +165,16 @@ def _adjusted_design(x: np.ndarray, root: np.ndarray, starts: np.ndarray,
     for g in range(len(starts)):
         lo, hi = bounds[g], bounds[g + 1]
         xg = x[lo:hi]
-        b = xg @ root
+        # B = X_g[:, c] root[c] over the columns c not identically 0 in the cluster (with fixed
+        # effects most are: other groups' dummies). With root[c] = P S Q' (Q orthonormal),
+        # B B' = (X_g[:, c] P S)(X_g[:, c] P S)': same left singular vectors and nonzero
+        # singular values from an SVD of n_g x |c| instead of n_g x k (zero ones add nothing).
+        cols = np.flatnonzero(np.any(xg != 0.0, axis=0))
+        if 2 * len(cols) < xg.shape[1]:
+            p, sig, _ = np.linalg.svd(root[cols], full_matrices=False)
+            b = xg[:, cols] @ (p * sig)
+        else:
+            b = xg @ root
         u, s, _ = np.linalg.svd(b, full_matrices=False)
         lam = s * s
         gap = 1.0 - lam
