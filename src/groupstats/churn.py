@@ -262,11 +262,57 @@ CHURN_FEATURES = ("silent_days", "never_active", "act_days_7d", "act_days_14d", 
                   "act_repeat_days", "act_age_days", "read_days_14d", "read_trend_14d")
 
 
-def _activity_days(act: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Distinct (group_id, member_id, date, at_max) activity days."""
-    frame = pd.DataFrame({"group_id": act["group_id"].to_numpy(), "member_id": act["member_id"].to_numpy(),
-                          "date": local_date(act["at"]).to_numpy(), "at": act["at"].reset_index(drop=True)})
-    return frame.groupby([*KEYS, "date"], sort=False, as_index=False)["at"].max()
+_US_PER_DAY = 86_400_000_000
+
+
+@dataclass
+class _DayCodes:
+    """Activity days as integer arrays (one entry per row of the activity-days frame).
+
+    ``pairs`` : MultiIndex of the distinct (group_id, member_id); ``pair`` : int64 row in
+    ``pairs``; ``day`` : int64 local date as days since 1970-01-01; ``last_us`` : int64 last
+    activity time of the day (UTC microseconds).
+    """
+
+    pairs: pd.MultiIndex
+    pair: np.ndarray
+    day: np.ndarray
+    last_us: np.ndarray
+
+
+def _activity_days(act: pd.DataFrame, tz: str, _codes: bool = False):
+    """Distinct (group_id, member_id, date, at_max) activity days, in order of first appearance.
+
+    Computed on integer codes (factorised ids, day numbers) instead of grouping the string
+    keys: the same frame as ``groupby([group_id, member_id, date], sort=False)["at"].max()``,
+    several times faster at millions of rows. With ``_codes=True`` also returns
+    :class:`_DayCodes`.
+    """
+    at = act["at"]
+    g_code, g_uniq = pd.factorize(act["group_id"].to_numpy())
+    m_code, m_uniq = pd.factorize(act["member_id"].to_numpy())
+    local_us = at.dt.tz_localize(None).dt.as_unit("us").to_numpy().view("int64")
+    utc_us = _int_us(at) if len(at) else np.zeros(0, np.int64)
+    day = np.floor_divide(local_us, _US_PER_DAY)
+    pair = g_code.astype(np.int64) * max(len(m_uniq), 1) + m_code
+    d0 = int(day.min()) if len(day) else 0
+    n_days = int(day.max()) - d0 + 1 if len(day) else 1
+    row_code, row_uniq = pd.factorize(pair * n_days + (day - d0))  # first-appearance order, like sort=False
+    last_us = pd.Series(utc_us).groupby(row_code).max().to_numpy() if len(row_code) else np.zeros(0, np.int64)
+    row_pair, row_day = np.divmod(np.asarray(row_uniq, dtype=np.int64), n_days)
+    row_day = row_day + d0
+    pair_code, pair_uniq = pd.factorize(row_pair)
+    pair_uniq = np.asarray(pair_uniq, dtype=np.int64)
+    pg, pm = np.divmod(pair_uniq, max(len(m_uniq), 1))
+    pairs = pd.MultiIndex.from_arrays([pd.Index(g_uniq).take(pg), pd.Index(m_uniq).take(pm)], names=KEYS)
+    stamp = pd.Series(last_us.astype("datetime64[us]")).dt.tz_localize("UTC").dt.tz_convert(at.dt.tz)
+    frame = pd.DataFrame({"group_id": pairs.get_level_values(0).take(pair_code),
+                          "member_id": pairs.get_level_values(1).take(pair_code),
+                          "date": (row_day * _US_PER_DAY).astype("datetime64[us]"),
+                          "at": stamp.astype(at.dtype)})
+    if _codes:
+        return frame, _DayCodes(pairs, pair_code.astype(np.int64), row_day, last_us.astype(np.int64))
+    return frame
 
 
 def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.DataFrame | None,
@@ -275,14 +321,25 @@ def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.Data
     n = len(keys)
     key_index = pd.MultiIndex.from_frame(keys[KEYS])
     cut_date = np.datetime64(cut.tz_localize(None))
-    days = act_days.loc[act_days["date"].to_numpy() < cut_date]
-    code = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(days[KEYS])), dtype=np.int64) \
-        if len(days) else np.zeros(0, np.int64)
-    keep = code >= 0
-    days, code = days.loc[keep], code[keep]
-    age = ((cut_date - days["date"].to_numpy()) / np.timedelta64(1, "D")).astype(np.int64)  # 1 = the day before
+    if isinstance(act_days, _DayCodes):  # integer arrays (the panel): no string keys per row
+        cut_day = int((cut_date - np.datetime64(0, "us")) // np.timedelta64(1, "D"))
+        pos = np.asarray(key_index.get_indexer(act_days.pairs), dtype=np.int64)
+        before = act_days.day < cut_day
+        code = pos[act_days.pair[before]]
+        keep = code >= 0
+        code = code[keep]
+        age = cut_day - act_days.day[before][keep]
+        day_last_us = act_days.last_us[before][keep]
+    else:
+        days = act_days.loc[act_days["date"].to_numpy() < cut_date]
+        code = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(days[KEYS])), dtype=np.int64) \
+            if len(days) else np.zeros(0, np.int64)
+        keep = code >= 0
+        days, code = days.loc[keep], code[keep]
+        age = ((cut_date - days["date"].to_numpy()) / np.timedelta64(1, "D")).astype(np.int64)  # 1 = day before
+        day_last_us = _int_us(days["at"]) if len(days) else np.zeros(0, np.int64)
     out = pd.DataFrame(index=keys.index)
-    last_us = pd.Series(_int_us(days["at"]) if len(days) else np.zeros(0, np.int64)).groupby(code).max()
+    last_us = pd.Series(day_last_us).groupby(code).max()
     last_us = last_us.reindex(np.arange(n)).to_numpy(dtype=float)
     first_day = pd.Series(age).groupby(code).max().reindex(np.arange(n)).to_numpy(dtype=float)
     last_day = pd.Series(age).groupby(code).min().reindex(np.arange(n)).to_numpy(dtype=float)
@@ -302,7 +359,17 @@ def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.Data
     out["act_repeat_days"] = np.maximum(n_days - 1, 0)
     out["act_age_days"] = np.where(never, np.nan, first_day)
     out["act_span_days"] = np.where(never, np.nan, first_day - last_day)
-    if read_days is not None:
+    if isinstance(read_days, _DayCodes):
+        rpos = np.asarray(key_index.get_indexer(read_days.pairs), dtype=np.int64)
+        rbefore = read_days.day < cut_day
+        rcode = rpos[read_days.pair[rbefore]]
+        ok = rcode >= 0
+        rcode, rage = rcode[ok], cut_day - read_days.day[rbefore][ok]
+        recent = np.bincount(rcode[rage <= 14], minlength=n).astype(float)
+        earlier = np.bincount(rcode[(rage > 14) & (rage <= 28)], minlength=n).astype(float)
+        out["read_days_14d"] = recent
+        out["read_trend_14d"] = recent - earlier
+    elif read_days is not None:
         rd = read_days.loc[read_days["date"].to_numpy() < cut_date]
         rcode = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(rd[KEYS])), dtype=np.int64) \
             if len(rd) else np.zeros(0, np.int64)
@@ -371,15 +438,15 @@ class _Panel:
         self.start = data_start_day(ds)
         self.end = data_end_day(ds)
         self.activity = _activity_times(ds, definition.activity)
-        self.activity_days = _activity_days(self.activity, ds.tz)
+        self.activity_days, self.activity_day_codes = _activity_days(self.activity, ds.tz, _codes=True)
         has_reads = ds.events is not None and (ds.events["event_type"] == "read").any()
         if has_reads:
             ev = ds.events.loc[(ds.events["event_type"] == "read").to_numpy() & ~ds.operator_mask(ds.events)]
-            self.read_days = _activity_days(pd.DataFrame({"group_id": ev["group_id"].to_numpy(),
-                                                          "member_id": ev["member_id"].to_numpy(),
-                                                          "at": ev["occurred_at"].reset_index(drop=True)}), ds.tz)
+            self.read_days, self.read_day_codes = _activity_days(pd.DataFrame(
+                {"group_id": ev["group_id"].to_numpy(), "member_id": ev["member_id"].to_numpy(),
+                 "at": ev["occurred_at"].reset_index(drop=True)}), ds.tz, _codes=True)
         else:
-            self.read_days = None
+            self.read_days = self.read_day_codes = None
         self._features: dict = {}
         self._labels: dict = {}
         self.source = _parquet_source(ds)
@@ -447,7 +514,8 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
     joined = members.groupby(KEYS)["joined_at"].min()
     joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
     joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)
-    extras = _churn_extras(base[KEYS], panel.activity_days, panel.read_days, joined, cut, panel.start)
+    extras = _churn_extras(base[KEYS], getattr(panel, "activity_day_codes", panel.activity_days),
+                           getattr(panel, "read_day_codes", panel.read_days), joined, cut, panel.start)
     out = pd.concat([base, extras.set_axis(base.index)], axis=1)
     out.attrs = dict(base.attrs)
     out.attrs["cutoff"] = cut
