@@ -272,3 +272,17 @@ def test_switchback_count_path_equals_statsmodels_poisson_glm(sample, monkeypatc
     cr2 = analyse_slot_experiment(sample, "slot_switchback", "replies", kind="count").comparisons.set_index("arm")
     np.testing.assert_allclose(cr2["rel_diff"].to_numpy(float), comp["rel_diff"].to_numpy(float), rtol=1e-9)
     assert (cr2["df"] < frame["group_id"].nunique() - 1).all()
+
+
+@pytest.mark.parametrize("metric", ["replies", "incremental_responses"])
+def test_analysis_on_out_of_core_outcomes_is_identical(sample, metric):
+    """The CLI's Parquet path (scale.post_outcomes passed as outcomes=) gives the same result."""
+    from groupstats import scale
+    from groupstats.paths import sample_data_path
+
+    kw = dict(window="90min", exclude_red_packets="10min", seed=0)
+    expected = analyse_slot_experiment(sample, "slot_switchback", metric, **kw)
+    outcomes = scale.post_outcomes(sample_data_path(), window="90min", exclude_red_packets="10min")
+    got = analyse_slot_experiment(sample, "slot_switchback", metric, outcomes=outcomes, **kw)
+    assert got.to_dict() == expected.to_dict()
+    pd.testing.assert_frame_equal(got.to_frame(), expected.to_frame())

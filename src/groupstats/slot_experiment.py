@@ -211,6 +211,11 @@ def post_metric_frame(ds: Dataset, metric: str = "replies", window="2h", exclude
     for table in spec.needs:
         ds.require(table, f"the metric '{metric}'")
     frame = post_outcomes(ds, window=window, exclude_red_packets=exclude_red_packets)
+    return _with_usual_chatter(ds, frame, metric, window, exclude_red_packets)
+
+
+def _with_usual_chatter(ds: Dataset, frame: pd.DataFrame, metric: str, window, exclude_red_packets) -> pd.DataFrame:
+    """Post outcomes ``frame`` with incremental_responses and usual_chatter added for that metric."""
     if metric == "incremental_responses":
         usual = usual_chatter(ds, frame, window=window, exclude_red_packets=exclude_red_packets)
         frame["usual_chatter"] = usual["usual_chatter"].to_numpy()
@@ -505,7 +510,8 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
                             slots=None, washout=None, exclude_red_packets=None, kind: str | None = None,
                             method: str = "auto", expected_ratio=None, secondary=(),
                             seed: int | None = None, n_boot: int = 2000,
-                            standardise: bool | None = None) -> SlotExperimentResult:
+                            standardise: bool | None = None,
+                            outcomes: pd.DataFrame | None = None) -> SlotExperimentResult:
     """Analyse a posting-slot experiment of ``ds``.
 
     Parameters
@@ -546,6 +552,12 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         Rescale each group's outcomes to the overall mean before comparing
         (:func:`group_standardise`); default True for switchback designs and
         mean-type metrics, never for group-randomised designs.
+    outcomes : DataFrame, optional
+        The post outcomes of ``ds`` for this ``window`` and ``exclude_red_packets``, already
+        computed (:func:`groupstats.derived.post_outcomes` or the identical out-of-core
+        :func:`groupstats.scale.post_outcomes`, which the CLI uses for Parquet datasets);
+        ``ds`` then only needs its posts and assignments (and messages for
+        ``incremental_responses``, events for ``read_rate``/``click_rate``).
 
     Returns
     -------
@@ -581,7 +593,10 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
             ds.require(table, f"the metric '{s.name}'")
     build_metric = "incremental_responses" if "incremental_responses" in [s.name for s in needed] \
         else metric
-    frame = post_metric_frame(ds, build_metric, window=window, exclude_red_packets=exclude_red_packets)
+    if outcomes is None:
+        frame = post_metric_frame(ds, build_metric, window=window, exclude_red_packets=exclude_red_packets)
+    else:
+        frame = _with_usual_chatter(ds, outcomes.copy(), build_metric, window, exclude_red_packets)
     arms = assign_arms(frame, assignments, washout=washout)
     frame = pd.concat([frame, arms], axis=1)
     n_total = len(frame)

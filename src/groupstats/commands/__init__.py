@@ -14,12 +14,12 @@ def emit(result, as_json: bool) -> None:
         typer.echo(result.to_string())
 
 
-def load(data: str, tz: str | None = None, tables: list[str] | None = None):
+def load(data: str, tz: str | None = None, tables: list[str] | None = None, validate: bool = True):
     """Load a dataset for a command (resolving ``sample``)."""
     from ..dataset import load_dataset
     from ..paths import resolve_data_path
 
-    return load_dataset(resolve_data_path(data), tz=tz, tables=tables)
+    return load_dataset(resolve_data_path(data), tz=tz, tables=tables, validate=validate)
 
 
 def dumps(obj) -> str:

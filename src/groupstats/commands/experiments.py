@@ -65,14 +65,28 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
-        from ..slot_experiment import analyse_slot_experiment
+        from ..slot_experiment import METRICS, analyse_slot_experiment
+        from .members import parquet_folder
 
-        ds = load(data)
+        folder = parquet_folder(data)
+        outcomes = None
+        if folder is not None:
+            # Parquet: validate and compute post outcomes out of core (identical table); hold in
+            # pandas only the tables the analysis reads besides them
+            from .. import scale
+
+            scale.validate(folder)
+            needs = sorted({t for m in [metric, *_split(secondary)] if m in METRICS for t in METRICS[m].needs})
+            ds = load(data, tables=["posts", "assignments", *needs], validate=False)
+            if ds.posts is not None and ds.assignments is not None:
+                outcomes = scale.post_outcomes(folder, window=window, exclude_red_packets=exclude_red_packets)
+        else:
+            ds = load(data)
         result = analyse_slot_experiment(
             ds, experiment, metric, window=window, control=control, alpha=alpha, correction=correction,
             slots=slots, washout=washout, exclude_red_packets=exclude_red_packets, kind=kind,
             method=method, expected_ratio=_parse_ratio(expected_ratio), secondary=_split(secondary),
-            seed=seed)
+            seed=seed, outcomes=outcomes)
         if as_json:
             typer.echo(_comparison_json(result, experiment))
         else:
