@@ -238,3 +238,21 @@ def test_content_mix_notebook(run_notebook):
     assert exp["metric"] == "replies_per_post" and exp["rel_ci_low"] < exp["rel_diff"] < exp["rel_ci_high"]
     assert records["compliance"]["target"] == "practical:30,interactive:50,lifestyle:20"
     assert 0 <= records["compliance"]["share_consistent"] <= 1
+
+
+def test_mix_table_on_out_of_core_tables_is_identical(sample):
+    """The CLI's Parquet path (scale tables, dataset without events in memory) gives the same result."""
+    from groupstats import scale
+    from groupstats.content_mix import analyze_mix_experiment, mix_experiment_table
+    from groupstats.dataset import load_dataset
+    from groupstats.paths import sample_data_path
+
+    folder = sample_data_path()
+    light = load_dataset(folder, tables=["posts", "assignments"], validate=False)
+    assert light.events is None
+    got = mix_experiment_table(light, "mix_policy", group_days=scale.group_day_metrics(folder),
+                               outcomes=scale.post_outcomes(folder))
+    expected = mix_experiment_table(sample, "mix_policy")
+    pd.testing.assert_frame_equal(got, expected)
+    assert (analyze_mix_experiment(light, "mix_policy", table=got).to_dict()
+            == analyze_mix_experiment(sample, "mix_policy").to_dict())

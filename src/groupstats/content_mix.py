@@ -557,7 +557,9 @@ def _experiment_assignments(ds: Dataset, experiment_id: str) -> pd.DataFrame:
                                                          end_at=("end_at", "max"))
 
 
-def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", reply_window="2h") -> pd.DataFrame:
+def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", reply_window="2h",
+                         group_days: pd.DataFrame | None = None,
+                         outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Group-week outcomes of a group-randomised experiment, pre- and post-period.
 
     Weeks are counted from each group's assignment start (week 0 starts on the local date
@@ -570,6 +572,12 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
         group_id, arm, week, week_start, period ("pre" / "post"), days, n_messages,
         member_days, n_active, n_present, n_posts, replies, readers, post_reach, and the four
         metrics of :data:`MIX_METRICS` as ratios (NaN where the denominator is 0).
+
+    ``group_days`` and ``outcomes``, if given, are the dataset's
+    :func:`~groupstats.derived.group_day_metrics` and its
+    :func:`~groupstats.derived.post_outcomes` for these windows, already computed (e.g. the
+    identical out-of-core :mod:`groupstats.scale` tables the CLI uses for Parquet datasets);
+    ``ds`` then needs only messages, members, posts and assignments.
     """
     assign = _experiment_assignments(ds, experiment_id)
     assign = assign.assign(start_date=local_date(assign["start_at"]),
@@ -585,7 +593,7 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
         week = np.floor(np.where(inside, days, np.nan) / 7)
         return week, inside
 
-    gd = group_day_metrics(ds)
+    gd = group_day_metrics(ds) if group_days is None else group_days
     gd = gd.loc[gd["group_id"].isin(start_of.index)].reset_index(drop=True)
     week, inside = week_of(gd["group_id"], gd["date"])
     gd = gd.assign(week=week).loc[inside]
@@ -616,7 +624,7 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
 
     # posts: replies within the reply window, readers within the read window
     if ds.posts is not None and len(ds.posts):
-        po = post_outcomes(ds, window=reply_window, read_window=read_window)
+        po = post_outcomes(ds, window=reply_window, read_window=read_window) if outcomes is None else outcomes
         po = po.loc[po["group_id"].isin(start_of.index)]
         pweek, pinside = week_of(po["group_id"], po["date"])
         po = po.assign(week=pweek).loc[pinside]
@@ -630,7 +638,8 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
            .join(po_agg, on=["group_id", "week"]))
     for col in ("n_active", "n_present", "n_posts", "replies", "post_reach"):
         out[col] = out[col].fillna(0).astype("int64")
-    if ds.events is None:
+    has_events = ds.events is not None if outcomes is None else outcomes.attrs.get("has_events", True)
+    if not has_events:
         out["readers"] = np.nan
     else:
         out["readers"] = out["readers"].fillna(0).astype(float)

@@ -42,14 +42,33 @@ def register(app: typer.Typer) -> None:
         if chosen != 1:
             raise ParameterError("Give exactly one of --experiment ID (experiment analysis), --target MIX "
                                  "(compliance check) or --content-types (observational view).")
-        ds = load(data)
-        if experiment is not None:
+        from .members import parquet_folder
+
+        folder = parquet_folder(data) if experiment is not None else None
+        if folder is not None:
+            # Parquet: validate, then group-day metrics and post outcomes out of core (identical
+            # tables); only messages, members, posts and assignments are held in pandas
+            from .. import scale
+            from ..content_mix import MIX_METRICS, mix_experiment_table
+
+            scale.validate(folder)
+            ds = load(data, tables=["posts", "assignments", *(["events"] if metric == "read_rate" else [])],
+                      validate=False)
+            table = None
+            if metric in MIX_METRICS and ds.assignments is not None:
+                outcomes = scale.post_outcomes(folder) if ds.posts is not None and len(ds.posts) else None
+                table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder),
+                                             outcomes=outcomes)
             result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
-                                            mapping=mapping)
+                                            mapping=mapping, table=table)
+        elif experiment is not None:
+            result = analyze_mix_experiment(load(data), experiment, metric=metric, adjustment=adjustment,
+                                            alpha=alpha, mapping=mapping)
         elif target is not None:
+            ds = load(data)
             result = check_compliance(ds, target, mapping=mapping, start=start, end=end, alpha=alpha)
         else:
-            result = content_type_engagement(ds, mapping=mapping, alpha=alpha)
+            result = content_type_engagement(load(data), mapping=mapping, alpha=alpha)
         emit(result, as_json)
 
     @app.command("health")
