@@ -260,10 +260,13 @@ def assign_arms(posts: pd.DataFrame, assignments: pd.DataFrame, washout=None) ->
     DataFrame (n rows, same index) with columns arm (None outside every
     assignment period), period_start, period_end, in_washout.
     """
-    probe = posts[["group_id", "posted_at"]].assign(_row=np.arange(len(posts)))
+    # integer group codes for the as-of join (``by`` on Arrow strings is slow: 4 s at 200k posts)
+    codes, _ = pd.factorize(pd.concat([posts["group_id"], assignments["group_id"]], ignore_index=True))
+    probe = posts[["posted_at"]].assign(_g=codes[:len(posts)], _row=np.arange(len(posts)))
     probe = probe.sort_values("posted_at", kind="stable")
-    right = assignments[["group_id", "arm", "start_at", "end_at"]].sort_values("start_at", kind="stable")
-    merged = pd.merge_asof(probe, right, left_on="posted_at", right_on="start_at", by="group_id",
+    right = assignments[["arm", "start_at", "end_at"]].assign(_g=codes[len(posts):])
+    right = right.sort_values("start_at", kind="stable")
+    merged = pd.merge_asof(probe, right, left_on="posted_at", right_on="start_at", by="_g",
                            direction="backward")
     inside = (merged["arm"].notna() & (merged["posted_at"] < merged["end_at"])).to_numpy()
     out = pd.DataFrame(index=np.arange(len(posts)))
