@@ -59,7 +59,16 @@ CASES = [
     ("mix_experiment", "mix: analyze_mix_experiment (after load)", "pandas", "groupstats.content_mix"),
     ("churn_backtest", "churn: backtest (after load)", "pandas", "groupstats.churn"),
     ("segmentation", "segmentation: features + MemberSegmentation.fit", "pandas", "groupstats.segmentation"),
+    ("cli_abtest", "`groupstats abtest --experiment slot_switchback` whole process", "cli", "groupstats.slot_experiment"),
+    ("cli_mix", "`groupstats mix --experiment mix_policy` whole process", "cli", "groupstats.content_mix"),
+    ("cli_segment", "`groupstats segment` whole process", "cli", "groupstats.segmentation"),
 ]
+#: Whole-process analysis commands: case -> (command, options after the dataset path).
+CLI_ANALYSES = {
+    "cli_abtest": ("abtest", ["--experiment", "slot_switchback", "--metric", "replies"]),
+    "cli_mix": ("mix", ["--experiment", "mix_policy", "--metric", "messages_per_member_day"]),
+    "cli_segment": ("segment", []),
+}
 LARGE_CASES = ("scale_member_day_activity", "scale_member_day_activity_parquet", "scale_group_day_metrics",
                "scale_member_features", "scale_post_outcomes")
 #: In-memory cases that take minutes at 10M on a shared 2-core machine: fewer repetitions there.
@@ -87,6 +96,9 @@ def run_once(case: str, path: Path) -> dict:
         cmd = [GROUPSTATS, "features", str(path), "--out", str(out)]
         if case.endswith("novalidate"):
             cmd.append("--no-validate")
+    elif case in CLI_ANALYSES:
+        command, options = CLI_ANALYSES[case]
+        cmd = [GROUPSTATS, command, str(path), *options]
     else:
         cmd = [PYTHON, "-m", "benchmarks.cases", case, str(path)]
     load = os.getloadavg()[0]
@@ -104,7 +116,7 @@ def run_once(case: str, path: Path) -> dict:
     if proc.returncode != 0:
         return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}
     result = {"wall_s": wall, "cpu_s": usage["cpu"], "peak_rss_mb": usage["maxrss_mb"], "load1": load}
-    if case.startswith("cli_features"):
+    if case.startswith("cli_"):
         result["inner_s"] = wall
     else:
         line = json.loads(stdout.strip().splitlines()[-1])
