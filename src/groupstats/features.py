@@ -332,8 +332,18 @@ def member_features(ds: Dataset, cutoff=None, windows: Sequence[int] = (7, 30, 9
         out[sign_col] = np.nan
         missing.append(f"{sign_col} (no 'sign_in' events)")
 
+    return finish_features(out, cut, windows, (recent_w, long_w), missing, normalise_within_group)
+
+
+def finish_features(out: pd.DataFrame, cut, windows, trend_windows, missing: list,
+                    normalise_within_group: bool) -> pd.DataFrame:
+    """Order the columns, record how the features were made, and rank within groups if asked.
+
+    Shared by every engine that computes :func:`member_features` (in memory here, DuckDB in
+    :mod:`groupstats.scale`), so their outputs have the same columns and ``attrs``.
+    """
     out = out.loc[:, [*KEY_COLUMNS, *feature_columns(windows)]]
-    out.attrs.update({"cutoff": cut, "windows": list(windows), "trend_windows": [recent_w, long_w],
+    out.attrs.update({"cutoff": cut, "windows": list(windows), "trend_windows": list(trend_windows),
                       "normalised": False, "missing": missing})
     if normalise_within_group:
         out = features_within_group(out)

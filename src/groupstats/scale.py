@@ -473,8 +473,7 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
 
     from .derived import _count_up_to
     from .errors import InsufficientDataError
-    from .features import KEY_COLUMNS, _check_windows, _ratio, _trend_windows, feature_columns, \
-        features_within_group
+    from .features import KEY_COLUMNS, _check_windows, _ratio, _trend_windows, finish_features
 
     windows = _check_windows(windows)
     wmax = windows[-1]
@@ -671,12 +670,7 @@ def member_features(path, cutoff=None, windows=(7, 30, 90), normalise_within_gro
             out[sign_col] = np.nan
             missing.append(f"{sign_col} (no 'sign_in' events)")
 
-        out = out.loc[:, [*KEY_COLUMNS, *feature_columns(windows)]]
-        out.attrs.update({"cutoff": cut, "windows": list(windows), "trend_windows": [recent_w, long_w],
-                          "normalised": False, "missing": missing})
-        if normalise_within_group:
-            out = features_within_group(out)
-        return out
+        return finish_features(out, cut, windows, (recent_w, long_w), missing, normalise_within_group)
     finally:
         if owned:
             pq.close()
