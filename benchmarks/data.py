@@ -93,15 +93,10 @@ def partition_by_month(src: Path, dst: Path, threads: int = 2, memory_limit: str
     """Copy dataset ``src`` to ``dst`` with messages and events partitioned by local month."""
     import shutil
 
-    import duckdb
-
     if (dst / "COMPLETE").exists():
         return dst
     dst.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
-                                 "preserve_insertion_order": False})
-    con.execute("SET TimeZone = 'Asia/Shanghai'")
-    con.execute("SET enable_progress_bar = false")
+    con = _connect(threads, memory_limit)
     for name, ts in (("messages", "sent_at"), ("events", "occurred_at")):
         if (dst / name).exists():
             shutil.rmtree(dst / name)
@@ -114,20 +109,26 @@ def partition_by_month(src: Path, dst: Path, threads: int = 2, memory_limit: str
     return dst
 
 
+def _connect(threads: int, memory_limit: str):
+    """A DuckDB connection for copying benchmark data (Shanghai time, no progress bar)."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
+                                 "preserve_insertion_order": False})
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit: str = "1GB",
               log=print) -> Path:
     """``copies`` relabelled copies of dataset ``src`` (ids prefixed ``rK``), partitioned by month."""
     import shutil
 
-    import duckdb
-
     if (dst / "COMPLETE").exists():
         return dst
     dst.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
-                                 "preserve_insertion_order": False})
-    con.execute("SET TimeZone = 'Asia/Shanghai'")
-    con.execute("SET enable_progress_bar = false")
+    con = _connect(threads, memory_limit)
     start = time.perf_counter()
     for name in TABLES:
         ids = _ID_COLUMNS[name]
