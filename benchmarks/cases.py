@@ -34,69 +34,69 @@ def _rows(out) -> int | None:
 
 # ---- in-memory groupstats ---------------------------------------------------------------------------------
 def case_load(path):
-    from groupstats.dataset import load_dataset
+    from groupstats.data.dataset import load_dataset
 
     return _timed(lambda: load_dataset(path))
 
 
 def _loaded(path, tables=None):
-    from groupstats.dataset import load_dataset
+    from groupstats.data.dataset import load_dataset
 
     return load_dataset(path, tables=tables)
 
 
 def case_post_outcomes(path):
-    from groupstats.derived import post_outcomes
+    from groupstats.tables.derived import post_outcomes
 
     ds = _loaded(path)
     return _timed(lambda: post_outcomes(ds))
 
 
 def case_member_day_activity(path):
-    from groupstats.derived import member_day_activity
+    from groupstats.tables.derived import member_day_activity
 
     ds = _loaded(path)
     return _timed(lambda: member_day_activity(ds))
 
 
 def case_group_day_metrics(path):
-    from groupstats.derived import group_day_metrics
+    from groupstats.tables.derived import group_day_metrics
 
     ds = _loaded(path)
     return _timed(lambda: group_day_metrics(ds))
 
 
 def case_member_features(path):
-    from groupstats.features import member_features
+    from groupstats.tables.features import member_features
 
     ds = _loaded(path)
     return _timed(lambda: member_features(ds))
 
 
 def case_slot_experiment(path):
-    from groupstats.slot_experiment import analyse_slot_experiment
+    from groupstats.analyses.slot_experiment import analyse_slot_experiment
 
     ds = _loaded(path)
     return _timed(lambda: analyse_slot_experiment(ds, "slot_switchback", seed=0))
 
 
 def case_mix_experiment(path):
-    from groupstats.content_mix import analyze_mix_experiment
+    from groupstats.analyses.content_mix import analyze_mix_experiment
 
     ds = _loaded(path)
     return _timed(lambda: analyze_mix_experiment(ds, "mix_policy"))
 
 
 def case_churn_backtest(path):
-    from groupstats.churn import backtest
+    from groupstats.analyses.churn import backtest
 
     ds = _loaded(path)
     return _timed(lambda: backtest(ds, random_state=0))
 
 
 def case_segmentation(path):
-    from groupstats.features import member_features
-    from groupstats.segmentation import MemberSegmentation
+    from groupstats.tables.features import member_features
+    from groupstats.analyses.segmentation import MemberSegmentation
 
     ds = _loaded(path)
     return _timed(lambda: MemberSegmentation(random_state=0).fit(member_features(ds)))
@@ -104,7 +104,7 @@ def case_segmentation(path):
 
 # ---- out-of-core (DuckDB over Parquet) ---------------------------------------------------------------------
 def case_scale_member_day_activity(path):
-    from groupstats import scale
+    from groupstats.tables import scale as scale
 
     return _timed(lambda: scale.member_day_activity(path))
 
@@ -112,7 +112,7 @@ def case_scale_member_day_activity(path):
 def case_scale_member_day_activity_parquet(path):
     import shutil
 
-    from groupstats import scale
+    from groupstats.tables import scale as scale
 
     out = Path("/tmp/groupstats_bench_member_day_activity")
     shutil.rmtree(out, ignore_errors=True)
@@ -121,25 +121,25 @@ def case_scale_member_day_activity_parquet(path):
 
 
 def case_scale_group_day_metrics(path):
-    from groupstats import scale
+    from groupstats.tables import scale as scale
 
     return _timed(lambda: scale.group_day_metrics(path))
 
 
 def case_scale_post_outcomes(path):
-    from groupstats import scale
+    from groupstats.tables import scale as scale
 
     return _timed(lambda: scale.post_outcomes(path))
 
 
 def case_scale_member_features(path):
-    from groupstats import scale
+    from groupstats.tables import scale as scale
 
     return _timed(lambda: scale.member_features(path))
 
 
 def case_scale_validate(path):
-    from groupstats import scale
+    from groupstats.tables import scale as scale
 
     return _timed(lambda: scale.validate(path))
 

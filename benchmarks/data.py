@@ -46,7 +46,7 @@ def ensure_dataset(millions: int, log=print) -> Path:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from groupstats.simulate import simulate_community
+    from groupstats.data.simulate import simulate_community
 
     folder = dataset_dir(millions)
     done = folder / "COMPLETE"

@@ -55,13 +55,13 @@ CASES = [
     ("cli_features_novalidate", "`groupstats features --no-validate` whole process", "cli", None),
     ("baseline_pandas", "baseline: 13 features, plain pandas groupby", "pandas", None),
     ("baseline_duckdb", "baseline: 13 features, one DuckDB SQL query", "duckdb", None),
-    ("slot_experiment", "A/B: analyse_slot_experiment (after load)", "pandas", "groupstats.slot_experiment"),
-    ("mix_experiment", "mix: analyze_mix_experiment (after load)", "pandas", "groupstats.content_mix"),
-    ("churn_backtest", "churn: backtest (after load)", "pandas", "groupstats.churn"),
-    ("segmentation", "segmentation: features + MemberSegmentation.fit", "pandas", "groupstats.segmentation"),
-    ("cli_abtest", "`groupstats abtest --experiment slot_switchback` whole process", "cli", "groupstats.slot_experiment"),
-    ("cli_mix", "`groupstats mix --experiment mix_policy` whole process", "cli", "groupstats.content_mix"),
-    ("cli_segment", "`groupstats segment` whole process", "cli", "groupstats.segmentation"),
+    ("slot_experiment", "A/B: analyse_slot_experiment (after load)", "pandas", "groupstats.analyses.slot_experiment"),
+    ("mix_experiment", "mix: analyze_mix_experiment (after load)", "pandas", "groupstats.analyses.content_mix"),
+    ("churn_backtest", "churn: backtest (after load)", "pandas", "groupstats.analyses.churn"),
+    ("segmentation", "segmentation: features + MemberSegmentation.fit", "pandas", "groupstats.analyses.segmentation"),
+    ("cli_abtest", "`groupstats abtest --experiment slot_switchback` whole process", "cli", "groupstats.analyses.slot_experiment"),
+    ("cli_mix", "`groupstats mix --experiment mix_policy` whole process", "cli", "groupstats.analyses.content_mix"),
+    ("cli_segment", "`groupstats segment` whole process", "cli", "groupstats.analyses.segmentation"),
 ]
 #: Whole-process analysis commands: case -> (command, options after the dataset path).
 CLI_ANALYSES = {
@@ -82,10 +82,10 @@ def _available(case: str, module: str | None) -> str | None:
     if module and importlib.util.find_spec(module) is None:
         return f"not available ({module} not present)"
     if case.startswith("scale_"):
-        from groupstats import scale
+        from groupstats.tables import scale as scale
 
         if not hasattr(scale, case[len("scale_"):].replace("_parquet", "")):
-            return "not available (not implemented in groupstats.scale)"
+            return "not available (not implemented in groupstats.tables.scale)"
     return None
 
 

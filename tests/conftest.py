@@ -34,7 +34,7 @@ def sample_truth() -> dict:
 @pytest.fixture(scope="session")
 def small_sim():
     """A small simulated community (dataset, truth): 8 groups, 60 days, seed 7."""
-    from groupstats.simulate import simulate_community
+    from groupstats.data.simulate import simulate_community
 
     return simulate_community(n_groups=8, days=60, seed=7, members_per_group=40)
 
@@ -43,11 +43,11 @@ def execute_notebook(name: str, out_dir: Path, **parameters):
     """Execute notebooks/<name>.ipynb with papermill in this interpreter's kernel.
 
     Returns (output_path, records) where records are the values the notebook
-    stored with ``groupstats.notebook.record``.
+    stored with ``groupstats.reports.notebook.record``.
     """
     import papermill as pm
 
-    from groupstats.notebook import read_records
+    from groupstats.reports.notebook import read_records
 
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{name}.ipynb"

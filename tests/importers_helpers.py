@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from groupstats.importers import import_chats
+from groupstats.data.importers import import_chats
 
 IMPORTS = Path(__file__).resolve().parent / "data" / "imports"
 

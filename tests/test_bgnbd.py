@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats.bgnbd import BetaGeoFit, BetaGeoModel, simulate_bgnbd, summary_from_transactions
+from groupstats.stats.bgnbd import BetaGeoFit, BetaGeoModel, simulate_bgnbd, summary_from_transactions
 from groupstats.errors import ConvergenceError, NotFittedError, ParameterError
 
 CDNOW = Path(__file__).parent / "data" / "cdnow"

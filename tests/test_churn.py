@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from groupstats import churn
-from groupstats.dataset import Dataset
+from groupstats.analyses import churn as churn
+from groupstats.data.dataset import Dataset
 from groupstats.errors import InsufficientDataError, NotFittedError, ParameterError
 
 TZ = "Asia/Shanghai"
@@ -223,7 +223,7 @@ def test_either_uses_competing_risks_not_naive_km(small_sim):
     total = aj.predict(t, 1) + aj.predict(t, 2) + aj.predict_survival(t)
     np.testing.assert_allclose(total, 1.0)
     data = res.data
-    from groupstats.survival import KaplanMeier
+    from groupstats.stats.survival import KaplanMeier
     naive_left = 1 - KaplanMeier().fit(data["duration"], data["cause"] == 2).predict(t)
     assert np.all(naive_left >= aj.predict(t, 2) - 1e-12)  # 1-KM overstates a competing event's incidence
     assert set(res.km_table["segment"]).issubset({name for _, name in churn.ACTIVITY_LEVELS})
@@ -253,7 +253,7 @@ def test_how_long_is_gone_curve_and_threshold(small_sim):
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def faders():
-    from groupstats.simulate import simulate_community
+    from groupstats.data.simulate import simulate_community
 
     return simulate_community(n_groups=20, days=130, seed=11, members_per_group=60)
 

@@ -6,13 +6,13 @@ import json
 import pandas as pd
 import pytest
 
-from groupstats import churn
+from groupstats.analyses import churn as churn
 from groupstats.cli import main
 
 
 @pytest.fixture(scope="module")
 def sim_path(tmp_path_factory):
-    from groupstats.simulate import write_simulation
+    from groupstats.data.simulate import write_simulation
 
     folder, _ = write_simulation(tmp_path_factory.mktemp("churn_sim") / "data", n_groups=8, days=80, seed=3,
                                  members_per_group=40)

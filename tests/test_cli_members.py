@@ -11,7 +11,7 @@ from groupstats.cli import main
 
 @pytest.fixture(scope="module")
 def sim_path(tmp_path_factory):
-    from groupstats.simulate import write_simulation
+    from groupstats.data.simulate import write_simulation
 
     folder, _ = write_simulation(tmp_path_factory.mktemp("sim") / "data", n_groups=6, days=40, seed=5,
                                  members_per_group=40)

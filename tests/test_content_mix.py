@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from groupstats.content_mix import (_compliance_stats, _group_level, _itt_comparison, analyze_mix_experiment, check_compliance,
+from groupstats.analyses.content_mix import (_compliance_stats, _group_level, _itt_comparison, analyze_mix_experiment, check_compliance,
                                     content_type_engagement, load_mapping, mix_experiment_table, mix_presets,
                                     parse_mix)
-from groupstats.dataset import Dataset
-from groupstats.derived import member_messages, post_outcomes
+from groupstats.data.dataset import Dataset
+from groupstats.tables.derived import member_messages, post_outcomes
 from groupstats.errors import ParameterError
-from groupstats.simulate import simulate_community
+from groupstats.data.simulate import simulate_community
 
 
 # ----------------------------------------------------------------------------- targets
@@ -242,9 +242,9 @@ def test_content_mix_notebook(run_notebook):
 
 def test_mix_table_on_out_of_core_tables_is_identical(sample):
     """The CLI's Parquet path (scale tables, dataset without events in memory) gives the same result."""
-    from groupstats import scale
-    from groupstats.content_mix import analyze_mix_experiment, mix_experiment_table
-    from groupstats.dataset import load_dataset
+    from groupstats.tables import scale as scale
+    from groupstats.analyses.content_mix import analyze_mix_experiment, mix_experiment_table
+    from groupstats.data.dataset import load_dataset
     from groupstats.paths import sample_data_path
 
     folder = sample_data_path()

@@ -9,7 +9,7 @@ import pytest
 
 from groupstats import load_dataset
 from groupstats.cli import main
-from groupstats.dataset import Dataset
+from groupstats.data.dataset import Dataset
 from groupstats.errors import DataValidationError, MissingTableError
 
 

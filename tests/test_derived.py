@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats import derived
-from groupstats.dataset import Dataset
+from groupstats.tables import derived as derived
+from groupstats.data.dataset import Dataset
 from groupstats.errors import MissingTableError, ParameterError
 
 

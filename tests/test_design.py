@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats.dataset import Dataset, load_dataset
-from groupstats.design import (group_arm_vector, plan_slot_experiment, randomise_groups, switchback_arm_matrix,
+from groupstats.data.dataset import Dataset, load_dataset
+from groupstats.stats.design import (group_arm_vector, plan_slot_experiment, randomise_groups, switchback_arm_matrix,
                                switchback_schedule, write_assignments)
 from groupstats.errors import ParameterError
 

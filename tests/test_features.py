@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats.dataset import Dataset
+from groupstats.data.dataset import Dataset
 from groupstats.errors import InsufficientDataError, ParameterError
-from groupstats.features import (feature_columns, features_within_group, member_features,
+from groupstats.tables.features import (feature_columns, features_within_group, member_features,
                                  member_features_panel)
 
 TZ = "Asia/Shanghai"

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats.dataset import Dataset
+from groupstats.data.dataset import Dataset
 from groupstats.errors import ParameterError
-from groupstats.health import (assess_health, group_day_health, group_week_health, lifecycle_stage,
+from groupstats.analyses.health import (assess_health, group_day_health, group_week_health, lifecycle_stage,
                                load_thresholds)
 
 TZ = "Asia/Shanghai"
@@ -166,7 +166,7 @@ def test_group_health_notebook(run_notebook):
 
 
 def test_lifecycle_summary_groups_weeks_by_stage(sample):
-    from groupstats.health import assess_health
+    from groupstats.analyses.health import assess_health
 
     health = assess_health(sample)
     summary = health.lifecycle_summary()

@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 from groupstats import load_dataset
-from groupstats.importers import import_chats
+from groupstats.data.importers import import_chats
 from importers_helpers import write_wechatmsg_export
 
 ROOT_NOTEBOOKS = __import__("pathlib").Path(__file__).resolve().parents[1] / "notebooks"

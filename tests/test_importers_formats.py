@@ -9,8 +9,8 @@ import pytest
 from groupstats import load_dataset
 from groupstats.cli import main
 from groupstats.errors import GroupstatsError, ParameterError
-from groupstats.importers import RejectReason, SkipReason, import_chats
-from groupstats.importers.common import Pseudonymiser
+from groupstats.data.importers import RejectReason, SkipReason, import_chats
+from groupstats.data.importers.common import Pseudonymiser
 from importers_helpers import FIXTURES, IMPORTS, run_import
 
 REJECT_CODES = {r.code for r in RejectReason}

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from groupstats.errors import GroupstatsError
-from groupstats.importers import RejectReason, SkipReason, import_chats, parse_inputs
+from groupstats.data.importers import RejectReason, SkipReason, import_chats, parse_inputs
 
 REJECT_CODES = {r.code for r in RejectReason}
 SKIP_CODES = {r.code for r in SkipReason}

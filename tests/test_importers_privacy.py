@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from groupstats import load_dataset
-from groupstats.importers import SaltCreatedWarning, import_chats
+from groupstats.data.importers import SaltCreatedWarning, import_chats
 from importers_helpers import FIXTURES, SECRETS, output_text, run_import
 
 

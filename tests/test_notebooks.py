@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from groupstats import __version__
-from groupstats.notebook import read_records
-from groupstats.reports import HEADER_TAG, declared_parameters
+from groupstats.reports.notebook import read_records
+from groupstats.reports.runner import HEADER_TAG, declared_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 # conda-forge names that differ from PyPI names
-CONDA_TO_PYPI = {"python": None, "pip": None}
+CONDA_TO_PYPI = {"python": None, "pip": None, "python-duckdb": "duckdb"}
 
 
 def _name(requirement: str) -> str:
@@ -48,9 +48,41 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     assert "-e ." in pip_section, "environment.yml must install the package with pip -e ."
 
 
+def test_environment_yml_is_derived_from_the_lock():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("environment_from_lock", ROOT / "tools" / "environment_from_lock.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "environment.yml").read_text() == module.render(), "run `make environment`"
+
+
+def test_lock_pins_every_dependency_within_its_lower_bound():
+    from packaging.requirements import Requirement
+
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        locked.setdefault(package["name"].lower().replace("_", "-"), set()).add(package.get("version"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    for text in requirements:
+        requirement = Requirement(text)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in locked, f"{name} is not in uv.lock: run `make lock`"
+        assert all(requirement.specifier.contains(v) for v in locked[name]), (name, locked[name])
+
+
+def test_license_is_an_spdx_string():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert isinstance(project["license"], str)
+
+
 def test_required_top_level_layout():
     for name in ("notebooks", "src/groupstats", "data/sample", "environment.yml", "tests", "README.md",
-                 "pyproject.toml", "Makefile", ".ci/run", "benchmarks"):
+                 "pyproject.toml", "Makefile", ".ci/run", "benchmarks", "uv.lock"):
         assert (ROOT / name).exists(), f"{name} is missing"
     assert "make test" in (ROOT / ".ci/run").read_text()
 
@@ -85,7 +117,7 @@ def test_top_level_help_lists_commands(capsys):
 def test_main_passes_on_exit_codes_of_commands():
     import typer
 
-    from groupstats import cli
+    import groupstats.cli.root as cli
 
     probe = typer.Typer()
 

@@ -15,8 +15,8 @@ import pytest
 
 from groupstats.cli import main
 from groupstats.errors import ParameterError
-from groupstats.notebook import read_records
-from groupstats.reports import (coerce_parameter, declared_parameters,
+from groupstats.reports.notebook import read_records
+from groupstats.reports.runner import (coerce_parameter, declared_parameters,
                                 find_private_values, load_grid, parse_assignments, plan_reports)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def test_coerce_rejects_bad_values(name, text, expected):
 
 
 def test_date_detection_rules():
-    from groupstats.reports import _looks_like_date_parameter
+    from groupstats.reports.runner import _looks_like_date_parameter
 
     assert _looks_like_date_parameter("start", "2026-01-05", "")
     assert not _looks_like_date_parameter("label", "plain", "")
@@ -291,7 +291,7 @@ def test_reports_never_show_raw_text_or_names(small_sim, tmp_path, capsys):
     members = ds.members.copy()
     messages.loc[:, "text"] = [f"secret message number {i:06d} about the meetup" for i in range(len(messages))]
     members.loc[:, "nickname"] = [f"RealName{i:05d}" for i in range(len(members))]
-    from groupstats.dataset import Dataset
+    from groupstats.data.dataset import Dataset
 
     leaky = Dataset.from_frames(messages=messages, members=members, groups=ds.groups, posts=ds.posts,
                                 events=ds.events, assignments=ds.assignments, tz=ds.tz)

@@ -1,4 +1,4 @@
-"""Out-of-core path (groupstats.scale) against the in-memory derived tables and features.
+"""Out-of-core path (groupstats.tables.scale) against the in-memory derived tables and features.
 
 Correctness only (no timings): the DuckDB functions must return exactly the
 frames the in-memory functions return on the same data, with single-file and
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats import derived, features, scale
-from groupstats.dataset import isin
+from groupstats.tables import derived as derived, features, scale
+from groupstats.data.dataset import isin
 from groupstats.errors import DataValidationError, InsufficientDataError
 from groupstats.paths import sample_data_path
 
@@ -105,7 +105,7 @@ def test_fixed_offset_arithmetic_matches_timezone_conversion():
 
 def test_dst_zone_matches_in_memory(sample, tmp_path):
     """A zone with daylight saving goes through DuckDB's time-zone conversion: still identical."""
-    from groupstats.dataset import load_dataset
+    from groupstats.data.dataset import load_dataset
 
     berlin = load_dataset(sample_data_path(), tz="Europe/Berlin")
     berlin.save(tmp_path / "berlin")
@@ -149,7 +149,7 @@ def _broken_copy(tmp_path, sample, **edits):
      "negative counts"),
 ])
 def test_validate_finds_what_load_dataset_finds(sample, tmp_path, edit, needle):
-    from groupstats.dataset import load_dataset
+    from groupstats.data.dataset import load_dataset
 
     folder = _broken_copy(tmp_path, sample, **edit)
     with pytest.raises(DataValidationError) as in_memory:

@@ -10,9 +10,9 @@ from scipy.stats.contingency import association
 from sklearn.metrics import adjusted_rand_score
 
 from groupstats.errors import InsufficientDataError, NotFittedError, ParameterError, StatisticalWarning
-from groupstats.features import member_features
-from groupstats.segmentation import MemberSegmentation, group_association, segment_members
-from groupstats.simulate import simulate_community
+from groupstats.tables.features import member_features
+from groupstats.analyses.segmentation import MemberSegmentation, group_association, segment_members
+from groupstats.data.simulate import simulate_community
 
 
 def _truth_tiers(features: pd.DataFrame, truth: dict) -> pd.Series:
@@ -166,7 +166,7 @@ def test_result_object_and_plots(small_sim):
 
 def test_segment_members_on_out_of_core_features_is_identical(sample):
     """The CLI's Parquet path (scale.member_features, no dataset in memory) gives the same result."""
-    from groupstats import scale
+    from groupstats.tables import scale as scale
     from groupstats.paths import sample_data_path
 
     cutoff = "2026-03-15"

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groupstats import derived
+from groupstats.tables import derived as derived
 from groupstats.cli import main
 from groupstats.errors import ParameterError
-from groupstats.simulate import simulate_community
+from groupstats.data.simulate import simulate_community
 
 
 def test_same_seed_same_data_other_seed_other_data():

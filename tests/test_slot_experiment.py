@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from groupstats.dataset import Dataset
-from groupstats.design import switchback_arm_matrix
+from groupstats.data.dataset import Dataset
+from groupstats.stats.design import switchback_arm_matrix
 from groupstats.errors import InsufficientDataError, MissingTableError, ParameterError
-from groupstats.slot_experiment import (analyse_slot_experiment, group_standardise, post_metric_frame,
+from groupstats.analyses.slot_experiment import (analyse_slot_experiment, group_standardise, post_metric_frame,
                                         switchback_ols_cr2)
-from groupstats.stats import compare_arms
+from groupstats.stats.compare import compare_arms
 
 TZ = "Asia/Shanghai"
 
@@ -59,8 +59,8 @@ def test_incremental_responses_hand_computed(tiny):
 
 
 def test_itt_arm_is_the_assignment_at_posted_at_and_compliance(tiny):
-    from groupstats.slot_experiment import _experiment_assignments, assign_arms
-    from groupstats.slots import parse_slots
+    from groupstats.analyses.slot_experiment import _experiment_assignments, assign_arms
+    from groupstats.analyses.slots import parse_slots
 
     posts = tiny.posts.set_index("post_id")
     arms = assign_arms(posts, _experiment_assignments(tiny, "exp"))
@@ -117,7 +117,7 @@ def test_vectorised_estimator_equals_compare_arms():
 
 def _switchback_sims(G, n_designs, reps, effects=(1.0, 1.0, 1.0), seed=0, periods=6, posts=14):
     """Post-level switchbacks: strong group differences (log-normal sd 1) and group-week shocks."""
-    from groupstats.slot_experiment import single_blas_thread
+    from groupstats.analyses.slot_experiment import single_blas_thread
 
     with single_blas_thread():      # small matrices: BLAS threads only contend on a shared machine
         return _switchback_sims_inner(G, n_designs, reps, effects, seed, periods, posts)
@@ -169,7 +169,7 @@ def test_sample_evening_ci_covers_planted_truth(sample, sample_truth):
 
 
 def test_conclusion_differs_between_planted_and_aa_runs():
-    from groupstats.simulate import simulate_community
+    from groupstats.data.simulate import simulate_community
 
     common = dict(n_groups=8, days=63, members_per_group=40, events=False)
     planted, _ = simulate_community(seed=5, slot_effects={"morning": 1.0, "noon": 1.0, "evening": 1.8,
@@ -244,7 +244,7 @@ def test_switchback_count_path_equals_statsmodels_poisson_glm(sample, monkeypatc
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
-    import groupstats.stats as gstats
+    import groupstats.stats.compare as gstats
 
     seen = {}
     original = gstats.compare_arms
@@ -277,7 +277,7 @@ def test_switchback_count_path_equals_statsmodels_poisson_glm(sample, monkeypatc
 @pytest.mark.parametrize("metric", ["replies", "incremental_responses"])
 def test_analysis_on_out_of_core_outcomes_is_identical(sample, metric):
     """The CLI's Parquet path (scale.post_outcomes passed as outcomes=) gives the same result."""
-    from groupstats import scale
+    from groupstats.tables import scale as scale
     from groupstats.paths import sample_data_path
 
     kw = dict(window="90min", exclude_red_packets="10min", seed=0)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from groupstats.errors import ParameterError
-from groupstats.slots import DEFAULT_SLOTS, OFF_PEAK, parse_slots
+from groupstats.analyses.slots import DEFAULT_SLOTS, OFF_PEAK, parse_slots
 
 
 def test_default_slots_label_every_hour():

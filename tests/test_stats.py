@@ -1,4 +1,4 @@
-"""Tests of the experiment comparison engine (groupstats.stats).
+"""Tests of the experiment comparison engine (groupstats.stats.compare).
 
 Every estimator is checked against a reference implementation on the same
 data (scipy, statsmodels, brute-force matrices, bootstrap) and against the
@@ -24,7 +24,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from groupstats.errors import GroupstatsError, InsufficientDataError, ParameterError
 from groupstats.results import Result
-from groupstats.stats import SRM_P_THRESHOLD, ComparisonResult, compare_arms, compare_table
+from groupstats.stats.compare import SRM_P_THRESHOLD, ComparisonResult, compare_arms, compare_table
 
 FASTFOOD = Path(__file__).parent / "data" / "fastfood_promotion" / "WA_Marketing-Campaign.csv"
 
@@ -521,7 +521,7 @@ def test_plot_draws_one_interval_per_comparison():
     import numpy as np
     import pandas as pd
 
-    from groupstats.stats import compare_arms
+    from groupstats.stats.compare import compare_arms
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"arm": np.repeat(["a", "b", "c"], 50), "y": rng.normal(size=150)})

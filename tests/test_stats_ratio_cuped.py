@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from groupstats.stats import compare_arms
+from groupstats.stats.compare import compare_arms
 
 
 def _ratio_data(rng, n_groups=24, effect=0.0, informative=True):

@@ -1,10 +1,10 @@
-"""Simulation tests of the clustered inference in groupstats.stats.
+"""Simulation tests of the clustered inference in groupstats.stats.compare.
 
 Design: 10 chat groups of unequal size (30-120 posts), strong group
 differences (group sd 2 vs post sd 1, intra-class correlation 0.8), half of
 the groups randomised to each arm.  Replications are vectorised with
-:func:`groupstats.stats_cluster.cr2_two_arm_cluster_means`, which is tied to
-:func:`groupstats.stats.compare_arms` by an exact-equality test.
+:func:`groupstats.stats.cluster.cr2_two_arm_cluster_means`, which is tied to
+:func:`groupstats.stats.compare.compare_arms` by an exact-equality test.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from groupstats.stats import compare_arms
-from groupstats.stats_cluster import cr2_two_arm_cluster_means
+from groupstats.stats.compare import compare_arms
+from groupstats.stats.cluster import cr2_two_arm_cluster_means
 
 N_GROUPS = 10
 ALPHA = 0.05

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from groupstats.errors import ParameterError
-from groupstats.stats import compare_arms
-from groupstats.stats_cluster import (WEBB_WEIGHTS, WildClusterBootstrap, cr2_two_arm_cluster_means,
+from groupstats.stats.compare import compare_arms
+from groupstats.stats.cluster import (WEBB_WEIGHTS, WildClusterBootstrap, cr2_two_arm_cluster_means,
                                       webb_weights, wild_two_arm_cluster_means)
 
 

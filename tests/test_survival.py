@@ -16,7 +16,7 @@ from statsmodels.duration.survfunc import CumIncidenceRight, SurvfuncRight  # no
 
 from groupstats.errors import InsufficientDataError, NotFittedError, ParameterError  # noqa: E402
 from groupstats.results import Result  # noqa: E402
-from groupstats.survival import (  # noqa: E402
+from groupstats.stats.survival import (  # noqa: E402
     AalenJohansen, CoxPH, KaplanMeier, ReturnCurve, plot_cumulative_incidence, plot_return_curve,
     plot_survival, return_probability_curve, suggest_threshold,
 )

@@ -7,9 +7,9 @@ import yaml
 from sklearn.metrics import adjusted_rand_score
 from test_features import TZ, tiny, tiny_frames
 
-from groupstats.dataset import Dataset
+from groupstats.data.dataset import Dataset
 from groupstats.errors import ParameterError
-from groupstats.tiers import assign_tiers, compare_tiers_segments, list_presets, load_preset
+from groupstats.analyses.tiers import assign_tiers, compare_tiers_segments, list_presets, load_preset
 
 PLAYBOOK_TITLES = {"微信群如何经营和管理(微信群运营与管理)", "微信群怎么互动(群聊互动技巧)", "怎么弄微信群聊(创建微信群聊方法)",
                    "维护微信群活跃度", "微信社区运营价值重构"}

@@ -12,9 +12,9 @@ __all__ = ["__version__", "load_dataset", "Dataset", "simulate_community"]
 
 def __getattr__(name):  # lazy imports keep `groupstats --help` fast
     if name in ("load_dataset", "Dataset"):
-        from . import dataset
+        from groupstats.data import dataset as dataset
         return getattr(dataset, name)
     if name == "simulate_community":
-        from .simulate import simulate_community
+        from groupstats.data.simulate import simulate_community
         return simulate_community
     raise AttributeError(f"module 'groupstats' has no attribute {name!r}")

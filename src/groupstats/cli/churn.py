@@ -1,0 +1,50 @@
+"""Command ``churn``: score every member's churn risk at a date, with a time-split backtest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from groupstats.cli.common import emit, load
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("churn")
+    def churn(
+        data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
+        cutoff: str = typer.Option(None, "--cutoff", help="Scoring date (YYYY-MM-DD, taken at local midnight); "
+                                                          "default: the end of the data."),
+        horizon: int = typer.Option(30, "--horizon", min=1, help="Churn window in days after the scoring date."),
+        definition: str = typer.Option("silent", "--definition",
+                                       help="silent (no message in the horizon), left (leaves the group in it) "
+                                            "or either."),
+        out: Path = typer.Option(..., "--out", help="CSV to write: one row per (group_id, member_id) with risk "
+                                                    "in [0, 1] and the top drivers."),
+        as_json: bool = typer.Option(False, "--json", help="Print backtest metrics per model (and the evaluation "
+                                                           "at the scoring date where there is one) as JSON."),
+    ) -> None:
+        """Churn risk of every member present at the scoring date.
+
+        The model is trained only on earlier cutoffs whose horizon ends by the
+        scoring date and calibrated on a later cutoff than it was trained on; the
+        same procedure is backtested one horizon earlier. Where the data extend a
+        full horizon past the scoring date, the scores are also judged against what
+        happened. Exit code 2 with a message saying how much history is needed when
+        there is too little before the scoring date.
+        """
+        from groupstats.analyses.churn import DEFINITIONS, churn_risk
+        from groupstats.errors import ParameterError
+
+        if definition not in DEFINITIONS:
+            raise ParameterError(f"--definition must be one of {', '.join(DEFINITIONS)}, not {definition!r}.")
+        dataset = load(data)
+        result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
+        out = Path(out)
+        if out.parent and not out.parent.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+        result.scores.to_csv(out, index=False)
+        if as_json:
+            emit(result, as_json=True)
+        else:
+            emit(result, as_json=False)
+            typer.echo(f"\nwrote {len(result.scores):,} member risk scores to {out}")

@@ -1,0 +1,134 @@
+"""Commands on members: ``features`` (member features as of a cutoff) and ``segment``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from groupstats.cli.common import load
+
+
+def _write_table(frame, out: Path) -> None:
+    from groupstats.errors import ParameterError
+
+    suffix = out.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ParameterError(f"--out must end in .parquet or .csv, got {out.name!r}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = frame.copy()
+    frame.attrs = {}
+    if suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+
+
+def parquet_folder(data: str) -> Path | None:
+    """The dataset folder if it is stored as Parquet (no CSV tables), else None.
+
+    Commands use the out-of-core :mod:`groupstats.tables.scale` tables (identical to the in-memory
+    ones) for such folders instead of loading every message into pandas.
+    """
+    from groupstats.paths import resolve_data_path
+
+    folder = Path(resolve_data_path(data))
+    parquet = (folder / "messages.parquet").exists() or (folder / "messages").is_dir()
+    return folder if parquet and not any(folder.glob("*.csv")) else None
+
+
+def register(app: typer.Typer) -> None:
+    _register_features(app)
+    register_segment(app)
+
+
+def _register_features(app: typer.Typer) -> None:
+    @app.command("features")
+    def features(
+        data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
+        out: Path = typer.Option(..., "--out", help="Output file, .parquet or .csv."),
+        cutoff: str = typer.Option(None, "--cutoff", help="Use data up to this date/time (default: the last "
+                                                          "message)."),
+        within_group: bool = typer.Option(False, "--within-group",
+                                          help="Write within-group percentile ranks instead of raw values."),
+        engine: str = typer.Option("auto", "--engine",
+                                   help="auto (out-of-core DuckDB for Parquet datasets, else in memory), "
+                                        "duckdb or memory; both give the same table."),
+        validate: bool = typer.Option(True, "--validate/--no-validate",
+                                      help="Check the data model first (out-of-core engine; skip it for a "
+                                           "dataset already checked with 'groupstats validate')."),
+    ) -> None:
+        """Write member features (one row per group_id, member_id) as of a cutoff."""
+        from groupstats.errors import ParameterError
+        from groupstats.paths import resolve_data_path
+
+        if engine not in ("auto", "duckdb", "memory"):
+            raise ParameterError(f"--engine must be auto, duckdb or memory, not {engine!r}.")
+        folder = Path(resolve_data_path(data))
+        parquet = (folder / "messages.parquet").exists() or (folder / "messages").is_dir()
+        if engine == "duckdb" or (engine == "auto" and parquet and not any(folder.glob("*.csv"))):
+            from groupstats.tables import scale as scale  # validates and aggregates in DuckDB: messages never held in memory
+
+            if validate:
+                scale.validate(folder)
+            frame = scale.member_features(folder, cutoff=cutoff, normalise_within_group=within_group)
+        else:
+            from groupstats.tables.features import member_features
+
+            frame = member_features(load(data), cutoff=cutoff, normalise_within_group=within_group)
+        _write_table(frame, out)
+        typer.echo(f"wrote features of {len(frame):,} members in {frame['group_id'].nunique()} groups "
+                   f"({len(frame.columns) - 2} features, cutoff {frame.attrs.get('cutoff', '')}) to {out}")
+
+
+def register_segment(app: typer.Typer) -> None:
+    @app.command("segment")
+    def segment(
+        data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
+        cutoff: str = typer.Option(None, "--cutoff", help="Use data up to this date/time (default: the last "
+                                                          "message)."),
+        k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto' (silhouette / BIC over 2-8)."),
+        method: str = typer.Option("kmeans", "--method", help="kmeans or gmm."),
+        features: str = typer.Option("within_group", "--features",
+                                     help="within_group (percentile ranks in each group) or raw."),
+        tiers: str = typer.Option("activity", "--tiers", help="Tier preset (activity, points, rfm) or a YAML "
+                                                              "file; 'none' to skip."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        out: Path = typer.Option(None, "--out", help="Write one row per (group_id, member_id) with segment and "
+                                                     "tier to this .csv or .parquet file."),
+        as_json: bool = typer.Option(False, "--json", help="Print k, selection scores, stability, profiles "
+                                                           "as JSON."),
+    ) -> None:
+        """Segment members from their activity up to a cutoff and compare with rule-based tiers."""
+        from groupstats.errors import ParameterError
+        from groupstats.analyses.segmentation import segment_members
+        from groupstats.cli.common import emit
+
+        if k != "auto":
+            try:
+                k_value = int(k)
+            except ValueError as exc:
+                raise ParameterError(f"--k must be 'auto' or a whole number, not {k!r}.") from exc
+        else:
+            k_value = "auto"
+        tier_preset = None if tiers.lower() == "none" else tiers
+        folder = parquet_folder(data)
+        if folder is not None:
+            # large Parquet datasets: features out of core (identical table), no 10M-row load
+            from groupstats.tables import scale as scale
+            from groupstats.analyses.tiers import load_preset
+
+            scale.validate(folder)
+            table = scale.member_features(folder, cutoff=cutoff)
+            needs_ds = tier_preset is not None and load_preset(tier_preset)["kind"] == "points"
+            result = segment_members(load(data) if needs_ds else None, cutoff=cutoff, method=method, k=k_value,
+                                     features=features, tiers=tier_preset, random_state=seed,
+                                     member_table=table)
+        else:
+            result = segment_members(load(data), cutoff=cutoff, method=method, k=k_value, features=features,
+                                     tiers=tier_preset, random_state=seed)
+        if out is not None:
+            cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
+            _write_table(result.assignments[cols], out)
+        emit(result, as_json)
+        if out is not None and not as_json:
+            typer.echo(f"\nwrote {len(result.assignments):,} members to {out}")

@@ -1,0 +1,88 @@
+"""Commands ``mix`` (content-mix experiments and compliance) and ``health`` (group health)."""
+from __future__ import annotations
+
+import typer
+
+from groupstats.cli.common import emit, load
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("mix")
+    def mix(
+        data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
+        experiment: str = typer.Option(None, "--experiment", help="experiment_id of a group-randomised mix "
+                                                                   "experiment in assignments."),
+        metric: str = typer.Option("messages_per_member_day", "--metric",
+                                   help="messages_per_member_day, active_share, replies_per_post or read_rate."),
+        target: str = typer.Option(None, "--target", help="Target mix for a compliance check, e.g. "
+                                                          "practical:30,interactive:50,lifestyle:20, or a preset "
+                                                          "(interactive_352, manage_4321, interact_721)."),
+        mapping: str = typer.Option(None, "--mapping", help="YAML/CSV file translating your content labels "
+                                                            "to the target's categories (label: category)."),
+        adjustment: str = typer.Option("auto", "--adjustment", help="Pre-period adjustment: auto, cuped, did "
+                                                                    "or none."),
+        content_types: bool = typer.Option(False, "--content-types",
+                                           help="Observational view: replies per post by content type with "
+                                                "group fixed effects."),
+        start: str = typer.Option(None, "--start", help="First date of the compliance check (YYYY-MM-DD)."),
+        end: str = typer.Option(None, "--end", help="Last date of the compliance check (YYYY-MM-DD)."),
+        alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Analyse a content-mix experiment (--experiment) or check compliance with a target mix (--target).
+
+        With --experiment the JSON has the keys of `groupstats abtest` (arms, comparisons, srm) plus
+        experiment, metric and method. Exits with code 2 on a bad target (categories no post carries,
+        percentages not summing to 100) or an unknown experiment.
+        """
+        from groupstats.analyses.content_mix import analyze_mix_experiment, check_compliance, content_type_engagement
+        from groupstats.errors import ParameterError
+
+        chosen = sum(x is not None and x is not False for x in (experiment, target)) + int(content_types)
+        if chosen != 1:
+            raise ParameterError("Give exactly one of --experiment ID (experiment analysis), --target MIX "
+                                 "(compliance check) or --content-types (observational view).")
+        from groupstats.cli.members import parquet_folder
+
+        folder = parquet_folder(data) if experiment is not None else None
+        if folder is not None:
+            # Parquet: validate, then group-day metrics and post outcomes out of core (identical
+            # tables); only messages, members, posts and assignments are held in pandas
+            from groupstats.tables import scale as scale
+            from groupstats.analyses.content_mix import MIX_METRICS, mix_experiment_table
+
+            scale.validate(folder)
+            ds = load(data, tables=["posts", "assignments", *(["events"] if metric == "read_rate" else [])],
+                      validate=False)
+            table = None
+            if metric in MIX_METRICS and ds.assignments is not None:
+                outcomes = scale.post_outcomes(folder) if ds.posts is not None and len(ds.posts) else None
+                table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder),
+                                             outcomes=outcomes)
+            result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
+                                            mapping=mapping, table=table)
+        elif experiment is not None:
+            result = analyze_mix_experiment(load(data), experiment, metric=metric, adjustment=adjustment,
+                                            alpha=alpha, mapping=mapping)
+        elif target is not None:
+            ds = load(data)
+            result = check_compliance(ds, target, mapping=mapping, start=start, end=end, alpha=alpha)
+        else:
+            result = content_type_engagement(load(data), mapping=mapping, alpha=alpha)
+        emit(result, as_json)
+
+    @app.command("health")
+    def health(
+        data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
+        thresholds: str = typer.Option(None, "--thresholds", help="Thresholds YAML file (default: the shipped "
+                                                                   "presets/health_thresholds.yaml)."),
+        start: str = typer.Option(None, "--start", help="First date (YYYY-MM-DD)."),
+        end: str = typer.Option(None, "--end", help="Last date (YYYY-MM-DD)."),
+        recent_weeks: int = typer.Option(4, "--recent-weeks", min=1, help="Weeks over which groups are ranked."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Judge each group-week against health thresholds and rank the groups needing attention."""
+        from groupstats.analyses.health import assess_health
+
+        ds = load(data)
+        emit(assess_health(ds, thresholds=thresholds, start=start, end=end, recent_weeks=recent_weeks), as_json)

@@ -1,0 +1,651 @@
+"""BG/NBD model of repeat activity ("buy till you die") and the transactions-to-summary step.
+
+The beta-geometric / negative binomial distribution model of Fader, Hardie and Lee
+(2005), "Counting Your Customers the Easy Way: An Alternative to the Pareto/NBD
+Model", Marketing Science 24(2), 275-284:
+
+* while alive, a customer (here: a group member) transacts as a Poisson process with
+  rate ``lambda``; ``lambda ~ Gamma(shape=r, rate=alpha)`` across customers;
+* after every *repeat* transaction the customer drops out ("dies") with probability
+  ``p``; ``p ~ Beta(a, b)`` across customers, independent of ``lambda``.
+
+Data per customer (time unit of the caller's choice, e.g. weeks or days):
+``frequency`` x = number of repeat transactions, ``recency`` t_x = time of the last
+transaction measured from the first one, ``T`` = time from the first transaction to
+the end of the calibration period (the cutoff).
+
+Formulas (FHL 2005, eq. 6, 10 and the appendix)::
+
+    log L_i = ln G(r+x) - ln G(r) + r ln(alpha) + ln B(a, b+x) - ln B(a, b)
+              + log( (alpha+T)^-(r+x)  +  1[x>0] * a/(b+x-1) * (alpha+t_x)^-(r+x) )
+    P(alive | x, t_x, T) = 1 / (1 + 1[x>0] * a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x))
+    E[Y(t) | x, t_x, T] = (a+b+x-1)/(a-1)
+                          * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t)))
+                          * P(alive | x, t_x, T)
+
+``probability_no_activity`` (derived here): a BG/NBD customer can only drop out right
+after a transaction, so with no transaction in (T, T+t] nobody dies in that window.
+Given the data and "alive at T", the posterior of lambda is Gamma(r+x, alpha+T) (the
+likelihood of the alive branch is lambda^x e^(-lambda T) (1-p)^x), so::
+
+    P(no transaction in (T, T+t] | x, t_x, T)
+        = (1 - P(alive)) + P(alive) * E[e^(-lambda t) | alive]
+        = 1 - P(alive) + P(alive) * ((alpha+T)/(alpha+T+t))^(r+x)
+
+The test suite checks this against Monte-Carlo simulation from the model.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from groupstats.errors import ConvergenceError, InsufficientDataError, NotFittedError, ParameterError, StatisticalWarning
+from groupstats.results import Result, to_jsonable
+
+__all__ = ["BetaGeoModel", "BetaGeoFit", "summary_from_transactions"]
+
+PARAM_NAMES = ("r", "alpha", "a", "b")
+
+
+# --------------------------------------------------------------------------------------
+# input validation
+# --------------------------------------------------------------------------------------
+def _as_float_array(values, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"'{name}' must be numeric (got {type(values).__name__}); "
+                             f"pass a numeric array or Series.") from exc
+    return np.atleast_1d(arr)
+
+
+def _validate_rfm(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate and broadcast (frequency, recency, T) to float arrays of one shape."""
+    x = _as_float_array(frequency, "frequency")
+    tx = _as_float_array(recency, "recency")
+    T_ = _as_float_array(T, "T")
+    try:
+        x, tx, T_ = np.broadcast_arrays(x, tx, T_)
+    except ValueError as exc:
+        raise ParameterError(f"frequency, recency and T have incompatible shapes "
+                             f"{x.shape}, {tx.shape}, {T_.shape}; pass arrays of equal length.") from exc
+    for name, arr in (("frequency", x), ("recency", tx), ("T", T_)):
+        if not np.all(np.isfinite(arr)):
+            raise ParameterError(f"'{name}' contains NaN or infinite values; drop or fill those "
+                                 f"customers before fitting.")
+        if np.any(arr < 0):
+            raise ParameterError(f"'{name}' has {int(np.sum(arr < 0))} negative value(s); it counts "
+                                 f"time or transactions since the first one and must be >= 0.")
+    if np.any(x != np.round(x)):
+        raise ParameterError("'frequency' must be whole numbers (repeat transactions); build it with "
+                             "summary_from_transactions() or round a count column, not a rate.")
+    tol = 1e-9 * np.maximum(1.0, T_)
+    if np.any(tx > T_ + tol):
+        n_bad = int(np.sum(tx > T_ + tol))
+        raise ParameterError(f"recency > T for {n_bad} customer(s): the last transaction cannot be after "
+                             f"the end of the calibration period. Check that both are measured from the "
+                             f"first transaction in the same time unit and that the cutoff is applied.")
+    if np.any((x == 0) & (tx > 0)):
+        raise ParameterError("recency must be 0 when frequency is 0 (no repeat transaction); "
+                             "check the summary columns.")
+    return x, np.minimum(tx, T_), T_
+
+
+def _validate_t(t, name: str = "t") -> np.ndarray:
+    t_arr = _as_float_array(t, name)
+    if np.any(~np.isfinite(t_arr)) or np.any(t_arr < 0):
+        raise ParameterError(f"'{name}' (length of the prediction window) must be finite and >= 0.")
+    return t_arr
+
+
+# --------------------------------------------------------------------------------------
+# likelihood
+# --------------------------------------------------------------------------------------
+def _log_likelihood_terms(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-customer BG/NBD log-likelihood, shape (n,). ``params`` = (r, alpha, a, b)."""
+    r, alpha, a, b = params
+    log_a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    log_a2 = special.betaln(a, b + x) - special.betaln(a, b)
+    log_a3 = -(r + x) * np.log(alpha + T)
+    has_repeat = x > 0
+    # log A4 only defined for x > 0 (b + x - 1 > 0 there); -inf otherwise
+    log_a4 = np.full_like(x, -np.inf)
+    xr = x[has_repeat]
+    log_a4[has_repeat] = (np.log(a) - np.log(b + xr - 1.0)
+                          - (r + xr) * np.log(alpha + tx[has_repeat]))
+    return log_a1 + log_a2 + np.logaddexp(log_a3, log_a4)
+
+
+def _log_odds_dead(params, x, tx, T) -> np.ndarray:
+    """log( a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) ) for x > 0, -inf for x == 0."""
+    r, alpha, a, b = params
+    out = np.full(np.broadcast(x, tx, T).shape, -np.inf)
+    x, tx, T = np.broadcast_arrays(x, tx, T)
+    m = x > 0
+    out[m] = (np.log(a) - np.log(b + x[m] - 1.0)
+              + (r + x[m]) * (np.log(alpha + T[m]) - np.log(alpha + tx[m])))
+    return out
+
+
+def _numerical_hessian(fun, z: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    """Central-difference Hessian of a scalar function at z (k = len(z) <= 4, so cheap)."""
+    k = len(z)
+    h = step * np.maximum(1.0, np.abs(z))
+    hess = np.empty((k, k))
+    f0 = fun(z)
+    for i in range(k):
+        ei = np.zeros(k)
+        ei[i] = h[i]
+        hess[i, i] = (fun(z + ei) - 2 * f0 + fun(z - ei)) / h[i] ** 2
+        for j in range(i + 1, k):
+            ej = np.zeros(k)
+            ej[j] = h[j]
+            val = (fun(z + ei + ej) - fun(z + ei - ej) - fun(z - ei + ej) + fun(z - ei - ej)) / (4 * h[i] * h[j])
+            hess[i, j] = hess[j, i] = val
+    return hess
+
+
+# --------------------------------------------------------------------------------------
+# result object
+# --------------------------------------------------------------------------------------
+@dataclass
+class BetaGeoFit(Result):
+    """Fitted BG/NBD parameters with standard errors and 95% Wald CIs (on the log scale).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per parameter: ``parameter, estimate, se, ci_low, ci_high``.
+    log_likelihood : float
+    n_customers : int
+    aic, bic : float
+    """
+
+    table: pd.DataFrame
+    log_likelihood: float
+    n_customers: int
+    penalizer: float = 0.0
+    extra: dict = field(default_factory=dict)
+    title: str = "BG/NBD model (Fader, Hardie & Lee 2005), maximum likelihood"
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.log_likelihood + 2 * 4
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.log_likelihood + 4 * np.log(max(self.n_customers, 1))
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def to_dict(self) -> dict:
+        return to_jsonable({"title": self.title, "parameters": self.table, "log_likelihood": self.log_likelihood,
+                            "n_customers": self.n_customers, "aic": self.aic, "bic": self.bic,
+                            "penalizer": self.penalizer, **self.extra})
+
+    def conclusion(self) -> str:
+        est = self.table.set_index("parameter")["estimate"]
+        r, alpha, a, b = (float(est[k]) for k in PARAM_NAMES)
+        mean_rate = r / alpha
+        mean_p = a / (a + b)
+        return (f"While active, a typical member transacts {mean_rate:.3g} times per time unit on average "
+                f"(Gamma(r={r:.3g}, alpha={alpha:.3g}) heterogeneity); after each repeat transaction the "
+                f"average drop-out probability is {mean_p:.1%} (Beta(a={a:.3g}, b={b:.3g})). "
+                f"Fitted on {self.n_customers} customers, log-likelihood {self.log_likelihood:.1f}.")
+
+
+# --------------------------------------------------------------------------------------
+# estimator
+# --------------------------------------------------------------------------------------
+class BetaGeoModel:
+    """BG/NBD model fitted by maximum likelihood (scikit-learn / lifelines style).
+
+    Parameters
+    ----------
+    penalizer : float, default 0.0
+        L2 penalty added to the *mean* negative log-likelihood: ``penalizer * sum(params**2)``
+        over (r, alpha, a, b) (as lifelines). Use a small value (0.001-0.1) when the fit
+        does not converge on small or degenerate samples; 0 gives the plain MLE.
+    max_iter : int, default 2000
+        Iteration cap of the optimiser.
+    log_bounds : (float, float), optional
+        Bounds (low, high) on each log-parameter (log r, log alpha, log a, log b), e.g.
+        ``(-9, 9)``. When given, the likelihood is maximised by L-BFGS-B within the bounds
+        instead of the unbounded BFGS / Nelder-Mead search. Use it for data whose
+        maximum likelihood lies on the edge of the parameter space (chat activity often
+        pushes a, b -> 0: members either never drop out or drop out at once), where the
+        unbounded fit raises ConvergenceError. If the optimum sits on a bound, ``fit``
+        sets ``at_boundary_ = True`` and warns (StatisticalWarning) instead of raising;
+        standard errors are then NaN (the Wald approximation does not hold on a bound).
+
+    Attributes (after ``fit``)
+    --------------------------
+    params_ : pandas.Series
+        Index ``r, alpha, a, b``.
+    log_likelihood_ : float
+        Unpenalised log-likelihood at ``params_`` (sum over customers, weighted).
+    standard_errors_ : pandas.Series
+        Delta-method SEs from the inverse numerical Hessian of the log-parameters
+        (``se(theta) = theta * se(log theta)``); NaN if the Hessian is singular.
+    covariance_log_params_ : ndarray (4, 4)
+        Inverse Hessian of the negative log-likelihood in (log r, log alpha, log a, log b).
+    summary_ : BetaGeoFit
+        Result object with estimates and 95% CIs (Wald on the log scale, so always positive).
+    n_customers_ : int
+    at_boundary_ : bool
+        True if a log-parameter ended within 1e-6 of a ``log_bounds`` limit (always False
+        without ``log_bounds``).
+    """
+
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, log_bounds=None):
+        self.penalizer = penalizer
+        self.max_iter = max_iter
+        self.log_bounds = log_bounds
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, frequency, recency, T, weights=None, initial_params=None) -> "BetaGeoModel":
+        """Fit (r, alpha, a, b) by maximum likelihood.
+
+        Parameters
+        ----------
+        frequency, recency, T : array-like, shape (n,)
+            Repeat transactions (whole numbers), time of last transaction since the first,
+            time from first transaction to the cutoff; same time unit for both.
+        weights : array-like, shape (n,), optional
+            Number of customers with this (x, t_x, T) row (aggregated data). Default 1.
+        initial_params : dict or sequence, optional
+            Starting values for (r, alpha, a, b); default (1, mean T-scale, 1, 1).
+
+        Returns
+        -------
+        self
+        """
+        if not np.isscalar(self.penalizer) or not np.isfinite(self.penalizer) or self.penalizer < 0:
+            raise ParameterError(f"penalizer must be a finite number >= 0 (got {self.penalizer!r}).")
+        bounds = None
+        if self.log_bounds is not None:
+            try:
+                low, high = (float(v) for v in self.log_bounds)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"log_bounds must be a pair (low, high) of numbers, e.g. (-9, 9) "
+                                     f"(got {self.log_bounds!r}).") from exc
+            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                raise ParameterError(f"log_bounds must be finite with low < high, e.g. (-9, 9) "
+                                     f"(got {self.log_bounds!r}).")
+            bounds = (low, high)
+        x, tx, T_ = _validate_rfm(frequency, recency, T)
+        n = x.size
+        if weights is None:
+            w = np.ones(n)
+        else:
+            w = _as_float_array(weights, "weights")
+            if w.shape != x.shape or np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+                raise ParameterError("weights must be finite, >= 0, one per customer, with a positive sum.")
+        if n < 4 or w.sum() < 4:
+            raise InsufficientDataError(f"BG/NBD has 4 parameters; got {n} customer(s). "
+                                        f"Fit on at least a few dozen customers.")
+        if not np.any(x > 0):
+            raise InsufficientDataError("No customer made a repeat transaction (all frequency == 0), so the "
+                                        "drop-out process cannot be estimated. Use a longer calibration period.")
+        w_total = w.sum()
+        penalizer = float(self.penalizer)
+
+        def objective(log_params: np.ndarray) -> float:
+            params = np.exp(log_params)
+            ll = _log_likelihood_terms(params, x, tx, T_)
+            value = -np.dot(w, ll) / w_total + penalizer * np.sum(params ** 2)
+            return float(value) if np.isfinite(value) else 1e100
+
+        if initial_params is None:
+            scale = float(np.average(T_, weights=w)) or 1.0
+            start = np.log([1.0, scale, 1.0, 1.0])
+        else:
+            vals = [initial_params[k] for k in PARAM_NAMES] if isinstance(initial_params, dict) else initial_params
+            vals = np.asarray(vals, dtype=float)
+            if vals.shape != (4,) or np.any(vals <= 0):
+                raise ParameterError("initial_params must give 4 positive values for r, alpha, a, b.")
+            start = np.log(vals)
+
+        if bounds is not None:
+            return self._fit_bounded(objective, start, bounds, x, tx, T_, w, penalizer)
+
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = optimize.minimize(objective, start, method="BFGS",
+                                    options={"maxiter": self.max_iter, "gtol": 1e-8})
+            # polish / fall back: Nelder-Mead is robust to the flat ridges this likelihood can have
+            res_nm = optimize.minimize(objective, res.x, method="Nelder-Mead",
+                                       options={"maxiter": 4 * self.max_iter, "xatol": 1e-8, "fatol": 1e-12})
+        best = res_nm if res_nm.fun <= res.fun else res
+        log_params = best.x
+        params = np.exp(log_params)
+        converged_value = np.isfinite(best.fun) and best.fun < 1e99
+        if not converged_value or np.any(np.abs(log_params) > 25) or not (res.success or res_nm.success):
+            raise ConvergenceError(
+                f"The BG/NBD fit did not converge (optimiser: {best.message}; parameters "
+                f"{dict(zip(PARAM_NAMES, np.round(params, 4)))}). Try: a small penalizer "
+                f"(BetaGeoModel(penalizer=0.01)), rescaling time (weeks instead of days), a longer "
+                f"calibration period, or dropping customers with T == 0.")
+
+        self.at_boundary_ = False
+        return self._finish(objective, log_params, best, x, tx, T_, w, penalizer)
+
+    def _fit_bounded(self, objective, start, bounds, x, tx, T_, w, penalizer) -> "BetaGeoModel":
+        """L-BFGS-B within ``bounds`` on the log-parameters, from the default start and a
+        start near the a, b -> 0 corner; keep the better optimum."""
+        low, high = bounds
+        starts = [np.clip(start, low, high), np.clip(np.array([0.0, 0.0, -3.0, -3.0]), low, high)]
+        best = None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for z0 in starts:
+                res = optimize.minimize(objective, z0, method="L-BFGS-B", bounds=[(low, high)] * 4,
+                                        options={"maxiter": self.max_iter})
+                if best is None or res.fun < best.fun:
+                    best = res
+        if not np.isfinite(best.fun) or best.fun >= 1e99:
+            raise ConvergenceError(
+                f"The BG/NBD likelihood could not be maximised even with log-parameters bounded to "
+                f"[{low}, {high}] ({best.message}). Check the data (frequency, recency, T in one time "
+                f"unit) or widen log_bounds.")
+        log_params = best.x
+        on_bound = (log_params <= low + 1e-6) | (log_params >= high - 1e-6)
+        self.at_boundary_ = bool(on_bound.any())
+        if self.at_boundary_:
+            names = [name for name, hit in zip(PARAM_NAMES, on_bound) if hit]
+            warnings.warn(
+                f"The BG/NBD maximum likelihood lies on the bound of log_bounds={tuple(bounds)} for "
+                f"{', '.join(names)} (estimates {dict(zip(PARAM_NAMES, np.round(np.exp(log_params), 6)))}): "
+                f"the likelihood keeps improving towards the edge of the parameter space, so those "
+                f"parameters are not identified and standard errors are NaN. Predictions remain usable; "
+                f"interpret the parameters with care or use a longer calibration period.",
+                StatisticalWarning, stacklevel=3)
+        return self._finish(objective, log_params, best, x, tx, T_, w, penalizer)
+
+    def _finish(self, objective, log_params, best, x, tx, T_, w, penalizer) -> "BetaGeoModel":
+        """Standard errors from the numerical Hessian, learned attributes and the summary."""
+        w_total = w.sum()
+        params = np.exp(log_params)
+        if self.at_boundary_:
+            cov = np.full((4, 4), np.nan)
+        else:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                hess = _numerical_hessian(lambda z: objective(z) * w_total, log_params)
+            cov = self._invert_hessian(hess)
+        se_log = np.sqrt(np.diag(cov))
+
+        self.params_ = pd.Series(params, index=list(PARAM_NAMES), name="estimate")
+        self._store(cov, se_log, log_params, best, x, tx, T_, w, penalizer)
+        return self
+
+    @staticmethod
+    def _invert_hessian(hess: np.ndarray) -> np.ndarray:
+        try:
+            cov = np.linalg.inv(hess)
+            if np.any(np.diag(cov) <= 0) or not np.all(np.isfinite(cov)):
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            cov = np.full((4, 4), np.nan)
+            warnings.warn("The Hessian of the BG/NBD likelihood is singular at the optimum, so standard "
+                          "errors are NaN; the estimates may sit on a flat ridge (e.g. very few repeaters). "
+                          "Consider a small penalizer.", StatisticalWarning, stacklevel=4)
+        return cov
+
+    def _store(self, cov, se_log, log_params, best, x, tx, T_, w, penalizer) -> None:
+        params = self.params_.to_numpy()
+        w_total = w.sum()
+        self.covariance_log_params_ = cov
+        self.standard_errors_ = pd.Series(params * se_log, index=list(PARAM_NAMES), name="se")
+        self.log_likelihood_ = float(np.dot(w, _log_likelihood_terms(params, x, tx, T_)))
+        self.n_customers_ = int(round(w_total))
+        self.optimizer_result_ = best
+        z = stats.norm.ppf(0.975)
+        table = pd.DataFrame({
+            "parameter": list(PARAM_NAMES),
+            "estimate": params,
+            "se": params * se_log,
+            "ci_low": np.exp(log_params - z * se_log),
+            "ci_high": np.exp(log_params + z * se_log),
+        })
+        self.summary_ = BetaGeoFit(table=table, log_likelihood=self.log_likelihood_,
+                                   n_customers=self.n_customers_, penalizer=penalizer,
+                                   extra={"at_boundary": self.at_boundary_})
+
+    @classmethod
+    def from_params(cls, r: float, alpha: float, a: float, b: float) -> "BetaGeoModel":
+        """A model with fixed parameters (e.g. published estimates) for prediction or simulation.
+
+        ``log_likelihood_`` and ``standard_errors_`` are not set (nothing was fitted).
+        """
+        values = np.asarray([r, alpha, a, b], dtype=float)
+        if np.any(~np.isfinite(values)) or np.any(values <= 0):
+            raise ParameterError(f"r, alpha, a, b must all be positive and finite, got {values.tolist()}.")
+        model = cls()
+        model.params_ = pd.Series(values, index=list(PARAM_NAMES), name="estimate")
+        return model
+
+    # ---------------------------------------------------------------- helpers
+    def _check_fitted(self) -> np.ndarray:
+        if not hasattr(self, "params_"):
+            raise NotFittedError("This BetaGeoModel is not fitted yet; call .fit(frequency, recency, T) first.")
+        return self.params_.to_numpy()
+
+    @staticmethod
+    def _wrap(values: np.ndarray, like):
+        if isinstance(like, pd.Series) and len(like) == values.size:
+            return pd.Series(values, index=like.index)
+        if np.ndim(like) == 0 and values.size == 1:
+            return float(values[0])
+        return values
+
+    # ---------------------------------------------------------------- predictions
+    def log_likelihood_per_customer(self, frequency, recency, T) -> np.ndarray:
+        """Per-customer log-likelihood at the fitted parameters, shape (n,)."""
+        params = self._check_fitted()
+        x, tx, T_ = _validate_rfm(frequency, recency, T)
+        return _log_likelihood_terms(params, x, tx, T_)
+
+    def probability_alive(self, frequency, recency, T):
+        """P(customer still alive at T | x, t_x, T); shape of the broadcast inputs.
+
+        ``1 / (1 + 1[x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))`` (FHL 2005, eq. 13).
+        """
+        params = self._check_fitted()
+        x, tx, T_ = _validate_rfm(frequency, recency, T)
+        p_alive = np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T_)))
+        return self._wrap(p_alive, frequency)
+
+    def expected_purchases(self, t, frequency, recency, T):
+        """Conditional expected number of transactions in (T, T+t] given (x, t_x, T).
+
+        FHL 2005, eq. 10, with the Gaussian hypergeometric function ``scipy.special.hyp2f1``.
+        ``t`` may be a scalar or an array broadcastable with the customer arrays.
+        """
+        params = self._check_fitted()
+        r, alpha, a, b = params
+        t_arr = _validate_t(t)
+        x, tx, T_ = _validate_rfm(frequency, recency, T)
+        t_arr, x, tx, T_ = np.broadcast_arrays(t_arr, x, tx, T_)
+        z = t_arr / (alpha + T_ + t_arr)
+        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
+        ratio = np.exp((r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t_arr)))
+        p_alive = np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T_)))
+        value = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp) * p_alive
+        if not np.all(np.isfinite(value)):
+            raise ConvergenceError("The hypergeometric function did not evaluate for some customers "
+                                   "(very long prediction window relative to alpha + T?); use a shorter t.")
+        return self._wrap(value, frequency if np.ndim(t) == 0 else t)
+
+    def probability_no_activity(self, t, frequency, recency, T):
+        """P(no transaction in (T, T+t] | x, t_x, T) under the fitted model.
+
+        ``1 - P(alive) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x)``: dead customers never
+        transact; alive ones cannot die without transacting, and their rate has posterior
+        Gamma(r+x, alpha+T). See the module docstring for the derivation.
+        """
+        params = self._check_fitted()
+        r, alpha, a, b = params
+        t_arr = _validate_t(t)
+        x, tx, T_ = _validate_rfm(frequency, recency, T)
+        t_arr, x, tx, T_ = np.broadcast_arrays(t_arr, x, tx, T_)
+        p_alive = np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T_)))
+        no_event_if_alive = np.exp((r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t_arr)))
+        value = 1.0 - p_alive + p_alive * no_event_if_alive
+        return self._wrap(value, frequency if np.ndim(t) == 0 else t)
+
+    def expected_purchases_new_customer(self, t):
+        """E[X(t)] for a customer just acquired (unconditional, FHL 2005 eq. 7)."""
+        params = self._check_fitted()
+        r, alpha, a, b = params
+        t_arr = _validate_t(t)
+        z = t_arr / (alpha + t_arr)
+        value = (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t_arr)) ** r * special.hyp2f1(r, b, a + b - 1.0, z))
+        return self._wrap(value, t)
+
+    # ---------------------------------------------------------------- simulation
+    def simulate(self, T, seed=None, params=None, horizon: float = 0.0) -> pd.DataFrame:
+        """Simulate customers from the model (fitted or given ``params``).
+
+        Parameters
+        ----------
+        T : array-like, shape (n,)
+            Calibration length of each simulated customer (first transaction at time 0).
+        seed : int or numpy Generator, optional
+        params : dict, optional
+            (r, alpha, a, b); defaults to the fitted ``params_``.
+        horizon : float, default 0
+            Also count transactions in the hold-out window (T, T + horizon].
+
+        Returns
+        -------
+        DataFrame with columns ``frequency, recency, T, holdout_frequency, alive_at_T``,
+        one row per customer (simulated with numpy, vectorised across customers).
+        """
+        if params is None:
+            params_arr = self._check_fitted()
+        else:
+            params_arr = np.asarray([params[k] for k in PARAM_NAMES] if isinstance(params, dict) else params,
+                                    dtype=float)
+        return simulate_bgnbd(params_arr, T, seed=seed, horizon=horizon)
+
+
+def simulate_bgnbd(params, T, seed=None, horizon: float = 0.0) -> pd.DataFrame:
+    """Vectorised simulation from the BG/NBD model; see :meth:`BetaGeoModel.simulate`."""
+    r, alpha, a, b = np.asarray(params, dtype=float)
+    rng = np.random.default_rng(seed)
+    T_ = _as_float_array(T, "T")
+    n = T_.size
+    lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
+    p = rng.beta(a, b, size=n)
+    end = T_ + horizon
+    t_now = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    active = np.ones(n, dtype=bool)  # still inside the observation window and alive
+    freq = np.zeros(n, dtype=np.int64)
+    rec = np.zeros(n)
+    hold = np.zeros(n, dtype=np.int64)
+    alive_at_T = np.ones(n, dtype=bool)
+    while active.any():
+        idx = np.flatnonzero(active)
+        t_next = t_now[idx] + rng.exponential(1.0, size=idx.size) / lam[idx]
+        in_window = t_next <= end[idx]
+        calib = t_next <= T_[idx]
+        i_cal = idx[in_window & calib]
+        freq[i_cal] += 1
+        rec[i_cal] = t_next[in_window & calib]
+        hold[idx[in_window & ~calib]] += 1
+        t_now[idx] = t_next
+        dies = in_window & (rng.random(idx.size) < p[idx])
+        alive[idx[dies]] = False
+        alive_at_T[idx[dies & calib]] = False
+        active[idx[~in_window | dies]] = False
+    return pd.DataFrame({"frequency": freq, "recency": rec, "T": T_, "holdout_frequency": hold,
+                         "alive_at_T": alive_at_T})
+
+
+# --------------------------------------------------------------------------------------
+# transactions -> summary
+# --------------------------------------------------------------------------------------
+_UNIT_DAYS = {"D": 1.0, "W": 7.0}
+
+
+def summary_from_transactions(transactions: pd.DataFrame, customer_col: str, time_col: str, cutoff,
+                              unit: str = "W", start=None) -> pd.DataFrame:
+    """Build the BG/NBD summary (frequency, recency, T) per customer from a transaction log.
+
+    Only rows with ``time_col <= cutoff`` are used (features strictly from data up to the
+    cutoff). Timestamps are floored to calendar days and several transactions on one day
+    count once, so ``frequency`` = number of *distinct days* with a transaction after the
+    first day (for chat data: active days after the first active day).
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per transaction (or per active day).
+    customer_col : str
+        Customer / member id column.
+    time_col : str
+        Datetime-like column (strings are parsed with ``pd.to_datetime``).
+    cutoff : datetime-like
+        End of the calibration period; rows after it are ignored, and T is measured to it.
+    unit : {"W", "D"}, default "W"
+        Time unit of ``recency`` and ``T``: weeks (days / 7) or days.
+    start : datetime-like, optional
+        Start of the cohort window: customers whose first transaction is before ``start``
+        are dropped entirely (their history is left-truncated, so their age and counts
+        would be wrong). Default: keep everyone.
+
+    Returns
+    -------
+    DataFrame indexed by customer with columns ``frequency`` (int64), ``recency``, ``T``
+    (float, in ``unit``) and ``first`` (first transaction day).
+    """
+    if unit not in _UNIT_DAYS:
+        raise ParameterError(f"unit must be 'W' (weeks) or 'D' (days), got {unit!r}.")
+    for col in (customer_col, time_col):
+        if col not in transactions.columns:
+            raise ParameterError(f"Column '{col}' is not in the transactions table "
+                                 f"(columns: {list(transactions.columns)[:20]}).")
+    try:
+        cutoff_ts = pd.Timestamp(cutoff)
+        start_ts = None if start is None else pd.Timestamp(start)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"cutoff/start must be dates, e.g. '1997-09-30' ({exc}).") from exc
+    if start_ts is not None and start_ts > cutoff_ts:
+        raise ParameterError(f"start ({start_ts.date()}) is after cutoff ({cutoff_ts.date()}).")
+    times = pd.to_datetime(transactions[time_col])
+    if times.isna().any():
+        raise ParameterError(f"Column '{time_col}' has {int(times.isna().sum())} missing or unparseable "
+                             f"timestamps; drop or fix them first.")
+    tz = getattr(times.dt, "tz", None)
+    if tz is not None and cutoff_ts.tzinfo is None:
+        cutoff_ts = cutoff_ts.tz_localize(tz)
+        if start_ts is not None and start_ts.tzinfo is None:
+            start_ts = start_ts.tz_localize(tz)
+    keep = (times <= cutoff_ts).to_numpy()
+    frame = pd.DataFrame({"customer": transactions[customer_col].to_numpy()[keep],
+                          "day": times.dt.floor("D").to_numpy()[keep]})
+    frame = frame.drop_duplicates()
+    cols = ["frequency", "recency", "T", "first"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols).rename_axis(customer_col)
+    grouped = frame.groupby("customer", sort=True)["day"]
+    first = grouped.min()
+    last = grouped.max()
+    n_days = grouped.size()
+    if start_ts is not None:
+        in_cohort = first >= start_ts.floor("D")
+        first, last, n_days = first[in_cohort], last[in_cohort], n_days[in_cohort]
+    scale = _UNIT_DAYS[unit]
+    day = pd.Timedelta(days=1)
+    out = pd.DataFrame({
+        "frequency": (n_days - 1).astype("int64"),
+        "recency": ((last - first) / day / scale).astype(float),
+        "T": ((cutoff_ts.floor("D") - first) / day / scale).astype(float),
+        "first": first,
+    })
+    out.index.name = customer_col
+    return out
