@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -220,7 +221,13 @@ def test_bounded_fit_on_boundary_warns_instead_of_raising(seed):
     # the pattern of chat activity; the unbounded MLE runs off to log a, log b << -9
     sim = simulate_bgnbd([1.0, 5.0, 1e-5, 1e-5], np.full(800, 30.0), seed=seed)
     f, rec, T = sim["frequency"], sim["recency"], sim["T"]
-    plain = BetaGeoModel().fit(f, rec, T)
+    # with the analytic gradient the unbounded search follows the ridge to log a, log b < -25 and says so
+    with pytest.raises(ConvergenceError, match="log_bounds"):
+        BetaGeoModel().fit(f, rec, T)
+    # the ridge solution: bounds so wide that the likelihood is flat to float precision out there
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = BetaGeoModel(log_bounds=(-40, 40)).fit(f, rec, T)
     assert np.log(plain.params_["a"]) < -12 and np.log(plain.params_["b"]) < -12
     with pytest.warns(StatisticalWarning, match="bound"):
         bounded = BetaGeoModel(log_bounds=(-9, 9)).fit(f, rec, T)
@@ -245,3 +252,20 @@ def test_log_bounds_validation():
         BetaGeoModel(log_bounds=(9, -9)).fit([1, 1, 0, 2], [1.0, 1, 0, 2], [5.0, 5, 5, 5])
     with pytest.raises(ParameterError, match="log_bounds"):
         BetaGeoModel(log_bounds="wide").fit([1, 1, 0, 2], [1.0, 1, 0, 2], [5.0, 5, 5, 5])
+
+
+def test_analytic_gradient_matches_finite_differences():
+    from groupstats.stats.bgnbd import _log_likelihood_and_gradient, _log_likelihood_terms
+
+    rng = np.random.default_rng(5)
+    sim = simulate_bgnbd([0.6, 3.0, 0.8, 2.5], rng.uniform(20, 50, size=400), seed=6)
+    x, tx, T = (sim[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    w = rng.uniform(0.5, 2.0, size=x.size)
+    # interior, near the a, b -> 0 corner, and far from the data's optimum
+    for z in (np.log([0.6, 3.0, 0.8, 2.5]), np.array([0.1, -0.3, -8.9, -8.9]), np.array([1.0, 2.0, 3.0, -1.0])):
+        value, grad = _log_likelihood_and_gradient(np.exp(z), x, tx, T, w)
+        assert value == pytest.approx(float(w @ _log_likelihood_terms(np.exp(z), x, tx, T)), rel=1e-12)
+        h = 1e-6
+        numeric = np.array([(w @ _log_likelihood_terms(np.exp(z + h * e), x, tx, T)
+                             - w @ _log_likelihood_terms(np.exp(z - h * e), x, tx, T)) / (2 * h) for e in np.eye(4)])
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-4)
