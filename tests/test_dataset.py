@@ -94,29 +94,42 @@ def test_parquet_round_trip_stores_microseconds_with_zone(tmp_path):
     pd.testing.assert_frame_equal(load_dataset(tmp_path / "csv2").messages, ds.messages)
 
 
-@pytest.mark.parametrize("table,change,column,fragment", [
-    ("messages", lambda f: f.drop(columns=["sent_at"]), "sent_at", "required column"),
+@pytest.mark.parametrize("table,change,column,fragment,shown", [
+    ("messages", lambda f: f.drop(columns=["sent_at"]), "sent_at", "required column", None),
     ("messages", lambda f: f.assign(sent_at=["2026-01-02 09:00", "not a time", "2026-01-02 09:20",
-                                             "2026-01-02 12:00"]), "sent_at", "unparseable timestamp"),
+                                             "2026-01-02 12:00"]), "sent_at", "unparseable timestamp",
+     "sent_at 'not a time' (row 2)"),
     ("messages", lambda f: f.assign(message_id=["m1", "m1", "m3", "m4"],
-                                    reply_to=[None, None, None, None]), "message_id", "duplicate keys"),
-    ("messages", lambda f: f.assign(msg_type=["text", "txt", "sticker", "text"]), "msg_type", "unknown categories"),
-    ("members", lambda f: f.assign(role=["owner", "boss", "member"]), "role", "unknown categories"),
-    ("messages", lambda f: f.assign(n_mentions=[0, -1, 0, 0]), "n_mentions", "negative counts"),
-    ("messages", lambda f: f.assign(text_len=[0, 1.5, 0, 0]), "text_len", "whole numbers"),
-    ("members", lambda f: f.assign(left_at=[None, "2025-12-01", "2026-01-03"]), "left_at", "before joined_at"),
+                                    reply_to=[None, None, None, None]), "message_id", "duplicate keys",
+     "message_id 'm1' (row 1), message_id 'm1' (row 2)"),
+    ("messages", lambda f: f.assign(msg_type=["text", "txt", "sticker", "text"]), "msg_type", "unknown categories",
+     "msg_type 'txt' (row 2)"),
+    ("members", lambda f: f.assign(role=["owner", "boss", "member"]), "role", "unknown categories",
+     "role 'boss' (row 2)"),
+    ("messages", lambda f: f.assign(n_mentions=[0, -1, 0, 0]), "n_mentions", "negative counts",
+     "n_mentions '-1' (row 2)"),
+    ("messages", lambda f: f.assign(text_len=[0, 1.5, 0, 0]), "text_len", "whole numbers",
+     "text_len '1.5' (row 2)"),
+    ("members", lambda f: f.assign(left_at=[None, "2025-12-01", "2026-01-03"]), "left_at", "before joined_at",
+     "(joined_at, left_at) ('2026-01-01 00:00:00+08:00', '2025-12-01 00:00:00+08:00') (row 2)"),
     ("members", lambda f: pd.concat([f, f.iloc[[1]].assign(joined_at="2026-01-01 12:00")]), "joined_at",
-     "overlap"),
-    ("members", lambda f: pd.concat([f, f.iloc[[1]]]), "joined_at", "duplicate keys"),
-    ("assignments", lambda f: f.assign(start_at=["2026-01-01", "2026-01-01 12:00"]), "start_at", "overlap"),
-    ("assignments", lambda f: f.assign(end_at=["2025-12-31", "2026-01-03"]), "end_at", "not after start_at"),
-    ("messages", lambda f: f.assign(group_id=["g1", "g1", "g9", "g1"]), "group_id", "groups not in the groups"),
-    ("messages", lambda f: f.assign(reply_to=[None, "m99", None, None]), "reply_to", "not in messages"),
-    ("messages", lambda f: f.assign(member_id=["op", "a", "zz", "a"]), "member_id", "no row in members"),
-    ("posts", lambda f: f.assign(message_id=["m77"]), "message_id", "not in messages"),
-    ("events", lambda f: f.assign(post_id=["p1", "p404"]), "post_id", "posts not in posts"),
+     "overlap", "(group_id, member_id, joined_at, left_at) ('g1', 'a', '2026-01-01 12:00:00+08:00', empty) (row 4)"),
+    ("members", lambda f: pd.concat([f, f.iloc[[1]]]), "joined_at", "duplicate keys",
+     "(group_id, member_id, joined_at) ('g1', 'a', '2026-01-01 00:00:00+08:00') (row 2)"),
+    ("assignments", lambda f: f.assign(start_at=["2026-01-01", "2026-01-01 12:00"]), "start_at", "overlap",
+     "('e1', 'g1', '2026-01-01 12:00:00+08:00', '2026-01-03 00:00:00+08:00') (row 2)"),
+    ("assignments", lambda f: f.assign(end_at=["2025-12-31", "2026-01-03"]), "end_at", "not after start_at",
+     "(start_at, end_at) ('2026-01-01 00:00:00+08:00', '2025-12-31 00:00:00+08:00') (row 1)"),
+    ("messages", lambda f: f.assign(group_id=["g1", "g1", "g9", "g1"]), "group_id", "groups not in the groups",
+     "group_id 'g9' (row 3)"),
+    ("messages", lambda f: f.assign(reply_to=[None, "m99", None, None]), "reply_to", "not in messages",
+     "reply_to 'm99' (row 2)"),
+    ("messages", lambda f: f.assign(member_id=["op", "a", "zz", "a"]), "member_id", "no row in members",
+     "member_id 'zz' (row 3)"),
+    ("posts", lambda f: f.assign(message_id=["m77"]), "message_id", "not in messages", "message_id 'm77' (row 1)"),
+    ("events", lambda f: f.assign(post_id=["p1", "p404"]), "post_id", "posts not in posts", "post_id 'p404' (row 2)"),
 ])
-def test_each_validation_rule_names_file_column_and_rows(tmp_path, table, change, column, fragment):
+def test_each_validation_rule_names_file_column_rows_and_values(tmp_path, table, change, column, fragment, shown):
     tables = tiny_tables()
     folder = write_csv_dataset(tmp_path / "bad", **{table: change(tables[table])})
     problems, text = problems_of(folder)
@@ -127,7 +140,19 @@ def test_each_validation_rule_names_file_column_and_rows(tmp_path, table, change
     assert column in (problem.column or "")
     if fragment != "required column":
         assert problem.rows, text  # offending rows are named
+        assert shown in str(problem), str(problem)  # ... with their values
+        assert problem.to_dict()["values"], problem.to_dict()
     assert f"{table}.csv" in text and column in text
+
+
+def test_problem_shows_at_most_five_values_and_counts_the_rest(tmp_path):
+    messages = tiny_tables()["messages"]
+    many = pd.concat([messages] * 3, ignore_index=True).assign(
+        message_id=[f"m{i}" for i in range(12)], reply_to=None, group_id=[f"grp_nowhere{i}" for i in range(12)])
+    _, text = problems_of(write_csv_dataset(tmp_path / "many", messages=many))
+    line = next(line for line in text.splitlines() if "groups not in the groups table" in line)
+    assert "group_id 'grp_nowhere0' (row 1)" in line and "group_id 'grp_nowhere4' (row 5)" in line
+    assert "grp_nowhere5" not in line and "and 7 more" in line
 
 
 def test_required_table_missing_and_both_formats(tmp_path):

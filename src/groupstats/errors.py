@@ -32,31 +32,58 @@ class DataValidationError(GroupstatsError, ValueError):
 
 
 class Problem:
-    """One broken rule: where (file, column, rows) and what is wrong."""
+    """One broken rule: where (file, column, rows), what is wrong, and the offending values.
 
-    __slots__ = ("file", "column", "rows", "message", "n_rows")
+    ``values``, when given, holds the offending value of each row in ``rows`` (same order; a
+    tuple for a rule on several columns); the message then shows up to five of them with their
+    rows, e.g. ``group_id 'grp_nowhere' (row 5)``.
+    """
+
+    __slots__ = ("file", "column", "rows", "message", "n_rows", "values")
+
+    #: How many offending values (with their rows) a message shows.
+    MAX_VALUES_SHOWN = 5
 
     def __init__(self, file: str, column: str | None, message: str,
-                 rows: Iterable[int] | None = None, n_rows: int | None = None):
+                 rows: Iterable[int] | None = None, n_rows: int | None = None,
+                 values: Iterable | None = None):
         self.file = file
         self.column = column
         self.message = message
         rows = [] if rows is None else list(rows)
         self.n_rows = len(rows) if n_rows is None else n_rows
         self.rows = rows[:10]
+        self.values = None if values is None else list(values)[:len(self.rows)]
+
+    @staticmethod
+    def _show(value) -> str:
+        if isinstance(value, tuple):
+            return "(" + ", ".join(Problem._show(v) for v in value) + ")"
+        return "empty" if value is None else repr(str(value))
 
     def __str__(self) -> str:
         where = self.file + (f", column '{self.column}'" if self.column else "")
         text = f"{where}: {self.message}"
-        if self.n_rows:
+        if self.values:
+            shown = list(zip(self.values, self.rows))[:self.MAX_VALUES_SHOWN]
+            label = self.column if self.column and "," not in self.column else \
+                f"({self.column})" if self.column else ""
+            cases = ", ".join(f"{label} {self._show(v)} (row {r})".strip() for v, r in shown)
+            more = f" and {self.n_rows - len(shown)} more" if self.n_rows > len(shown) else ""
+            text += f": {cases}{more} (row numbers count data rows from 1)"
+        elif self.n_rows:
             shown = ", ".join(str(r) for r in self.rows)
             more = f" and {self.n_rows - len(self.rows)} more" if self.n_rows > len(self.rows) else ""
             text += f" (rows {shown}{more}; row numbers count data rows from 1)"
         return text
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "column": self.column, "message": self.message,
-                "rows": [int(r) for r in self.rows], "n_rows": int(self.n_rows)}
+        out = {"file": self.file, "column": self.column, "message": self.message,
+               "rows": [int(r) for r in self.rows], "n_rows": int(self.n_rows)}
+        if self.values is not None:
+            out["values"] = [list(map(str, v)) if isinstance(v, tuple) else (None if v is None else str(v))
+                             for v in self.values]
+        return out
 
 
 class MissingTableError(GroupstatsError, LookupError):

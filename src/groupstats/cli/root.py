@@ -47,14 +47,72 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
         raise typer.Exit()
 
 
+def _usage_exception_types() -> tuple[type[BaseException], ...]:
+    """The click exception classes a command line can raise.
+
+    typer (0.20 and later) vendors click as ``typer._click`` and raises *its* exceptions; older typer
+    raises those of the ``click`` package. Both are caught, whichever are installed.
+    """
+    types: list[type[BaseException]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        types.append(module.ClickException)
+    return tuple(types)
+
+
+def _closest_option(exc) -> list[str]:
+    """The one option of the command closest to a misspelled one (``--thresold`` -> ``--thresholds``).
+
+    click lists every option that shares a prefix (``--help`` among them); a single suggestion
+    reads as "Did you mean --thresholds?".
+    """
+    import difflib
+
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return []
+    names = [opt for param in ctx.command.params for opt in (*getattr(param, "opts", ()),
+                                                             *getattr(param, "secondary_opts", ()))
+             if opt.startswith("-") and opt not in ctx.help_option_names]
+    return difflib.get_close_matches(exc.option_name, names, n=1, cutoff=0.5)
+
+
+def _show_click_exception(exc) -> int:
+    """Print a click usage error as a few lines (usage, hint, error) on stderr; return its exit code."""
+    if getattr(exc, "option_name", None) and hasattr(exc, "possibilities"):  # NoSuchOption
+        closest = _closest_option(exc)
+        exc.possibilities = None
+        exc.message = f"No such option: {exc.option_name}." + (f" Did you mean {closest[0]}?" if closest else "")
+    try:
+        exc.show()
+    except Exception:  # pragma: no cover - a broken show() must still not give a traceback
+        typer.echo(f"error: {exc}", err=True)
+    return int(getattr(exc, "exit_code", 2) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    Usage errors (unknown command, misspelled option, missing or out-of-range value) print the
+    usage line, a hint and the error, and return 2; errors raised on purpose
+    (:class:`~groupstats.errors.GroupstatsError`) print their message and return 2. Neither
+    prints a traceback.
+    """
+    from groupstats.cli.common import reset_command_state
+
+    usage_errors = _usage_exception_types()
+    reset_command_state()
     try:
         # with standalone_mode=False click *returns* the code of typer.Exit(code=N)
         returned = app(args=argv, standalone_mode=False)
     except GroupstatsError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except usage_errors as exc:
+        return _show_click_exception(exc)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", None)
         if code is None:
@@ -63,13 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         return 1
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
     return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
 
 

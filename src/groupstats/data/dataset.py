@@ -71,28 +71,72 @@ def _as_id(series: pd.Series) -> pd.Series:
     return out.where(series.notna(), None).astype("str")
 
 
-def _parse_timestamps(series: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
-    """Parse to tz-aware microsecond timestamps in ``tz``; return (parsed, bad_row_mask)."""
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        parsed = series.dt.tz_convert(tz)
-    elif pd.api.types.is_datetime64_dtype(series.dtype):
-        parsed = series.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+#: A UTC offset after a time of day (a date alone, 2026-01-05, ends in "-05" but has none).
+_HAS_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _localise(parsed: pd.Series, tz: str) -> pd.Series:
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert(tz)
+    return parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+
+
+def _parse_text_timestamps(text: pd.Series, tz: str, timestamp_format: str | None) -> pd.Series:
+    """Text -> tz-aware timestamps: ISO 8601 only, or exactly ``timestamp_format`` if declared.
+
+    Nothing is guessed: ``05/01/2026`` is NaT (an unparseable value) unless the format says
+    which part is the day. ISO values with a UTC offset are converted to ``tz``; those without
+    are local times in ``tz``.
+    """
+    if timestamp_format is not None:
+        try:
+            parsed = pd.to_datetime(text, format=timestamp_format, errors="coerce")
+        except ValueError:  # several UTC offsets in one column
+            parsed = pd.to_datetime(text, format=timestamp_format, errors="coerce", utc=True)
+        return _localise(parsed, tz)
+    out = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[us, {tz}]")
+    aware = text.str.contains(_HAS_OFFSET, regex=True, na=False).to_numpy()
+    if (~aware).any():
+        naive = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
+        out[~aware] = _localise(naive, tz).dt.as_unit("us")
+    if aware.any():
+        parsed = pd.to_datetime(text[aware], format="ISO8601", errors="coerce", utc=True)
+        out[aware] = parsed.dt.tz_convert(tz).dt.as_unit("us")
+    return out
+
+
+def _parse_timestamps(series: pd.Series, tz: str,
+                      timestamp_format: str | None = None) -> tuple[pd.Series, np.ndarray]:
+    """Parse to tz-aware microsecond timestamps in ``tz``; return (parsed, bad_row_mask).
+
+    Columns already typed as timestamps (Parquet) are converted; text must be ISO 8601 unless
+    ``timestamp_format`` (a strftime format such as ``'%d/%m/%Y %H:%M'``) is declared.
+    """
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series.dtype):
+        parsed = _localise(series, tz)
     else:
-        text = series.astype("str")
-        parsed = pd.to_datetime(text, errors="coerce", utc=False, format="mixed")
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            parsed = parsed.dt.tz_convert(tz)
-        elif pd.api.types.is_datetime64_dtype(parsed.dtype):
-            parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        else:  # mixed offsets come back as objects: go through UTC
-            parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed").dt.tz_convert(tz)
+        parsed = _parse_text_timestamps(series.astype("str"), tz, timestamp_format)
     parsed = parsed.dt.as_unit("us")
     bad = (parsed.isna() & series.notna()).to_numpy(copy=True)
     return parsed, bad
 
 
+def _timestamp_problem(file: str, col: str, series: pd.Series, bad: np.ndarray,
+                       timestamp_format: str | None) -> Problem:
+    """The problem of unparseable timestamps: which rows and values, and how to fix them."""
+    rows = np.flatnonzero(bad)
+    if timestamp_format is None:
+        text = ("timestamps that are not ISO 8601 (write 2026-01-05 10:00 or 2026-01-05T10:00:00+08:00; "
+                "for another form, declare it with --timestamp-format '%d/%m/%Y %H:%M' or "
+                "\"timestamp_format\" in dataset.json: it is never guessed)")
+    else:
+        text = f"timestamps that do not match the declared format {timestamp_format!r}"
+    return Problem(file, col, f"unparseable timestamp(s): {text}", rows + 1,
+                   values=series.iloc[rows[:Problem.MAX_VALUES_SHOWN]].tolist())
+
+
 def _coerce(frame: pd.DataFrame, spec: TableSpec, file: str, tz: str,
-            problems: list[Problem]) -> pd.DataFrame:
+            problems: list[Problem], timestamp_format: str | None = None) -> pd.DataFrame:
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         problems.append(Problem(file, ", ".join(missing),
@@ -111,11 +155,9 @@ def _coerce(frame: pd.DataFrame, spec: TableSpec, file: str, tz: str,
             frame[col] = pd.Series(None, index=frame.index, dtype="str")
     for col in spec.timestamps:
         if col in frame.columns:
-            parsed, bad = _parse_timestamps(frame[col], tz)
+            parsed, bad = _parse_timestamps(frame[col], tz, timestamp_format)
             if bad.any():
-                rows = np.flatnonzero(bad) + 1
-                example = frame[col].iloc[int(rows[0]) - 1]
-                problems.append(Problem(file, col, f"unparseable timestamp(s), e.g. {example!r}", rows))
+                problems.append(_timestamp_problem(file, col, frame[col], bad, timestamp_format))
             frame[col] = parsed
         elif col not in spec.required:
             frame[col] = pd.Series(pd.NaT, index=frame.index, dtype=f"datetime64[us, {tz}]")
@@ -126,7 +168,7 @@ def _coerce(frame: pd.DataFrame, spec: TableSpec, file: str, tz: str,
             bad |= (numbers.notna() & (numbers != np.round(numbers))).to_numpy()
             if bad.any():
                 problems.append(Problem(file, col, "values that are not whole numbers",
-                                        np.flatnonzero(bad) + 1))
+                                        np.flatnonzero(bad) + 1, values=_values_at(frame, col, bad)))
             frame[col] = numbers.round().astype("Int64")
         else:
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
@@ -136,6 +178,19 @@ def _coerce(frame: pd.DataFrame, spec: TableSpec, file: str, tz: str,
 # --------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------
+def _values_at(frame: pd.DataFrame, columns, rows) -> list:
+    """The offending values a problem shows: ``frame[columns]`` at the first few ``rows``.
+
+    ``rows`` is a boolean mask or 0-based positions; several columns give tuples.
+    """
+    positions = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=int)
+    positions = positions[:Problem.MAX_VALUES_SHOWN]
+    if isinstance(columns, str):
+        return [None if pd.isna(v) else v for v in frame[columns].iloc[positions].tolist()]
+    picked = frame[list(columns)].iloc[positions]
+    return [tuple(None if pd.isna(v) else v for v in row) for row in picked.itertuples(index=False)]
+
+
 def _pandera_schema(spec: TableSpec):
     import pandera.pandas as pa
 
@@ -179,9 +234,15 @@ def _run_pandera(frame: pd.DataFrame, spec: TableSpec, file: str, problems: list
                 allowed = spec.categories.get(column, ())
                 values = sorted({str(v) for v in sub["failure_case"]})[:5]
                 text += f" {', '.join(values)} (allowed: {', '.join(allowed)})"
+            positions = [r - 1 for r in rows]
             if "uniqueness" in check_name:
                 column = ", ".join(spec.key)
-            problems.append(Problem(file, None if pd.isna(column) else str(column), text, rows))
+                values = _values_at(frame, spec.key if len(spec.key) > 1 else spec.key[0], positions)
+            elif not pd.isna(column) and column in frame.columns:
+                values = _values_at(frame, column, positions)
+            else:
+                values = None
+            problems.append(Problem(file, None if pd.isna(column) else str(column), text, rows, values=values))
 
 
 def isin(values: pd.Series, allowed) -> np.ndarray:
@@ -226,7 +287,8 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, str],
                 bad = ~isin(table["group_id"], known_groups)
                 if bad.any():
                     problems.append(Problem(files[name], "group_id",
-                                            "references to groups not in the groups table", _rows_of(bad)))
+                                            "references to groups not in the groups table", _rows_of(bad),
+                                            values=_values_at(table, "group_id", bad)))
     messages = tables.get("messages")
     if messages is not None and members is not None:
         member_keys = pd.MultiIndex.from_frame(members[["group_id", "member_id"]])
@@ -234,18 +296,21 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, str],
         bad = ~msg_keys.isin(member_keys)
         if bad.any():
             problems.append(Problem(files["messages"], "member_id",
-                                    "senders with no row in members for that group", _rows_of(bad)))
+                                    "senders with no row in members for that group", _rows_of(bad),
+                                    values=_values_at(messages, "member_id", bad)))
         if "reply_to" in messages:
             bad = messages["reply_to"].notna() & ~isin(messages["reply_to"], messages["message_id"])
             if bad.any():
                 problems.append(Problem(files["messages"], "reply_to",
-                                        "quotes a message_id that is not in messages", _rows_of(bad)))
+                                        "quotes a message_id that is not in messages", _rows_of(bad),
+                                        values=_values_at(messages, "reply_to", bad)))
     posts = tables.get("posts")
     if posts is not None and messages is not None and "message_id" in posts:
         bad = posts["message_id"].notna() & ~isin(posts["message_id"], messages["message_id"])
         if bad.any():
             problems.append(Problem(files["posts"], "message_id",
-                                    "references to messages not in messages", _rows_of(bad)))
+                                    "references to messages not in messages", _rows_of(bad),
+                                    values=_values_at(posts, "message_id", bad)))
     events = tables.get("events")
     if events is not None and "post_id" in events:
         known_posts = set(posts["post_id"]) if posts is not None else set()
@@ -254,11 +319,12 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, str],
             problems.append(Problem(files["events"], "post_id",
                                     "references to posts not in posts" + ("" if posts is not None else
                                                                           " (there is no posts table)"),
-                                    _rows_of(bad)))
+                                    _rows_of(bad), values=_values_at(events, "post_id", bad)))
     if members is not None:
         bad = members["left_at"].notna() & (members["left_at"] < members["joined_at"])
         if bad.any():
-            problems.append(Problem(files["members"], "left_at", "left_at before joined_at", _rows_of(bad)))
+            problems.append(Problem(files["members"], "joined_at, left_at", "left_at before joined_at",
+                                    _rows_of(bad), values=_values_at(members, ["joined_at", "left_at"], bad)))
         _check_overlaps(members, ["group_id", "member_id"], "joined_at", "left_at", files["members"],
                         "memberships of one member in one group overlap (a rejoin must start "
                         "after the previous left_at)", problems)
@@ -266,7 +332,8 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, str],
     if assignments is not None:
         bad = assignments["end_at"] <= assignments["start_at"]
         if bad.any():
-            problems.append(Problem(files["assignments"], "end_at", "end_at not after start_at", _rows_of(bad)))
+            problems.append(Problem(files["assignments"], "start_at, end_at", "end_at not after start_at",
+                                    _rows_of(bad), values=_values_at(assignments, ["start_at", "end_at"], bad)))
         _check_overlaps(assignments, ["experiment_id", "group_id"], "start_at", "end_at",
                         files["assignments"],
                         "assignments overlap for one group and experiment", problems)
@@ -288,7 +355,8 @@ def _check_overlaps(frame: pd.DataFrame, by: list[str], start: str, end: str, fi
     overlap = same_key & ((open_ended | (order[start] < prev_end)).to_numpy())
     if overlap.any():
         rows = np.sort(order.index.to_numpy()[overlap]) + 1
-        problems.append(Problem(file, f"{start}, {end}", message, rows))
+        problems.append(Problem(file, ", ".join([*by, start, end]), message, rows,
+                                values=_values_at(frame, [*by, start, end], rows - 1)))
 
 
 # --------------------------------------------------------------------------------------
@@ -478,7 +546,7 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 
 def _build(raw: dict[str, pd.DataFrame | None], files: dict[str, str], tz: str, validate: bool,
-           metadata: dict, path: Path | None) -> Dataset:
+           metadata: dict, path: Path | None, timestamp_format: str | None = None) -> Dataset:
     problems: list[Problem] = []
     for name in REQUIRED_TABLES:
         if raw.get(name) is None:
@@ -491,7 +559,8 @@ def _build(raw: dict[str, pd.DataFrame | None], files: dict[str, str], tz: str, 
         if frame is None:
             continue
         n_before = len(problems)
-        frame = _coerce(frame.reset_index(drop=True), TABLES[name], files[name], tz, problems)
+        frame = _coerce(frame.reset_index(drop=True), TABLES[name], files[name], tz, problems,
+                        timestamp_format=timestamp_format)
         if len(problems) == n_before or all(c in frame.columns for c in TABLES[name].required):
             if validate:
                 _run_pandera(frame, TABLES[name], files[name], problems)
@@ -505,7 +574,7 @@ def _build(raw: dict[str, pd.DataFrame | None], files: dict[str, str], tz: str, 
 
 
 def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool = True,
-                 tables: list[str] | None = None) -> Dataset:
+                 tables: list[str] | None = None, timestamp_format: str | None = None) -> Dataset:
     """Read and validate the dataset in folder ``path``.
 
     Parameters
@@ -520,6 +589,11 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
         naming the file, column and rows of each problem).
     tables : list of str, optional
         Read only these tables (plus the required ones).
+    timestamp_format : str, optional
+        strftime format of timestamps written as text in another form than ISO 8601, e.g.
+        ``'%d/%m/%Y %H:%M'``; default: ``"timestamp_format"`` in ``dataset.json`` if any. Without
+        one, text timestamps must be ISO 8601: day/month forms such as ``05/01/2026 10:00`` are
+        reported as unparseable (file, column, rows and values), never guessed.
 
     Returns
     -------
@@ -537,6 +611,7 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
             raise DataValidationError([Problem(str(meta_file), None, f"is not valid JSON: {exc}")]) from exc
     tz = tz or metadata.get("tz") or DEFAULT_TZ
     _check_tz(tz)
+    timestamp_format = timestamp_format or metadata.get("timestamp_format") or None
     wanted = TABLE_NAMES if tables is None else tuple(dict.fromkeys([*REQUIRED_TABLES, *tables]))
     raw, files = {}, {}
     for name in TABLE_NAMES:
@@ -544,7 +619,7 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
         files[name] = str(file) if file else str(folder / f"{name}.*")
         if file is not None:
             raw[name] = _read_raw(file)
-    return _build(raw, files, tz, validate, metadata, path=folder)
+    return _build(raw, files, tz, validate, metadata, path=folder, timestamp_format=timestamp_format)
 
 
 def _check_tz(tz: str) -> None:
