@@ -1,0 +1,120 @@
+"""Bayesian read-out of an experiment: chance to beat control, expected loss, credible interval.
+
+For each arm against the control, :func:`bayes_readout` combines
+
+* the **likelihood**: the relative effect ``rel_diff = arm / control - 1`` estimated by the
+  comparison engine (:func:`groupstats.stats.compare.compare_arms`: cluster-robust, CR2 by
+  group) with its standard error, taken as normal (``rel_diff ~ N(theta, se_rel^2)``); and
+* a **weakly informative prior** on the true relative effect ``theta ~ N(0, prior_sd^2)``
+  with ``prior_sd = 0.3`` by default: effects of a few percent are a priori as plausible as
+  no effect, effects beyond +/-60% (two prior SDs) are rare -- the scale of a posting-slot or
+  content-mix change. This is the approach of GrowthBook's Bayesian engine (normal prior on
+  the relative effect, normal approximation of the delta-method estimate).
+
+The posterior is normal with precision ``1/prior_sd^2 + 1/se_rel^2`` and mean
+``(rel_diff / se_rel^2) / precision``. Reported per arm:
+
+* ``prob_better``: posterior probability that the arm is better than control
+  (``theta > 0`` when higher is better);
+* ``expected_loss``: expected relative loss if the arm is chosen and it is in fact worse,
+  ``E[max(0, -theta)] = s phi(m / s) - m Phi(-m / s)`` for posterior mean ``m`` and SD ``s``
+  (sign flipped when lower is better) -- e.g. 0.002 means choosing it costs 0.2% of the
+  control level on average;
+* ``ci_low, ci_high``: equal-tailed ``1 - alpha`` credible interval of the relative effect.
+
+``se_rel`` is read from the engine's relative interval: ``(rel_ci_high - rel_ci_low) / (2
+t_df(1 - alpha/2))`` (the fixed-horizon interval, even after the sequential version has
+replaced it in the table: pass the ``*_fixed`` columns when present).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from groupstats.errors import ParameterError
+
+__all__ = ["DEFAULT_PRIOR_SD", "normal_posterior", "prob_better", "expected_loss", "bayes_readout",
+           "bayes_records", "BAYES_COLUMNS"]
+
+#: Default prior SD of the relative effect (0.3 = 30% of the control level).
+DEFAULT_PRIOR_SD = 0.3
+BAYES_COLUMNS = ["arm", "control", "prob_better", "expected_loss", "ci_low", "ci_high", "post_mean", "post_sd",
+                 "prior_sd"]
+
+
+def normal_posterior(estimate, se, prior_sd: float = DEFAULT_PRIOR_SD, prior_mean: float = 0.0):
+    """Posterior mean and SD of ``theta`` from ``estimate ~ N(theta, se^2)`` and ``theta ~ N(prior_mean, prior_sd^2)``.
+
+    ``prior_sd = inf`` gives the flat prior (posterior = likelihood). Vectorised.
+    """
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    prior_prec = 0.0 if math.isinf(prior_sd) else 1.0 / prior_sd ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = prior_prec + 1.0 / se ** 2
+        mean = (prior_prec * prior_mean + est / se ** 2) / prec
+    return mean, np.sqrt(1.0 / prec)
+
+
+def prob_better(post_mean, post_sd, higher_is_better: bool = True):
+    """P(theta > 0) (or P(theta < 0) when lower is better) under a normal posterior."""
+    z = np.asarray(post_mean, dtype=float) / np.asarray(post_sd, dtype=float)
+    return sps.norm.cdf(z if higher_is_better else -z)
+
+
+def expected_loss(post_mean, post_sd, higher_is_better: bool = True):
+    """E[max(0, -theta)] (choosing the arm when it is worse), ``theta`` normal; sign flipped if lower is better."""
+    m = np.asarray(post_mean, dtype=float) * (1 if higher_is_better else -1)
+    s = np.asarray(post_sd, dtype=float)
+    return s * sps.norm.pdf(m / s) - m * sps.norm.cdf(-m / s)
+
+
+def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: float = DEFAULT_PRIOR_SD,
+                  higher_is_better: bool = True) -> pd.DataFrame:
+    """Bayesian read-out of each arm vs control from the comparison engine's table.
+
+    Parameters
+    ----------
+    comparisons : DataFrame
+        ``.comparisons`` of :func:`groupstats.stats.compare.compare_arms` (columns ``arm,
+        control, rel_diff, rel_ci_low, rel_ci_high, df``; the ``rel_ci_*_fixed`` columns are
+        used instead when the table was made sequential).
+    alpha : float
+        The level of the engine's intervals; the credible interval has the same level.
+    prior_sd : float
+        Prior SD of the relative effect (default 0.3); ``inf`` for a flat prior.
+    higher_is_better : bool
+
+    Returns
+    -------
+    DataFrame with columns :data:`BAYES_COLUMNS`, one row per arm (relative units).
+    """
+    if not (0 < alpha < 1):
+        raise ParameterError(f"alpha must be between 0 and 1 (got {alpha!r}).")
+    if not (prior_sd > 0):
+        raise ParameterError(f"prior_sd must be positive (got {prior_sd!r}); 0.3 is the default.")
+    low_col = "rel_ci_low_fixed" if "rel_ci_low_fixed" in comparisons else "rel_ci_low"
+    high_col = "rel_ci_high_fixed" if "rel_ci_high_fixed" in comparisons else "rel_ci_high"
+    rel = comparisons["rel_diff"].to_numpy(float)
+    df = comparisons["df"].to_numpy(float) if "df" in comparisons else np.full(len(rel), np.inf)
+    finite_df = np.isfinite(df) & (df > 0)
+    crit = np.where(finite_df, sps.t.isf(alpha / 2, np.where(finite_df, df, 1.0)), sps.norm.isf(alpha / 2))
+    se_rel = (comparisons[high_col].to_numpy(float) - comparisons[low_col].to_numpy(float)) / (2 * crit)
+    mean, sd = normal_posterior(rel, se_rel, prior_sd)
+    z = sps.norm.isf(alpha / 2)
+    return pd.DataFrame({
+        "arm": list(comparisons["arm"]), "control": list(comparisons["control"]),
+        "prob_better": prob_better(mean, sd, higher_is_better),
+        "expected_loss": expected_loss(mean, sd, higher_is_better),
+        "ci_low": mean - z * sd, "ci_high": mean + z * sd,
+        "post_mean": mean, "post_sd": sd, "prior_sd": float(prior_sd),
+    }, columns=BAYES_COLUMNS)
+
+
+def bayes_records(table: pd.DataFrame) -> dict:
+    """``{arm: {prob_better, expected_loss, ci_low, ci_high}}`` for JSON (arm labels as strings)."""
+    keys = ("prob_better", "expected_loss", "ci_low", "ci_high")
+    return {str(r["arm"]): {k: float(r[k]) for k in keys} for r in table.to_dict(orient="records")}
