@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Reports run in parallel (one kernel each)."),
         timeout: float = typer.Option(600.0, "--timeout", help="Seconds a single cell may run."),
         list_only: bool = typer.Option(False, "--list", help="List the notebooks and their parameters; run nothing."),
+        lang: str = typer.Option("zh", "--lang", help="Language of the reports: zh (Chinese, default) or en."),
     ) -> None:
         """Execute notebooks with papermill and write HTML reports plus an index.html.
 
@@ -51,8 +52,9 @@ def register(app: typer.Typer) -> None:
             raise ParameterError("Name the report(s) to run (a notebook name, 'all', or --grid FILE); "
                                  "see `groupstats report --list`.")
         planned = plan_reports(targets or ["all"], data=data, parameters=parse_assignments(param or []),
-                               grid=grid)
-        typer.echo(f"running {len(planned)} report(s) into {out} with kernel {kernel} ({jobs} at a time)")
+                               grid=grid, lang=lang)
+        typer.echo(f"index (open this first): {Path(out).resolve() / 'index.html'}")
+        typer.echo(f"running {len(planned)} report(s) into {out} with kernel {kernel} ({jobs} at a time), lang {lang}")
         batch = run_reports(planned, out, kernel_name=kernel, timeout=timeout, show_code=show_code, n_jobs=jobs,
                             echo=typer.echo)
         typer.echo(batch.summary())

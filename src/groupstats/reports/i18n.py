@@ -43,6 +43,74 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "unit.replies_per_post": {"zh": "每帖回复数", "en": "replies per post"},
     "word.ci95": {"zh": "95% 区间", "en": "95% interval"},
     "word.unbounded": {"zh": "无上界", "en": "unbounded"},
+    "word.yes": {"zh": "是", "en": "yes"},
+    "word.no": {"zh": "否", "en": "no"},
+    "word.others": {"zh": "其他", "en": "others"},
+    "word.none": {"zh": "无", "en": "none"},
+    "word.list_sep": {"zh": "、", "en": ", "},
+    # health status words
+    "status.ok": {"zh": "正常", "en": "ok"},
+    "status.warning": {"zh": "预警", "en": "warning"},
+    "status.alert": {"zh": "警报", "en": "alert"},
+    # metric names (tables, axes, legends)
+    "metric.messages_per_day": {"zh": "日均发言数", "en": "messages per day"},
+    "metric.messages_per_member_day": {"zh": "人均日发言数", "en": "messages per member and day"},
+    "metric.read_rate": {"zh": "阅读率", "en": "read rate"},
+    "metric.exit_rate_30d": {"zh": "30 天退群率", "en": "30-day exit rate"},
+    "metric.silent_share": {"zh": "沉默成员占比", "en": "share of members silent"},
+    "metric.complaint_rate": {"zh": "投诉率", "en": "complaint rate"},
+    "metric.max_daily_complaints": {"zh": "单日最多投诉数", "en": "most complaints in a day"},
+    "metric.active_share": {"zh": "活跃成员占比", "en": "share of members active"},
+    "metric.replies": {"zh": "每帖回复数", "en": "replies per post"},
+    "metric.responders": {"zh": "每帖回应人数", "en": "responders per post"},
+    "metric.responses": {"zh": "每帖后的成员消息数", "en": "member messages after a post"},
+    "metric.incremental_responses": {"zh": "每帖新增成员消息数", "en": "extra member messages after a post"},
+    "metric.click_rate": {"zh": "点击率", "en": "click rate"},
+    "metric.messages_per_member_day_mix": {"zh": "人均日发言数", "en": "messages per member and day"},
+    # slot names
+    "slot.morning": {"zh": "早间", "en": "morning"},
+    "slot.noon": {"zh": "午间", "en": "noon"},
+    "slot.evening": {"zh": "晚间", "en": "evening"},
+    "slot.night": {"zh": "夜间", "en": "night"},
+    "slot.afternoon": {"zh": "下午", "en": "afternoon"},
+    # report header (inserted by the runner)
+    "header.report": {"zh": "报告", "en": "Report"},
+    "header.dataset": {"zh": "数据集", "en": "Dataset"},
+    "header.date_range": {"zh": "数据时间范围", "en": "Date range"},
+    "header.range": {"zh": "{start} 至 {end}({tz}),共 {n} 条消息",
+                     "en": "{start} to {end} ({tz}), {n} messages"},
+    "header.unavailable": {"zh": "无法读取({error})", "en": "unavailable ({error})"},
+    "header.parameters": {"zh": "参数(本次实际使用的值)", "en": "Parameters (values used)"},
+    "header.version": {"zh": "groupstats 版本", "en": "groupstats version"},
+    "header.kernel": {"zh": "内核", "en": "Kernel"},
+    "header.run": {"zh": "运行", "en": "Run"},
+    "header.run_value": {"zh": "{when},用时 {seconds} 秒", "en": "{when}, {seconds} s"},
+    "header.status": {"zh": "状态", "en": "Status"},
+    "header.ok": {"zh": "完成", "en": "ok"},
+    "header.failed": {"zh": "失败", "en": "FAILED"},
+    "header.about": {"zh": "关于本报告", "en": "About this report"},
+    "header.did_not_finish": {"zh": "本报告未能完成:在 {where} 处出错(错误见下方执行停止处):",
+                              "en": "This report did not finish. It failed at {where} (the error is shown below, "
+                                    "where execution stopped):"},
+    "header.failing_cell": {"zh": "出错的单元:", "en": "The failing cell:"},
+    # index page
+    "index.title": {"zh": "groupstats 报告", "en": "groupstats reports"},
+    "index.datasets": {"zh": "数据集", "en": "Dataset(s)"},
+    "index.all_ok": {"zh": "全部 {n} 份报告运行完成。", "en": "All {n} reports ran."},
+    "index.some_failed": {"zh": "{bad} / {n} 份报告失败;其页面显示出错的单元和错误。",
+                          "en": "{bad} of {n} reports FAILED; their pages show the failing cell and error."},
+    "index.report": {"zh": "报告", "en": "Report"},
+    "index.headline": {"zh": "结论", "en": "Headline"},
+    "index.verdict": {"zh": "判断", "en": "Verdict"},
+    "index.details": {"zh": "参数与运行", "en": "Parameters and run"},
+    "index.notebook": {"zh": "已执行的 notebook", "en": "Executed notebook"},
+    "index.generated": {"zh": "生成于 {when}", "en": "generated {when}"},
+    "index.total": {"zh": "总用时 {seconds} 秒", "en": "total {seconds} s"},
+    "index.started": {"zh": "开始于 {when}", "en": "started {when}"},
+    "index.runtime": {"zh": "用时 {seconds} 秒", "en": "{seconds} s"},
+    "index.messages": {"zh": "{n} 条消息", "en": "{n} messages"},
+    "index.failed": {"zh": "失败", "en": "FAILED"},
+    "index.defaults": {"zh": "(默认值)", "en": "(defaults)"},
 }
 
 
@@ -108,6 +176,46 @@ def fmt_pct(x: Any, lang: str | None = None, digits: int = 1, signed: bool = Fal
     if math.isnan(v):
         return "–"
     return f"{100 * v:{'+' if signed else ''}.{digits}f}%"
+
+
+def fmt_date(ts: Any, tz: str | None = None, lang: str | None = None, time: bool = False) -> str:
+    """A date (``2026-05-04``; with ``time`` ``2026-05-04 18:30``) in the time zone ``tz``.
+
+    ``tz`` is the dataset's zone; a naive timestamp is taken to be in it already.
+    """
+    import pandas as pd
+
+    if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
+        return "–"
+    ts = pd.Timestamp(ts)
+    if tz is not None:
+        ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+    return f"{ts:%Y-%m-%d %H:%M}" if time else f"{ts:%Y-%m-%d}"
+
+
+def join(items, lang: str | None = None) -> str:
+    """Items joined by the language's list separator ('、' in Chinese, ', ' in English)."""
+    return t("word.list_sep", lang).join(str(i) for i in items)
+
+
+def slot_name(arm: str, lang: str | None = None) -> str:
+    """A slot arm in the language ('evening' -> '晚间'); other arm ids stay as they are."""
+    key = f"slot.{arm}"
+    return t(key, lang) if key in CATALOGUE else str(arm)
+
+
+def english_words(min_length: int = 4) -> set[str]:
+    """Every English word of the catalogue (lower case, at least ``min_length`` letters).
+
+    A Chinese page's visible text must contain none of them (tests check this).
+    """
+    import re
+
+    words: set[str] = set()
+    for texts in CATALOGUE.values():
+        text = re.sub(r"\{[^}]*\}", " ", texts["en"])
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]+", text) if len(w) >= min_length)
+    return words
 
 
 def fmt_p(p: Any) -> str:

@@ -582,7 +582,7 @@ def resolve_data(data: str | Path) -> Path:
 
 def plan_reports(targets: Sequence[str] = ("all",), data: str | Path = "sample",
                  parameters: Mapping[str, Any] | None = None, grid: GridSpec | str | Path | None = None,
-                 folder: Path | None = None) -> list[ReportJob]:
+                 folder: Path | None = None, lang: str | None = None) -> list[ReportJob]:
     """Decide every run and check every parameter before anything executes.
 
     Parameters
@@ -599,6 +599,9 @@ def plan_reports(targets: Sequence[str] = ("all",), data: str | Path = "sample",
         Run one notebook over several parameter sets (see :func:`load_grid`).
     folder : Path, optional
         Notebooks folder for names (default ``notebooks/`` of the repository).
+    lang : {"zh", "en"}, optional
+        Language of the reports: sets ``lang`` of every notebook that declares it (default:
+        the notebook's own default, ``zh``).
 
     Returns
     -------
@@ -615,6 +618,10 @@ def plan_reports(targets: Sequence[str] = ("all",), data: str | Path = "sample",
     import nbformat
 
     parameters = dict(parameters or {})
+    if lang is not None:
+        from groupstats.reports.i18n import check_lang
+
+        lang = check_lang(lang)
     if "data_path" in parameters:
         raise ParameterError("Set the dataset with --data DIR (data=...), not as the parameter data_path.")
     if grid is not None and not isinstance(grid, GridSpec):
@@ -643,6 +650,8 @@ def plan_reports(targets: Sequence[str] = ("all",), data: str | Path = "sample",
             for name, raw in run.items():
                 if name in decl and name != "data_path":
                     values[name] = coerce_parameter(decl[name], raw, nb_path.stem)
+            if lang is not None and "lang" in decl:
+                values["lang"] = lang
             name = nb_path.stem
             if grid is not None:
                 varied = {k: values[k] for k in grid.runs[i] if k in values}
@@ -822,6 +831,10 @@ class ReportOutcome:
     kernel: str = DEFAULT_KERNEL
     n_records: int = 0
     privacy: dict[str, int] = field(default_factory=dict)
+    #: The report's headline as the notebook recorded it (``record("headline", ...)``): title,
+    #: answer (a verdict key), verdict (its words) and text (the key number in a sentence).
+    headline: dict | None = None
+    lang: str = "en"
 
     @property
     def ok(self) -> bool:
@@ -841,28 +854,72 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def report_lang(job: ReportJob) -> str:
+    """The language of a report: its ``lang`` parameter, else the notebook's default, else English
+    (a notebook without a ``lang`` parameter is not translated)."""
+    if job.parameters.get("lang"):
+        return str(job.parameters["lang"])
+    try:
+        declared = declared_parameters(job.notebook).get("lang")
+    except Exception:  # an unreadable notebook fails later, with its own message
+        declared = None
+    return str(declared.default) if declared is not None and declared.default else "en"
+
+
+def parameters_used(job: ReportJob) -> dict[str, Any]:
+    """Every parameter value the notebook ran with: the declared defaults overridden by the job's."""
+    try:
+        values = {name: d.default for name, d in declared_parameters(job.notebook).items()}
+    except Exception:
+        values = {}
+    values.update(job.parameters)
+    return values
+
+
+def local_time(utc_text: str, tz: str | None) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` (UTC) as ``YYYY-MM-DD HH:MM (zone)`` in the dataset's time zone."""
+    if not utc_text:
+        return ""
+    try:
+        ts = _dt.datetime.strptime(utc_text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_dt.timezone.utc)
+        if tz:
+            from zoneinfo import ZoneInfo
+
+            ts = ts.astimezone(ZoneInfo(tz))
+            return f"{ts:%Y-%m-%d %H:%M} ({tz})"
+    except Exception:
+        return f"{utc_text} UTC"
+    return f"{ts:%Y-%m-%d %H:%M} UTC"
+
+
 def _header_markdown(job: ReportJob, info: Mapping, kernel_name: str, python: str, started_at: str,
                      seconds: float, status: str, error: str | None, failed_source: str | None,
                      failed_cell: int | None) -> str:
     from groupstats import __version__
+    from groupstats.reports.i18n import LANGS, fmt_num, t
 
+    lang = report_lang(job)
+    lang = lang if lang in LANGS else "en"
     if "error" in info:
-        date_range = f"unavailable ({info['error']})"
+        date_range = t("header.unavailable", lang, error=info["error"])
     else:
-        date_range = f"{info['start']} to {info['end']} ({info['tz']}), {info['n_messages']:,} messages"
-    params = ", ".join(f"`{k} = {_fmt_value(v)}`" for k, v in job.parameters.items() if k != "data_path")
-    rows = [("Dataset", f"`{info['path']}`"), ("Date range", date_range), ("Parameters", params or "(defaults)"),
-            ("groupstats version", __version__), ("Kernel", f"{kernel_name} (`{python}`)"),
-            ("Run", f"{started_at} UTC, {seconds:.1f} s"),
-            ("Status", "ok" if status == "ok" else f"**FAILED**: {error}")]
-    lines = [f"| groupstats report: {_md_escape(job.title)} | |", "|---|---|"]
+        date_range = t("header.range", lang, start=info["start"], end=info["end"], tz=info["tz"],
+                       n=fmt_num(info["n_messages"], lang))
+    params = ", ".join(f"`{k} = {_fmt_value(v)}`" for k, v in parameters_used(job).items() if k != "data_path")
+    rows = [(t("header.dataset", lang), f"`{info['path']}`"), (t("header.date_range", lang), date_range),
+            (t("header.parameters", lang), params or t("index.defaults", lang)),
+            (t("header.version", lang), __version__), (t("header.kernel", lang), f"{kernel_name} (`{python}`)"),
+            (t("header.run", lang), t("header.run_value", lang, when=local_time(started_at, info.get("tz")),
+                                      seconds=f"{seconds:.1f}")),
+            (t("header.status", lang), t("header.ok", lang) if status == "ok" else
+             f"**{t('header.failed', lang)}**: {error}")]
+    lines = [f"| {t('header.about', lang)}: {_md_escape(job.title)} | |", "|---|---|"]
     lines += [f"| {_md_escape(k)} | {_md_escape(v)} |" for k, v in rows]
     if status != "ok":
         where = f"In [{failed_cell}]" if failed_cell is not None else "start-up"
-        lines += ["", f"**This report did not finish.** It failed at {where} "
-                      f"(the error is shown below, where execution stopped) with `{_md_escape(error)}`."]
+        lines += ["", f"**{t('header.did_not_finish', lang, where=where)}** `{_md_escape(error)}`"]
         if failed_source:
-            lines += ["", "The failing cell:", "", "```python", failed_source.rstrip(), "```"]
+            lines += ["", t("header.failing_cell", lang), "", "```python", failed_source.rstrip(), "```"]
     return "\n".join(lines)
 
 
@@ -1008,13 +1065,31 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
         job, info, kernel_name, python, started_at, seconds, status, error, failed_source, failed_cell))
     header.metadata["tags"] = [HEADER_TAG]
     nb.cells = [c for c in nb.cells if HEADER_TAG not in c.metadata.get("tags", [])]
-    nb.cells.insert(0, header)
+    nb.cells.insert(_header_position(nb) if status == "ok" else 0, header)
     nbformat.write(nb, str(ipynb))
     page.write_text(html_page(nb, job.title, show_code=show_code), encoding="utf-8")
-    return ReportOutcome(name=job.name, notebook=str(job.notebook), title=job.title, parameters=job.parameters,
+    records = read_records(ipynb)
+    headline = records.get("headline") if isinstance(records.get("headline"), dict) else None
+    title = (headline or {}).get("title") or job.title
+    return ReportOutcome(name=job.name, notebook=str(job.notebook), title=title, parameters=job.parameters,
                          status=status, started_at=started_at, seconds=round(seconds, 2), ipynb=str(ipynb),
                          html=str(page), error=error, failed_cell=failed_cell, kernel=kernel_name,
-                         n_records=len(read_records(ipynb)))
+                         n_records=len(records), headline=headline, lang=report_lang(job))
+
+
+def _card_cell(nb) -> int | None:
+    """Index of the first cell whose output shows the conclusion card (None: no card)."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if "gs-conclusion" in str(out.get("data", {}).get("text/html", "")):
+                return i
+    return None
+
+
+def _header_position(nb) -> int:
+    """The header goes right after the conclusion card (the card opens the page), else first."""
+    card = _card_cell(nb)
+    return 0 if card is None else card + 1
 
 
 def _withhold(outcome: ReportOutcome, hits: Mapping[str, list[str]]) -> None:
@@ -1169,52 +1244,85 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
     return batch
 
 
+#: Order of the reports on the index: the audit of the playbook first, then the workflow
+#: (overview, health, segments, churn, experiments), then the others by name.
+REPORT_ORDER = ("playbook_audit", "data_overview", "group_health", "member_segmentation", "churn_risk",
+                "posting_time_ab", "content_mix", "experiment_monitor", "plan_slots")
+
+
+def report_order_key(name: str) -> tuple[int, str]:
+    stem = name.split("--", 1)[0]
+    return (REPORT_ORDER.index(stem) if stem in REPORT_ORDER else len(REPORT_ORDER), name)
+
+
 def write_index(batch: ReportBatch) -> Path:
-    """Write ``index.html`` (for people) and ``index.json`` (for programs) of a batch."""
+    """Write ``index.html`` (for people) and ``index.json`` (for programs) of a batch.
+
+    One line per report in the workflow order (:data:`REPORT_ORDER`), with its headline result
+    and verdict badge; times in the dataset's time zone; in the reports' language.
+    """
     from groupstats import __version__
+    from groupstats.reports.card import _BADGE
+    from groupstats.reports.i18n import LANGS, fmt_num, t
 
     esc = html.escape
+    langs = [o.lang for o in batch.outcomes if o.lang in LANGS]
+    lang = max(set(langs), key=langs.count) if langs else "zh"
+    tzs = [i.get("tz") for i in batch.datasets.values() if i.get("tz")]
+    tz = tzs[0] if tzs else None
     rows = []
-    for o in batch.outcomes:
+    for o in sorted(batch.outcomes, key=lambda o: report_order_key(o.name)):
         params = "<br>".join(f"<code>{esc(k)} = {esc(_fmt_value(v))}</code>" for k, v in o.parameters.items()
-                             if k != "data_path") or "(defaults)"
-        status = ('<span class="ok">ok</span>' if o.ok else
-                  f'<span class="failed">FAILED</span><div class="error">{esc(o.error or "")}</div>')
+                             if k != "data_path") or esc(t("index.defaults", lang))
+        h = o.headline or {}
+        if not o.ok:
+            verdict = (f'<span class="failed">{esc(t("index.failed", lang))}</span>'
+                       f'<div class="error">{esc(o.error or "")}</div>')
+        elif h.get("answer") in _BADGE:
+            verdict = (f'<span class="badge" data-answer="{esc(h["answer"])}" style="background:'
+                       f'{_BADGE[h["answer"]]}">{esc(h.get("verdict") or h["answer"])}</span>')
+        else:
+            verdict = f'<span class="ok">{esc(t("header.ok", lang))}</span>'
+        headline = esc(h.get("text") or "")
         link = (f'<a href="{esc(Path(o.html).name)}">{esc(o.title)}</a>' if o.html else esc(o.title))
         nb_link = f'<a href="{esc(Path(o.ipynb).name)}">{esc(Path(o.ipynb).name)}</a>' if o.ipynb else ""
         data = esc(o.parameters.get("data_path", ""))
-        rows.append(f"<tr class='{'row-ok' if o.ok else 'row-failed'}'><td>{link}<div class='name'>{esc(o.name)}</div></td>"
-                    f"<td>{params}<div class='data'>{data}</div></td><td>{status}</td>"
-                    f"<td class='num'>{o.seconds:.1f} s</td><td>{esc(o.started_at)} UTC</td><td>{nb_link}</td></tr>")
+        rows.append(f"<tr class='{'row-ok' if o.ok else 'row-failed'}'><td>{link}<div class='name'>{esc(o.name)}</div>"
+                    f"</td><td class='verdict'>{verdict}</td><td>{headline}</td>"
+                    f"<td class='details'>{params}<div class='data'>{data}</div>"
+                    f"<div class='data'>{esc(t('index.started', lang, when=local_time(o.started_at, tz)))} &middot; "
+                    f"<span class='num'>{esc(t('index.runtime', lang, seconds=f'{o.seconds:.1f}'))}</span></div>"
+                    f"<div class='data'>{nb_link}</div></td></tr>")
     datasets = "".join(
-        f"<li><code>{esc(p)}</code>: " + (f"{esc(i['start'])} to {esc(i['end'])} ({esc(i['tz'])}), "
-                                          f"{i['n_messages']:,} messages" if "error" not in i
-                                          else f"unreadable ({esc(i['error'])})") + "</li>"
+        f"<li><code>{esc(p)}</code>: " + (
+            esc(t("header.range", lang, start=i["start"], end=i["end"], tz=i["tz"], n=fmt_num(i["n_messages"], lang)))
+            if "error" not in i else esc(t("header.unavailable", lang, error=i["error"]))) + "</li>"
         for p, i in batch.datasets.items())
     n_bad = len(batch.failures)
-    verdict = (f"<p class='ok'>All {len(batch.outcomes)} reports ran.</p>" if not n_bad else
-               f"<p class='failed'>{n_bad} of {len(batch.outcomes)} reports FAILED; their pages show the "
-               f"failing cell and error.</p>")
-    generated = f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    verdict = (f"<p class='ok'>{esc(t('index.all_ok', lang, n=len(batch.outcomes)))}</p>" if not n_bad else
+               f"<p class='failed'>{esc(t('index.some_failed', lang, bad=n_bad, n=len(batch.outcomes)))}</p>")
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>groupstats reports</title>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8"><title>{esc(t('index.title', lang))}</title>
 <style>
-body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 75em;
-       color: #222; padding: 0 1em; }}
+body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, "Noto Sans CJK SC", "PingFang SC",
+       "Microsoft YaHei", sans-serif; margin: 2em auto; max-width: 75em; color: #222; padding: 0 1em; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .5em .6em; text-align: left; vertical-align: top; }}
-th {{ background: #f3f3f3; }} td.num {{ text-align: right; white-space: nowrap; }}
+th {{ background: #f3f3f3; }} .num {{ white-space: nowrap; }}
+td.verdict {{ white-space: nowrap; }} td.details {{ font-size: .85em; max-width: 22em; overflow-wrap: anywhere; }}
+.badge {{ color: #fff; border-radius: 1em; padding: .15em .7em; font-size: .85em; }}
 .ok {{ color: #1a7f37; }} .failed {{ color: #c62828; font-weight: 600; }}
-.error {{ color: #c62828; font-weight: normal; font-size: .9em; max-width: 30em; }}
-.name, .data {{ color: #777; font-size: .8em; }} code {{ font-size: .9em; }}
+.error {{ color: #c62828; font-weight: normal; font-size: .9em; max-width: 30em; white-space: normal; }}
+.name, .data {{ color: #777; font-size: .85em; }} code {{ font-size: .9em; }}
 </style></head><body>
-<h1>groupstats reports</h1>
-<p>Dataset(s):</p><ul>{datasets}</ul>
+<h1>{esc(t('index.title', lang))}</h1>
+<p>{esc(t('index.datasets', lang))}:</p><ul>{datasets}</ul>
 <p>groupstats {esc(__version__)} &middot; kernel {esc(batch.kernel)} (<code>{esc(batch.python)}</code>) &middot;
-generated {generated} &middot; total {batch.seconds:.0f} s</p>
+{esc(t('index.generated', lang, when=local_time(now, tz)))} &middot; {esc(t('index.total', lang, seconds=f'{batch.seconds:.0f}'))}</p>
 {verdict}
-<table><thead><tr><th>Report</th><th>Parameters</th><th>Status</th><th>Run time</th><th>Started</th>
-<th>Executed notebook</th></tr></thead>
+<table><thead><tr><th>{esc(t('index.report', lang))}</th><th>{esc(t('index.verdict', lang))}</th>
+<th>{esc(t('index.headline', lang))}</th><th>{esc(t('index.details', lang))}</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
