@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -275,6 +276,47 @@ def any_timestamp(value, tz: str) -> pd.Timestamp | None:
     return local_to_timestamp(text, tz)
 
 
+#: Encodings tried, in order, by :func:`decode_bytes` (named in its error message).
+ENCODINGS_TRIED = ("UTF-8 (with or without BOM)", "UTF-16 (with BOM, or LE/BE without)", "GB18030 (includes GBK)")
+
+
+def decode_bytes(raw: bytes, name: str) -> str:
+    """Decode an export: UTF-8 (BOM optional), UTF-16 (BOM, or detected by its NUL bytes), GB18030/GBK.
+
+    Excel in China saves CSV as GBK (a subset of GB18030); Windows tools write
+    UTF-16. Anything else stops with a message that names the encodings tried
+    (a :class:`GroupstatsError`: exit 2), instead of a bare codec error.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        head = raw[:4096]
+        candidates = ["utf-8"]
+        if head and head.count(b"\x00") > len(head) // 4:  # UTF-16 text without a BOM: every other byte NUL
+            candidates = ["utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"] + candidates
+        candidates.append("gb18030")
+    for encoding in candidates:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    where = ""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f" (first undecodable byte at offset {exc.start})"
+    raise GroupstatsError(f"{name}: cannot read the text encoding{where}; tried {', '.join(ENCODINGS_TRIED)}. "
+                          f"Save the file as UTF-8 (e.g. Excel: Save As > CSV UTF-8) and import it again.")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The text of a file in any of :data:`ENCODINGS_TRIED` (BOM removed)."""
+    path = Path(path)
+    return decode_bytes(path.read_bytes(), path.name).removeprefix("\ufeff")
+
+
 def to_tz(values: pd.Series, tz: str) -> pd.Series:
     """A column of UTC Timestamps / None -> ``datetime64[us, tz]``."""
     out = pd.to_datetime(values, utc=True)
@@ -395,8 +437,10 @@ def read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
         if path.suffix.lower() in (".xlsx", ".xls"):
             frame = pd.read_excel(path, dtype=str)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+            frame = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False, na_values=[""],
                                 sep=None, engine="python")
+    except GroupstatsError:
+        raise
     except Exception as exc:  # noqa: BLE001 - turn any reader failure into a clear message
         raise DataValidationError([Problem(str(path), None, f"cannot be read as the {what}: {exc}")]) from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -460,7 +504,7 @@ def read_operators(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise ParameterError(f"The operators file {path} does not exist.")
-    first = path.read_text(encoding="utf-8-sig").splitlines()[:1]
+    first = read_text(path).splitlines()[:1]
     header = first[0].strip().lower() if first else ""
     if path.suffix.lower() in (".xlsx", ".xls") or re.search(r"\b(member|member_id)\b", header):
         frame = read_table(path, "operators list")
@@ -471,7 +515,7 @@ def read_operators(path) -> pd.DataFrame:
                             "group": frame[gcol].map(clean_str) if gcol else None,
                             "role": frame[rcol].map(clean_str).str.lower() if rcol else "admin"})
     else:
-        ids = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+        ids = [line.strip() for line in read_text(path).splitlines()]
         out = pd.DataFrame({"member": [i for i in ids if i and not i.startswith("#")]})
         out["group"] = None
         out["role"] = "admin"

@@ -5,18 +5,26 @@ above. Header formats depend on the phone's locale and platform, e.g.
 
 * Android: ``06.08.2016, 13:23 - Name: text``, ``1/8/19, 9:05 PM - Name: text``
 * iOS: ``[01/01/19 11:25:13] Name: text``, ``[1/8/19, 9:05:02 PM] Name: text``
+* iOS 2016: ``06-01-16 12:29:41: Name: text``
 
 The format is detected per line (day/month order, 2- or 4-digit years, 12- or
-24-hour clock, optional seconds). Lines after the header without ``Name:`` are
-system lines (joins, adds, leaves, removals, subject changes, the encryption
-notice): joins and leaves become membership changes, the others system messages
-or rejections with a reason. Dates such as 01/02/19 are ambiguous: the order
+24-hour clock, optional seconds). Lines after the header without ``Name:`` (and
+iOS lines whose text starts with U+200E) are system lines, recognised from the
+per-locale phrase tables in :mod:`whatsapp_phrases`: joins, adds, leaves and
+removals become membership changes; subject, icon, description, pin and number
+changes become system messages of the member who made them; notices about nobody
+(encryption, security codes) and lines no table knows are rejected with a
+reason. Media placeholders ("<Media omitted>", "‎image omitted", "(file
+attached)") are typed by what they say; an empty message is ``other``. The
+group is identified by the chat's content (:func:`content_group_id`), not the
+file's name. Dates such as 01/02/19 are ambiguous: the order
 is taken from the file when some date decides it (a first number above 12 means
 day-first) and from ``--date-order dmy|mdy`` otherwise. Members are identified by
 the name (or phone number) the export shows; "You"/"Du" is the exporting phone.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import zipfile
 from pathlib import Path
@@ -24,59 +32,48 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, ParameterError
-from groupstats.data.importers.common import Parsed, RejectReason, RowSink, SkipReason, count_mentions, occurrence_ids
+from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, count_mentions, decode_bytes,
+                                              occurrence_ids, read_text)
+from groupstats.data.importers.whatsapp_phrases import EXTENSIONS, FILE_PREFIXES, LOCALES
 
 _DATE = r"(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})"
-_TIME = r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\s*([AaPp]\.?\s?[Mm]\.?)?"
+_TIME = r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?(?:[\s_]*([AaPp]\.?\s?[Mm]\.?))?"
 HEADER_ANDROID = re.compile(rf"^{_DATE},?\s+{_TIME}\s+[-–]\s+(.*)$")
 HEADER_IOS = re.compile(rf"^\[{_DATE},?\s+{_TIME}\]\s+(.*)$")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202c\ufeff"), None)
-_SPACES = {0x202f: " ", 0x00a0: " "}
+HEADER_IOS_2016 = re.compile(rf"^{_DATE},?\s+{_TIME}:\s+(.*)$")  # 06-01-16 12:29:41: Name: text
+#: Marks removed everywhere (U+FEFF even turns up inside "["); U+200E only before the header: after it,
+#: it tells an iOS system line or placeholder ("Group: \u200eYou added Bob") from a member's message.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200f\u202a\u202c\ufeff"), None)
+_LRM = dict.fromkeys(map(ord, "\u200e"), None)
+_SPACES = {0x202f: " ", 0x00a0: " ", 0x2007: " "}
+_QUOTES = {ord(c): '"' for c in "“”„«»"} | {ord(c): "'" for c in "‘’"}
 
-YOU = ("You", "you", "Du", "du", "Sie")
 YOU_ID = "(you)"
-_NAME = r"([^:]+?)"
-_ENCRYPTION = re.compile(r"^(?:Messages and calls are end-to-end encrypted|Messages to this group are now secured|"
-                         r"Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Nachrichten in dieser Gruppe)"
-                         r".*$", re.DOTALL)
-#: (pattern, kind, how): kind join/leave -> membership events; system -> a system message by the actor;
-#: none -> a system line about no member. Groups: 1 = actor, 2 = targets (if any).
-SYSTEM_PATTERNS = [
-    (re.compile(rf"^{_NAME} joined using (?:this group['’]s|a group) invite link$"), "join_self", "link"),
-    (re.compile(rf"^{_NAME} joined from the community$"), "join_self", "community"),
-    (re.compile(rf"^{_NAME} joined$"), "join_self", "joined"),
-    (re.compile(rf"^{_NAME} added (.+)$"), "join", "invite"),
-    (re.compile(rf"^{_NAME} left$"), "leave_self", "left"),
-    (re.compile(rf"^{_NAME} removed (.+)$"), "leave", "removed"),
-    (re.compile(rf"^{_NAME} created (?:the )?group.*$"), "join_self", "created"),
-    (re.compile(rf"^{_NAME} (?:changed|deleted|pinned|turned|reset|set) .+$"), "system", "change"),
-    (re.compile(rf"^{_NAME} ist über den Einladungslink dieser Gruppe beigetreten\.?$"), "join_self", "link"),
-    (re.compile(rf"^{_NAME} ist (?:der Gruppe )?beigetreten\.?$"), "join_self", "joined"),
-    (re.compile(rf"^{_NAME} (?:hat|haben) (.+?) hinzugefügt\.?$"), "join", "invite"),
-    (re.compile(rf"^{_NAME} (?:hat die Gruppe verlassen|ist ausgetreten|hast die Gruppe verlassen)\.?$"),
-     "leave_self", "left"),
-    (re.compile(rf"^{_NAME} (?:hat|hast) (.+?) entfernt\.?$"), "leave", "removed"),
-    (re.compile(rf"^{_NAME} (?:hat|hast) (?:die )?Gruppe .*erstellt\.?$"), "join_self", "created"),
-    (re.compile(rf"^{_NAME} (?:hat|hast) (?:den Betreff|das Gruppenbild|die Gruppenbeschreibung|"
-                rf"eine Nachricht) .+$"), "system", "change"),
-    (_ENCRYPTION, "none", "encryption"),
-]
-DELETED = ("This message was deleted", "You deleted this message", "Diese Nachricht wurde gelöscht.",
-           "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht.", "Du hast diese Nachricht gelöscht")
-MEDIA = {"<media omitted>": "other", "<medien ausgeschlossen>": "other", "image omitted": "image",
-         "bild weggelassen": "image", "video omitted": "video", "video weggelassen": "video",
-         "audio omitted": "voice", "audio weggelassen": "voice", "sticker omitted": "sticker",
-         "sticker weggelassen": "sticker", "gif omitted": "sticker", "gif weggelassen": "sticker",
-         "document omitted": "file", "dokument weggelassen": "file"}
-_ATTACHED = re.compile(r"^<(?:attached|Anhang): .*\.(\w+)>$", re.IGNORECASE)
-EXTENSIONS = {"jpg": "image", "jpeg": "image", "png": "image", "mp4": "video", "opus": "voice", "m4a": "voice",
-              "webp": "sticker"}
-_PREFIXES = ("WhatsApp Chat with ", "WhatsApp Chat mit ", "WhatsApp-Chat mit ", "WhatsApp Chat - ")
+
+
+def _compile_locales():
+    """The phrase tables of :mod:`whatsapp_phrases` as compiled regular expressions (one list for all)."""
+    system, media, attached, deleted = [], {}, [], set()
+    for locale, table in LOCALES.items():
+        you = set(table["you"])
+        joiners = "|".join(re.escape(w) for w in table["and"])
+        splitter = re.compile(rf"\s*,\s*|{joiners}")
+        for kind, how, pattern in table["system"]:
+            regex = (pattern.replace("{A}", r"(?P<actor>[^:\n]+?)").replace("{T}", r"(?P<targets>[^:\n]+?)"))
+            system.append((re.compile(rf"^{regex}\.?$", re.IGNORECASE), kind, how, locale, you, splitter))
+        media.update({k.lower(): v for k, v in table["media"].items()})
+        attached += [re.compile(rf"^{p}$", re.IGNORECASE) for p in table["attached"]]
+        deleted |= {d.lower().rstrip(".") for d in table["deleted"]}
+    return system, media, attached, deleted
+
+
+SYSTEM, MEDIA, ATTACHED, DELETED = _compile_locales()
+NOTICES = [row for row in SYSTEM if row[1] == "notice"]
 
 
 def group_from_filename(path: Path) -> str:
     stem = path.stem
-    for prefix in _PREFIXES:
+    for prefix in FILE_PREFIXES:
         if stem.startswith(prefix):
             return stem[len(prefix):] or stem
     return stem
@@ -88,21 +85,28 @@ def _read_lines(path: Path) -> list[str]:
             texts = [n for n in archive.namelist() if n.lower().endswith(".txt")]
             if not texts:
                 raise GroupstatsError(f"{path} holds no .txt chat export.")
-            raw = archive.read(texts[0])
+            text = decode_bytes(archive.read(texts[0]), f"{path.name}:{texts[0]}")
     else:
-        raw = path.read_bytes()
-    text = raw.decode("utf-8-sig", errors="replace")
-    return [line.translate(_INVISIBLE).translate(_SPACES) for line in text.splitlines()]
+        text = read_text(path)
+    lines = []
+    for line in text.splitlines():
+        line = line.translate(_INVISIBLE).translate(_SPACES)
+        lines.append(line.lstrip("\u200e") if _match(line.lstrip("\u200e")) else line)
+    return lines
 
 
 def _match(line: str):
-    return HEADER_IOS.match(line) or HEADER_ANDROID.match(line)
+    return HEADER_IOS.match(line) or HEADER_ANDROID.match(line) or HEADER_IOS_2016.match(line)
 
 
 def _order(headers: list, date_order: str | None, path: Path) -> str:
-    """ymd, dmy or mdy: from the file where a date decides it, else from ``date_order``."""
-    if any(len(m.group(1)) == 4 for m in headers):
-        return "ymd"
+    """dmy or mdy for the dates whose year is last: from the file where a date decides it, else ``date_order``.
+
+    A date with a 4-digit first number (2019/01/01) is year-first whatever this returns.
+    """
+    headers = [m for m in headers if len(m.group(1)) < 4]
+    if not headers:
+        return date_order or "dmy"
     firsts = [int(m.group(1)) for m in headers]
     seconds = [int(m.group(2)) for m in headers]
     dmy = any(a > 12 for a in firsts)
@@ -126,7 +130,7 @@ def _order(headers: list, date_order: str | None, path: Path) -> str:
 
 def _timestamp(m, order: str, tz: str):
     a, b, c = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if order == "ymd":
+    if len(m.group(1)) == 4:
         year, month, day = a, b, c
     elif order == "dmy":
         day, month, year = a, b, c
@@ -138,9 +142,11 @@ def _timestamp(m, order: str, tz: str):
     second = int(m.group(6)) if m.group(6) else 0
     ampm = m.group(7)
     if ampm:
-        if not 1 <= hour <= 12:
+        pm = ampm.lower().startswith("p")
+        if 1 <= hour <= 12:
+            hour = hour % 12 + (12 if pm else 0)
+        elif not ((hour == 0 and not pm) or (13 <= hour <= 23 and pm)):  # "00:08 a. m.", "23:59 PM" are clear
             return None
-        hour = hour % 12 + (12 if ampm.lower().startswith("p") else 0)
     try:
         ts = pd.Timestamp(year=year, month=month, day=day, hour=hour, minute=minute, second=second)
         ts = ts.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
@@ -151,20 +157,61 @@ def _timestamp(m, order: str, tz: str):
     return ts.tz_convert("UTC")
 
 
-def _targets(text: str) -> list[str]:
-    parts = re.split(r",\s*|\s+and\s+|\s+und\s+", text.strip().rstrip("."))
-    return [p.strip() for p in parts if p.strip()]
+def _system_match(line: str, table=None):
+    """(kind, how, actor, targets) of a system line in any locale's table, or None."""
+    plain = line.translate(_QUOTES).strip()
+    for regex, kind, how, _locale, you, splitter in SYSTEM if table is None else table:
+        found = regex.match(plain)
+        if found is None:
+            continue
+        groups = found.groupdict()
+        actor = groups.get("actor")
+        actor = None if actor is None else (YOU_ID if actor.strip() in you else actor.strip())
+        targets = groups.get("targets")
+        if targets is not None:
+            targets = [YOU_ID if t.strip() in you else t.strip()
+                       for t in splitter.split(targets.strip()) if t and t.strip()]
+        return kind, how, actor, targets
+    return None
 
 
-def _who(name: str) -> str:
-    return YOU_ID if name in YOU else name
+def _media_type(text: str) -> str | None:
+    """msg_type of a media placeholder or kept attachment, 'other' for an empty body, else None (text)."""
+    stripped = text.strip()
+    if not stripped:
+        return "other"
+    lowered = stripped.lower()
+    if lowered in MEDIA:
+        return MEDIA[lowered]
+    for regex in ATTACHED:
+        found = regex.match(stripped)
+        if found:
+            extension = found.group("file").rsplit(".", 1)[-1].lower().strip()
+            return EXTENSIONS.get(extension, "file")
+    return None
+
+
+_NAME_COLON = re.compile(r"^([^:\n]{1,120}?):(?: (.*)|(\S.*)|)$", re.DOTALL)
+
+
+def content_group_id(records: list[tuple]) -> str:
+    """The chat's identity from its content: a hash of its creation line, else of its first three records.
+
+    ``records`` are (UTC time, body) of the export in file order. Two exports of one chat (a later export
+    from the same phone repeats the beginning) get the same id; two chats get different ids even when their
+    files have the same name (``_chat.txt``). The id is pseudonymised like any other group id.
+    """
+    created = [r for r in records if r[2] == "created"]
+    chosen = created[:1] or records[:3]
+    digest = hashlib.sha256("\n".join(f"{t.isoformat()}|{b}" for t, b, _ in chosen).encode("utf-8"))
+    return "whatsapp:" + digest.hexdigest()[:32]
 
 
 def parse(path: str | Path, tz: str, date_order: str | None = None) -> Parsed:
     """Parse one WhatsApp text export (``.txt``, or the ``.zip`` WhatsApp shares)."""
     path = Path(path)
     lines = _read_lines(path)
-    group = group_from_filename(path)
+    name = group_from_filename(path)
     sink = RowSink(path.name)
     matches = [_match(line) for line in lines]
     headers = [m for m in matches if m]
@@ -183,67 +230,62 @@ def parse(path: str | Path, tz: str, date_order: str | None = None) -> Parsed:
         else:
             sink.n_read += 1
             if line.strip():
-                sink.reject(number, RejectReason.MALFORMED_ROW, group=group, detail="line before the first header")
+                sink.reject(number, RejectReason.MALFORMED_ROW, detail="line before the first header")
             else:
                 sink.skip(number, SkipReason.EMPTY_LINE)
+    # classify every record first: the group's id depends on the content
+    parsed_records = []  # (number, ts, body, what)
+    for number, m, body_lines in records:
+        body = "\n".join(body_lines).rstrip("\n")
+        parsed_records.append((number, _timestamp(m, order, tz), body))
+    identity = []
+    classified = []
+    for number, ts, body in parsed_records:
+        first = body.partition("\n")[0]
+        item = _classify(body, first)
+        classified.append(item)
+        if ts is not None:
+            identity.append((ts, body.translate(_LRM), item[1] if item[0] == "system" else ""))
+    group = content_group_id(identity) if identity else "whatsapp:" + name
     pending = []
     bad_dates = 0
-    for number, m, body_lines in records:
+    for (number, ts, body), item in zip(parsed_records, classified):
         sink.n_read += 1
-        body = "\n".join(body_lines).rstrip("\n")
-        ts = _timestamp(m, order, tz)
+        plain = body.translate(_LRM)
         if ts is None:
             bad_dates += 1
-            sink.reject(number, RejectReason.MISSING_TIMESTAMP, group=group, text=body)
+            sink.reject(number, RejectReason.MISSING_TIMESTAMP, group=group, text=plain)
             continue
-        first, _, rest = body.partition("\n")
-        system = None
-        for pattern, kind, how in SYSTEM_PATTERNS:
-            found = pattern.match(first)
-            if found and (kind == "none" or ": " not in found.group(1)):
-                system = (found, kind, how)
-                break
-        if system is None and ": " in first:
-            name, _, text = body.partition(": ")
-            name = name.strip()
-            if _ENCRYPTION.match(text.strip()):  # iOS shows the notice under the group's name
-                sink.reject(number, RejectReason.SYSTEM_WITHOUT_MEMBER, group=group, sent_at=ts, text=body,
-                            detail="encryption")
+        if item[0] == "message":
+            _, sender, text, msg_type, source_type = item
+            if not sender:
+                sink.reject(number, RejectReason.MISSING_SENDER, group=group, sent_at=ts, text=plain)
                 continue
-            if not name:
-                sink.reject(number, RejectReason.MISSING_SENDER, group=group, sent_at=ts, text=body)
-                continue
-            msg_type, stripped = "text", text.strip()
-            if stripped in DELETED:
-                msg_type = "system"
-            elif stripped.lower() in MEDIA:
-                msg_type = MEDIA[stripped.lower()]
-            elif (att := _ATTACHED.match(stripped)) is not None:
-                msg_type = EXTENSIONS.get(att.group(1).lower(), "file")
-            pending.append(dict(row=number, member=_who(name), sent_at=ts, msg_type=msg_type,
-                                source_type="deleted" if msg_type == "system" else "message",
-                                text=text if msg_type == "text" else None, name=name, key=body))
+            pending.append(dict(row=number, member=sender, sent_at=ts, msg_type=msg_type, source_type=source_type,
+                                text=text if msg_type == "text" else None, name=sender, key=plain))
             continue
-        if system is None:
-            sink.reject(number, RejectReason.SYSTEM_WITHOUT_MEMBER, group=group, sent_at=ts, text=body,
+        if item[0] == "unknown":
+            sink.reject(number, RejectReason.SYSTEM_WITHOUT_MEMBER, group=group, sent_at=ts, text=plain,
                         detail="unrecognised system line")
             continue
-        found, kind, how = system
-        if kind == "none":
-            sink.reject(number, RejectReason.SYSTEM_WITHOUT_MEMBER, group=group, sent_at=ts, text=body, detail=how)
+        _, kind, how, actor, targets, has_targets = item
+        if kind == "notice":
+            sink.reject(number, RejectReason.SYSTEM_WITHOUT_MEMBER, group=group, sent_at=ts, text=plain, detail=how)
         elif kind in ("join_self", "leave_self"):
-            sink.event(number, group, _who(found.group(1).strip()), ts, kind.split("_")[0], how,
-                       name=found.group(1).strip())
+            member = actor or YOU_ID
+            sink.event(number, group, member, ts, kind.split("_")[0], how, name=None if member == YOU_ID else member)
         elif kind in ("join", "leave"):
-            actor = _who(found.group(1).strip())
-            targets = [_who(t) for t in _targets(found.group(2))]
+            if not has_targets:  # "X added you", "You were added"
+                targets = [YOU_ID]
+            elif actor is None:  # "Añadiste a X": the phone was the actor
+                actor = YOU_ID
             for target in targets:
                 sink.event(number, group, target, ts, kind, how, name=None if target == YOU_ID else target)
-            if actor not in targets:
+            if actor is not None and actor not in targets:
                 sink.event(number, group, actor, ts, "seen", "actor")
         else:
-            pending.append(dict(row=number, member=_who(found.group(1).strip()), sent_at=ts, msg_type="system",
-                                source_type=f"system:{how}", text=None, name=None, key=body))
+            pending.append(dict(row=number, member=actor or YOU_ID, sent_at=ts, msg_type="system",
+                                source_type=f"system:{how}", text=None, name=None, key=plain))
     if pending:
         frame = pd.DataFrame(pending)
         ids = occurrence_ids(group + "|" + frame["member"] + "|" + frame["sent_at"].astype(str) + "|" + frame["key"])
@@ -257,4 +299,36 @@ def parse(path: str | Path, tz: str, date_order: str | None = None) -> Parsed:
     if bad_dates:
         notes.append(f"{path.name}: {bad_dates} WhatsApp header(s) with an impossible date under the "
                      f"{order} order were rejected.")
-    return sink.to_parsed(tz, groups={group: group}, notes=notes)
+    return sink.to_parsed(tz, groups={group: name}, notes=notes)
+
+
+def _classify(body: str, first: str) -> tuple:
+    """('message', sender, text, msg_type, source_type), ('system', kind, how, actor, targets, has_targets)
+    or ('unknown',)."""
+    named = _NAME_COLON.match(first)
+    if named is not None and re.search(r"[\"“”«»]", named.group(1)):  # 'X changed the subject to "a: b"'
+        found = _system_match(first.translate(_LRM))
+        if found is not None:
+            return ("system", *found, found[3] is not None)
+    if named is None:
+        found = _system_match(first.translate(_LRM))
+        if found is not None:
+            return ("system", *found, found[3] is not None)
+        return ("unknown",)
+    sender = named.group(1).strip().lstrip("~").strip()
+    rest = body[named.end(1) + 1:]
+    text = rest[1:] if rest.startswith(" ") else rest
+    plain = text.translate(_LRM)
+    plain_first = plain.partition("\n")[0].strip()
+    if text.startswith("\u200e") or (len(plain_first) > 40 and plain_first[:1].isupper()):
+        # iOS writes system lines under the chat's (or the contact's) name with a mark:
+        # "Group: \u200eYou added Bob", "Dr. Feather: \u200eMessages and calls are end-to-end encrypted."
+        found = _system_match(plain_first, NOTICES if not text.startswith("\u200e") else SYSTEM)
+        if found is not None:
+            return ("system", *found, found[3] is not None)
+    if plain_first.lower().rstrip(".") in DELETED and "\n" not in plain.strip():
+        return ("message", sender, None, "system", "deleted")
+    msg_type = _media_type(plain)
+    if msg_type is not None:
+        return ("message", sender, None, msg_type, "placeholder" if plain.strip() else "empty")
+    return ("message", sender, plain, "text", "message")
