@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from groupstats.cli.common import emit, load
+from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
 
 
 def register(app: typer.Typer) -> None:
@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
     def churn(
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
         cutoff: str = typer.Option(None, "--cutoff", help="Scoring date (YYYY-MM-DD, taken at local midnight); "
-                                                          "default: the end of the data."),
+                                                          "default: the end of the data.",
+                                   callback=date_callback),
         horizon: int = typer.Option(30, "--horizon", min=1, help="Churn window in days after the scoring date."),
         definition: str = typer.Option("silent", "--definition",
                                        help="silent (no message in the horizon), left (leaves the group in it) "
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
                                                     "in [0, 1] and the top drivers."),
         as_json: bool = typer.Option(False, "--json", help="Print backtest metrics per model (and the evaluation "
                                                            "at the scoring date where there is one) as JSON."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Churn risk of every member present at the scoring date.
 

@@ -109,10 +109,11 @@ def _option_name(param) -> str:
 def _as_usage_error(parse, value, param):
     from groupstats.errors import ParameterError
 
+    option = _option_name(param)
     try:
-        parse(value, _option_name(param))
-    except ParameterError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        parse(value, option)
+    except ParameterError as exc:  # click prefixes "Invalid value for '--window': "
+        raise typer.BadParameter(str(exc).removeprefix(f"{option} ")) from None
     return value
 
 

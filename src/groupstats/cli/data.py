@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from groupstats.cli.common import dumps, emit, load
+from groupstats.cli.common import dumps, emit, load, timestamp_format_option
 
 
 def register(app: typer.Typer) -> None:
@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         tz: str = typer.Option(None, "--tz", help="Timezone for naive timestamps (default: the dataset's, "
                                                   "else Asia/Shanghai)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Check a dataset against the data model and print a summary.
 

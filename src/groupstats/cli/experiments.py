@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from groupstats.cli.common import dumps, load
+from groupstats.cli.common import date_callback, dumps, duration_callback, load, timestamp_format_option
 
 
 def _parse_ratio(text: str | None):
@@ -45,14 +45,16 @@ def register(app: typer.Typer) -> None:
         experiment: str = typer.Option(..., "--experiment", help="experiment_id in the assignments table."),
         metric: str = typer.Option("replies", "--metric", help="Primary metric: replies, responses, "
                                    "incremental_responses, responders, read_rate, click_rate."),
-        window: str = typer.Option("2h", "--window", help="Response window after each post."),
+        window: str = typer.Option("2h", "--window", help="Response window after each post (with a unit: "
+                                   "2h, 30min, 1D).", callback=duration_callback),
         control: str = typer.Option(None, "--control", help="Control arm (default morning, else the first)."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
         correction: str = typer.Option("holm", "--correction", help="holm, bh, bonferroni or none."),
         washout: str = typer.Option(None, "--washout", help="Drop posts this long after each period "
-                                    "starts (e.g. 1D, 6h) against carryover."),
+                                    "starts (e.g. 1D, 6h) against carryover.", callback=duration_callback),
         exclude_red_packets: str = typer.Option(None, "--exclude-red-packets", help="Exclude red packets "
-                                                "and the messages this long after them (e.g. 10min)."),
+                                                "and the messages this long after them (e.g. 10min).",
+                                                callback=duration_callback),
         kind: str = typer.Option(None, "--kind", help="Override the comparison kind (e.g. count for "
                                  "Poisson rate ratios)."),
         secondary: str = typer.Option(None, "--secondary", help="Comma-separated exploratory metrics."),
@@ -63,6 +65,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Seed for anything random (bootstrap)."),
         method: str = typer.Option("auto", "--method", help="auto (CR2), cr1, bootstrap or wild (wild cluster bootstrap, Webb weights)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
         from groupstats.analyses.slot_experiment import METRICS, analyse_slot_experiment
@@ -145,15 +148,17 @@ def register(app: typer.Typer) -> None:
         power: float = typer.Option(0.80, "--power", help="Target power."),
         sims: int = typer.Option(200, "--sims", help="Simulated experiments."),
         seed: int = typer.Option(0, "--seed", help="Seed of the simulation and of the schedule."),
-        window: str = typer.Option("2h", "--window"),
+        window: str = typer.Option("2h", "--window", help="Response window after each post (2h, 30min, 1D).",
+                                   callback=duration_callback),
         slots: str = typer.Option(None, "--slots", help="Slot definitions (arms must be slot names)."),
         start: str = typer.Option(None, "--start", help="First day of the experiment (for --write); "
-                                  "default the Monday after the data end."),
+                                  "default the Monday after the data end.", callback=date_callback),
         experiment_id: str = typer.Option("slot_test", "--experiment-id", help="Id of the written experiment."),
         write: str = typer.Option(None, "--write", help="Write the assignments: a dataset folder (added to "
                                   "its assignments table) or a .csv/.parquet file."),
         replace: bool = typer.Option(False, "--replace", help="Replace an experiment id already written."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Power / minimum detectable effect of a posting-slot test, and its assignments."""
         import pandas as pd

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from groupstats.cli.common import duration_callback
+
 
 def register(app: typer.Typer) -> None:
     @app.command("import")
@@ -28,7 +30,8 @@ def register(app: typer.Typer) -> None:
         posts_plan: Path = typer.Option(None, "--posts-plan", help="CSV: group, planned_at, content_type; "
                                                                    "matched to the nearest operator message."),
         post_tolerance: str = typer.Option("30min", "--post-tolerance", help="Largest gap between a planned "
-                                                                              "post and its message."),
+                                                                              "post and its message.",
+                                              callback=duration_callback),
         date_order: str = typer.Option(None, "--date-order", help="whatsapp: dmy or mdy for ambiguous dates."),
         mapping: Path = typer.Option(None, "--mapping", help="csv: YAML column mapping."),
         maps: list[str] = typer.Option(None, "--map", help="csv: FIELD=COLUMN (member, time, group, type, "

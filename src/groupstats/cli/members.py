@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from groupstats.cli.common import load
+from groupstats.cli.common import date_callback, load, timestamp_format_option
 
 
 def _write_table(frame, out: Path) -> None:
@@ -47,7 +47,7 @@ def _register_features(app: typer.Typer) -> None:
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
         out: Path = typer.Option(..., "--out", help="Output file, .parquet or .csv."),
         cutoff: str = typer.Option(None, "--cutoff", help="Use data up to this date/time (default: the last "
-                                                          "message)."),
+                                                          "message).", callback=date_callback),
         within_group: bool = typer.Option(False, "--within-group",
                                           help="Write within-group percentile ranks instead of raw values."),
         engine: str = typer.Option("auto", "--engine",
@@ -56,6 +56,7 @@ def _register_features(app: typer.Typer) -> None:
         validate: bool = typer.Option(True, "--validate/--no-validate",
                                       help="Check the data model first (out-of-core engine; skip it for a "
                                            "dataset already checked with 'groupstats validate')."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
         from groupstats.errors import ParameterError
@@ -85,7 +86,7 @@ def register_segment(app: typer.Typer) -> None:
     def segment(
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
         cutoff: str = typer.Option(None, "--cutoff", help="Use data up to this date/time (default: the last "
-                                                          "message)."),
+                                                          "message).", callback=date_callback),
         k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto' (silhouette / BIC over 2-8)."),
         method: str = typer.Option("kmeans", "--method", help="kmeans or gmm."),
         features: str = typer.Option("within_group", "--features",
@@ -97,6 +98,7 @@ def register_segment(app: typer.Typer) -> None:
                                                      "tier to this .csv or .parquet file."),
         as_json: bool = typer.Option(False, "--json", help="Print k, selection scores, stability, profiles "
                                                            "as JSON."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Segment members from their activity up to a cutoff and compare with rule-based tiers."""
         from groupstats.errors import ParameterError

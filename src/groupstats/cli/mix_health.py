@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from groupstats.cli.common import emit, load
+from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
 
 
 def register(app: typer.Typer) -> None:
@@ -24,10 +24,13 @@ def register(app: typer.Typer) -> None:
         content_types: bool = typer.Option(False, "--content-types",
                                            help="Observational view: replies per post by content type with "
                                                 "group fixed effects."),
-        start: str = typer.Option(None, "--start", help="First date of the compliance check (YYYY-MM-DD)."),
-        end: str = typer.Option(None, "--end", help="Last date of the compliance check (YYYY-MM-DD)."),
+        start: str = typer.Option(None, "--start", help="First date of the compliance check (YYYY-MM-DD).",
+                                  callback=date_callback),
+        end: str = typer.Option(None, "--end", help="Last date of the compliance check (YYYY-MM-DD).",
+                                callback=date_callback),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Analyse a content-mix experiment (--experiment) or check compliance with a target mix (--target).
 
@@ -76,10 +79,11 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
         thresholds: str = typer.Option(None, "--thresholds", help="Thresholds YAML file (default: the shipped "
                                                                    "presets/health_thresholds.yaml)."),
-        start: str = typer.Option(None, "--start", help="First date (YYYY-MM-DD)."),
-        end: str = typer.Option(None, "--end", help="Last date (YYYY-MM-DD)."),
+        start: str = typer.Option(None, "--start", help="First date (YYYY-MM-DD).", callback=date_callback),
+        end: str = typer.Option(None, "--end", help="Last date (YYYY-MM-DD).", callback=date_callback),
         recent_weeks: int = typer.Option(4, "--recent-weeks", min=1, help="Weeks over which groups are ranked."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Judge each group-week against health thresholds and rank the groups needing attention."""
         from groupstats.analyses.health import assess_health
