@@ -230,3 +230,88 @@ def fmt_interval(low: Any, high: Any, lang: str | None = None, pct: bool = True,
     """'25.0%–47.0%' (an infinite end shows as unbounded, never as NaN)."""
     f = (lambda v: fmt_pct(v, lang, signed=signed)) if pct else (lambda v: fmt_num(v, lang))
     return f"{f(low)}–{f(high)}"
+
+
+# --------------------------------------------------------------------------------------
+# report pages (one block per report; the page modules in reports/pages/ use these)
+# --------------------------------------------------------------------------------------
+CATALOGUE.update({
+    "weekday.0": {"zh": "周一", "en": "Mon"}, "weekday.1": {"zh": "周二", "en": "Tue"},
+    "weekday.2": {"zh": "周三", "en": "Wed"}, "weekday.3": {"zh": "周四", "en": "Thu"},
+    "weekday.4": {"zh": "周五", "en": "Fri"}, "weekday.5": {"zh": "周六", "en": "Sat"},
+    "weekday.6": {"zh": "周日", "en": "Sun"},
+    "col.group": {"zh": "群", "en": "Group"},
+    "col.member": {"zh": "成员", "en": "Member"},
+    "col.week": {"zh": "周(起始日)", "en": "Week (starting)"},
+    "col.date": {"zh": "日期", "en": "Date"},
+    "col.stage": {"zh": "生命周期阶段", "en": "Lifecycle stage"},
+    "col.status": {"zh": "状态", "en": "Status"},
+    "col.n": {"zh": "数量", "en": "Number"},
+    "col.share": {"zh": "占比", "en": "Share"},
+    # posting-time A/B
+    "ab.title": {"zh": "发帖时段 A/B 实验", "en": "Posting-time A/B test"},
+    "ab.intro": {"zh": "发帖时段会不会改变成员对运营帖子的反应?本报告分析数据集中的一个实验:每个帖子按发帖时其所在群的分组计入(意向处理),"
+                       "结果按群聚类;轮换(switchback)设计在群内比较(控制群、周和星期效应)。",
+                 "en": "Does the posting slot change how members react to operator posts? This report analyses one "
+                       "experiment of the dataset: each post counts in its group's arm at posting time (intent to "
+                       "treat), outcomes are clustered by group, and switchback designs compare slots within groups "
+                       "(group, week and weekday effects)."},
+    "ab.question": {"zh": "与{control}相比,换个时段发帖能否提高{metric}?",
+                    "en": "Does posting in another slot than {control} raise the {metric}?"},
+    "ab.key_more": {"zh": "{arm}发帖的{metric}比{control}多 {pct}(95% 区间 {low}–{high},校正后 p = {p})。",
+                    "en": "Posts in the {arm} slot get {pct} more {metric} than in the {control} slot (95% interval "
+                          "{low} to {high}, adjusted p = {p})."},
+    "ab.key_less": {"zh": "{arm}发帖的{metric}比{control}少 {pct}(95% 区间 {low}–{high},校正后 p = {p})。",
+                    "en": "Posts in the {arm} slot get {pct} fewer {metric} than in the {control} slot (95% "
+                          "interval {low} to {high}, adjusted p = {p})."},
+    "ab.next_supported": {"zh": "把常规帖子移到{arm}发布,并在之后几周继续监测回复数。",
+                          "en": "Move regular posts to the {arm} slot and keep watching the replies in the "
+                                "following weeks."},
+    "ab.next_contradicted": {"zh": "保持{control}发帖;其他时段的效果更差。",
+                             "en": "Keep posting in the {control} slot; the other slots do worse."},
+    "ab.next_not_shown": {"zh": "暂不改变发帖时间;若要检验更小的差异,用“实验规划”报告确定所需周数和群数。",
+                          "en": "Do not change the posting time yet; to test smaller differences, size the next "
+                                "test with the planning report (weeks and groups needed)."},
+    "ab.caveat": {"zh": "本实验能以 80% 把握发现的最小效应约为 ±{mde};更小的差异无法排除。",
+                  "en": "The smallest effect this experiment could detect with 80% power is about ±{mde}; "
+                        "smaller differences are not ruled out."},
+    "ab.caveat_compliance": {"zh": "{share} 的帖子按计划在所属时段发出,效应是按计划执行时的效果。",
+                             "en": " {share} of posts went out in their arm's slot; effects are those of the "
+                                   "schedule as followed."},
+    "ab.srm_ok": {"zh": "分配检查:各组分配的群-周数与计划一致(p = {p})。",
+                  "en": "Allocation check: the group-periods per arm match the plan (p = {p})."},
+    "ab.srm_bad": {"zh": "警告:各组分配与计划不符(p = {p}),修正分配之前不要相信效应。",
+                   "en": "WARNING: the allocation does not match the plan (p = {p}); fix the assignment before "
+                         "trusting the effects. "},
+    "ab.h.design": {"zh": "实验设计与时段", "en": "Design and the slots tested"},
+    "ab.h.effects": {"zh": "各时段的效应", "en": "Effects by slot"},
+    "ab.h.heatmap": {"zh": "成员什么时候活跃?", "en": "When are members active?"},
+    "ab.design.switchback": {"zh": "轮换设计(每个群每周轮换时段)", "en": "switchback (each group changes slot every week)"},
+    "ab.design.group-randomised": {"zh": "按群随机分组", "en": "group-randomised"},
+    "ab.design_sentence": {"zh": "设计:{design};{groups} 个群,{periods} 个周期,分析了 {posts} 个帖子({start} 至 {end});对照时段:{control}。",
+                           "en": "Design: {design}; {groups} groups, {periods} periods, {posts} posts analysed "
+                                 "({start} to {end}); control slot: {control}."},
+    "ab.col.slot": {"zh": "时段", "en": "Slot"},
+    "ab.col.window": {"zh": "发帖时间窗", "en": "Posting window"},
+    "ab.col.allocated": {"zh": "分配的群-周", "en": "Group-periods allocated"},
+    "ab.col.posts": {"zh": "帖子数", "en": "Posts"},
+    "ab.col.groups": {"zh": "群数", "en": "Groups"},
+    "ab.col.compliance": {"zh": "按时段发出的比例", "en": "Posts inside the slot"},
+    "ab.col.comparison": {"zh": "比较", "en": "Comparison"},
+    "ab.col.arm_mean": {"zh": "该时段(调整后均值)", "en": "Slot (adjusted mean)"},
+    "ab.col.control_mean": {"zh": "对照(调整后均值)", "en": "Control (adjusted mean)"},
+    "ab.col.rel_diff": {"zh": "相对差异", "en": "Relative difference"},
+    "ab.col.p_adjusted": {"zh": "校正后 p 值", "en": "Adjusted p"},
+    "ab.col.mde": {"zh": "最小可检测效应", "en": "Smallest detectable effect"},
+    "ab.means_note": {"zh": "均值为{metric}经模型调整(群、周期、星期效应)后的水平,所以对照均值在每一行都相同,并与各时段的原始平均略有差别;"
+                            "相对差异和区间都来自同一模型。p 值经 Holm 多重比较校正。",
+                      "en": "Means are the {metric} adjusted by the model (group, period and weekday effects), so "
+                            "the control mean is the same on every row and differs slightly from a raw average "
+                            "of the control posts; the relative differences and intervals come from the same "
+                            "model. p-values are Holm-adjusted for multiple comparisons."},
+    "ab.fig.xlabel": {"zh": "{metric}相对{control}的差异(%),95% 区间", "en": "difference in {metric} vs {control} (%), 95% interval"},
+    "ab.fig.heat_cbar": {"zh": "每天的成员消息数", "en": "member messages per day"},
+    "ab.fig.heat_x": {"zh": "几点(当地时间)", "en": "hour of day (local time)"},
+    "ab.fig.heat_title": {"zh": "成员按星期和小时的消息数:热门时段不论发什么都更热闹",
+                          "en": "Member messages by weekday and hour: busy hours are busier whatever is posted"},
+})

@@ -959,7 +959,7 @@ def _started_cells(nb) -> list[int]:
             if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
 
 
-def html_page(nb, title: str, show_code: bool = False) -> str:
+def html_page(nb, title: str, show_code: bool = False, embed_font: bool = True) -> str:
     """Export an executed notebook to a self-contained HTML page.
 
     Code is hidden unless ``show_code`` (outputs, markdown and the header
@@ -977,12 +977,17 @@ def html_page(nb, title: str, show_code: bool = False) -> str:
     exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=not show_code,
                             exclude_input_prompt=not show_code, exclude_output_prompt=not show_code)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    if not embed_font:
+        return body
+    from groupstats.reports.webfont import embed_cjk_font
+
+    return embed_cjk_font(body)
 
 
 def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAULT_KERNEL,
                    timeout: float | None = DEFAULT_TIMEOUT, show_code: bool = False,
-                   info: Mapping | None = None, python: str | None = None) -> ReportOutcome:
+                   info: Mapping | None = None, python: str | None = None,
+                   embed_font: bool = True) -> ReportOutcome:
     """Execute one report with papermill and write its ``.ipynb`` and ``.html``.
 
     Never raises for a failing notebook: a cell error, a cell running longer
@@ -1067,7 +1072,7 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
     nb.cells = [c for c in nb.cells if HEADER_TAG not in c.metadata.get("tags", [])]
     nb.cells.insert(_header_position(nb) if status == "ok" else 0, header)
     nbformat.write(nb, str(ipynb))
-    page.write_text(html_page(nb, job.title, show_code=show_code), encoding="utf-8")
+    page.write_text(html_page(nb, job.title, show_code=show_code, embed_font=embed_font), encoding="utf-8")
     records = read_records(ipynb)
     headline = records.get("headline") if isinstance(records.get("headline"), dict) else None
     title = (headline or {}).get("title") or job.title
@@ -1216,7 +1221,8 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
 
     def args(job):
         return (job, out_dir, kernel_name, timeout, show_code,
-                infos.get(job.parameters.get("data_path"), {"path": "(none)", "error": "no data_path"}), python)
+                infos.get(job.parameters.get("data_path"), {"path": "(none)", "error": "no data_path"}), python,
+                False)
 
     try:
         if n_jobs == 1 or len(jobs) == 1:
@@ -1240,8 +1246,20 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
     batch = ReportBatch(outcomes=[outcomes[j.name] for j in jobs if j.name in outcomes], out_dir=out_dir,
                         index_path=out_dir / "index.html", datasets=infos, kernel=kernel_name, python=python,
                         seconds=time.perf_counter() - t0)
-    write_index(batch)
+    write_index(batch, embed_font=False)
+    _embed_batch_font(batch)
     return batch
+
+
+def _embed_batch_font(batch: ReportBatch) -> None:
+    """Embed one CJK font subset (the characters of every page of the batch) into each page."""
+    from groupstats.reports.webfont import embed_cjk_font, page_characters
+
+    pages = [Path(o.html) for o in batch.outcomes if o.html and Path(o.html).is_file()] + [batch.index_path]
+    texts = {p: p.read_text(encoding="utf-8") for p in pages}
+    chars = "".join(sorted(set("".join(page_characters(text) for text in texts.values()))))
+    for p, text in texts.items():
+        p.write_text(embed_cjk_font(text, characters=chars), encoding="utf-8")
 
 
 #: Order of the reports on the index: the audit of the playbook first, then the workflow
@@ -1255,7 +1273,7 @@ def report_order_key(name: str) -> tuple[int, str]:
     return (REPORT_ORDER.index(stem) if stem in REPORT_ORDER else len(REPORT_ORDER), name)
 
 
-def write_index(batch: ReportBatch) -> Path:
+def write_index(batch: ReportBatch, embed_font: bool = True) -> Path:
     """Write ``index.html`` (for people) and ``index.json`` (for programs) of a batch.
 
     One line per report in the workflow order (:data:`REPORT_ORDER`), with its headline result
@@ -1328,7 +1346,9 @@ td.verdict {{ white-space: nowrap; }} td.details {{ font-size: .85em; max-width:
 </tbody></table>
 </body></html>
 """
-    batch.index_path.write_text(page, encoding="utf-8")
+    from groupstats.reports.webfont import embed_cjk_font
+
+    batch.index_path.write_text(embed_cjk_font(page) if embed_font else page, encoding="utf-8")
     (batch.out_dir / "index.json").write_text(json.dumps(batch.to_dict(), indent=2, ensure_ascii=False,
                                                          default=str), encoding="utf-8")
     return batch.index_path
