@@ -798,9 +798,40 @@ class MixExperimentResult(Result):
             "metric_definition": MIX_METRICS[self.metric][2], "method": self.method,
             "kind": base["kind"], "adjustment": self.adjustment, "analysis": "intent-to-treat",
             "alpha": base["alpha"], "correction": base["correction"],
-            "arms": base["arms"], "comparisons": base["comparisons"], "srm": base["srm"],
+            "sequential": getattr(self, "sequential", None) is not None,
+            "sequential_settings": getattr(self, "sequential", None), "as_of": getattr(self, "as_of", None),
+            "arms": base["arms"], "comparisons": self._comparison_records(base["comparisons"]), "srm": base["srm"],
             "groups": self.groups, "compliance": {**self.compliance_summary, "groups": self.compliance},
             "notes": list(base["notes"]) + list(self.notes)})
+
+    def _comparison_records(self, records: list) -> list:
+        """Comparison rows for JSON, each with its Bayesian read-out under ``bayes``."""
+        bayes = getattr(self, "bayes", None)
+        if bayes is not None:
+            from groupstats.stats.bayes import bayes_records
+
+            readout = bayes_records(bayes)
+            for row in records:
+                row["bayes"] = readout.get(str(row["arm"]))
+        return records
+
+    def _monitoring_lines(self) -> list:
+        lines = []
+        bayes = getattr(self, "bayes", None)
+        if bayes is not None:
+            level = f"{100 * (1 - self.comparison.alpha):g}%"
+            for row in bayes.itertuples(index=False):
+                lines.append(f"Bayesian read-out: {100 * row.prob_better:.1f}% chance that {row.arm!r} beats "
+                             f"{row.control!r} (relative effect {level} credible interval {100 * row.ci_low:+.1f}% to "
+                             f"{100 * row.ci_high:+.1f}%; expected loss if chosen {100 * row.expected_loss:.1f}% of the "
+                             f"control level; prior N(0, {row.prior_sd:g}) on the relative effect).")
+        if getattr(self, "sequential", None) is not None:
+            from groupstats.stats.sequential import SEQUENTIAL_NOTE
+
+            sq = self.sequential
+            lines.append(f"{SEQUENTIAL_NOTE} So far {sq['n_units']:,} of the {sq['planned_units']:,} planned "
+                         f"group-days (tuned to be tightest at {sq['n_opt']:,.0f}).")
+        return lines
 
     def conclusion(self) -> str:
         lines = [f"Intent-to-treat, {self.metric} ({MIX_METRICS[self.metric][2]}), groups as units"
@@ -817,6 +848,7 @@ class MixExperimentResult(Result):
                          f"(CI {100 * info['wald_rel_ci_low']:+.1f}% to {100 * info['wald_rel_ci_high']:+.1f}%; "
                          "Wald estimate, first-stage uncertainty ignored)")
             lines.append(text + ".")
+        lines += self._monitoring_lines()
         lines += self.notes
         return "\n".join(lines)
 
@@ -878,7 +910,9 @@ def _itt_comparison(table: pd.DataFrame, groups: pd.DataFrame, metric: str, adju
 def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messages_per_member_day",
                            adjustment: str = "auto", control=None, alpha: float = 0.05,
                            correction: str = "holm", arm_targets: dict | None = None, mapping=None,
-                           table: pd.DataFrame | None = None, compliance: bool = True) -> MixExperimentResult:
+                           table: pd.DataFrame | None = None, compliance: bool = True, as_of=None,
+                           sequential: bool = False, n_opt: float | None = None,
+                           prior_sd: float = 0.3) -> MixExperimentResult:
     """Analyse a group-randomised content-mix experiment (intent-to-treat, group level).
 
     Parameters
@@ -910,6 +944,16 @@ def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
         A precomputed :func:`mix_experiment_table` (e.g. with re-randomised arms).
     compliance : bool
         Compute the compliance view (needs ``posts``); switch off for fast repeated runs.
+    as_of : date or date-time, optional
+        Analyse with data up to the end of that day (or that time) only; posts whose outcome
+        window runs past it are excluded and counted. Not with ``table``.
+    sequential : bool
+        Always-valid p-values and confidence sequences (:mod:`groupstats.stats.sequential`),
+        with group-days as units.
+    n_opt : float, optional
+        Group-days at which the confidence sequence is tightest (default: those the assignments plan).
+    prior_sd : float
+        Prior SD of the relative effect for the Bayesian read-out (:mod:`groupstats.stats.bayes`).
 
     Returns
     -------
@@ -923,10 +967,30 @@ def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
         from groupstats.errors import MissingTableError
 
         raise MissingTableError("events", "the read_rate metric", str(ds.path) if ds.path else None)
+    notes: list[str] = []
+    cutoff, n_incomplete, planned = None, 0, None
+    if sequential:
+        from groupstats.stats.sequential import planned_units
+
+        planned = planned_units(_experiment_assignments(ds, experiment_id), "group-randomised")
+    if as_of is not None:
+        from groupstats.stats.sequential import as_of_cutoff
+
+        if table is not None:
+            raise ParameterError("as_of cuts the dataset before the group-week table is built; pass either "
+                                 "as_of or a precomputed table, not both.")
+        cutoff = as_of_cutoff(as_of, ds.tz)
+        ds = ds.as_of(cutoff)
+        outcomes = post_outcomes(ds) if ds.posts is not None and len(ds.posts) else None
+        if outcomes is not None:
+            n_incomplete = int((~outcomes["complete"]).sum())
+            outcomes = outcomes.loc[outcomes["complete"]]
+        table = mix_experiment_table(ds, experiment_id, outcomes=outcomes)
+        notes.append(f"As of {cutoff:%Y-%m-%d %H:%M}: only data up to then; {n_incomplete} post(s) whose outcome "
+                     "window runs past it were excluded.")
     if table is None:
         table = mix_experiment_table(ds, experiment_id)
     groups = _group_level(table, metric)
-    notes: list[str] = []
     if (groups["post_den"] <= 0).any():
         bad = groups.loc[groups["post_den"] <= 0, "group_id"].tolist()
         notes.append(f"Group(s) {', '.join(bad)} have no experiment-period data for {metric}; left out.")
@@ -962,8 +1026,30 @@ def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
                 info.update({"wald_rel_effect": float(r["rel_diff"]) / fs,
                              "wald_rel_ci_low": float(r["rel_ci_low"]) / fs,
                              "wald_rel_ci_high": float(r["rel_ci_high"]) / fs})
-    return MixExperimentResult(experiment_id, metric, adjustment, comparison, groups, table, compliance_table,
-                               comp_summary, notes + comp_notes)
+    result = MixExperimentResult(experiment_id, metric, adjustment, comparison, groups, table, compliance_table,
+                                 comp_summary, notes + comp_notes)
+    return _monitoring_fields(result, table, alpha, correction, planned, n_opt, prior_sd, cutoff, n_incomplete)
+
+
+def _monitoring_fields(result, table, alpha, correction, planned, n_opt, prior_sd, cutoff, n_incomplete):
+    """Add the as-of cutoff, the sequential (always-valid) comparison (when ``planned`` units are
+    given) and the Bayesian read-out."""
+    from groupstats.stats.bayes import bayes_readout
+    from groupstats.stats.sequential import sequential_comparisons, with_comparisons
+
+    result.as_of, result.n_incomplete = cutoff, n_incomplete
+    result.sequential = None
+    if planned is not None:
+        units = int(table.loc[table["period"] == "post", "days"].sum())
+        n_opt_used = planned if n_opt is None else n_opt
+        result.comparison = with_comparisons(result.comparison, sequential_comparisons(
+            result.comparison.comparisons, units, n_opt_used, alpha, correction))
+        result.sequential = {"n_units": units, "n_opt": float(n_opt_used), "planned_units": planned,
+                             "unit": "group-day",
+                             "boundary": float(result.comparison.comparisons["boundary"].iloc[0]),
+                             "method": "asymptotic confidence sequence (Waudby-Smith et al.)"}
+    result.bayes = bayes_readout(result.comparison.comparisons, alpha=alpha, prior_sd=prior_sd)
+    return result
 
 
 # ======================================================================================

@@ -323,8 +323,16 @@ class SlotExperimentResult(Result):
         Exploratory metrics (not the declared primary).
     summary : dict
         n_groups, n_periods, n_posts, n_assignments, dropped counts, window,
-        washout, exclude_red_packets, slots, seed, start, end.
+        washout, exclude_red_packets, slots, seed, start, end; ``as_of`` (the cutoff or
+        None), ``n_units`` (group-periods or group-days analysed) and ``planned_units``.
     notes : list of str
+    sequential : dict or None
+        With ``sequential=True``: ``n_units, n_opt, planned_units, unit, boundary, method``;
+        the comparisons' p-values and intervals are then the always-valid ones (the
+        fixed-horizon ones are kept in ``*_fixed`` columns).
+    bayes : DataFrame or None
+        Bayesian read-out per arm (:func:`groupstats.stats.bayes.bayes_readout`):
+        prob_better, expected_loss, ci_low, ci_high (relative effect).
     """
 
     experiment: str
@@ -335,6 +343,8 @@ class SlotExperimentResult(Result):
     secondary: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    sequential: dict | None = None
+    bayes: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:  # type: ignore[override]
@@ -365,13 +375,26 @@ class SlotExperimentResult(Result):
     def to_frame(self) -> pd.DataFrame:
         cols = ["arm", "control", "arm_mean", "control_mean", "diff", "ci_low", "ci_high", "rel_diff",
                 "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted", "mde_rel", "significant"]
-        return self.comparisons[cols].copy()
+        out = self.comparisons[cols].copy()
+        if self.bayes is not None and len(self.bayes) == len(out):
+            out["prob_better"] = self.bayes["prob_better"].to_numpy()
+            out["expected_loss"] = self.bayes["expected_loss"].to_numpy()
+        return out
 
     def to_dict(self) -> dict:
         arms = self.arms
         arm_cols = [c for c in ("arm", "n_units", "n_clusters", "mean", "compliance") if c in arms]
         comp_cols = ["arm", "control", "diff", "ci_low", "ci_high", "rel_diff", "rel_ci_low",
                      "rel_ci_high", "p_value", "p_adjusted", "mde", "mde_rel", "significant"]
+        comp_cols += [c for c in ("p_value_fixed", "ci_low_fixed", "ci_high_fixed", "rel_ci_low_fixed",
+                                  "rel_ci_high_fixed") if c in self.comparisons]
+        comparisons = to_jsonable(self.comparisons[comp_cols])
+        if self.bayes is not None:
+            from groupstats.stats.bayes import bayes_records
+
+            readout = bayes_records(self.bayes)
+            for row in comparisons:
+                row["bayes"] = readout.get(str(row["arm"]))
         return to_jsonable({
             "experiment": self.experiment,
             "design": self.design,
@@ -381,8 +404,11 @@ class SlotExperimentResult(Result):
             "alpha": self.comparison.alpha,
             "correction": self.comparison.correction,
             "control": self.control,
+            "sequential": self.sequential is not None,
+            "sequential_settings": self.sequential,
+            "as_of": self.summary.get("as_of"),
             "arms": arms[arm_cols],
-            "comparisons": self.comparisons[comp_cols],
+            "comparisons": comparisons,
             "srm": {k: self.srm[k] for k in ("p_value", "ok", "observed", "expected", "unit")},
             "compliance": self.compliance,
             "summary": self.summary,
@@ -439,6 +465,13 @@ class SlotExperimentResult(Result):
                     f"Minimum detectable effect at 80% power: about +/-{_pct(row.mde_rel, signed=False)} "
                     "of the control level; smaller effects are not ruled out.")
         lines += supported + not_shown
+        if self.bayes is not None:
+            for row in self.bayes.itertuples(index=False):
+                lines.append(
+                    f"- Bayesian read-out: {_pct(row.prob_better, signed=False)} chance that '{row.arm}' beats "
+                    f"'{row.control}' (relative effect {level} credible interval {_pct(row.ci_low)} to "
+                    f"{_pct(row.ci_high)}; expected loss if chosen {_pct(row.expected_loss, signed=False)} of the "
+                    f"control level; prior N(0, {row.prior_sd:g}) on the relative effect).")
         if not supported:
             lines.append(f"Overall: the data do not support that any posting slot changes "
                          f"'{self.metric}' relative to '{self.control}'.")
@@ -451,6 +484,16 @@ class SlotExperimentResult(Result):
             else:
                 lines.append(f"Overall: no slot beats '{self.control}'; the significant differences "
                              "are decreases.")
+        if self.sequential is not None:
+            from groupstats.stats.sequential import SEQUENTIAL_NOTE
+
+            sq = self.sequential
+            lines.append(f"{SEQUENTIAL_NOTE} So far {sq['n_units']:,} of the {sq['planned_units']:,} planned "
+                         f"{sq['unit']}s (tuned to be tightest at {sq['n_opt']:,.0f}).")
+        if self.summary.get("as_of") is not None:
+            lines.append(f"As of {self.summary['as_of']:%Y-%m-%d %H:%M}: only data up to then; "
+                         f"{self.summary.get('n_incomplete', 0):,} post(s) whose outcome window runs past it were "
+                         "excluded.")
         if self.metric == "responses":
             lines.append("Caution: 'responses' counts all member messages after the post, including the "
                          "hour's usual chatter, which favours busy hours by construction; check "
@@ -514,7 +557,8 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
                             method: str = "auto", expected_ratio=None, secondary=(),
                             seed: int | None = None, n_boot: int = 2000,
                             standardise: bool | None = None,
-                            outcomes: pd.DataFrame | None = None) -> SlotExperimentResult:
+                            outcomes: pd.DataFrame | None = None, as_of=None, sequential: bool = False,
+                            n_opt: float | None = None, prior_sd: float = 0.3) -> SlotExperimentResult:
     """Analyse a posting-slot experiment of ``ds``.
 
     Parameters
@@ -561,6 +605,21 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         :func:`groupstats.tables.scale.post_outcomes`, which the CLI uses for Parquet datasets);
         ``ds`` then only needs its posts and assignments (and messages for
         ``incremental_responses``, events for ``read_rate``/``click_rate``).
+    as_of : date or date-time, optional
+        Analyse the experiment as it could be analysed then: only data up to the end of that
+        day (a date) or that time (:func:`groupstats.stats.sequential.as_of_cutoff`); posts
+        whose outcome window runs past it are excluded and counted (``n_incomplete``).
+        ``outcomes`` computed on the whole dataset are cut the same way.
+    sequential : bool
+        Always-valid p-values and confidence sequences
+        (:func:`groupstats.stats.sequential.sequential_comparisons`) in place of the
+        fixed-horizon ones, valid however often the experiment is looked at.
+    n_opt : float, optional
+        Tuning of the confidence sequence: the number of units (group-periods for a
+        switchback, group-days for a group-randomised design) at which it is tightest;
+        default the number the assignments plan (:func:`groupstats.stats.sequential.planned_units`).
+    prior_sd : float
+        Prior SD of the relative effect for the Bayesian read-out (:mod:`groupstats.stats.bayes`).
 
     Returns
     -------
@@ -576,6 +635,7 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         An assigned arm has no posts, or too few groups.
     """
     from groupstats.stats.compare import compare_arms
+    from groupstats.stats.sequential import as_of_cutoff, planned_units
 
     spec = _metric_spec(metric)
     for extra in secondary:
@@ -584,6 +644,18 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     ds.require("posts", "a posting-slot analysis")
     assignments = _experiment_assignments(ds, experiment)
     design = experiment_design(assignments)
+    planned = planned_units(assignments, design)
+    cutoff = None
+    if as_of is not None:
+        # the design and the plan come from the whole schedule; everything else from data up to the cutoff
+        cutoff = as_of_cutoff(as_of, ds.tz)
+        ds = ds.as_of(cutoff)
+        if outcomes is not None:
+            outcomes = _cut_outcomes(outcomes, cutoff, window)
+        if ds.assignments is None or not (ds.assignments["experiment_id"] == experiment).any():
+            raise InsufficientDataError(f"Experiment {experiment!r} had not started by {cutoff:%Y-%m-%d %H:%M} "
+                                        f"(--as-of {as_of}); nothing to analyse yet.")
+        assignments = _experiment_assignments(ds, experiment)
     assigned_arms = sorted(pd.unique(assignments["arm"]).tolist())
     if control is None:
         control = "morning" if "morning" in assigned_arms else assigned_arms[0]
@@ -687,8 +759,27 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         notes.append(f"{int(outside.sum())} post(s) outside every assignment period of the experiment "
                      "were not analysed.")
     if incomplete.any():
-        notes.append(f"{int(incomplete.sum())} post(s) whose window runs past the end of the data were "
-                     "dropped.")
+        notes.append(f"{int(incomplete.sum())} post(s) whose window runs past the end of the data"
+                     + (f" (as of {cutoff:%Y-%m-%d %H:%M})" if cutoff is not None else "") + " were dropped.")
+    units = _observed_units(frame, design, ds.tz)
+    sequential_info = None
+    if sequential:
+        from groupstats.stats.sequential import sequential_comparisons, with_comparisons
+
+        n_opt_used = planned if n_opt is None else n_opt
+        primary = with_comparisons(primary, sequential_comparisons(primary.comparisons, units, n_opt_used, alpha,
+                                                                   correction))
+        secondary_results = {name: with_comparisons(r, sequential_comparisons(r.comparisons, units, n_opt_used,
+                                                                              alpha, correction))
+                             for name, r in secondary_results.items()}
+        sequential_info = {"n_units": units, "n_opt": float(n_opt_used), "planned_units": planned,
+                           "unit": "group-period" if design == "switchback" else "group-day",
+                           "boundary": float(primary.comparisons["boundary"].iloc[0])
+                           if len(primary.comparisons) else None,
+                           "method": "asymptotic confidence sequence (Waudby-Smith et al.)"}
+    from groupstats.stats.bayes import bayes_readout
+
+    bayes = bayes_readout(primary.comparisons, alpha=alpha, prior_sd=prior_sd)
     summary = {
         "n_groups": int(frame["group_id"].nunique()),
         "n_periods": int(frame["period_start"].nunique()) if design == "switchback"
@@ -704,10 +795,35 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         "slots": scheme.to_dict(), "seed": seed,
         "start": frame["posted_at"].min(), "end": frame["posted_at"].max(),
         "fixed_effects": fixed,
+        "as_of": cutoff, "n_units": units, "planned_units": planned,
     }
     return SlotExperimentResult(experiment=experiment, design=design, metric=metric, comparison=primary,
                                 compliance=compliance, secondary=secondary_results, summary=summary,
-                                notes=notes)
+                                notes=notes, sequential=sequential_info, bayes=bayes)
+
+
+def _cut_outcomes(outcomes: pd.DataFrame, cutoff: pd.Timestamp, window) -> pd.DataFrame:
+    """Post outcomes computed on the whole data, as of ``cutoff``: later posts dropped, ``complete``
+    only for posts whose outcome window (replies, and reads when there are events) ends by the cutoff.
+
+    The counts of a post whose windows end by the cutoff only use data up to it, so they equal
+    those computed on the cut dataset."""
+    from groupstats.tables.derived import _timedelta
+
+    attrs = dict(outcomes.attrs)
+    out = outcomes.loc[outcomes["posted_at"] <= cutoff].copy()
+    out.attrs.update(attrs)
+    span = _timedelta(window, "window")
+    if attrs.get("has_events", True):
+        span = max(span, _timedelta(attrs.get("read_window", "24h"), "read_window"))
+    out["complete"] = out["complete"].to_numpy(bool) & (out["posted_at"] + span <= cutoff).to_numpy()
+    return out
+
+
+def _observed_units(frame: pd.DataFrame, design: str, tz: str) -> int:
+    from groupstats.stats.sequential import observed_units
+
+    return observed_units(frame, design, tz=tz)
 
 
 # ------------------------------------------------------------------------------------------

@@ -22,9 +22,13 @@ The posterior is normal with precision ``1/prior_sd^2 + 1/se_rel^2`` and mean
   control level on average;
 * ``ci_low, ci_high``: equal-tailed ``1 - alpha`` credible interval of the relative effect.
 
-``se_rel`` is read from the engine's relative interval: ``(rel_ci_high - rel_ci_low) / (2
-t_df(1 - alpha/2))`` (the fixed-horizon interval, even after the sequential version has
-replaced it in the table: pass the ``*_fixed`` columns when present).
+``se_rel`` is read from the engine's (fixed-horizon) relative interval, as the SD of the
+normal whose ``1 - alpha`` interval has the same width: ``(rel_ci_high - rel_ci_low) / (2
+z(1 - alpha/2))``. With few clusters the engine's interval uses a t reference with
+Bell-McCaffrey degrees of freedom, so this keeps the small-sample width (a normal on the
+plain standard error would be overconfident with 8-15 groups); with a flat prior
+(``prior_sd=inf``) the credible interval is exactly the engine's confidence interval. When
+the table was made sequential the ``rel_ci_*_fixed`` columns are used.
 """
 from __future__ import annotations
 
@@ -80,7 +84,7 @@ def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: floa
     ----------
     comparisons : DataFrame
         ``.comparisons`` of :func:`groupstats.stats.compare.compare_arms` (columns ``arm,
-        control, rel_diff, rel_ci_low, rel_ci_high, df``; the ``rel_ci_*_fixed`` columns are
+        control, rel_ci_low, rel_ci_high``; the ``rel_ci_*_fixed`` columns are
         used instead when the table was made sequential).
     alpha : float
         The level of the engine's intervals; the credible interval has the same level.
@@ -98,13 +102,11 @@ def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: floa
         raise ParameterError(f"prior_sd must be positive (got {prior_sd!r}); 0.3 is the default.")
     low_col = "rel_ci_low_fixed" if "rel_ci_low_fixed" in comparisons else "rel_ci_low"
     high_col = "rel_ci_high_fixed" if "rel_ci_high_fixed" in comparisons else "rel_ci_high"
-    rel = comparisons["rel_diff"].to_numpy(float)
-    df = comparisons["df"].to_numpy(float) if "df" in comparisons else np.full(len(rel), np.inf)
-    finite_df = np.isfinite(df) & (df > 0)
-    crit = np.where(finite_df, sps.t.isf(alpha / 2, np.where(finite_df, df, 1.0)), sps.norm.isf(alpha / 2))
-    se_rel = (comparisons[high_col].to_numpy(float) - comparisons[low_col].to_numpy(float)) / (2 * crit)
-    mean, sd = normal_posterior(rel, se_rel, prior_sd)
     z = sps.norm.isf(alpha / 2)
+    low, high = comparisons[low_col].to_numpy(float), comparisons[high_col].to_numpy(float)
+    se_rel = (high - low) / (2 * z)
+    # centre of the interval (the estimate, for the symmetric intervals of the linear kinds)
+    mean, sd = normal_posterior((low + high) / 2, se_rel, prior_sd)
     return pd.DataFrame({
         "arm": list(comparisons["arm"]), "control": list(comparisons["control"]),
         "prob_better": prob_better(mean, sd, higher_is_better),
