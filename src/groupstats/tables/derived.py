@@ -139,23 +139,12 @@ POST_OUTCOME_COLUMNS = ("post_id", "group_id", "posted_at", "content_type", "ope
                         "read_rate", "click_rate", "complete")
 
 
-def attribute_to_posts(messages: pd.DataFrame, posts: pd.DataFrame, window: pd.Timedelta) -> pd.DataFrame:
-    """Attach to each message the latest post of its group at or before it, if within ``window``.
-
-    A message counts toward at most one post: the latest one before it.
-    Returns ``messages`` rows that fall in some post's window, with ``post_id``
-    and ``posted_at`` added.
-    """
-    left = messages.sort_values("sent_at", kind="stable")
-    right = posts[["post_id", "group_id", "posted_at"]].sort_values("posted_at", kind="stable")
-    merged = pd.merge_asof(left, right, left_on="sent_at", right_on="posted_at", by="group_id",
-                           direction="backward", allow_exact_matches=True)
-    inside = merged["post_id"].notna() & (merged["sent_at"] - merged["posted_at"] <= window)
-    return merged.loc[inside]
-
-
 def red_packet_burst_mask(ds: Dataset, messages: pd.DataFrame, quiet: pd.Timedelta) -> np.ndarray:
-    """True for red-packet messages and messages within ``quiet`` after a red packet in their group."""
+    """True for red-packet messages and messages within ``quiet`` after a red packet in their group.
+
+    In memory, for analyses that filter a frame they already hold; the derived tables use
+    :func:`without_red_packet_bursts`.
+    """
     rp = ds.messages.loc[ds.messages["msg_type"] == "red_packet", ["group_id", "sent_at"]]
     is_rp = (messages["msg_type"] == "red_packet").to_numpy()
     if rp.empty:
@@ -170,13 +159,139 @@ def red_packet_burst_mask(ds: Dataset, messages: pd.DataFrame, quiet: pd.Timedel
     return out | is_rp
 
 
-def post_outcomes(ds: Dataset, window="2h", read_window="24h", as_of=None,
+# ------------------------------------------------------------------------------------------
+# the tables as engine-neutral expressions (Ibis): one definition, run on DuckDB or Spark
+# ------------------------------------------------------------------------------------------
+def _source(ds, as_of=None):
+    """The :class:`~groupstats.engine.Source` of ``ds`` (Dataset, folder or Source), cut at ``as_of``."""
+    from groupstats.engine import Source, source_of
+
+    if isinstance(ds, Dataset):
+        ds = _cut(ds, as_of)
+        return source_of(ds)
+    src = source_of(ds)
+    return src if as_of is None else src.cut(src.timestamp_us(as_of))
+
+
+def day_to_date(days) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) as naive midnight ``datetime64[us]``."""
+    return (np.asarray(days, dtype="int64") * 86_400_000_000).astype("datetime64[us]")
+
+
+def _us(delta: pd.Timedelta) -> int:
+    return int(delta / pd.Timedelta(microseconds=1))
+
+
+def without_red_packet_bursts(src, msgs, quiet_us: int):
+    """``msgs`` without red packets and messages within ``quiet_us`` after a red packet in their group.
+
+    "Last red packet at or before this message in its group" is a running maximum over the
+    group's messages in time order (red packets first at equal times), a window every engine runs.
+    """
+    import ibis
+
+    allm = src.table("messages")
+    rp = allm.filter(allm.msg_type == "red_packet").select(
+        "group_id", t_us=allm.sent_us, rp_us=allm.sent_us, order=ibis.literal(0),
+        member_id=ibis.null("string"), msg_type=ibis.null("string"), reply_to=ibis.null("string"))
+    m = msgs.select("group_id", t_us=msgs.sent_us, rp_us=ibis.null("int64"), order=ibis.literal(1),
+                    member_id=msgs.member_id, msg_type=msgs.msg_type, reply_to=msgs.reply_to)
+    stream = rp.union(m)
+    w = ibis.window(group_by=stream.group_id, order_by=[stream.t_us, stream.order], rows=(None, 0))
+    stream = stream.mutate(last_rp=stream.rp_us.max().over(w))
+    keep = (stream.order == 1) & (stream.msg_type != "red_packet") & (
+        stream.last_rp.isnull() | (stream.t_us - stream.last_rp > quiet_us))
+    out = stream.filter(keep)
+    return out.select("group_id", "member_id", "msg_type", "reply_to", sent_us=out.t_us)
+
+
+def attributed_messages(posts, msgs, window_us: int):
+    """Member messages attributed to the latest post of their group at or before them, within ``window_us``.
+
+    Not an as-of join (wrong results on some engines, absent on Spark) but a window function:
+    in each group's stream of posts and messages in time order (posts first at equal times),
+    the running maximum of the posts' sequence numbers is "the last post before this message".
+
+    Returns a table (group_id, seq, member_id): ``seq`` numbers the group's posts by
+    (posted time, post_id), as :func:`post_sequence` does.
+    """
+    import ibis
+
+    p = posts.select("group_id", "seq", t_us=posts.posted_us, post_us=posts.posted_us, order=ibis.literal(0),
+                     member_id=ibis.null("string"))
+    m = msgs.select("group_id", seq=ibis.null("int64"), t_us=msgs.sent_us, post_us=ibis.null("int64"),
+                    order=ibis.literal(1), member_id=msgs.member_id)
+    stream = p.union(m)
+    w = ibis.window(group_by=stream.group_id, order_by=[stream.t_us, stream.order], rows=(None, 0))
+    stream = stream.mutate(last_seq=stream.seq.max().over(w), last_post_us=stream.post_us.max().over(w))
+    inside = (stream.order == 1) & stream.last_seq.notnull() & (stream.t_us - stream.last_post_us <= window_us)
+    out = stream.filter(inside)
+    return out.select("group_id", "member_id", seq=out.last_seq)
+
+
+def post_sequence(posts):
+    """Posts with ``seq``: their order within the group by (posted time, post_id), from 1."""
+    import ibis
+
+    w = ibis.window(group_by=posts.group_id, order_by=[posts.posted_us, posts.post_id])
+    return posts.mutate(seq=ibis.row_number().over(w).cast("int64"))
+
+
+def present_at(members, points, time_col: str, key: str):
+    """Non-operator memberships present at each point: joined at or before it, not yet left.
+
+    ``points`` has group_id, ``key`` and the int64 time ``time_col``; returns (``key``, n_present)
+    for points with at least one member present.
+    """
+    m = members.filter(~members.role.isin(OPERATOR_ROLES))
+    j = points.join(m, [points.group_id == m.group_id, m.joined_us <= points[time_col],
+                        m.left_us.isnull() | (m.left_us > points[time_col])])
+    return j.group_by(key).aggregate(n_present=j[key].count())
+
+
+def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int | None = None):
+    """Expression: one row per post with its members' reaction counts (see :func:`post_outcomes`)."""
+    posts = post_sequence(src.require("posts", "post outcomes"))
+    msgs = src.member_messages()
+    if quiet_us is not None:
+        msgs = without_red_packet_bursts(src, msgs, quiet_us)
+    att = attributed_messages(posts, msgs, window_us)
+    resp = att.group_by(["group_id", "seq"]).aggregate(responses=att.member_id.count(),
+                                                       responders=att.member_id.nunique())
+    resp = resp.join(posts.select("group_id", "seq", "post_id"), ["group_id", "seq"]).select(
+        "post_id", "responses", "responders")
+    pq = posts.filter(posts.message_id.notnull()).select("post_id", "message_id", p_us=posts.posted_us)
+    q = msgs.filter(msgs.reply_to.notnull())
+    q = q.join(pq, q.reply_to == pq.message_id)
+    delay = q.sent_us - q.p_us
+    q = q.filter((delay >= 0) & (delay <= window_us))
+    rep = q.group_by("post_id").aggregate(replies=q.post_id.count())
+    present = present_at(src.table("members"), posts.select("group_id", "post_id", "posted_us"), "posted_us",
+                         "post_id")
+    out = posts.select("post_id")
+    for part in (resp, rep, present):
+        out = out.left_join(part, "post_id").drop("post_id_right")
+    if src.has("events"):
+        ev = src.table("events")
+        ev = ev.filter(ev.event_type.isin(("read", "click")) & ev.post_id.notnull())
+        ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
+        pp = posts.select("post_id", p_us=posts.posted_us)
+        ev = ev.join(pp, "post_id")
+        lag = ev.occurred_us - ev.p_us
+        ev = ev.filter((lag >= 0) & (lag <= read_window_us)).select("post_id", "member_id", "event_type").distinct()
+        ev = ev.group_by("post_id").aggregate(readers=ev.event_type.count(where=ev.event_type == "read"),
+                                              clickers=ev.event_type.count(where=ev.event_type == "click"))
+        out = out.left_join(ev, "post_id").drop("post_id_right")
+    return out
+
+
+def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
                   exclude_red_packets=None) -> pd.DataFrame:
     """One row per post: the members' reaction to it.
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset, dataset folder or :class:`groupstats.engine.Source`
         Needs ``posts``; reads and clicks need ``events`` (NaN without it).
     window : duration, default "2h"
         Response window after each post for replies, responses and responders.
@@ -192,7 +307,7 @@ def post_outcomes(ds: Dataset, window="2h", read_window="24h", as_of=None,
 
     Returns
     -------
-    DataFrame of shape (n_posts, ...) with columns
+    DataFrame of shape (n_posts, ...), posts ordered by (posted_at, post_id), with columns
         post_id, group_id, posted_at, content_type, operator_id, hour, weekday, date,
         n_present (non-operator members present at posting time),
         replies (member quote-replies to the post within the window),
@@ -204,56 +319,44 @@ def post_outcomes(ds: Dataset, window="2h", read_window="24h", as_of=None,
     """
     window = _timedelta(window, "window")
     read_window = _timedelta(read_window, "read_window")
-    ds = _cut(ds, as_of)
-    posts = ds.require("posts", "post outcomes").copy()
-    msgs = member_messages(ds)
+    quiet = None
     if exclude_red_packets is not None and exclude_red_packets is not False:
         quiet = _timedelta("10min" if exclude_red_packets is True else exclude_red_packets, "exclude_red_packets")
-        msgs = msgs.loc[~red_packet_burst_mask(ds, msgs, quiet)]
-    posts = posts.sort_values("posted_at", kind="stable").reset_index(drop=True)
+    src = _source(ds, as_of)
+    posts_t = src.require("posts", "post outcomes")
+    parts = src.local_parts(posts_t.posted_us)
+    posts = src.execute(posts_t.select("post_id", "group_id", "posted_us", "content_type", "member_id",
+                                       hour=parts["hour"], weekday=parts["weekday"], day=parts["day"]))
+    posts = posts.sort_values(["posted_us", "post_id"], kind="stable").reset_index(drop=True)
+    counts = src.execute(post_outcome_counts(src, _us(window), _us(read_window),
+                                             None if quiet is None else _us(quiet)))
+    counts = counts.set_index("post_id").reindex(posts["post_id"])
+    posted = pd.Series(pd.to_datetime(posts["posted_us"].to_numpy(dtype="int64"), unit="us", utc=True),
+                       name="posted_at").dt.tz_convert(src.tz)
     out = pd.DataFrame({
-        "post_id": posts["post_id"], "group_id": posts["group_id"], "posted_at": posts["posted_at"],
-        "content_type": posts["content_type"], "operator_id": posts["member_id"],
-        "hour": posts["posted_at"].dt.hour, "weekday": posts["posted_at"].dt.day_of_week,
-        "date": local_date(posts["posted_at"]),
+        "post_id": posts["post_id"].astype("str"), "group_id": posts["group_id"].astype("str"),
+        "posted_at": posted, "content_type": posts["content_type"].astype("str"),
+        "operator_id": posts["member_id"].astype("str"),
+        "hour": posts["hour"].to_numpy(dtype="int32"), "weekday": posts["weekday"].to_numpy(dtype="int32"),
+        "date": day_to_date(posts["day"]),
     })
-    out["n_present"] = members_present(ds, posts["group_id"], posts["posted_at"])
-
-    attributed = attribute_to_posts(msgs[["group_id", "member_id", "sent_at"]], posts, window)
-    by_post = attributed.groupby("post_id", sort=False)
-    out["responses"] = out["post_id"].map(by_post.size()).fillna(0).astype("int64")
-    out["responders"] = out["post_id"].map(by_post["member_id"].nunique()).fillna(0).astype("int64")
-
-    quoting = msgs.loc[msgs["reply_to"].notna() & isin(msgs["reply_to"], posts["message_id"].dropna()),
-                       ["reply_to", "sent_at"]]
-    quoting = quoting.merge(posts[["message_id", "post_id", "posted_at"]], left_on="reply_to",
-                            right_on="message_id", how="inner")
-    delay = quoting["sent_at"] - quoting["posted_at"]
-    quoting = quoting.loc[(delay >= pd.Timedelta(0)) & (delay <= window)]
-    out["replies"] = out["post_id"].map(quoting.groupby("post_id").size()).fillna(0).astype("int64")
-
-    if ds.events is not None:
-        ev = ds.events.loc[ds.events["event_type"].isin(("read", "click")) & ds.events["post_id"].notna()]
-        ev = ev.loc[~ds.operator_mask(ev)]
-        ev = ev.merge(posts[["post_id", "posted_at"]], on="post_id", how="inner")
-        lag = ev["occurred_at"] - ev["posted_at"]
-        ev = ev.loc[(lag >= pd.Timedelta(0)) & (lag <= read_window)]
-        distinct = ev.drop_duplicates(["post_id", "member_id", "event_type"])
-        counts = distinct.groupby(["post_id", "event_type"]).size().unstack(fill_value=0)
-        for kind, col in (("read", "readers"), ("click", "clickers")):
-            series = counts[kind] if kind in counts else pd.Series(dtype="int64")
-            out[col] = out["post_id"].map(series).fillna(0).astype("int64")
+    for col in ("n_present", "responses", "responders", "replies"):
+        out[col] = counts[col].fillna(0).to_numpy().astype("int64")
+    has_events = src.has("events")
+    if has_events:
+        for col in ("readers", "clickers"):
+            out[col] = counts[col].fillna(0).to_numpy().astype("int64")
         with np.errstate(divide="ignore", invalid="ignore"):
             out["read_rate"] = np.where(out["n_present"] > 0, out["readers"] / out["n_present"], np.nan)
             out["click_rate"] = np.where(out["n_present"] > 0, out["clickers"] / out["n_present"], np.nan)
     else:
         for col in ("readers", "clickers", "read_rate", "click_rate"):
             out[col] = np.nan
-    end = ds.end
-    out["complete"] = (out["posted_at"] + max(window, read_window if ds.events is not None else window)) <= end
+    end = src.to_timestamp(src.end_us())
+    out["complete"] = (out["posted_at"] + max(window, read_window if has_events else window)) <= end
     out.attrs.update({"window": str(window), "read_window": str(read_window),
                       "exclude_red_packets": None if exclude_red_packets is None else str(exclude_red_packets),
-                      "has_events": ds.events is not None})
+                      "has_events": has_events})
     return out.loc[:, list(POST_OUTCOME_COLUMNS)]
 
 
@@ -261,42 +364,71 @@ def post_outcomes(ds: Dataset, window="2h", read_window="24h", as_of=None,
 # member-day activity
 # ------------------------------------------------------------------------------------------
 EVENING_HOURS = (19, 20, 21, 22)
+ACTIVITY_KEYS = ("group_id", "member_id", "date")
 
 
-def member_day_activity(ds: Dataset, as_of=None, include_operators: bool = False) -> pd.DataFrame:
+def event_types(src, include_operators: bool = True) -> list[str]:
+    """Event types in the (cut) events table, sorted; [] without events."""
+    if not src.has("events"):
+        return []
+    ev = src.table("events")
+    if not include_operators:
+        ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
+    return sorted(str(t) for t in src.execute(ev.select("event_type").distinct())["event_type"].dropna())
+
+
+def member_day_activity_expr(src, include_operators: bool = False, types: list[str] | None = None):
+    """Expression: one row per (group_id, member_id, day) with activity (see :func:`member_day_activity`)."""
+    import ibis
+
+    msgs = src.member_messages(include_operators)
+    parts = src.local_parts(msgs.sent_us)
+    msgs = msgs.mutate(day=parts["day"], hour=parts["hour"])
+    act = msgs.group_by(["group_id", "member_id", "day"]).aggregate(
+        n_messages=msgs.sent_us.count(), n_text=msgs.sent_us.count(where=msgs.msg_type == "text"),
+        n_replies=msgs.reply_to.count(), n_mentions=msgs.n_mentions.fill_null(0).sum().cast("int64"),
+        n_evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)))
+    if types is None:
+        types = event_types(src, include_operators)
+    if not types:
+        return act
+    ev = src.table("events")
+    if not include_operators:
+        ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
+    ev = ev.mutate(day=src.local_parts(ev.occurred_us)["day"])
+    ev = ev.group_by(["group_id", "member_id", "day"]).aggregate(
+        **{f"n_{t}": ev.event_type.count(where=ev.event_type == t) for t in types})
+    both = act.outer_join(ev, ["group_id", "member_id", "day"])
+    keys = {k: ibis.coalesce(both[k], both[f"{k}_right"]) for k in ("group_id", "member_id", "day")}
+    counts = {c: both[c].fill_null(0) for c in
+              ["n_messages", "n_text", "n_replies", "n_mentions", "n_evening", *[f"n_{t}" for t in types]]}
+    return both.select(**keys, **counts)
+
+
+def _activity_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.sort_values(["group_id", "member_id", "day"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame({"group_id": frame["group_id"].astype("str"), "member_id": frame["member_id"].astype("str"),
+                        "date": day_to_date(frame["day"])})
+    for col in frame.columns:
+        if col.startswith("n_"):
+            out[col] = frame[col].to_numpy().astype("int64")
+    return out
+
+
+def member_day_activity(ds, as_of=None, include_operators: bool = False) -> pd.DataFrame:
     """One row per (group_id, member_id, date) with any activity.
 
     Columns: group_id, member_id, date, n_messages (non-system messages),
     n_text, n_replies (messages quoting another), n_mentions, n_evening
     (messages sent 19:00-22:59 local), and one ``n_<event_type>`` column per
-    event type found in ``events`` (e.g. n_read, n_sign_in), zero where none.
-    Days with events but no messages have n_messages = 0.
-    Operators are excluded unless ``include_operators``.
+    event type found in ``events`` (e.g. n_read, n_sign_in; in alphabetical
+    order), zero where none. Days with events but no messages have n_messages = 0.
+    Operators are excluded unless ``include_operators``. Sorted by the keys.
+
+    ``ds`` is a Dataset, a dataset folder or a :class:`groupstats.engine.Source`.
     """
-    ds = _cut(ds, as_of)
-    msgs = member_messages(ds, include_operators=include_operators)
-    frame = pd.DataFrame({
-        "group_id": msgs["group_id"].to_numpy(), "member_id": msgs["member_id"].to_numpy(),
-        "date": local_date(msgs["sent_at"]).to_numpy(),
-        "n_messages": 1,
-        "n_text": (msgs["msg_type"] == "text").to_numpy().astype("int64"),
-        "n_replies": msgs["reply_to"].notna().to_numpy().astype("int64"),
-        "n_mentions": msgs["n_mentions"].fillna(0).to_numpy().astype("int64"),
-        "n_evening": msgs["sent_at"].dt.hour.isin(EVENING_HOURS).to_numpy().astype("int64"),
-    })
-    keys = ["group_id", "member_id", "date"]
-    activity = frame.groupby(keys, sort=False).sum()
-    if ds.events is not None and len(ds.events):
-        ev = ds.events
-        if not include_operators:
-            ev = ev.loc[~ds.operator_mask(ev)]
-        ev_frame = pd.DataFrame({"group_id": ev["group_id"].to_numpy(), "member_id": ev["member_id"].to_numpy(),
-                                 "date": local_date(ev["occurred_at"]).to_numpy(),
-                                 "event_type": "n_" + ev["event_type"].astype("str").to_numpy()})
-        ev_counts = ev_frame.groupby([*keys, "event_type"], sort=False).size().unstack(fill_value=0)
-        activity = activity.join(ev_counts, how="outer")
-    activity = activity.fillna(0).astype("int64").reset_index()
-    return activity.sort_values(keys, kind="stable").reset_index(drop=True)
+    src = _source(ds, as_of)
+    return _activity_frame(src.execute(member_day_activity_expr(src, include_operators)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -306,6 +438,7 @@ def members_present_per_day(members: pd.DataFrame, grid: pd.MultiIndex, tz: str)
     """Non-operator members present at some time during each (group_id, local date) of ``grid``.
 
     Present during a day: joined before the day ends and not left before it starts.
+    (In memory, for small tables; :func:`group_day_metrics` counts in the engine.)
     """
     members = _non_operators(members)
     g = grid.get_level_values("group_id")
@@ -323,7 +456,46 @@ def members_present_per_day(members: pd.DataFrame, grid: pd.MultiIndex, tz: str)
     return joined_before_end - left_before_start
 
 
-def group_day_metrics(ds: Dataset, as_of=None, start=None, end=None) -> pd.DataFrame:
+GROUP_DAY_COUNTS = ("n_messages", "n_active_members", "n_operator_messages", "n_red_packets", "n_joins",
+                    "n_exits", "n_posts")
+
+
+def group_day_counts(src, grid, first_us: int, with_events: bool):
+    """Expression: counts per (group_id, day) of ``grid`` (a table group_id, day, start_us, end_us)."""
+    import ibis
+
+    def per_day(table, time_col, **aggs):
+        t = table.mutate(day=src.local_parts(table[time_col])["day"])
+        return t.group_by(["group_id", "day"]).aggregate(**{k: v(t) for k, v in aggs.items()})
+
+    msgs = src.member_messages()
+    parts = [per_day(msgs, "sent_us", n_messages=lambda t: t.sent_us.count(),
+                     n_active_members=lambda t: t.member_id.nunique(),
+                     n_red_packets=lambda t: t.sent_us.count(where=t.msg_type == "red_packet"))]
+    allm = src.table("messages")
+    ops = allm.filter(allm.msg_type != "system").semi_join(src.operators(), ["group_id", "member_id"])
+    parts.append(per_day(ops, "sent_us", n_operator_messages=lambda t: t.sent_us.count()))
+    mem = src.table("members")
+    mem = mem.filter(~mem.role.isin(OPERATOR_ROLES))
+    parts.append(per_day(mem.filter(mem.joined_us >= first_us), "joined_us", n_joins=lambda t: t.joined_us.count()))
+    parts.append(per_day(mem.filter(mem.left_us.notnull()), "left_us", n_exits=lambda t: t.left_us.count()))
+    if src.has("posts"):
+        parts.append(per_day(src.table("posts"), "posted_us", n_posts=lambda t: t.posted_us.count()))
+    if with_events:
+        ev = src.table("events").anti_join(src.operators(), ["group_id", "member_id"])
+        parts.append(per_day(ev, "occurred_us",
+                             n_readers=lambda t: t.member_id.nunique(where=t.event_type == "read"),
+                             n_complaints=lambda t: t.occurred_us.count(where=t.event_type == "complaint")))
+    present = grid.join(mem, [grid.group_id == mem.group_id, mem.joined_us < grid.end_us,
+                              mem.left_us.isnull() | (mem.left_us >= grid.start_us)])
+    present = present.group_by(["group_id", "day"]).aggregate(n_members=present.joined_us.count())
+    out = grid.select("group_id", "day")
+    for part in [present, *parts]:
+        out = out.left_join(part, ["group_id", "day"]).drop("group_id_right", "day_right")
+    return out.mutate(**{c: out[c].fill_null(0) for c in out.columns if c.startswith("n_")})
+
+
+def group_day_metrics(ds, as_of=None, start=None, end=None) -> pd.DataFrame:
     """One row per (group_id, date) over the observation window, zeros included.
 
     Columns: group_id, date, n_members (non-operator members present at some
@@ -331,51 +503,39 @@ def group_day_metrics(ds: Dataset, as_of=None, start=None, end=None) -> pd.DataF
     n_active_members (distinct members who sent a message), active_share,
     messages_per_member, n_joins, n_exits, n_posts, n_red_packets, and, where
     ``events`` exist, n_readers (distinct readers that day), n_complaints.
+
+    ``ds`` is a Dataset, a dataset folder or a :class:`groupstats.engine.Source`.
     """
-    ds = _cut(ds, as_of)
-    first, last = ds.date_range()
-    start_day = local_date(pd.Series([ds.timestamp(start) if start is not None else first])).iloc[0]
-    end_day = local_date(pd.Series([ds.timestamp(end) if end is not None else ds.end])).iloc[0]
-    days = pd.date_range(start_day, end_day, freq="D")
-    group_ids = pd.Index(sorted(ds.members["group_id"].unique()))
-    grid = pd.MultiIndex.from_product([group_ids, days], names=["group_id", "date"])
+    import ibis
+
+    src = _source(ds, as_of)
+    first_us, _ = src.message_range_us()
+    start_ts = src.to_timestamp(src.timestamp_us(start) if start is not None else first_us)
+    end_ts = src.to_timestamp(src.timestamp_us(end) if end is not None else src.end_us())
+    days = pd.date_range(local_date(pd.Series([start_ts])).iloc[0], local_date(pd.Series([end_ts])).iloc[0],
+                         freq="D")
+    mem = src.table("members")
+    group_ids = sorted(str(g) for g in src.execute(mem.select("group_id").distinct())["group_id"])
+    grid = pd.MultiIndex.from_product([pd.Index(group_ids, dtype="str"), days], names=["group_id", "date"])
+    day_start = pd.Series(days).dt.tz_localize(src.tz, nonexistent="shift_forward", ambiguous=False)
+    day_end = pd.Series(days + pd.Timedelta(days=1)).dt.tz_localize(src.tz, nonexistent="shift_forward",
+                                                                    ambiguous=False)
+    per_day = pd.DataFrame({"day": days.values.astype("datetime64[D]").astype("int64"),
+                            "start_us": _int_us(day_start), "end_us": _int_us(day_end)})
+    grid_frame = pd.DataFrame({"group_id": np.repeat(np.asarray(group_ids, dtype=object), len(days)),
+                               "day": np.tile(per_day["day"].to_numpy(), len(group_ids)),
+                               "start_us": np.tile(per_day["start_us"].to_numpy(), len(group_ids)),
+                               "end_us": np.tile(per_day["end_us"].to_numpy(), len(group_ids))})
+    has_events = src.has("events")
+    grid_t = ibis.memtable(grid_frame)
+    counts = src.execute(group_day_counts(src, grid_t, first_us if first_us is not None else 0, has_events))
+    counts = counts.set_index(["group_id", "day"]).reindex(
+        pd.MultiIndex.from_arrays([grid_frame["group_id"], grid_frame["day"]]))
     out = pd.DataFrame(index=grid)
-
-    out["n_members"] = members_present_per_day(ds.members, grid, ds.tz)
-    members = _non_operators(ds.members)
-
-    msgs = member_messages(ds)
-    key_m = [msgs["group_id"].to_numpy(), local_date(msgs["sent_at"]).to_numpy()]
-    per = msgs.groupby(key_m)
-    out["n_messages"] = per.size().reindex(grid, fill_value=0).to_numpy()
-    out["n_active_members"] = per["member_id"].nunique().reindex(grid, fill_value=0).to_numpy()
-    ops = ds.messages.loc[ds.operator_mask(ds.messages) & (ds.messages["msg_type"] != "system").to_numpy()]
-    out["n_operator_messages"] = ops.groupby([ops["group_id"].to_numpy(), local_date(ops["sent_at"]).to_numpy()]
-                                             ).size().reindex(grid, fill_value=0).to_numpy()
-    rp = msgs.loc[msgs["msg_type"] == "red_packet"]
-    out["n_red_packets"] = rp.groupby([rp["group_id"].to_numpy(), local_date(rp["sent_at"]).to_numpy()]
-                                      ).size().reindex(grid, fill_value=0).to_numpy()
-    joins = members.loc[members["joined_at"] >= ds.start]
-    out["n_joins"] = joins.groupby([joins["group_id"].to_numpy(), local_date(joins["joined_at"]).to_numpy()]
-                                   ).size().reindex(grid, fill_value=0).to_numpy()
-    exits = members.loc[members["left_at"].notna()]
-    out["n_exits"] = exits.groupby([exits["group_id"].to_numpy(), local_date(exits["left_at"]).to_numpy()]
-                                   ).size().reindex(grid, fill_value=0).to_numpy()
-    if ds.posts is not None:
-        posts = ds.posts
-        out["n_posts"] = posts.groupby([posts["group_id"].to_numpy(), local_date(posts["posted_at"]).to_numpy()]
-                                       ).size().reindex(grid, fill_value=0).to_numpy()
-    else:
-        out["n_posts"] = 0
-    if ds.events is not None:
-        ev = ds.events.loc[~ds.operator_mask(ds.events)]
-        reads = ev.loc[(ev["event_type"] == "read").to_numpy()]
-        out["n_readers"] = reads.groupby([reads["group_id"].to_numpy(), local_date(reads["occurred_at"]).to_numpy()]
-                                         )["member_id"].nunique().reindex(grid, fill_value=0).to_numpy()
-        complaints = ev.loc[(ev["event_type"] == "complaint").to_numpy()]
-        out["n_complaints"] = complaints.groupby(
-            [complaints["group_id"].to_numpy(), local_date(complaints["occurred_at"]).to_numpy()]
-        ).size().reindex(grid, fill_value=0).to_numpy()
+    cols = ["n_members", "n_messages", "n_active_members", "n_operator_messages", "n_red_packets", "n_joins",
+            "n_exits", "n_posts"] + (["n_readers", "n_complaints"] if has_events else [])
+    for col in cols:
+        out[col] = counts[col].fillna(0).to_numpy().astype("int64") if col in counts else 0
     with np.errstate(divide="ignore", invalid="ignore"):
         out["active_share"] = np.where(out["n_members"] > 0, out["n_active_members"] / out["n_members"], np.nan)
         out["messages_per_member"] = np.where(out["n_members"] > 0, out["n_messages"] / out["n_members"], np.nan)

@@ -1,0 +1,470 @@
+"""Where derived tables are computed: an Ibis connection to DuckDB (default) or Spark.
+
+Every derived table of :mod:`groupstats.tables` is written once, as an Ibis
+expression over the canonical tables (:class:`Source`). This module holds what
+differs between engines and nothing else:
+
+- :func:`connect` opens an embedded DuckDB (memory limit, spilling to the system's
+  temporary folder, threads) or a Spark session (``local[2]``, a ``spark://``
+  master, or a Spark Connect URL ``sc://host:15002``), always with UTC session time.
+- :class:`Source` binds the tables of one dataset to an engine: an in-memory
+  :class:`~groupstats.data.dataset.Dataset` (DuckDB scans the pandas frames in
+  place, no copy) or a folder of Parquet / CSV files (read by the engine, never
+  loaded into pandas; Spark reads any path it can: local, HDFS, S3).
+- Timestamps become integer microseconds since the epoch (UTC) once, in
+  :meth:`Source.table`; the local day, hour and weekday are computed explicitly
+  from them with the dataset's UTC offsets (:meth:`Source.local_parts`), so no
+  engine's session time zone or timestamp precision can change a result.
+
+Example
+-------
+>>> from groupstats.engine import Source
+>>> src = Source.from_path("data/sample")                         # doctest: +SKIP
+>>> src = Source.from_path("data/sample", engine="spark", spark_master="local[2]")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import tempfile
+import warnings
+import weakref
+from functools import lru_cache
+from pathlib import Path
+
+from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
+from groupstats.errors import GroupstatsError, MissingTableError, ParameterError
+
+ENGINES = ("duckdb", "spark")
+US_PER_DAY = 86_400_000_000
+US_PER_HOUR = 3_600_000_000
+#: Local-time offsets are exact from this year on (zones with older transitions use the offset then).
+_OFFSETS_FROM = "1990-01-01"
+_OFFSETS_TO = "2100-01-01"
+_names = itertools.count()
+# Ibis 12 reads a pandas option that pandas 3 deprecates; nothing for our users to act on
+warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+
+
+# ------------------------------------------------------------------------------------------
+# connections
+# ------------------------------------------------------------------------------------------
+class Engine:
+    """One Ibis connection and what differs between engines (only ``epoch_us`` so far).
+
+    Attributes
+    ----------
+    kind : {"duckdb", "spark"}
+    con : ibis backend
+    """
+
+    def __init__(self, kind: str, con, spark=None):
+        self.kind = kind
+        self.con = con
+        self.spark = spark
+        self._epoch_us = _epoch_us_function(kind)
+
+    def epoch_us(self, column):
+        """Integer microseconds since 1970-01-01 UTC of a timestamp column."""
+        return self._epoch_us(column)
+
+    def register(self, frame, name: str | None = None):
+        """An Ibis table over an in-memory pandas frame (DuckDB scans it in place; Spark copies it)."""
+        name = name or f"gs_frame_{next(_names)}"
+        if self.kind == "duckdb":
+            self.con.con.register(name, frame)
+            return self.con.table(name)
+        return self.con.create_table(name, self.spark.createDataFrame(_spark_ready(frame)), temp=True,
+                                     overwrite=True)
+
+    def unregister(self, name: str) -> None:
+        try:
+            if self.kind == "duckdb":
+                self.con.con.unregister(name)
+            else:
+                self.spark.catalog.dropTempView(name)
+        except Exception:  # the connection may be gone at interpreter exit
+            pass
+
+    def read(self, path: Path | str, kind: str):
+        """An Ibis table over a Parquet file or folder of Parquet files, or a CSV file."""
+        path = str(path)
+        if kind == "csv":
+            return self.con.read_csv(path)
+        if self.kind == "duckdb" and not path.endswith(".parquet"):
+            return self.con.read_parquet(f"{path}/**/*.parquet", hive_partitioning=False)
+        return self.con.read_parquet(path)
+
+    def execute(self, expr):
+        """Run an expression; a pandas DataFrame (or scalar)."""
+        return expr.execute()
+
+
+def connect(engine: str = "duckdb", spark_master: str | None = None, memory_limit: str = "512MB",
+            threads: int | None = None) -> Engine:
+    """Open an engine.
+
+    Parameters
+    ----------
+    engine : {"duckdb", "spark"}
+        Embedded DuckDB (default), or Spark for data that outgrow one machine.
+    spark_master : str, optional
+        Spark only: ``local[2]`` (default), ``spark://host:7077``, or a Spark Connect URL
+        ``sc://host:15002``.
+    memory_limit : str, default "512MB"
+        DuckDB only: larger intermediate results spill to the system's temporary folder.
+    threads : int, optional
+        DuckDB worker threads (default: the number of cores).
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}.")
+    if engine == "duckdb":
+        import ibis
+
+        spill = Path(tempfile.gettempdir()) / "groupstats-duckdb"
+        spill.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": memory_limit, "temp_directory": str(spill)}
+        if threads:
+            config["threads"] = int(threads)
+        con = ibis.duckdb.connect(**config)
+        con.raw_sql("SET TimeZone = 'UTC'")
+        con.raw_sql("SET enable_progress_bar = false")
+        return Engine("duckdb", con)
+    return Engine("spark", *_spark(spark_master or "local[2]"))
+
+
+@lru_cache(maxsize=4)
+def _spark(master: str):
+    try:
+        import ibis
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise GroupstatsError("The Spark engine needs pyspark: pip install 'groupstats[spark]'.") from exc
+    builder = SparkSession.builder
+    if master.startswith("sc://"):
+        builder = builder.remote(master)
+    else:
+        builder = (builder.master(master).config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    spark = (builder.appName("groupstats").config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.ansi.enabled", "false").getOrCreate())
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    if not master.startswith("sc://"):
+        spark.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(spark), spark
+
+
+def _spark_ready(frame):
+    """A pandas frame Spark can take: microsecond UTC timestamps, plain strings and nullable ints."""
+    import pandas as pd
+
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC").dt.as_unit("us")
+        elif pd.api.types.is_string_dtype(s.dtype):
+            s = s.astype(object).where(s.notna(), None)
+        elif isinstance(s.dtype, pd.Int64Dtype):
+            s = s.astype(object).where(s.notna(), None)
+        out[col] = s
+    return pd.DataFrame(out)
+
+
+def _epoch_us_function(kind: str):
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    name = "epoch_us" if kind == "duckdb" else "unix_micros"
+    return ibis.udf.scalar.builtin(lambda x: None, name=name, signature=((dt.timestamp,), dt.int64))
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> Engine:
+    """The process's embedded DuckDB, shared by every in-memory dataset."""
+    return connect("duckdb")
+
+
+# ------------------------------------------------------------------------------------------
+# local time, explicitly
+# ------------------------------------------------------------------------------------------
+@lru_cache(maxsize=16)
+def utc_offsets(tz: str) -> tuple[tuple[int, int], ...]:
+    """((utc_us_from, offset_us), ...) of zone ``tz`` from 1990 to 2100, ascending.
+
+    Transitions are located to the minute (every zone's are on whole minutes since 1990).
+    """
+    import numpy as np
+    import pandas as pd
+
+    days = pd.date_range(_OFFSETS_FROM, _OFFSETS_TO, freq="D", tz="UTC")
+    off = (days.tz_convert(tz).tz_localize(None) - days.tz_localize(None)).as_unit("us").asi8
+    out = [(int(days[0].value // 1000), int(off[0]))]
+    for i in np.flatnonzero(off[1:] != off[:-1]):
+        minutes = pd.date_range(days[i], days[i + 1], freq="min", tz="UTC")
+        m_off = (minutes.tz_convert(tz).tz_localize(None) - minutes.tz_localize(None)).as_unit("us").asi8
+        j = int(np.flatnonzero(m_off != m_off[0])[0])
+        out.append((int(minutes[j].value // 1000), int(m_off[j])))
+    return tuple(out)
+
+
+def local_us(us, tz: str):
+    """Local wall-clock microseconds of UTC microseconds ``us``: ``us`` plus the zone's offset then.
+
+    A balanced tree of comparisons over the zone's transitions (none for a zone such as
+    Asia/Shanghai, ~9 levels for one with daylight saving).
+    """
+    import ibis
+
+    table = utc_offsets(tz)
+
+    def offset(lo: int, hi: int):
+        if hi - lo == 1:
+            return ibis.literal(table[lo][1], type="int64")
+        mid = (lo + hi) // 2
+        return ibis.ifelse(us < table[mid][0], offset(lo, mid), offset(mid, hi))
+
+    return us + offset(0, len(table))
+
+
+# ------------------------------------------------------------------------------------------
+# the tables of one dataset on an engine
+# ------------------------------------------------------------------------------------------
+class Source:
+    """The canonical tables of one dataset on an engine, optionally cut at a time.
+
+    :meth:`table` gives each table with its schema's columns (defaults filled,
+    absent optional columns as NULL) and every timestamp ``x_at`` replaced by
+    ``x_us``, int64 microseconds since the epoch (UTC). With ``cut_us`` set, rows
+    after the cutoff are dropped and later ``left_at`` become NULL, as
+    :meth:`Dataset.as_of <groupstats.data.dataset.Dataset.as_of>` does.
+    """
+
+    def __init__(self, engine: Engine, raw: dict, tz: str, where: str, cut_us: int | None = None,
+                 in_memory: bool = False):
+        self.engine = engine
+        self.raw = raw
+        self.tz = tz
+        self.where = where
+        self.cut_us = cut_us
+        self.in_memory = in_memory
+        self._cache: dict = {}
+
+    # ---- construction -----------------------------------------------------------------
+    @classmethod
+    def from_dataset(cls, ds, engine: Engine | None = None) -> "Source":
+        """The tables of an in-memory dataset (DuckDB scans the frames in place)."""
+        engine = engine or default_engine()
+        raw, names = {}, []
+        for name, frame in ds.tables.items():
+            table_name = f"gs_{name}_{next(_names)}"
+            raw[name] = engine.register(frame, table_name)
+            names.append(table_name)
+        src = cls(engine, raw, ds.tz, str(ds.path) if ds.path else "the dataset",
+                  cut_us=None if ds.cutoff is None else to_us(ds.cutoff), in_memory=True)
+        weakref.finalize(src, _unregister, engine, names)
+        return src
+
+    @classmethod
+    def from_path(cls, path, engine: Engine | str | None = None, tz: str | None = None,
+                  spark_master: str | None = None, memory_limit: str = "512MB",
+                  threads: int | None = None) -> "Source":
+        """The tables of a dataset folder: ``name.parquet``, a folder ``name/`` of Parquet files
+        (e.g. partitioned by month), or ``name.csv`` per table; read by the engine, not by pandas."""
+        if engine is None or isinstance(engine, str):
+            engine = (default_engine() if (engine in (None, "duckdb") and memory_limit == "512MB"
+                                           and threads is None)
+                      else connect(engine or "duckdb", spark_master, memory_limit, threads))
+        folder = Path(path)
+        if not folder.is_dir():
+            raise GroupstatsError(f"Dataset folder {folder} does not exist (or is not a folder).")
+        meta_file = folder / "dataset.json"
+        metadata = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
+        raw = {}
+        for name in TABLE_NAMES:
+            single, sub, csv = folder / f"{name}.parquet", folder / name, folder / f"{name}.csv"
+            if single.exists():
+                raw[name] = engine.read(single.resolve(), "parquet")
+            elif sub.is_dir() and any(sub.rglob("*.parquet")):
+                raw[name] = engine.read(sub.resolve(), "parquet")
+            elif csv.exists():
+                raw[name] = engine.read(csv.resolve(), "csv")
+        for name in ("messages", "members"):
+            if name not in raw:
+                raise MissingTableError(name, "every analysis", str(folder))
+        src = cls(engine, raw, tz or metadata.get("tz") or DEFAULT_TZ, str(folder))
+        src.path = folder
+        return src
+
+    def cut(self, cut_us: int | None) -> "Source":
+        """The same tables as known at ``cut_us`` (and no later than an existing cutoff)."""
+        if cut_us is not None and self.cut_us is not None:
+            cut_us = min(cut_us, self.cut_us)
+        out = Source(self.engine, self.raw, self.tz, self.where, cut_us if cut_us is not None else self.cut_us,
+                     self.in_memory)
+        out.path = getattr(self, "path", None)
+        out._keepalive = self  # in-memory frames stay registered while a cut of them lives
+        return out
+
+    # ---- tables -----------------------------------------------------------------------
+    def has(self, name: str) -> bool:
+        return name in self.raw
+
+    def require(self, name: str, needed_for: str):
+        if name not in self.raw:
+            raise MissingTableError(name, needed_for, self.where)
+        return self.table(name)
+
+    def table(self, name: str):
+        """Table ``name`` with its schema's columns, timestamps as ``*_us`` int64, cut if set."""
+        if name in self._cache:
+            return self._cache[name]
+        import ibis
+
+        t = self.raw[name]
+        spec = TABLES[name]
+        have = set(t.columns)
+        cols = {}
+        for col in spec.columns:
+            if col in spec.timestamps:
+                target = col[:-3] + "_us" if col.endswith("_at") else col + "_us"
+                if col in have:
+                    value = t[col]
+                    if not value.type().is_timestamp():
+                        value = value.cast("timestamp")
+                    cols[target] = self.engine.epoch_us(value)
+                else:
+                    cols[target] = ibis.null("int64")
+                continue
+            default = spec.defaults.get(col)
+            if col in have:
+                value = t[col]
+                if col in spec.ints:
+                    value = value.cast("int64")
+                elif not value.type().is_string():
+                    value = value.cast("string")
+                cols[col] = value if default is None else value.fill_null(default)
+            else:
+                cols[col] = ibis.literal(default, type="string") if default is not None else \
+                    ibis.null("int64" if col in spec.ints else "string")
+        out = t.select(**cols)
+        if self.cut_us is not None:
+            c = self.cut_us
+            if name == "messages":
+                out = out.filter(out.sent_us <= c)
+            elif name == "members":
+                out = out.filter(out.joined_us <= c).mutate(
+                    left_us=ibis.ifelse(out.left_us > c, ibis.null("int64"), out.left_us))
+            elif name == "posts":
+                out = out.filter(out.posted_us <= c)
+            elif name == "events":
+                out = out.filter(out.occurred_us <= c)
+            elif name == "assignments":
+                out = out.filter(out.start_us <= c).mutate(end_us=ibis.least(out.end_us, c))
+        self._cache[name] = out
+        return out
+
+    # ---- shared pieces of the definitions --------------------------------------------
+    def operators(self):
+        """(group_id, member_id) of owners and admins in any membership row."""
+        m = self.table("members")
+        return m.filter(m.role.isin(OPERATOR_ROLES)).select("group_id", "member_id").distinct()
+
+    def member_messages(self, include_operators: bool = False):
+        """Messages that are not system messages, without the operators' unless asked."""
+        m = self.table("messages")
+        m = m.filter(m.msg_type != "system")
+        if not include_operators:
+            m = m.anti_join(self.operators(), ["group_id", "member_id"])
+        return m
+
+    def local_parts(self, us) -> dict:
+        """Local day number (days since 1970-01-01), hour (0-23) and weekday (Mon = 0) of ``us``."""
+        local = local_us(us, self.tz)
+        day = local // US_PER_DAY
+        return {"day": day, "hour": (local - day * US_PER_DAY) // US_PER_HOUR, "weekday": (day + 3) % 7}
+
+    def scalar(self, expr):
+        """A Python scalar (None for NULL)."""
+        value = self.engine.execute(expr)
+        try:
+            import pandas as pd
+
+            return None if pd.isna(value) else value
+        except (TypeError, ValueError):
+            return value
+
+    def execute(self, expr):
+        return self.engine.execute(expr)
+
+    # ---- times -------------------------------------------------------------------------
+    def timestamp_us(self, value) -> int:
+        """Microseconds since the epoch of a date/time read in the dataset's timezone."""
+        import pandas as pd
+
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError) as exc:
+            raise GroupstatsError(f"Cannot read {value!r} as a date or time (use ISO format, "
+                                  f"e.g. 2026-03-01 or 2026-03-01T18:00).") from exc
+        ts = ts.tz_localize(self.tz) if ts.tzinfo is None else ts.tz_convert(self.tz)
+        return to_us(ts)
+
+    def to_timestamp(self, us):
+        import pandas as pd
+
+        return pd.Timestamp(int(us), unit="us", tz="UTC").tz_convert(self.tz)
+
+    def message_range_us(self) -> tuple[int | None, int | None]:
+        """(first, last) message time in microseconds, after the cut."""
+        if "range" not in self._cache:
+            m = self.table("messages")
+            row = self.execute(m.aggregate(lo=m.sent_us.min(), hi=m.sent_us.max()))
+            lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
+            import pandas as pd
+
+            self._cache["range"] = (None if pd.isna(lo) else int(lo), None if pd.isna(hi) else int(hi))
+        return self._cache["range"]
+
+    def end_us(self) -> int | None:
+        """End of observation: the cutoff if set, else the last message time."""
+        return self.cut_us if self.cut_us is not None else self.message_range_us()[1]
+
+
+def to_us(ts) -> int:
+    """Microseconds since the epoch of a tz-aware Timestamp."""
+    import pandas as pd
+
+    return int(pd.Timestamp(ts).as_unit("ns").value // 1000)
+
+
+def _unregister(engine: Engine, names: list[str]) -> None:
+    for name in names:
+        engine.unregister(name)
+
+
+def source_of(ds, engine: Engine | None = None) -> Source:
+    """The :class:`Source` of a dataset, a folder or a Source (returned as it is).
+
+    An in-memory :class:`~groupstats.data.dataset.Dataset` opened with
+    ``load_dataset(path, engine="spark")`` is read by Spark from its folder; otherwise its
+    frames are scanned in place by the process's DuckDB.
+    """
+    if isinstance(ds, Source):
+        return ds
+    if isinstance(ds, (str, Path)):
+        return Source.from_path(ds, engine=engine)
+    frames = tuple(id(t) for t in ds.tables.values())
+    cached = getattr(ds, "_source", None)
+    if cached is not None and cached[0] == frames and (engine is None or cached[1].engine is engine):
+        return cached[1]
+    spec = getattr(ds, "engine_spec", None)
+    if engine is None and spec and spec.get("engine") == "spark":
+        engine = connect("spark", spec.get("spark_master"))
+    src = Source.from_dataset(ds, engine)
+    try:
+        ds._source = (frames, src)
+    except AttributeError:
+        pass
+    return src
