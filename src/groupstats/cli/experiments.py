@@ -25,9 +25,10 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
-def _comparison_json(result, experiment: str) -> str:
-    """The JSON contract shared by abtest and compare."""
+def _comparison_json(result, experiment: str, extra: dict | None = None) -> str:
+    """The JSON contract shared by abtest and compare (``extra``: keys added by compare's monitoring options)."""
     d = result.to_dict()
+    d.update(extra or {})
     arms = [{k: a.get(k) for k in ("arm", "n_units", "n_clusters", "mean")} | {
         k: v for k, v in a.items() if k not in ("arm", "n_units", "n_clusters", "mean")} for a in d["arms"]]
     out = {"experiment": experiment, "metric": d["metric"], "method": d["method"], "arms": arms,
@@ -66,6 +67,15 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option("auto", "--method", help="auto (CR2), cr1, bootstrap or wild (wild cluster bootstrap, Webb weights)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
         timestamp_format: str = timestamp_format_option(),
+        as_of: str = typer.Option(None, "--as-of", help="Analyse with data up to this date (YYYY-MM-DD, the "
+                                  "whole day) only; posts whose window runs past it are excluded.",
+                                  callback=date_callback),
+        sequential: bool = typer.Option(False, "--sequential", help="Always-valid p-values and confidence "
+                                        "sequences: valid however often the experiment is looked at."),
+        n_opt: float = typer.Option(None, "--n-opt", help="Sequential tuning: units (group-periods, or "
+                                    "group-days) at which the interval is tightest; default the planned number."),
+        prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
+                                       "Bayesian read-out (0.3 = 30%)."),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
         from groupstats.analyses.slot_experiment import METRICS, analyse_slot_experiment
@@ -89,7 +99,7 @@ def register(app: typer.Typer) -> None:
             ds, experiment, metric, window=window, control=control, alpha=alpha, correction=correction,
             slots=slots, washout=washout, exclude_red_packets=exclude_red_packets, kind=kind,
             method=method, expected_ratio=_parse_ratio(expected_ratio), secondary=_split(secondary),
-            seed=seed, outcomes=outcomes)
+            seed=seed, outcomes=outcomes, as_of=as_of, sequential=sequential, n_opt=n_opt, prior_sd=prior_sd)
         if as_json:
             typer.echo(_comparison_json(result, experiment))
         else:
@@ -116,22 +126,40 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Bootstrap seed (bootstrap, wild)."),
         n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replications (bootstrap, wild)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        as_of: str = typer.Option(None, "--as-of", help="Use only rows whose --time-column is up to this date "
+                                  "(YYYY-MM-DD, the whole day).", callback=date_callback),
+        time_column: str = typer.Option(None, "--time-column", help="Column with each row's time (for --as-of, "
+                                        "and the days counted as units by --sequential)."),
+        sequential: bool = typer.Option(False, "--sequential", help="Always-valid p-values and confidence "
+                                        "sequences (units: cluster-days with --time-column, else clusters, else rows)."),
+        n_opt: float = typer.Option(None, "--n-opt", help="Sequential tuning: units at which the interval is "
+                                    "tightest (the planned sample size); default the units in the table."),
+        prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
+                                       "Bayesian read-out."),
     ) -> None:
         """Compare arms on any tidy table (the comparison engine, for experiments run elsewhere)."""
         from pathlib import Path
 
-        from groupstats.stats.compare import compare_table
+        from groupstats.stats.compare import compare_arms, compare_table
+        from groupstats.stats.sequential import monitored_table, monitoring_readout
 
-        result = compare_table(table, arm=arm, metric=metric, kind=kind, denominator=denominator,
-                               control=control, cluster=cluster, covariate=covariate,
-                               fixed_effects=_split(fixed_effects), alpha=alpha, correction=correction,
-                               method=method, expected_ratio=_parse_ratio(expected_ratio),
-                               n_boot=n_boot, seed=seed)
+        options = dict(arm=arm, metric=metric, kind=kind, denominator=denominator,
+                       control=control, cluster=cluster, covariate=covariate,
+                       fixed_effects=_split(fixed_effects), alpha=alpha, correction=correction,
+                       method=method, expected_ratio=_parse_ratio(expected_ratio), n_boot=n_boot, seed=seed)
+        if as_of is None and time_column is None and not sequential:
+            result = compare_table(table, **options)
+            extra = {}
+        else:
+            frame, info = monitored_table(table, time_column=time_column, as_of=as_of, cluster=cluster)
+            result = compare_arms(frame, **options)
+            result, extra = monitoring_readout(result, info, sequential=sequential, n_opt=n_opt,
+                                               prior_sd=prior_sd)
         if as_json:
-            typer.echo(_comparison_json(result, Path(table).stem))
+            typer.echo(_comparison_json(result, Path(table).stem, extra))
         else:
             typer.echo(result.to_string())
-            for note in result.notes:
+            for note in result.notes + extra.get("monitoring_notes", []):
                 typer.echo(f"note: {note}")
 
     @app.command("plan-slots")

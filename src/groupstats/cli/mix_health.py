@@ -30,6 +30,14 @@ def register(app: typer.Typer) -> None:
                                 callback=date_callback),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        as_of: str = typer.Option(None, "--as-of", help="With --experiment: analyse with data up to this date "
+                                  "(YYYY-MM-DD, the whole day) only.", callback=date_callback),
+        sequential: bool = typer.Option(False, "--sequential", help="With --experiment: always-valid p-values "
+                                        "and confidence sequences (group-days as units)."),
+        n_opt: float = typer.Option(None, "--n-opt", help="Sequential tuning: group-days at which the interval "
+                                    "is tightest; default the planned number."),
+        prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
+                                       "Bayesian read-out."),
         timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Analyse a content-mix experiment (--experiment) or check compliance with a target mix (--target).
@@ -47,7 +55,10 @@ def register(app: typer.Typer) -> None:
                                  "(compliance check) or --content-types (observational view).")
         from groupstats.cli.members import parquet_folder
 
-        folder = parquet_folder(data) if experiment is not None else None
+        if experiment is None and (as_of is not None or sequential):
+            raise ParameterError("--as-of and --sequential apply to an experiment analysis; add --experiment ID.")
+        folder = parquet_folder(data) if experiment is not None and as_of is None else None
+        monitoring = dict(as_of=as_of, sequential=sequential, n_opt=n_opt, prior_sd=prior_sd)
         if folder is not None:
             # Parquet: validate, then group-day metrics and post outcomes out of core (identical
             # tables); only messages, members, posts and assignments are held in pandas
@@ -63,10 +74,10 @@ def register(app: typer.Typer) -> None:
                 table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder),
                                              outcomes=outcomes)
             result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
-                                            mapping=mapping, table=table)
+                                            mapping=mapping, table=table, **monitoring)
         elif experiment is not None:
             result = analyze_mix_experiment(load(data), experiment, metric=metric, adjustment=adjustment,
-                                            alpha=alpha, mapping=mapping)
+                                            alpha=alpha, mapping=mapping, **monitoring)
         elif target is not None:
             ds = load(data)
             result = check_compliance(ds, target, mapping=mapping, start=start, end=end, alpha=alpha)

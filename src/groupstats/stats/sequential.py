@@ -62,7 +62,7 @@ from groupstats.errors import ParameterError
 
 __all__ = ["sequential_rho", "boundary_multiplier", "confidence_sequence", "always_valid_p",
            "sequential_comparisons", "observed_units", "planned_units", "as_of_cutoff",
-           "with_comparisons", "SEQUENTIAL_NOTE"]
+           "with_comparisons", "monitored_table", "monitoring_readout", "SEQUENTIAL_NOTE"]
 
 #: Text appended to a conclusion when the inference is sequential.
 SEQUENTIAL_NOTE = ("Sequential analysis: p-values and intervals are always-valid (asymptotic confidence "
@@ -314,3 +314,127 @@ def as_of_cutoff(value, tz: str) -> pd.Timestamp:
     if date_only:
         ts = ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     return ts
+
+
+# ------------------------------------------------------------------------------------------
+# any tidy table (the ``compare`` command)
+# ------------------------------------------------------------------------------------------
+_READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+            ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+
+
+def monitored_table(path, time_column: str | None = None, as_of=None, cluster: str | None = None,
+                    tz: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read a tidy table for ``compare`` and keep the rows up to ``as_of`` (by ``time_column``).
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV/TSV/Parquet file, one row per unit.
+    time_column : str, optional
+        Column with each row's time; needed by ``as_of``. With ``cluster`` it also defines the
+        units of the sequential analysis (cluster-days).
+    as_of : date or date-time, optional
+        Keep rows up to the end of that day (or that time).
+    cluster : str, optional
+    tz : str, optional
+        Zone in which a date ``as_of`` is read when the times carry a zone (default: theirs).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The rows kept, and ``{"as_of", "n_rows_total", "n_rows_after_as_of", "n_units", "unit"}``.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError(f"File {path} does not exist; pass the path of a CSV or Parquet table.")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ParameterError(f"File {path} has an unsupported extension '{path.suffix}'; use .csv, .tsv or .parquet.")
+    frame = reader(path)
+    if as_of is not None and time_column is None:
+        raise ParameterError(f"--as-of needs --time-column, the column of {path} with each row's time; its "
+                             f"columns are: {', '.join(map(str, frame.columns))}.")
+    info = {"as_of": None, "n_rows_total": int(len(frame)), "n_rows_after_as_of": 0}
+    times = None
+    if time_column is not None:
+        if time_column not in frame.columns:
+            raise ParameterError(f"File {path} has no column '{time_column}' (needed as --time-column); its "
+                                 f"columns are: {', '.join(map(str, frame.columns))}.")
+        raw = frame[time_column]
+        times = pd.to_datetime(raw, errors="coerce", format="ISO8601") if raw.dtype == object or \
+            pd.api.types.is_string_dtype(raw) else pd.to_datetime(raw, errors="coerce")
+        bad = times.isna() & raw.notna()
+        if raw.isna().any() or bad.any():
+            rows = np.flatnonzero(bad.to_numpy() | raw.isna().to_numpy())
+            shown = ", ".join(repr(v) for v in raw.iloc[rows[:5]].tolist())
+            raise ParameterError(f"File {path}, column '{time_column}': {len(rows)} row(s) are not ISO times "
+                                 f"(rows {', '.join(str(r + 2) for r in rows[:5])}: {shown}); write times as "
+                                 "2026-03-15 or 2026-03-15T18:00.")
+    if as_of is not None:
+        zone = str(times.dt.tz) if isinstance(times.dtype, pd.DatetimeTZDtype) else None
+        cut = as_of_cutoff(as_of, tz or zone or "UTC")
+        if zone is None:
+            cut = cut.tz_localize(None)
+        keep = (times <= cut).to_numpy()
+        info.update(as_of=cut, n_rows_after_as_of=int((~keep).sum()))
+        frame, times = frame.loc[keep].reset_index(drop=True), times.loc[keep].reset_index(drop=True)
+        if frame.empty:
+            raise ParameterError(f"File {path}: no row of '{time_column}' is on or before {as_of}; the first is "
+                                 f"{raw.min()}.")
+    if cluster is not None and cluster in frame.columns and times is not None:
+        day = times.dt.tz_localize(None).dt.normalize() if isinstance(times.dtype, pd.DatetimeTZDtype) \
+            else times.dt.normalize()
+        info["n_units"] = int(pd.DataFrame({"c": frame[cluster].to_numpy(), "d": day.to_numpy()})
+                              .drop_duplicates().shape[0])
+        info["unit"] = "cluster-day"
+    elif cluster is not None and cluster in frame.columns:
+        info["n_units"], info["unit"] = int(frame[cluster].nunique()), "cluster"
+    else:
+        info["n_units"], info["unit"] = int(len(frame)), "row"
+    return frame, info
+
+
+def monitoring_readout(result, info: dict, sequential: bool = False, n_opt: float | None = None,
+                       prior_sd: float = 0.3) -> tuple:
+    """Sequential comparisons and the Bayesian read-out for a :class:`~groupstats.stats.compare.ComparisonResult`.
+
+    Returns
+    -------
+    (result, extra)
+        The result (its comparisons always-valid when ``sequential``) and the JSON keys to add:
+        ``sequential``, ``sequential_settings``, ``as_of``, ``n_rows_after_as_of``,
+        ``comparisons`` (each with ``bayes``), ``conclusion`` and ``monitoring_notes``.
+    """
+    from groupstats.results import to_jsonable
+    from groupstats.stats.bayes import bayes_readout, bayes_records
+
+    settings, notes = None, []
+    if sequential:
+        n_used = float(info["n_units"] if n_opt is None else n_opt)
+        result = with_comparisons(result, sequential_comparisons(result.comparisons, info["n_units"], n_used,
+                                                                 result.alpha, result.correction))
+        settings = {"n_units": info["n_units"], "n_opt": n_used, "unit": info["unit"],
+                    "boundary": float(result.comparisons["boundary"].iloc[0]) if len(result.comparisons) else None,
+                    "method": "asymptotic confidence sequence (Waudby-Smith et al.)"}
+        notes.append(f"{SEQUENTIAL_NOTE} Units: {info['n_units']:,} {info['unit']}s; tuned to be tightest at "
+                     f"{n_used:,.0f}" + (" (pass --n-opt with the planned number)." if n_opt is None else "."))
+    bayes = bayes_readout(result.comparisons, alpha=result.alpha, prior_sd=prior_sd)
+    for row in bayes.itertuples(index=False):
+        notes.append(f"Bayesian read-out: {100 * row.prob_better:.1f}% chance that {row.arm!r} beats {row.control!r} "
+                     f"(relative effect {100 * (1 - result.alpha):g}% credible interval {100 * row.ci_low:+.1f}% to "
+                     f"{100 * row.ci_high:+.1f}%; expected loss if chosen {100 * row.expected_loss:.2f}%; prior "
+                     f"N(0, {prior_sd:g}) on the relative effect).")
+    if info.get("as_of") is not None:
+        notes.append(f"As of {info['as_of']}: {info['n_rows_after_as_of']:,} later row(s) of "
+                     f"{info['n_rows_total']:,} were left out.")
+    comparisons = to_jsonable(result.comparisons)
+    readout = bayes_records(bayes)
+    for row in comparisons:
+        row["bayes"] = readout.get(str(row["arm"]))
+    extra = {"sequential": bool(sequential), "sequential_settings": settings, "as_of": info.get("as_of"),
+             "n_rows_after_as_of": info.get("n_rows_after_as_of", 0), "comparisons": comparisons,
+             "conclusion": "\n".join([result.conclusion(), *notes]), "monitoring_notes": notes}
+    return result, extra
