@@ -20,7 +20,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportions_ztest
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.proportion import test_proportions_2indep as wald_test_2indep
 
 from groupstats.errors import GroupstatsError, InsufficientDataError, ParameterError
 from groupstats.results import Result
@@ -202,7 +203,9 @@ def test_hc2_unclustered_covariate_equals_statsmodels():
 
 
 # ----------------------------------------------------------------------------- other kinds
-def test_proportion_matches_proportions_ztest():
+def test_proportion_matches_statsmodels_wald_test_and_interval():
+    """Unclustered proportions: Wald z-test and Wald interval from one (unpooled) SE, so the
+    flag and the interval agree; the pooled-SE z-test (chi-square) is close but not used."""
     rng = np.random.default_rng(5)
     df = pd.DataFrame({"arm": np.repeat(["a", "b", "c"], [400, 380, 420])})
     df["clicked"] = (rng.random(len(df)) < df.arm.map({"a": 0.2, "b": 0.27, "c": 0.21})).astype(int)
@@ -213,16 +216,15 @@ def test_proportion_matches_proportions_ztest():
         sub = df[df.arm.isin([arm, "a"])]
         count = [sub.clicked[sub.arm == arm].sum(), sub.clicked[sub.arm == "a"].sum()]
         nobs = [(sub.arm == arm).sum(), (sub.arm == "a").sum()]
-        z, p = proportions_ztest(count, nobs)
-        assert comp.loc[arm, "statistic"] == pytest.approx(z, rel=1e-10)
-        assert comp.loc[arm, "p_value"] == pytest.approx(p, rel=1e-10)
-        # chi-square test of the 2x2 table (no continuity correction) is the same test
-        table = np.array([count, np.subtract(nobs, count)])
-        chi2, p_chi, *_ = sps.chi2_contingency(table, correction=False)
-        assert comp.loc[arm, "p_value"] == pytest.approx(p_chi, rel=1e-8)
-        p1, p0 = count[0] / nobs[0], count[1] / nobs[1]
-        se = np.sqrt(p1 * (1 - p1) / nobs[0] + p0 * (1 - p0) / nobs[1])
-        assert comp.loc[arm, "ci_low"] == pytest.approx(p1 - p0 - 1.959964 * se, rel=1e-5)
+        ref = wald_test_2indep(count[0], nobs[0], count[1], nobs[1], method="wald")
+        assert comp.loc[arm, "statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert comp.loc[arm, "p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
+        lo, hi = confint_proportions_2indep(count[0], nobs[0], count[1], nobs[1], method="wald")
+        assert comp.loc[arm, "ci_low"] == pytest.approx(lo, rel=1e-6)
+        assert comp.loc[arm, "ci_high"] == pytest.approx(hi, rel=1e-6)
+        # the pooled-variance z-test (= chi-square) is the same test to within 1% here
+        z, _ = proportions_ztest(count, nobs)
+        assert comp.loc[arm, "statistic"] == pytest.approx(z, rel=0.01)
     adj = multipletests(comp["p_value"].to_numpy(), method="bonferroni")[1]
     np.testing.assert_allclose(comp["p_adjusted"].to_numpy(), adj)
 

@@ -354,8 +354,8 @@ class WildClusterBootstrap:
 
         ``contrast_at(r)`` returns ``(contrast, delta)`` of the hypothesis for parameter
         value ``r`` (p(start) must be large, e.g. the point estimate); the bounds are found
-        by expanding ``start +- scale * 2^j`` until rejection, then bisection.  Returns NaN
-        for a side that is not rejected within ``2^max_expand`` scales.
+        by expanding ``start +- scale * 2^j`` until rejection, then bisection.  A side that is
+        not rejected within ``2^max_expand`` scales is unbounded: ``-inf`` / ``inf``.
         """
         def p_of(r):
             c, delta = contrast_at(r)
@@ -373,7 +373,7 @@ class WildClusterBootstrap:
                     break
                 inside = trial
             if outside is None:
-                out.append(np.nan)
+                out.append(sign * np.inf)
                 continue
             for _ in range(iterations):
                 mid = 0.5 * (inside + outside)
