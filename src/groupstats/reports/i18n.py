@@ -315,3 +315,70 @@ CATALOGUE.update({
     "ab.fig.heat_title": {"zh": "成员按星期和小时的消息数:热门时段不论发什么都更热闹",
                           "en": "Member messages by weekday and hour: busy hours are busier whatever is posted"},
 })
+
+CATALOGUE.update({
+    "health.title": {"zh": "群健康度", "en": "Group health"},
+    "health.intro": {"zh": "每个群每周的健康指标,与运营手册的阈值(每个阈值注明出处)和它自己的近期历史对比:哪些群需要关注,阈值是否对这些群有意义。",
+                     "en": "Each group's weekly health against the playbook's thresholds (each citing its source) and "
+                           "against its own recent history: which groups need attention, and whether the thresholds "
+                           "mean anything for these groups."},
+    "health.question": {"zh": "按运营手册的阈值,哪些群需要关注?这些阈值能区分健康与不健康的群吗?",
+                        "en": "Which groups need attention by the playbook's thresholds, and do those thresholds "
+                              "separate healthy from unhealthy groups?"},
+    "health.key": {"zh": "{n} 个群-周中有 {n_alert} 个({share})处于警报;最常触发的是{metric}(占 {share_metric} 的群-周)。",
+                   "en": "{n_alert} of {n} group-weeks ({share}) are in alert; the most frequent is {metric} "
+                         "({share_metric} of group-weeks)."},
+    "health.next_most": {"zh": "{metrics}的阈值几乎标记了所有群,这些警报不能说明哪个群有问题:改用各群相对自身历史的变化(下表排名),或在阈值文件中调整这些阈值。",
+                         "en": "The thresholds for {metrics} flag nearly every group, so those alerts do not single out "
+                               "a group: rank groups by their change against their own history (table below), or "
+                               "adjust those thresholds in the thresholds file."},
+    "health.next_some": {"zh": "先处理下方排名靠前、最近几周仍在警报的群。", "en": "Start with the groups ranked first below that are still in alert in the latest weeks."},
+    "health.next_none": {"zh": "无需行动;继续每周查看。", "en": "Nothing to do; keep checking weekly."},
+    "health.next_falling": {"zh": "近几周发言量下降最多的群:{groups}。", "en": " Groups whose messages fell most in the latest weeks: {groups}."},
+    "health.caveat": {"zh": "阈值来自运营文章,不是从这些群的数据中得出的;不同类型、规模的群,正常水平可能差别很大。",
+                      "en": "The thresholds come from playbook articles, not from these groups' data; normal levels "
+                            "differ a lot between kinds and sizes of groups."},
+    "health.h.thresholds": {"zh": "每个阈值标记了多少群", "en": "How many groups each threshold flags"},
+    "health.h.positions": {"zh": "各群相对每个阈值的位置", "en": "Where each group sits against each threshold"},
+    "health.h.change": {"zh": "按变化排名:与自身近期历史相比", "en": "Ranked by change against the group's own history"},
+    "health.h.trends": {"zh": "每个触发过警报的指标的周趋势", "en": "Weekly trend of every metric that raised an alert"},
+    "health.h.alerts": {"zh": "完整警报表", "en": "Every alert"},
+    "health.h.lifecycle": {"zh": "按生命周期阶段的健康度(群龄 0–30 启动、31–90 成长、91–180 成熟、181+ 衰退)",
+                           "en": "Health by lifecycle stage (group age 0–30 launch, 31–90 growth, 91–180 maturity, "
+                                 "181+ decline)"},
+    "health.rule.above": {"zh": "低于 {warning} 预警,低于 {alert} 警报", "en": "warning below {warning}, alert below {alert}"},
+    "health.rule.below": {"zh": "高于 {warning} 预警,高于 {alert} 警报", "en": "warning above {warning}, alert above {alert}"},
+    "health.rule_alert.above": {"zh": "低于 {alert} 警报", "en": "alert below {alert}"},
+    "health.rule_alert.below": {"zh": "高于 {alert} 警报", "en": "alert above {alert}"},
+    "stage.launch": {"zh": "启动期(0–30 天)", "en": "launch (0–30 days)"},
+    "stage.growth": {"zh": "成长期(31–90 天)", "en": "growth (31–90 days)"},
+    "stage.maturity": {"zh": "成熟期(91–180 天)", "en": "maturity (91–180 days)"},
+    "stage.decline": {"zh": "衰退期(181 天以上)", "en": "decline (181+ days)"},
+    "health.col.metric": {"zh": "指标", "en": "Metric"},
+    "health.col.rule": {"zh": "阈值", "en": "Threshold"},
+    "health.col.share_alert": {"zh": "处于警报的群-周", "en": "Group-weeks in alert"},
+    "health.col.groups_last": {"zh": "最近一周警报的群", "en": "Groups in alert, latest week"},
+    "health.col.source": {"zh": "出处", "en": "Source"},
+    "health.col.rank": {"zh": "排名", "en": "Rank"},
+    "health.col.before": {"zh": "之前日均发言", "en": "Messages per day before"},
+    "health.col.now": {"zh": "最近日均发言", "en": "Messages per day lately"},
+    "health.col.change": {"zh": "变化", "en": "Change"},
+    "health.col.alerts": {"zh": "警报指标", "en": "Alerts"},
+    "health.col.warnings": {"zh": "预警指标", "en": "Warnings"},
+    "health.col.group_weeks": {"zh": "群-周数", "en": "Group-weeks"},
+    "health.flags_most": {"zh": "{metric}的阈值让 {share} 的群-周处于警报:它标记了大多数群,因此单看这个警报不能说明某个群有问题。",
+                          "en": "The {metric} threshold puts {share} of group-weeks in alert: it flags most groups, so "
+                                "this alert alone says nothing about a particular group."},
+    "health.positions_note": {"zh": "每格:最近 {weeks} 周的平均值 · 按阈值的状态。",
+                              "en": "Each cell: mean over the latest {weeks} weeks · status against the threshold."},
+    "health.change_note": {"zh": "最近 {weeks} 周的日均发言数与之前各周的平均相比;下降最多的群排在最前。",
+                           "en": "Messages per day over the latest {weeks} weeks against the weeks before; the "
+                                 "largest falls come first."},
+    "health.alerts_note": {"zh": "共 {n} 个有预警或警报的群-周(全部列出,最近的在前)。",
+                           "en": "{n} group-weeks with a warning or an alert (all of them, latest first)."},
+    "health.fig.title": {"zh": "各群每周的{metric}", "en": "{metric} per week, by group"},
+    "health.fig.weekly": {"zh": "每周值", "en": "weekly value"},
+    "health.fig.warning": {"zh": "预警线", "en": "warning level"},
+    "health.fig.alert": {"zh": "警报线", "en": "alert level"},
+    "health.fig.alert_week": {"zh": "警报周", "en": "alert week"},
+})

@@ -13,6 +13,7 @@ pct        a share as a percentage (0.717 -> 71.7%); ``pct_signed`` adds the sig
 p          a p-value: ``< 0.001`` or ``0.032``
 date       a date (``YYYY-MM-DD``) in the timestamp's own (the dataset's) time zone
 status     ``ok`` / ``warning`` / ``alert`` in the report's language
+stage      a lifecycle stage (``decline (181+)``) in the report's language
 metrics    comma-separated metric names in the report's language
 bool       yes / no in the report's language
 ========== ==========================================================================
@@ -63,6 +64,9 @@ def format_value(value, kind: str, lang: str) -> str:
             return ""
         return "、".join(translate_metric(m.strip(), lang) for m in value.split(",")) if lang == "zh" else \
             ", ".join(translate_metric(m.strip(), lang) for m in value.split(","))
+    if kind == "stage":
+        word = str(value).split(" ", 1)[0] if isinstance(value, str) else ""
+        return t(f"stage.{word}", lang) if f"stage.{word}" in CATALOGUE else format_value(value, "text", lang)
     if kind == "bool":
         return t("word.yes" if bool(value) else "word.no", lang)
     if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
