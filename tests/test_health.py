@@ -175,3 +175,32 @@ def test_lifecycle_summary_groups_weeks_by_stage(sample):
         weeks = health.weekly.loc[health.weekly["lifecycle_stage"] == stage]
         assert row["messages_per_day"] == pytest.approx(weeks["messages_per_day"].median())
         assert row["groups"] == weeks["group_id"].nunique()
+
+
+def test_silent_counts_when_nobody_writes_after_the_first_silent_window():
+    """Regression (6 of 14 real exports): every member wrote only on the day they joined, so no
+    activity falls inside an eligibility span; `_silent_counts` indexed with an empty object array
+    (IndexError). Now: members are eligible from join + 3 days and silent every day after."""
+    members = pd.DataFrame({"group_id": "g1", "member_id": ["o", "a", "b"],
+                            "joined_at": [ts("2026-01-05 08:00")] * 3, "role": ["owner", "member", "member"]})
+    messages = pd.DataFrame({"message_id": ["m1", "m2", "m3", "m4"], "group_id": "g1",
+                             "member_id": ["o", "a", "b", "o"],
+                             "sent_at": [ts("2026-01-05 09:00"), ts("2026-01-05 10:00"), ts("2026-01-05 11:00"),
+                                         ts("2026-01-20 10:00")]})
+    ds = Dataset.from_frames(members=members, messages=messages, tz=TZ)
+    daily = group_day_health(ds, silent_days=3)
+    assert len(daily) == 16
+    assert daily["n_eligible_silent"].tolist() == [0, 0, 0] + [2] * 13   # a and b, from 01-08
+    assert daily["n_silent"].tolist() == daily["n_eligible_silent"].tolist()
+    assert daily["silent_share"].iloc[3:].eq(1.0).all() and daily["silent_share"].iloc[:3].isna().all()
+    result = assess_health(ds)
+    assert "silent_share" in result.to_frame().iloc[0]["latest_alerts"]
+
+
+def test_silent_counts_when_every_member_is_an_operator():
+    members = pd.DataFrame({"group_id": "g1", "member_id": ["o", "p"], "joined_at": [ts("2026-01-05 08:00")] * 2,
+                            "role": ["owner", "admin"]})
+    messages = pd.DataFrame({"message_id": ["m1", "m2"], "group_id": "g1", "member_id": ["o", "p"],
+                             "sent_at": [ts("2026-01-05 09:00"), ts("2026-01-12 10:00")]})
+    daily = group_day_health(Dataset.from_frames(members=members, messages=messages, tz=TZ))
+    assert daily["n_eligible_silent"].eq(0).all() and daily["silent_share"].isna().all()

@@ -1569,8 +1569,10 @@ def time_to_churn(ds: Dataset, start=None, horizon: int = DEFAULT_HORIZON_DAYS, 
     left_at = members["left_at"]
     left_rel = np.full(n, np.inf)
     has_left = left_at.notna().to_numpy()
-    left_dates = local_date(pd.Series(left_at.to_numpy()[has_left])).to_numpy()
-    left_rel[has_left] = ((left_dates - begin_date) / np.timedelta64(1, "D")).astype(float)
+    if has_left.any():  # slice the Series itself: a tz-aware column's to_numpy() is an object array,
+        # and an empty one (nobody left, as in most chat exports) has no .dt accessor
+        left_dates = local_date(pd.to_datetime(left_at[has_left])).to_numpy()
+        left_rel[has_left] = ((left_dates - begin_date) / np.timedelta64(1, "D")).astype(float)
     silence_end = cand_p + H  # last silent day
     silent_ok = (next_p > silence_end) & (silence_end <= E - 1)
     if d.kind == "either":

@@ -84,16 +84,21 @@ def _created_dates(ds: Dataset) -> pd.Series:
 
 
 def _silent_counts(ds: Dataset, days: pd.DatetimeIndex, groups: pd.Index, silent_days: int) -> tuple:
-    """(eligible, silent) member counts per group-day on the grid groups x days."""
+    """(eligible, silent) member counts per group-day on the grid groups x days.
+
+    Group positions come from ``Index.get_indexer`` and days are cast to integers, so the
+    scatter-adds index with integer arrays even when no row is left (e.g. nobody wrote again
+    after their first silent window: an empty frame's ``map`` would give an object array).
+    """
     n_days = len(days)
     d0 = days[0]
-    g_index = {g: i for i, g in enumerate(groups)}
+    groups = pd.Index(groups)
     members = ds.members.loc[~ds.members["role"].isin(("owner", "admin")) & ds.members["group_id"].isin(groups)]
     join_day = ((local_date(members["joined_at"]) - d0).dt.days + silent_days).to_numpy()
     left = members["left_at"]
     last_day = np.where(left.notna(), (local_date(left) - d0).dt.days.to_numpy(dtype=float, na_value=np.nan),
                         n_days - 1)
-    gi = members["group_id"].map(g_index).to_numpy()
+    gi = groups.get_indexer(members["group_id"])
     first = np.clip(join_day, 0, n_days).astype(int)
     last = np.clip(last_day, -1, n_days - 1).astype(int)
     ok = first <= last
@@ -114,7 +119,7 @@ def _silent_counts(ds: Dataset, days: pd.DatetimeIndex, groups: pd.Index, silent
     rep = rep.loc[(rep["day"] >= rep["first"]) & (rep["day"] <= rep["last"])]
     rep = rep.drop_duplicates(["group_id", "member_id", "day"])
     spoke = np.zeros((len(groups), n_days))
-    np.add.at(spoke, (rep["group_id"].map(g_index).to_numpy(), rep["day"].to_numpy()), 1)
+    np.add.at(spoke, (groups.get_indexer(rep["group_id"]), rep["day"].to_numpy(dtype=np.intp)), 1)
     return eligible, eligible - spoke
 
 
