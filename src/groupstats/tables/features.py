@@ -44,9 +44,9 @@ import numpy as np
 import pandas as pd
 
 from groupstats.data.dataset import Dataset
-from groupstats.tables.derived import EVENING_HOURS, _count_up_to, _int_us, local_date, member_day_activity, member_messages
-from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.errors import InsufficientDataError, ParameterError
+from groupstats.tables.derived import EVENING_HOURS, event_types
 
 KEY_COLUMNS = ("group_id", "member_id")
 #: Message types with their own share column; the rest go to ``share_other``.
@@ -93,37 +93,6 @@ def _trend_windows(windows: tuple[int, ...]) -> tuple[int, int]:
     return recent, long
 
 
-def _cut_dataset(ds: Dataset, cutoff) -> Dataset:
-    if cutoff is None:
-        if ds.cutoff is not None:
-            return ds
-        if len(ds.messages) == 0:
-            raise InsufficientDataError("The dataset has no messages, so there is no default cutoff; "
-                                        "pass cutoff=... (a date).")
-        return ds.as_of(ds.date_range()[1])
-    return ds.as_of(cutoff)
-
-
-def _present_members(cds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(keys, memberships): present non-operator members and all their membership rows."""
-    members = cds.members
-    not_op = ~cds.operator_mask(members) & ~members["role"].isin(OPERATOR_ROLES).to_numpy()
-    members = members.loc[not_op]
-    open_rows = members.loc[members["left_at"].isna(), ["group_id", "member_id"]].drop_duplicates()
-    keys = open_rows.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
-    key_index = pd.MultiIndex.from_frame(keys)
-    rows = members.loc[pd.MultiIndex.from_frame(members[list(KEY_COLUMNS)]).isin(key_index)]
-    return keys, rows
-
-
-def _codes(key_index: pd.MultiIndex, frame: pd.DataFrame) -> np.ndarray:
-    """Row position in ``key_index`` of each (group_id, member_id) of ``frame``; -1 if absent."""
-    if len(frame) == 0:
-        return np.zeros(0, dtype=np.int64)
-    probe = pd.MultiIndex.from_arrays([frame["group_id"].to_numpy(), frame["member_id"].to_numpy()])
-    return np.asarray(key_index.get_indexer(probe), dtype=np.int64)
-
-
 def _ratio(num, den) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
@@ -131,13 +100,97 @@ def _ratio(num, den) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def member_features(ds: Dataset, cutoff=None, windows: Sequence[int] = (7, 30, 90),
+def _cut_source(ds, cutoff):
+    """The :class:`~groupstats.engine.Source` of ``ds`` cut at ``cutoff`` (default: its own cutoff,
+    else the last message)."""
+    from groupstats.engine import source_of
+
+    src = source_of(ds)
+    if cutoff is not None:
+        return src.cut(src.timestamp_us(cutoff))
+    if src.cut_us is not None:
+        return src
+    last = src.message_range_us()[1]
+    if last is None:
+        raise InsufficientDataError("The dataset has no messages, so there is no default cutoff; "
+                                    "pass cutoff=... (a date).")
+    return src.cut(last)
+
+
+def present_members_expr(src):
+    """Expression: membership rows (group_id, member_id, joined_us, left_us) of non-operator members
+    present at the cut (a membership with no ``left_at``)."""
+    mem = src.table("members")
+    mem = mem.filter(~mem.role.isin(OPERATOR_ROLES)).anti_join(src.operators(), list(KEY_COLUMNS))
+    keys = mem.filter(mem.left_us.isnull()).select(*KEY_COLUMNS).distinct()
+    return mem.semi_join(keys, list(KEY_COLUMNS)).select(*KEY_COLUMNS, "joined_us", "left_us")
+
+
+def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ...], recent_w: int,
+                          long_w: int, types_present: set):
+    """Expression: per present member, the counts every feature is made from.
+
+    One row per (group_id, member_id) present at the cut with first_join_us, and (NULL where the
+    member has none): n, last_us, replies, mentions, t_<type>, evening, night, weekend, m<W>
+    (messages in the last W local days), a<W> (active days), posts_present, post_replies, reads,
+    clicks, sign_in.
+    """
+    import ibis
+
+    rows = present_members_expr(src)
+    keys = rows.group_by(list(KEY_COLUMNS)).aggregate(first_join_us=rows.joined_us.min())
+    msgs = src.member_messages(include_operators=True)
+    parts = src.local_parts(msgs.sent_us)
+    msgs = msgs.mutate(age=cut_day - parts["day"], hour=parts["hour"], weekday=parts["weekday"])
+    day = msgs.group_by([*KEY_COLUMNS, "age"]).aggregate(
+        n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
+        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
+        **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
+        evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
+        night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
+        weekend=msgs.sent_us.count(where=msgs.weekday >= 5))
+    per = day.group_by(list(KEY_COLUMNS)).aggregate(
+        n=day.n.sum(), last_us=day.last_us.max(), replies=day.replies.sum(), mentions=day.mentions.sum(),
+        **{f"t_{t}": day[f"t_{t}"].sum() for t in MIX_TYPES},
+        evening=day.evening.sum(), night=day.night.sum(), weekend=day.weekend.sum(),
+        **{f"m{w}": day.n.sum(where=day.age < w) for w in sorted({*windows, recent_w, long_w})},
+        **{f"a{w}": day.n.count(where=(day.age < w) & (day.n > 0)) for w in windows})
+    out = keys.left_join(per, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+    if src.has("posts"):
+        posts = src.table("posts")
+        pr = rows.join(posts, [rows.group_id == posts.group_id, posts.posted_us >= rows.joined_us,
+                               posts.posted_us <= ibis.coalesce(rows.left_us, cut_us)])
+        pr = pr.group_by(list(KEY_COLUMNS)).aggregate(posts_present=pr.posted_us.count())
+        post_msgs = posts.filter(posts.message_id.notnull()).select(reply_to=posts.message_id).distinct()
+        rep = msgs.semi_join(post_msgs, "reply_to")
+        rep = rep.group_by(list(KEY_COLUMNS)).aggregate(post_replies=rep.sent_us.count())
+        for part in (pr, rep):
+            out = out.left_join(part, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+        if types_present & {"read", "click"}:
+            ev = src.table("events")
+            ev = ev.filter(ev.event_type.isin(("read", "click")) & ev.post_id.notnull())
+            ev = ev.semi_join(posts.select("post_id"), "post_id")
+            ev = ev.select(*KEY_COLUMNS, "event_type", "post_id").distinct()
+            ev = ev.group_by(list(KEY_COLUMNS)).aggregate(reads=ev.post_id.count(where=ev.event_type == "read"),
+                                                          clicks=ev.post_id.count(where=ev.event_type == "click"))
+            out = out.left_join(ev, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+    if "sign_in" in types_present:
+        ev = src.table("events")
+        ev = ev.filter(ev.event_type == "sign_in")
+        ev = ev.mutate(day=src.local_parts(ev.occurred_us)["day"])
+        ev = ev.filter(cut_day - ev.day < windows[-1])
+        si = ev.group_by(list(KEY_COLUMNS)).aggregate(sign_in=ev.day.nunique())
+        out = out.left_join(si, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+    return out
+
+
+def member_features(ds, cutoff=None, windows: Sequence[int] = (7, 30, 90),
                     normalise_within_group: bool = False) -> pd.DataFrame:
     """Activity features of every present non-operator member, from data up to ``cutoff``.
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset, dataset folder or :class:`groupstats.engine.Source`
         Needs ``messages`` and ``members``; ``posts`` and ``events`` add the
         post-response, read/click and sign-in features (NaN without them).
     cutoff : date/time, optional
@@ -203,135 +256,92 @@ def member_features(ds: Dataset, cutoff=None, windows: Sequence[int] = (7, 30, 9
     windows = _check_windows(windows)
     wmax = windows[-1]
     recent_w, long_w = _trend_windows(windows)
-    cds = _cut_dataset(ds, cutoff)
-    cut = cds.cutoff
-    keys, memberships = _present_members(cds)
-    if keys.empty:
-        first = ds.date_range()[0] if len(ds.messages) else None
+    src = _cut_source(ds, cutoff)
+    cut_us = src.cut_us
+    cut = src.to_timestamp(cut_us)
+    cut_date = pd.Timestamp(cut.tz_localize(None)).normalize()
+    cut_day = int(np.datetime64(cut_date, "D").astype("int64"))
+    types_present = set(event_types(src))
+    has_posts = src.has("posts")
+    n_posts = int(src.execute(src.table("posts").count())) if has_posts else 0
+    counts = src.execute(member_feature_counts(src, cut_us, cut_day, windows, recent_w, long_w, types_present))
+    if counts.empty:
+        first = src.message_range_us()[0]
+        first_ts = None if first is None else src.to_timestamp(first)
         raise InsufficientDataError(
             f"No (non-operator) member is present at the cutoff {cut}"
-            + (f"; the data start at {first:%Y-%m-%d %H:%M}" if first is not None else "")
+            + (f"; the data start at {first_ts:%Y-%m-%d %H:%M}" if first_ts is not None else "")
             + ". Choose a later cutoff.")
-    n = len(keys)
-    key_index = pd.MultiIndex.from_frame(keys)
-    tz = cds.tz
-    cut_date = pd.Timestamp(cut.tz_convert(tz).tz_localize(None)).normalize()
-    first_data = cds.date_range()[0] if len(cds.messages) else cut
+    counts = counts.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+    n = len(counts)
+    first_us = src.message_range_us()[0]
+    first_data = cut if first_us is None else src.to_timestamp(first_us)
     first_data_date = pd.Timestamp(first_data.tz_localize(None)).normalize()
     missing: list[str] = []
 
-    out = keys.copy()
+    def col(name, fill=0.0) -> np.ndarray:
+        if name not in counts:
+            return np.full(n, fill, dtype=float)
+        return counts[name].to_numpy(dtype=float, na_value=fill)
+
+    out = pd.DataFrame({c: counts[c].astype("str") for c in KEY_COLUMNS})
     # ---- tenure and observable days --------------------------------------------------
-    first_join = memberships.groupby(list(KEY_COLUMNS), sort=False)["joined_at"].min()
-    join_ts = first_join.reindex(key_index)
+    join_ts = pd.Series(pd.to_datetime(counts["first_join_us"].to_numpy(dtype="int64"), unit="us", utc=True)
+                        ).dt.tz_convert(src.tz)
     out["tenure_days"] = ((cut - join_ts) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-    join_date = local_date(pd.Series(join_ts.to_numpy())).to_numpy()
+    join_date = join_ts.dt.tz_localize(None).dt.normalize().to_numpy()
     start_date = np.maximum(join_date, np.datetime64(first_data_date))
     observed = ((np.datetime64(cut_date) - start_date) / np.timedelta64(1, "D")).astype(np.int64) + 1
     observed = np.maximum(observed, 1)
     out["observed_days"] = observed
-
-    # ---- member-day activity (derived table) ------------------------------------------
-    activity = member_day_activity(cds)
-    a_code = _codes(key_index, activity)
-    keep = a_code >= 0
-    activity = activity.loc[keep]
-    a_code = a_code[keep]
-    day_age = ((np.datetime64(cut_date) - activity["date"].to_numpy()) / np.timedelta64(1, "D")).astype(np.int64)
-    a_msgs = activity["n_messages"].to_numpy(dtype=float)
+    # ---- windows ------------------------------------------------------------------------
     for w in windows:
-        in_w = day_age < w
-        out[f"messages_{w}d"] = np.bincount(a_code[in_w], weights=a_msgs[in_w], minlength=n).astype(np.int64)
+        out[f"messages_{w}d"] = col(f"m{w}").astype(np.int64)
     for w in windows:
-        in_w = (day_age < w) & (a_msgs > 0)
-        out[f"active_days_{w}d"] = np.bincount(a_code[in_w], minlength=n).astype(np.int64)
+        out[f"active_days_{w}d"] = col(f"a{w}").astype(np.int64)
     exposure_max = np.minimum(wmax, observed)
     out["messages_per_day"] = _ratio(out[f"messages_{wmax}d"], exposure_max)
     out["active_day_share"] = _ratio(out[f"active_days_{wmax}d"], exposure_max)
-    recent_msgs = np.bincount(a_code[day_age < recent_w], weights=a_msgs[day_age < recent_w], minlength=n)
-    long_msgs = np.bincount(a_code[day_age < long_w], weights=a_msgs[day_age < long_w], minlength=n)
+    recent_msgs, long_msgs = col(f"m{recent_w}"), col(f"m{long_w}")
     exp_recent = np.minimum(recent_w, observed)
     exp_earlier = np.minimum(long_w, observed) - exp_recent
     r_recent = _ratio(recent_msgs, exp_recent)
     r_earlier = _ratio(long_msgs - recent_msgs, exp_earlier)
     out["trend"] = _ratio(r_recent - r_earlier, r_recent + r_earlier)
-
     # ---- message-level profile ---------------------------------------------------------
-    msgs = member_messages(cds)
-    m_code = _codes(key_index, msgs)
-    keep = m_code >= 0
-    msgs = msgs.loc[keep]
-    m_code = m_code[keep]
-    n_msgs = np.bincount(m_code, minlength=n).astype(np.int64)
+    n_msgs = col("n").astype(np.int64)
     out["messages_total"] = n_msgs
-    sent_us = _int_us(msgs["sent_at"]) if len(msgs) else np.zeros(0, dtype=np.int64)
-    last_us = pd.Series(sent_us).groupby(m_code).max().reindex(np.arange(n)).to_numpy(dtype=float)
-    cut_us = float(_int_us(pd.Series([cut]))[0])
-    out["recency_days"] = (cut_us - last_us) / _US_PER_DAY
-    out["share_replies"] = _ratio(np.bincount(m_code, weights=msgs["reply_to"].notna().to_numpy(dtype=float),
-                                              minlength=n), n_msgs)
-    mentions = (msgs["n_mentions"].fillna(0).to_numpy(dtype=float) > 0).astype(float)
-    out["share_mentions"] = _ratio(np.bincount(m_code, weights=mentions, minlength=n), n_msgs)
-    type_index = pd.Index(MIX_TYPES).get_indexer(msgs["msg_type"].to_numpy())
-    type_index = np.where(type_index < 0, len(MIX_TYPES), type_index)
-    mix = np.bincount(m_code * (len(MIX_TYPES) + 1) + type_index,
-                      minlength=n * (len(MIX_TYPES) + 1)).reshape(n, len(MIX_TYPES) + 1)
-    for j, t in enumerate((*MIX_TYPES, "other")):
-        out[f"share_{t}"] = _ratio(mix[:, j], n_msgs)
-    local_sent = msgs["sent_at"]
-    hours = local_sent.dt.hour.to_numpy()
-    out["share_evening"] = _ratio(np.bincount(m_code, weights=np.isin(hours, EVENING_HOURS).astype(float),
-                                              minlength=n), n_msgs)
-    out["share_night"] = _ratio(np.bincount(m_code, weights=np.isin(hours, NIGHT_HOURS).astype(float),
-                                            minlength=n), n_msgs)
-    weekend = (local_sent.dt.day_of_week.to_numpy() >= 5).astype(float)
-    out["share_weekend"] = _ratio(np.bincount(m_code, weights=weekend, minlength=n), n_msgs)
-
+    out["recency_days"] = (float(cut_us) - col("last_us", np.nan)) / _US_PER_DAY
+    out["share_replies"] = _ratio(col("replies"), n_msgs)
+    out["share_mentions"] = _ratio(col("mentions"), n_msgs)
+    typed = np.zeros(n)
+    for t in MIX_TYPES:
+        typed += col(f"t_{t}")
+        out[f"share_{t}"] = _ratio(col(f"t_{t}"), n_msgs)
+    out["share_other"] = _ratio(n_msgs - typed, n_msgs)
+    out["share_evening"] = _ratio(col("evening"), n_msgs)
+    out["share_night"] = _ratio(col("night"), n_msgs)
+    out["share_weekend"] = _ratio(col("weekend"), n_msgs)
     # ---- operator posts: posts present, replies, reads, clicks ----------------------------
-    posts = cds.posts
-    if posts is not None and len(posts):
-        codes, _ = pd.factorize(pd.concat([posts["group_id"], memberships["group_id"]], ignore_index=True))
-        p_codes, m_g = codes[:len(posts)], codes[len(posts):]
-        p_time = _int_us(posts["posted_at"])
-        end = memberships["left_at"].fillna(cut)
-        upto_end = _count_up_to(p_codes, p_time, m_g, _int_us(end), inclusive=True)
-        before_join = _count_up_to(p_codes, p_time, m_g, _int_us(memberships["joined_at"]), inclusive=False)
-        per_row = upto_end - before_join
-        row_code = _codes(key_index, memberships)
-        posts_present = np.bincount(row_code, weights=per_row, minlength=n).astype(np.int64)
-        post_msg_ids = posts["message_id"].dropna()
-        is_post_reply = (msgs["reply_to"].notna() & msgs["reply_to"].isin(post_msg_ids)).to_numpy(dtype=float)
-        post_replies = np.bincount(m_code, weights=is_post_reply, minlength=n).astype(np.int64)
-    else:
-        posts_present = np.zeros(n, dtype=np.int64)
-        post_replies = np.zeros(n, dtype=np.int64)
+    posts_present = col("posts_present").astype(np.int64)
+    post_replies = col("post_replies").astype(np.int64)
+    if not n_posts:
         missing.append("replies_per_post (no posts table)")
     out["posts_present"] = posts_present
     out["post_replies"] = post_replies
     out["replies_per_post"] = _ratio(post_replies, posts_present)
-
-    events = cds.events
-    types_present = set(events["event_type"].unique()) if events is not None and len(events) else set()
-    for kind, col in (("read", "read_rate"), ("click", "click_rate")):
-        if kind in types_present and posts is not None:
-            ev = events.loc[(events["event_type"] == kind).to_numpy() & events["post_id"].notna().to_numpy()
-                            & events["post_id"].isin(posts["post_id"]).to_numpy()]
-            ev = ev.drop_duplicates(["group_id", "member_id", "post_id"])
-            e_code = _codes(key_index, ev)
-            e_code = e_code[e_code >= 0]
-            out[col] = np.minimum(_ratio(np.bincount(e_code, minlength=n), posts_present), 1.0)
+    for kind, name, source in (("read", "read_rate", "reads"), ("click", "click_rate", "clicks")):
+        if kind in types_present and has_posts:
+            out[name] = np.minimum(_ratio(col(source), posts_present), 1.0)
         else:
-            out[col] = np.nan
-            missing.append(f"{col} (no '{kind}' events" + ("" if posts is not None else " or no posts table") + ")")
+            out[name] = np.nan
+            missing.append(f"{name} (no '{kind}' events" + ("" if has_posts else " or no posts table") + ")")
     sign_col = f"sign_in_days_{wmax}d"
-    sign_name = "n_sign_in"
-    if "sign_in" in types_present and sign_name in activity.columns:
-        in_w = (day_age < wmax) & (activity[sign_name].to_numpy() > 0)
-        out[sign_col] = np.bincount(a_code[in_w], minlength=n).astype(float)
+    if "sign_in" in types_present:
+        out[sign_col] = col("sign_in")
     else:
         out[sign_col] = np.nan
         missing.append(f"{sign_col} (no 'sign_in' events)")
-
     return finish_features(out, cut, windows, (recent_w, long_w), missing, normalise_within_group)
 
 
