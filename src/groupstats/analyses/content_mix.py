@@ -1124,6 +1124,9 @@ def content_type_engagement(ds: Dataset, metric: str = "replies", mapping=None, 
         raise ParameterError(f"fixed_effects must be 'group' or 'group_week', got {fixed_effects!r}.")
     po = post_outcomes(ds)
     po = po.loc[po["complete"] & po[metric].notna()].copy()
+    if po.empty:
+        raise InsufficientDataError(f"No post has a complete {metric} outcome (posts need their whole response "
+                                    "window inside the data); the content-type view needs posts.")
     po["content_type"] = apply_mapping(po["content_type"], load_mapping(mapping))
     po["group_week"] = po["group_id"] + "|" + _week_start(po["date"]).dt.strftime("%Y-%m-%d")
     counts = po["content_type"].value_counts()
