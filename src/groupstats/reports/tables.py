@@ -64,6 +64,10 @@ def format_value(value, kind: str, lang: str) -> str:
             return ""
         return "、".join(translate_metric(m.strip(), lang) for m in value.split(",")) if lang == "zh" else \
             ", ".join(translate_metric(m.strip(), lang) for m in value.split(","))
+    if kind == "days":
+        if value is None or pd.isna(value):
+            return "–"
+        return f"{float(value):.0f}" if abs(float(value)) >= 10 else f"{float(value):.1f}"
     if kind == "stage":
         word = str(value).split(" ", 1)[0] if isinstance(value, str) else ""
         return t(f"stage.{word}", lang) if f"stage.{word}" in CATALOGUE else format_value(value, "text", lang)
