@@ -1,9 +1,10 @@
-"""Out-of-core path (groupstats.tables.scale) against the in-memory derived tables and features.
+"""Dataset folders read by the engine (groupstats.tables.scale) against in-memory datasets.
 
-Correctness only (no timings): the DuckDB functions must return exactly the
-frames the in-memory functions return on the same data, with single-file and
-month-partitioned Parquet, at several cutoffs, and validation must catch what
-load_dataset catches.
+Correctness only (no timings): each table has one definition; read from a folder
+(single-file and month-partitioned Parquet) it must give exactly the frame it gives
+on the same data loaded into pandas, at several cutoffs; local days and hours must be
+the zone's wall clock, across daylight-saving changes; validation in the engine must
+catch what load_dataset catches.
 """
 from __future__ import annotations
 
@@ -93,14 +94,31 @@ def test_post_outcomes_identical(sample, partitioned, kwargs):
     assert got.attrs == expected.attrs
 
 
-def test_fixed_offset_arithmetic_matches_timezone_conversion():
-    """The integer shift used for fixed-offset zones gives the ICU local time."""
-    pq = scale.ParquetDataset(sample_data_path())
-    assert pq.fixed_offset_us == 8 * 3600 * 1_000_000
-    same = pq.sql(f"""SELECT count(*) FILTER ({pq.local('sent_at')} <> timezone('Asia/Shanghai', sent_at)),
-                             count(*) FROM {pq.files['messages']}""").fetchone()
-    assert same[0] == 0 and same[1] > 0
-    assert scale.ParquetDataset(sample_data_path(), tz="Europe/Berlin").fixed_offset_us is None
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"])
+def test_local_parts_match_pandas_wall_clock(tz):
+    """Local day, hour and weekday computed from UTC microseconds equal pandas' tz conversion,
+    including the hours around daylight-saving changes (Lord Howe shifts by 30 minutes)."""
+    import ibis
+
+    from groupstats.engine import Source, default_engine
+
+    rng = np.random.default_rng(7)
+    utc = pd.date_range("2024-01-01", "2027-01-01", freq="7D", tz="UTC")
+    transitions = utc.tz_convert(tz).tz_localize(None) - utc.tz_localize(None)
+    around = pd.DatetimeIndex(pd.date_range("2025-03-01", "2025-11-30", freq="20min", tz="UTC"))
+    times = around.append(pd.DatetimeIndex(pd.to_datetime(rng.integers(1.5e15, 1.9e15, 2000), unit="us", utc=True)))
+    us = times.as_unit("us").asi8
+    frame = pd.DataFrame({"us": us})
+    src = Source(default_engine(), {}, tz, "test")
+    t = ibis.memtable(frame)
+    parts = src.local_parts(t.us)
+    got = src.execute(t.select("us", **parts)).sort_values("us").reset_index(drop=True)
+    local = pd.Series(pd.to_datetime(got["us"], unit="us", utc=True)).dt.tz_convert(tz)
+    expected_day = local.dt.tz_localize(None).dt.normalize().values.astype("datetime64[D]").astype("int64")
+    np.testing.assert_array_equal(got["day"].to_numpy(), expected_day)
+    np.testing.assert_array_equal(got["hour"].to_numpy(), local.dt.hour.to_numpy())
+    np.testing.assert_array_equal(got["weekday"].to_numpy(), local.dt.day_of_week.to_numpy())
+    assert len(transitions.unique()) >= (1 if tz == "Asia/Shanghai" else 2)
 
 
 def test_dst_zone_matches_in_memory(sample, tmp_path):
@@ -172,33 +190,27 @@ def test_fast_isin_matches_pandas():
         np.testing.assert_array_equal(isin(values, allowed), np.asarray(values.isin(allowed)))
 
 
-def test_cli_features_engines_agree(tmp_path):
+def test_cli_features_folder_and_memory_agree(tmp_path, sample):
     from groupstats.cli import main
 
     assert main(["features", "sample", "--out", str(tmp_path / "a.parquet"), "--cutoff", "2026-03-15"]) == 0
-    assert main(["features", "sample", "--out", str(tmp_path / "b.parquet"), "--cutoff", "2026-03-15",
-                 "--engine", "memory"]) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
+    got = pd.read_parquet(tmp_path / "a.parquet")
+    expected = features.member_features(sample, cutoff="2026-03-15")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
 
 
-def test_bucketed_processing_identical(sample, partitioned, monkeypatch):
-    """Large datasets are processed in buckets of groups; force 3 buckets on the sample."""
-    monkeypatch.setattr(scale, "_n_buckets", lambda pq, rows_per_bucket=0: 3)
-    pd.testing.assert_frame_equal(scale.member_features(partitioned, cutoff="2026-03-20"),
-                                  features.member_features(sample, cutoff="2026-03-20"))
-    pd.testing.assert_frame_equal(scale.member_day_activity(partitioned), derived.member_day_activity(sample))
-    pd.testing.assert_frame_equal(scale.group_day_metrics(partitioned), derived.group_day_metrics(sample))
-    pd.testing.assert_frame_equal(scale.post_outcomes(partitioned, exclude_red_packets=True),
-                                  derived.post_outcomes(sample, exclude_red_packets=True))
-
-
-def test_member_day_activity_to_parquet(sample, tmp_path, monkeypatch):
-    monkeypatch.setattr(scale, "_n_buckets", lambda pq, rows_per_bucket=0: 2)
+def test_member_day_activity_to_parquet(sample, tmp_path):
     n = scale.member_day_activity(sample_data_path(), out=tmp_path / "mda")
     written = pd.read_parquet(tmp_path / "mda")
     expected = derived.member_day_activity(sample)
     assert n == len(expected) == len(written)
-    written = written.sort_values(["group_id", "member_id", "date"]).reset_index(drop=True)
-    for col in expected.columns[3:]:
-        np.testing.assert_array_equal(written[col].to_numpy(), expected[col].to_numpy())
-    np.testing.assert_array_equal(written["member_id"].astype(str).to_numpy(), expected["member_id"].to_numpy())
+    written["date"] = written["date"].astype("datetime64[us]")
+    pd.testing.assert_frame_equal(written[expected.columns].reset_index(drop=True), expected, check_dtype=False)
+
+
+def test_csv_folder_identical(sample, tmp_path):
+    """A folder of CSV files (ISO timestamps with offsets) gives the same tables as the Parquet one."""
+    sample.save(tmp_path / "csv", format="csv")
+    pd.testing.assert_frame_equal(scale.post_outcomes(tmp_path / "csv"), derived.post_outcomes(sample))
+    pd.testing.assert_frame_equal(scale.member_features(tmp_path / "csv", cutoff="2026-03-01"),
+                                  features.member_features(sample, cutoff="2026-03-01"))

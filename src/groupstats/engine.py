@@ -93,6 +93,8 @@ class Engine:
             return self.con.read_csv(path)
         if self.kind == "duckdb" and not path.endswith(".parquet"):
             return self.con.read_parquet(f"{path}/**/*.parquet", hive_partitioning=False)
+        if self.kind == "duckdb":  # row numbers of a single file, for validation messages
+            return self.con.read_parquet(path, file_row_number=True)
         return self.con.read_parquet(path)
 
     def execute(self, expr):
@@ -348,6 +350,8 @@ class Source:
             else:
                 cols[col] = ibis.literal(default, type="string") if default is not None else \
                     ibis.null("int64" if col in spec.ints else "string")
+        if "file_row_number" in have:
+            cols["file_row_number"] = t["file_row_number"]
         out = t.select(**cols)
         if self.cut_us is not None:
             c = self.cut_us

@@ -403,21 +403,18 @@ def _parquet_source(ds: Dataset):
     if not ((folder / "messages.parquet").exists() or (folder / "messages").is_dir()):
         return None
     try:
-        from groupstats.tables import scale as scale
+        from groupstats.engine import Source
 
-        pq = scale.ParquetDataset(folder, tz=ds.tz)
+        src = Source.from_path(folder, tz=ds.tz)
         for name in ("messages", "members", "events", "posts"):
             table = getattr(ds, name)
-            if not pq.has(name):
+            if not src.has(name):
                 if table is not None and len(table):
-                    pq.close()
                     return None
                 continue
-            n = pq.sql(f"SELECT count(*) FROM {pq.files[name]}").fetchone()[0]
-            if table is None or int(n) != len(table):
-                pq.close()
+            if table is None or int(src.execute(src.raw[name].count())) != len(table):
                 return None
-        return pq
+        return src
     except Exception:  # noqa: BLE001 - any problem reading the folder: use the in-memory path
         return None
 
