@@ -535,3 +535,57 @@ CATALOGUE.update({
     "msgtype.mini_program": {"zh": "小程序", "en": "mini program"}, "msgtype.system": {"zh": "系统消息", "en": "system"},
     "msgtype.other": {"zh": "其他", "en": "other"},
 })
+
+CATALOGUE.update({
+    "mix.title": {"zh": "内容配比实验", "en": "Content-mix experiment"},
+    "mix.intro": {"zh": "新的内容配比政策在这些群里有效吗?运营是否按目标配比发帖?实验部分比较随机分到不同配比政策的群(意向处理,以群为单位,用各群实验前的水平调整);依从部分只看实验期内的处理组群;最后一部分是观察性的,不是实验。",
+                  "en": "Does a content-mix policy work in these groups, and do operators follow the target mix? The "
+                        "experiment compares groups randomised to mix policies (intent to treat, groups as units, "
+                        "adjusted for each group's pre-period); compliance looks at the treated groups in the "
+                        "experiment period only; the last part is observational, not an experiment."},
+    "mix.question": {"zh": "按“{arm}”配比发帖,能提高{metric}吗?", "en": "Does posting by the “{arm}” mix raise the {metric}?"},
+    "mix.key_more": {"zh": "“{arm}”组的{metric}比对照组高 {pct}(95% 区间 {low}–{high},p = {p})。",
+                     "en": "Groups on the “{arm}” mix have {pct} higher {metric} than control groups (95% interval "
+                           "{low} to {high}, p = {p})."},
+    "mix.key_less": {"zh": "“{arm}”组的{metric}比对照组低 {pct}(95% 区间 {low}–{high},p = {p})。",
+                     "en": "Groups on the “{arm}” mix have {pct} lower {metric} than control groups (95% interval "
+                           "{low} to {high}, p = {p})."},
+    "mix.next_supported": {"zh": "可以把“{arm}”配比推广到更多群,并继续监测。", "en": "Roll the “{arm}” mix out to more groups and keep monitoring."},
+    "mix.next_contradicted": {"zh": "不要推广“{arm}”配比;它降低了指标。", "en": "Do not roll out the “{arm}” mix; it lowers the metric."},
+    "mix.next_not_shown": {"zh": "暂不推广“{arm}”配比;需要更多群或更长时间才能判断。",
+                           "en": "Do not roll out the “{arm}” mix yet; more groups or a longer test are needed to tell."},
+    "mix.next_needs_more_data": {"zh": "需要更多数据。", "en": "More data are needed."},
+    "mix.caveat": {"zh": "只有 {groups} 个群参与:能以 80% 把握发现的最小效应约为 {mde}。",
+                   "en": "Only {groups} groups took part: the smallest effect detectable with 80% power is about {mde}."},
+    "mix.control": {"zh": "对照组(原配比)", "en": "control (current mix)"},
+    "mix.h.effect": {"zh": "实验效果", "en": "Effect of the policy"},
+    "mix.h.compliance": {"zh": "依从:处理组在实验期内是否按目标配比发帖", "en": "Compliance: did the treated groups post by the target mix during the experiment?"},
+    "mix.h.observational": {"zh": "观察性对比(非随机):不同内容类型的每帖回复数(控制群效应)",
+                            "en": "Observational view (not randomised): replies per post by content type, group fixed effects"},
+    "mix.col.arm": {"zh": "组别", "en": "Arm"},
+    "mix.col.arm_mean": {"zh": "该组", "en": "Arm"},
+    "mix.col.control_mean": {"zh": "对照组", "en": "Control"},
+    "mix.col.weeks": {"zh": "周数", "en": "Weeks"},
+    "mix.col.tv": {"zh": "与目标的距离", "en": "Distance from target"},
+    "mix.col.excess": {"zh": "超出随机波动的距离", "en": "Distance beyond chance"},
+    "mix.col.consistent": {"zh": "与目标一致的周", "en": "Weeks consistent with the target"},
+    "mix.col.type": {"zh": "内容类型", "en": "Content type"},
+    "mix.effect_note": {"zh": "{metric}按组汇总,以群为单位比较(意向处理,用实验前水平调整)。",
+                        "en": "{metric} summed by arm and compared with groups as units (intent to treat, adjusted "
+                              "for the pre-period)."},
+    "mix.compliance_sentence": {"zh": "目标配比 {target};实验期 {start} 至 {end};{groups} 个处理组群;{share} 的群-周与目标一致(在随机波动范围内)。",
+                                "en": "Target mix {target}; experiment period {start} to {end}; {groups} treated "
+                                      "groups; {share} of their group-weeks are consistent with the target (within "
+                                      "chance)."},
+    "mix.compliance_note": {"zh": "距离为实际配比与目标配比的总变差距离(0 = 完全一致);“超出随机波动”扣除了按该周帖子数随机发帖时的预期距离。对照组不按目标发帖,不在此列。",
+                            "en": "Distance is the total-variation distance between the realised and the target mix "
+                                  "(0 = identical); “beyond chance” subtracts what random posting at that week's "
+                                  "number of posts would give. Control groups do not post by the target and are "
+                                  "left out."},
+    "mix.observational_note": {"zh": "相对于“{control}”类型;这是观察性结果,不能说明因果。",
+                               "en": "Relative to “{control}” posts; observational, not causal."},
+    "mix.fig.start": {"zh": "实验开始", "en": "experiment start"},
+    "mix.fig.by_arm": {"zh": "各组每周的{metric}", "en": "Weekly {metric} by arm"},
+    "mix.fig.excess": {"zh": "超出随机波动的距离(百分点)", "en": "distance beyond chance (points)"},
+    "mix.fig.compliance": {"zh": "处理组各群每周与目标配比的距离(实验期)", "en": "Treated groups' weekly distance from the target mix (experiment period)"},
+})
