@@ -1,0 +1,120 @@
+"""Analysing an experiment as of a date (--as-of), with the sequential and Bayesian read-outs, on the sample."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from groupstats.cli import main
+
+CUT = pd.Timestamp("2026-03-15 23:59:59.999999", tz="Asia/Shanghai")
+
+
+def _json(capsys, argv):
+    code = main(argv)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_abtest_as_of_sequential_json_on_sample(capsys, sample_path, sample):
+    d = _json(capsys, ["abtest", str(sample_path), "--experiment", "slot_switchback", "--metric", "replies",
+                       "--as-of", "2026-03-15", "--sequential", "--json"])
+    assert d["sequential"] is True
+    assert pd.Timestamp(d["as_of"]) == CUT
+    summary = d["summary"]
+    assert pd.Timestamp(summary["end"]) <= CUT
+    # posts of the last 24 h before the cutoff (their read window runs past it) are excluded and counted
+    posted = sample.posts["posted_at"]
+    assert summary["n_incomplete"] == int(((posted > CUT - pd.Timedelta("24h")) & (posted <= CUT)).sum()) > 0
+    assert summary["n_posts_total"] == int((posted <= CUT).sum())
+    # weekly switchback from 2026-01-05: 10 periods started by 2026-03-15, 12 groups; 18 planned
+    settings = d["sequential_settings"]
+    assert settings["n_units"] == 120 and settings["planned_units"] == 216 and settings["unit"] == "group-period"
+    for c in d["comparisons"]:
+        assert c["p_value"] >= c["p_value_fixed"]
+        assert c["ci_low"] <= c["ci_low_fixed"] and c["ci_high"] >= c["ci_high_fixed"]
+        assert c["significant"] == (c["p_adjusted"] < 0.05)
+        b = c["bayes"]
+        assert set(b) == {"prob_better", "expected_loss", "ci_low", "ci_high"}
+        assert 0 <= b["prob_better"] <= 1 and b["expected_loss"] >= 0 and b["ci_low"] < b["ci_high"]
+    assert "may be read at any time" in d["conclusion"]
+    assert "chance that 'evening' beats 'morning'" in d["conclusion"]
+
+
+def test_as_of_uses_only_data_up_to_the_date(sample):
+    """Same result from (a) the whole dataset with as_of, (b) post outcomes of the whole dataset cut
+    by as_of (the CLI's Parquet path), (c) a dataset that never had the later rows."""
+    from groupstats.analyses.slot_experiment import analyse_slot_experiment
+    from groupstats.tables.derived import post_outcomes
+
+    a = analyse_slot_experiment(sample, "slot_switchback", "replies", as_of="2026-03-15", standardise=False)
+    b = analyse_slot_experiment(sample, "slot_switchback", "replies", as_of="2026-03-15", standardise=False,
+                                outcomes=post_outcomes(sample))
+    c = analyse_slot_experiment(sample.as_of(CUT), "slot_switchback", "replies", standardise=False)
+    cols = ["arm", "diff", "se", "p_value", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(a.comparisons[cols], b.comparisons[cols])
+    pd.testing.assert_frame_equal(a.comparisons[cols], c.comparisons[cols])
+    assert a.summary["n_posts"] == b.summary["n_posts"] == c.summary["n_posts"]
+    assert a.summary["n_incomplete"] == b.summary["n_incomplete"] == c.summary["n_incomplete"]
+    # and it differs from the analysis of all the data
+    full = analyse_slot_experiment(sample, "slot_switchback", "replies", standardise=False)
+    assert full.summary["n_posts"] > a.summary["n_posts"]
+    assert a.summary["as_of"] == CUT and full.summary["as_of"] is None
+
+
+def test_as_of_errors_exit_2(capsys, sample_path):
+    assert main(["abtest", str(sample_path), "--experiment", "slot_switchback", "--as-of", "2025-12-01"]) == 2
+    assert "had not started" in capsys.readouterr().err
+    assert main(["abtest", str(sample_path), "--experiment", "slot_switchback", "--as-of", "15/03/2026"]) == 2
+    assert main(["mix", str(sample_path), "--target", "interactive_352", "--as-of", "2026-03-15"]) == 2
+    assert "--experiment" in capsys.readouterr().err
+
+
+def test_compare_as_of_with_a_time_column(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    n = 800
+    shop = rng.integers(0, 24, n)
+    frame = pd.DataFrame({"shop": shop, "variant": np.where(shop % 2 == 0, "A", "B"), "y": rng.poisson(3, n),
+                          "day": (pd.Timestamp("2026-03-01") + pd.to_timedelta(rng.integers(0, 40, n), unit="D")
+                                  + pd.to_timedelta(rng.integers(0, 24, n), unit="h")).strftime("%Y-%m-%dT%H:%M")})
+    path = tmp_path / "exp.csv"
+    frame.to_csv(path, index=False)
+    argv = ["compare", str(path), "--arm", "variant", "--metric", "y", "--cluster", "shop", "--json"]
+    d = _json(capsys, argv + ["--as-of", "2026-03-20", "--time-column", "day", "--sequential"])
+    kept = frame.loc[pd.to_datetime(frame["day"]) < pd.Timestamp("2026-03-21")]
+    assert d["n_rows_after_as_of"] == n - len(kept)
+    assert sum(a["n_units"] for a in d["arms"]) == len(kept)
+    expected_units = kept.assign(date=pd.to_datetime(kept["day"]).dt.normalize())[["shop", "date"]].drop_duplicates()
+    assert d["sequential"] is True and d["sequential_settings"]["n_units"] == len(expected_units)
+    assert d["sequential_settings"]["unit"] == "cluster-day"
+    assert d["comparisons"][0]["p_value"] >= d["comparisons"][0]["p_value_fixed"]
+    assert set(d["comparisons"][0]["bayes"]) == {"prob_better", "expected_loss", "ci_low", "ci_high"}
+    # the same rows compared directly give the same (fixed-horizon) estimate
+    kept.to_csv(tmp_path / "kept.csv", index=False)
+    ref = _json(capsys, ["compare", str(tmp_path / "kept.csv"), "--arm", "variant", "--metric", "y", "--cluster",
+                         "shop", "--json"])
+    assert d["comparisons"][0]["diff"] == pytest.approx(ref["comparisons"][0]["diff"])
+    assert d["comparisons"][0]["p_value_fixed"] == pytest.approx(ref["comparisons"][0]["p_value"])
+    # --as-of needs the time column; a bad time is named with its row
+    assert main(argv + ["--as-of", "2026-03-20"]) == 2
+    assert "--time-column" in capsys.readouterr().err
+    frame.loc[5, "day"] = "soon"
+    frame.to_csv(path, index=False)
+    assert main(argv + ["--as-of", "2026-03-20", "--time-column", "day"]) == 2
+    err = capsys.readouterr().err
+    assert "'day'" in err and "row" in err and "'soon'" in err
+
+
+def test_mix_as_of_sequential(capsys, sample_path):
+    d = _json(capsys, ["mix", str(sample_path), "--experiment", "mix_policy", "--as-of", "2026-04-01",
+                       "--sequential", "--json"])
+    assert d["sequential"] is True and pd.Timestamp(d["as_of"]) == pd.Timestamp("2026-04-01 23:59:59.999999",
+                                                                                 tz="Asia/Shanghai")
+    settings = d["sequential_settings"]
+    assert settings["unit"] == "group-day" and 0 < settings["n_units"] < settings["planned_units"]
+    for c in d["comparisons"]:
+        assert c["p_value"] >= c["p_value_fixed"]
+        assert set(c["bayes"]) == {"prob_better", "expected_loss", "ci_low", "ci_high"}
