@@ -118,3 +118,15 @@ def test_mix_as_of_sequential(capsys, sample_path):
     for c in d["comparisons"]:
         assert c["p_value"] >= c["p_value_fixed"]
         assert set(c["bayes"]) == {"prob_better", "expected_loss", "ci_low", "ci_high"}
+
+
+def test_plan_slots_takes_the_planned_end(capsys, sample_path, tmp_path):
+    d = _json(capsys, ["plan-slots", str(sample_path), "--start", "2026-05-11", "--end", "2026-06-21", "--sims", "20",
+                       "--json", "--write", str(tmp_path / "plan.csv")])
+    # 2026-05-11 (Monday) to 2026-06-21 (Sunday): 6 whole weeks, ending at midnight after the last day
+    assert d["weeks"] == 6
+    assert pd.Timestamp(d["end"]) == pd.Timestamp("2026-06-22", tz="Asia/Shanghai")
+    written = pd.read_csv(tmp_path / "plan.csv")
+    assert pd.to_datetime(written["end_at"]).max() == pd.Timestamp("2026-06-22", tz="Asia/Shanghai")
+    assert main(["plan-slots", str(sample_path), "--start", "2026-05-11", "--end", "2026-05-01"]) == 2
+    assert "before the start" in capsys.readouterr().err

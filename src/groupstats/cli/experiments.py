@@ -187,6 +187,8 @@ def register(app: typer.Typer) -> None:
         replace: bool = typer.Option(False, "--replace", help="Replace an experiment id already written."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
         timestamp_format: str = timestamp_format_option(),
+        planned_end: str = typer.Option(None, "--end", help="Planned last day (YYYY-MM-DD): the weeks run from "
+                                        "--start to it (instead of --weeks).", callback=date_callback),
     ) -> None:
         """Power / minimum detectable effect of a posting-slot test, and its assignments."""
         import pandas as pd
@@ -202,9 +204,21 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"Arm(s) {unknown} are not slots; the slots are {', '.join(scheme.names)} "
                                  "(define others with --slots).")
         ds = load(data)
+        dated = None
+        if planned_end is not None:
+            from groupstats.stats.design import planned_weeks
+
+            if start is None:
+                last = ds.end.normalize()
+                start = str((last + pd.Timedelta(days=7 - last.day_of_week)).date())
+            dated = planned_weeks(start, planned_end, ds.tz, design)
+            weeks = dated[2]
         plan = plan_slot_experiment(ds, arms=arm_list, weeks=weeks, mde=mde, metric=metric, design=design,
                                     n_groups=groups, control=control, alpha=alpha, power=power, n_sims=sims,
                                     seed=seed, window=window)
+        if dated is not None:
+            plan.start, plan.end = dated[0], dated[1]
+            plan.notes.extend(dated[3])
         written = None
         if write:
             group_ids = sorted(pd.unique(ds.posts["group_id"])) if ds.posts is not None else \
@@ -219,7 +233,8 @@ def register(app: typer.Typer) -> None:
                 table = switchback_schedule(group_ids, arm_list, first, weeks, sizes=sizes, seed=seed,
                                             experiment_id=experiment_id, tz=ds.tz)
             else:
-                table = randomise_groups(group_ids, arm_list, first, first + pd.Timedelta(weeks=weeks),
+                stop = dated[1] if dated is not None else first + pd.Timedelta(weeks=weeks)
+                table = randomise_groups(group_ids, arm_list, first, stop,
                                          sizes=sizes, seed=seed, experiment_id=experiment_id, tz=ds.tz)
             written = write_assignments(table, write, replace=replace)
             plan.assignments = table

@@ -244,6 +244,10 @@ class PowerPlan(Result):
         detect ``mde`` at ``power`` (MDE scales as 1/sqrt(size)).
     false_positive_rate : float
         Simulated share of significant results with no effect (should be near alpha).
+    start, end : Timestamp or None
+        Planned first day and planned end (exclusive: the day after the last day) when the
+        plan was made from dates (:func:`planned_weeks`); the monitoring report reads the
+        planned duration from them or from the written assignments.
     """
 
     design: str
@@ -267,6 +271,8 @@ class PowerPlan(Result):
     seed: int | None = None
     assignments: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
 
     title = "Posting-slot experiment plan (simulated from your own post history)"
 
@@ -281,6 +287,9 @@ class PowerPlan(Result):
                 (f"weeks needed for +{100 * self.mde:g}% (approx.)", self.weeks_needed),
                 (f"groups needed for +{100 * self.mde:g}% in {self.weeks} weeks (approx.)", self.groups_needed),
                 ("simulations", self.n_sims)]
+        if self.start is not None and self.end is not None:
+            rows.insert(5, ("planned dates", f"{self.start:%Y-%m-%d} to "
+                                             f"{self.end - pd.Timedelta(days=1):%Y-%m-%d}"))
         return pd.DataFrame(rows, columns=["quantity", "value"]).astype({"value": "str"})
 
     def to_dict(self) -> dict:
@@ -288,6 +297,7 @@ class PowerPlan(Result):
                 "power", "control_mean", "posts_per_group_week", "mde_rel", "power_at_mde", "sd_rel",
                 "weeks_needed", "groups_needed", "false_positive_rate", "seed", "notes")
         out = {k: getattr(self, k) for k in keys}
+        out["start"], out["end"] = self.start, self.end
         out["conclusion"] = self.conclusion()
         if self.assignments is not None:
             out["n_assignments"] = len(self.assignments)
@@ -307,6 +317,36 @@ class PowerPlan(Result):
                      f"{100 * self.power_at_mde:.0f}% of experiments: run about {self.weeks_needed} weeks "
                      f"or use about {self.groups_needed} groups.")
         return text
+
+
+def planned_weeks(start, end, tz: str, design: str = "switchback") -> tuple[pd.Timestamp, pd.Timestamp, int, list]:
+    """Whole weeks from the planned first day ``start`` to the planned last day ``end`` (inclusive).
+
+    Returns
+    -------
+    (first, stop, weeks, notes)
+        ``first`` the start (local midnight), ``stop`` the planned end (exclusive: midnight
+        after the last day a switchback's whole weeks cover, or after ``end`` for a
+        group-randomised design), ``weeks`` the number of weekly periods (at least 1) and a
+        note when the dates are not whole weeks apart.
+    """
+    first = _start(start, tz).normalize()
+    last = _start(end, tz).normalize()
+    if last < first:
+        raise ParameterError(f"The planned end ({last:%Y-%m-%d}) is before the start ({first:%Y-%m-%d}); "
+                             "give --end after --start.")
+    days = int(round((last + pd.Timedelta(days=1) - first) / pd.Timedelta(days=1)))
+    weeks, extra = max(days // 7, 1), days % 7
+    notes = []
+    if design == "switchback":
+        stop = first + pd.Timedelta(weeks=weeks)
+        if extra:
+            notes.append(f"{first:%Y-%m-%d} to {last:%Y-%m-%d} is {days} days; the switchback runs whole weeks, "
+                         f"so it has {weeks} weekly period(s) ending {stop - pd.Timedelta(days=1):%Y-%m-%d}.")
+    else:
+        stop = last + pd.Timedelta(days=1)
+        weeks = max(int(math.ceil(days / 7)), 1)
+    return first, stop, weeks, notes
 
 
 def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8, mde: float = 0.10,
