@@ -589,3 +589,53 @@ CATALOGUE.update({
     "mix.fig.excess": {"zh": "超出随机波动的距离(百分点)", "en": "distance beyond chance (points)"},
     "mix.fig.compliance": {"zh": "处理组各群每周与目标配比的距离(实验期)", "en": "Treated groups' weekly distance from the target mix (experiment period)"},
 })
+
+CATALOGUE.update({
+    "seg.title": {"zh": "成员分层", "en": "Member segmentation"},
+    "seg.intro": {"zh": "这些群的成员实际分成哪几类?与运营的经验分层(按活跃度)相比如何?特征只用截止日之前的数据,默认按群内百分位排名,避免分出来的只是“群”而不是“人”。",
+                  "en": "Which segments do the members of these groups actually form, and how do they compare with "
+                        "the operators' rule-of-thumb tiers? Features use data up to the cutoff only and are, by "
+                        "default, percentile ranks within each group, so that segments sort members, not groups."},
+    "seg.question": {"zh": "数据分出的成员类别与经验分层一致吗?", "en": "Do the segments found in the data agree with the rule-of-thumb tiers?"},
+    "seg.key": {"zh": "数据分出 {k} 类:{names};与经验分层的一致度(调整兰德指数)为 {ari}。",
+                "en": "The data form {k} segments: {names}; agreement with the rule-based tiers (adjusted Rand "
+                      "index) is {ari}."},
+    "seg.next_supported": {"zh": "经验分层与数据大体一致,可以继续使用,并按下方各类特征制定运营动作。",
+                           "en": "The tiers broadly agree with the data: keep them, and plan actions from the "
+                                 "profiles below."},
+    "seg.next_contradicted": {"zh": "经验分层与数据不一致:改用数据分出的类别(见下方特征)。",
+                              "en": "The tiers disagree with the data: use the segments found (profiles below)."},
+    "seg.next_not_shown": {"zh": "经验分层与数据只部分一致:对比下方交叉表,重新设定分层界线。",
+                           "en": "The tiers agree only in part: compare the cross-table below and revise the tier cut-offs."},
+    "seg.caveat": {"zh": "重抽样稳定性(调整兰德指数)为 {low}–{high};类别与群的关联(Cramér's V)为 {v},接近 0 表示类别跨群存在。",
+                   "en": "Stability under resampling (adjusted Rand index) {low} to {high}; association of segments "
+                         "with groups (Cramér's V) {v}: near 0 means segments cut across groups."},
+    "seg.h.profiles": {"zh": "各类成员的特征", "en": "Segment profiles"},
+    "seg.h.tiers": {"zh": "与经验分层的对比", "en": "Rule-based tiers against the segments"},
+    "seg.col.segment": {"zh": "类别", "en": "Segment"},
+    "seg.col.size": {"zh": "人数", "en": "Members"},
+    "seg.col.tier": {"zh": "经验分层", "en": "Tier"},
+    "seg.profiles_note": {"zh": "每类成员的特征中位数(原始值,不是排名)。", "en": "Median of each feature per segment (raw values, not ranks)."},
+    "seg.tiers_sentence": {"zh": "经验分层与数据类别的一致度(调整兰德指数,1 = 完全一致,0 = 随机):{ari}。交叉表:",
+                           "en": "Agreement of the tiers with the segments (adjusted Rand index, 1 = identical, "
+                                 "0 = chance): {ari}. Cross-table:"},
+    "seg.fig.boxes": {"zh": "各类成员的特征分布(箱线图,不含离群点)", "en": "Features by segment (box plots, outliers not drawn)"},
+    "seg.unit.messages_per_day": {"zh": "条/天", "en": "per day"},
+    "seg.unit.active_day_share": {"zh": "%", "en": "%"},
+    "seg.unit.messages_30d": {"zh": "条", "en": "messages"},
+    "seg.unit.recency_days": {"zh": "天", "en": "days"},
+    "seg.unit.replies_per_post": {"zh": "次/帖", "en": "per post"},
+    "seg.unit.read_rate": {"zh": "%", "en": "%"},
+    "seg.unit.tenure_days": {"zh": "天", "en": "days"},
+    "feature.messages_per_day": {"zh": "日均发言", "en": "messages per day"},
+    "feature.active_day_share": {"zh": "活跃天数占比", "en": "share of days active"},
+    "feature.messages_30d": {"zh": "近 30 天发言", "en": "messages in the last 30 days"},
+    "feature.replies_per_post": {"zh": "每帖回复", "en": "replies per operator post"},
+    "segment.active_contributors": {"zh": "活跃贡献者", "en": "active contributors"},
+    "segment.occasional_contributors": {"zh": "偶尔发言者", "en": "occasional contributors"},
+    "segment.lapsed": {"zh": "已沉寂", "en": "lapsed"},
+    "segment.lurkers": {"zh": "潜水者", "en": "lurkers"},
+    "segment.readers": {"zh": "只读者", "en": "readers"},
+    "segment.core": {"zh": "核心成员", "en": "core"},
+    "segment.newcomers": {"zh": "新成员", "en": "newcomers"},
+})
