@@ -11,7 +11,8 @@ from groupstats.cli.common import duration_callback
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_exports(
-        format: str = typer.Argument(..., help="wechatmsg, wecom, telegram, whatsapp or csv."),
+        format: str = typer.Argument(..., help="auto (detect each file's format from its shape), wechatmsg, "
+                                                "pywxdump, wecom, telegram, whatsapp or csv."),
         inputs: list[Path] = typer.Argument(..., help="Export file(s); several groups or several exports of "
                                                       "one group merge into one dataset."),
         out: Path = typer.Option(..., "--out", help="Dataset folder to write (an earlier import there with "
@@ -39,13 +40,17 @@ def register(app: typer.Typer) -> None:
                                                            "group_value=NAME; repeatable."),
         member_changes: Path = typer.Option(None, "--member-changes", help="wecom: member additions/removals "
                                                                            "(group, member, change, time)."),
+        group_id: str = typer.Option(None, "--group-id", help="Put every input in this one group (default: each "
+                                                              "chat's own id, or one derived from its content; "
+                                                              "never the file name)."),
         fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
         as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
     ) -> None:
         """Import chat exports into a validated, pseudonymised groupstats dataset.
 
-        Prints the counts: read = imported + rejected + skipped (by reason).
-        Rejected rows are listed in OUT/rejected.csv (pseudonymised).
+        Prints the counts: read = imported + rejected + skipped (by reason), and for each file
+        also the members and leavers it names. Rejected rows are listed in OUT/rejected.csv
+        (pseudonymised).
         """
         import warnings
 
@@ -68,7 +73,7 @@ def register(app: typer.Typer) -> None:
             report = import_chats(format, [str(p) for p in inputs], out, tz=tz, salt_file=salt_file,
                                   keep_text=keep_text, roster=roster, operators=operators, posts_plan=posts_plan,
                                   date_order=date_order, mapping=mapping_arg, member_changes=member_changes,
-                                  post_tolerance=post_tolerance, out_format=fmt)
+                                  post_tolerance=post_tolerance, out_format=fmt, group_id=group_id)
         for warning in caught:
             typer.echo(f"warning: {warning.message}", err=True)
         if as_json:

@@ -132,6 +132,9 @@ class Parsed:
         names in system rows).
     notes : list of str
         Things the analyst must know (no names, no text).
+    roles : list of (group, member, role)
+        Operators the export itself reveals (source ids), e.g. Telegram posts
+        signed by the channel.
     """
 
     messages: pd.DataFrame = field(default_factory=lambda: empty_messages())
@@ -142,6 +145,7 @@ class Parsed:
     read: dict = field(default_factory=dict)
     groups: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    roles: list = field(default_factory=list)
 
     def extend(self, other: "Parsed") -> None:
         """Append another input's rows (several inputs merge into one import)."""
@@ -157,6 +161,7 @@ class Parsed:
         for note in other.notes:
             if note not in self.notes:
                 self.notes.append(note)
+        self.roles = sorted(set(self.roles) | set(other.roles))
 
 
 def empty_messages() -> pd.DataFrame:
@@ -168,6 +173,39 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat([f.reindex(columns=columns) for f in frames], ignore_index=True)
+
+
+#: Labels of the input files of the running import (path -> label), set by :func:`labelled_sources`.
+_SOURCE_LABELS: dict[str, str] = {}
+
+
+def source_label(path: str | os.PathLike) -> str:
+    """How rows of ``path`` are labelled in ``rejected.csv`` and the counts: its file name, or, when two
+    inputs of one import share a name (two iOS ``_chat.txt``), its parent folder and name."""
+    return _SOURCE_LABELS.get(str(Path(path).resolve()), Path(path).name)
+
+
+class labelled_sources:
+    """Context manager: unique labels for the inputs of one import (see :func:`source_label`)."""
+
+    def __init__(self, inputs):
+        paths = [Path(p).resolve() for p in inputs]
+        labels = {}
+        for depth in range(1, 64):
+            labels = {str(p): "/".join(p.parts[-depth:]) for p in paths}
+            if len(set(labels.values())) == len(set(labels)):
+                break
+        self.labels = labels
+
+    def __enter__(self):
+        self.saved = dict(_SOURCE_LABELS)
+        _SOURCE_LABELS.update(self.labels)
+        return self
+
+    def __exit__(self, *exc):
+        _SOURCE_LABELS.clear()
+        _SOURCE_LABELS.update(self.saved)
+        return False
 
 
 class RowSink:
@@ -260,6 +298,33 @@ def local_to_timestamp(value, tz: str, dayfirst: bool = False) -> pd.Timestamp |
         return None
     ts = ts.tz_convert("UTC")
     return ts if _MIN_TS <= ts < _MAX_TS else None
+
+
+#: Local date-time forms the WeChat CSV exporters write, each declared (never guessed): the exporters'
+#: own ``%Y-%m-%d %H:%M:%S`` and the form a spreadsheet gives when it re-saves their CSV
+#: (``2024/10/4 11:42``). All are year first, so day and month cannot be swapped.
+DECLARED_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+def declared_timestamps(values: pd.Series, tz: str, formats=DECLARED_TIME_FORMATS) -> pd.Series:
+    """Local date-time strings in one of ``formats`` (or epoch seconds/ms) -> UTC Timestamps, None where
+    no format fits. Vectorised: one parse per format."""
+    text = values.astype("object").map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                       else str(v).strip())
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for fmt in formats:
+        todo = out.isna() & text.notna()
+        if not todo.any():
+            break
+        out.loc[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+    local = out.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    utc = local.dt.tz_convert("UTC")
+    result = pd.Series(list(utc), index=values.index, dtype="object")
+    epoch = out.isna() & text.fillna("").str.fullmatch(r"\d{9,13}")
+    if epoch.any():
+        result.loc[epoch] = text[epoch].map(epoch_to_timestamp)
+    in_range = result.map(lambda t: t is not None and not pd.isna(t) and _MIN_TS <= t < _MAX_TS)
+    return result.where(in_range, None)
 
 
 def any_timestamp(value, tz: str) -> pd.Timestamp | None:
@@ -580,6 +645,7 @@ class ImportReport:
     notes: list
     warnings: list
     per_file: dict
+    n_leavers: int = 0
 
     @property
     def n_rejected(self) -> int:
@@ -593,7 +659,8 @@ class ImportReport:
         return {"out": str(self.out), "read": self.read, "imported": self.imported,
                 "rejected": self.n_rejected, "rejected_by_reason": dict(self.rejected),
                 "skipped": self.n_skipped, "skipped_by_reason": dict(self.skipped),
-                "messages": self.n_messages, "members": self.n_members, "groups": self.n_groups,
+                "messages": self.n_messages, "members": self.n_members, "leavers": self.n_leavers,
+                "groups": self.n_groups,
                 "posts": self.n_posts, "unmatched_plan_rows": self.unmatched_plan,
                 "per_file": self.per_file, "notes": list(self.notes)}
 
@@ -604,8 +671,14 @@ class ImportReport:
             lines.append(f"  rejected {code}: {n:,}")
         for code, n in sorted(self.skipped.items()):
             lines.append(f"  skipped {code}: {n:,}")
-        lines.append(f"wrote {self.n_messages:,} messages, {self.n_members:,} membership rows, "
-                     f"{self.n_groups} group(s), {self.n_posts:,} posts to {self.out}")
+        if len(self.per_file) > 1 or any("members" in v for v in self.per_file.values()):
+            for file, c in sorted(self.per_file.items()):
+                lines.append(f"  {file}: read {c['read']:,}, imported {c.get('imported', 0):,}, rejected "
+                             f"{c.get('rejected', 0):,}, skipped {c.get('skipped', 0):,}; members "
+                             f"{c.get('members', 0):,}, leavers {c.get('leavers', 0):,}")
+        lines.append(f"wrote {self.n_messages:,} messages, {self.n_members:,} membership rows "
+                     f"({self.n_leavers:,} with a leave), {self.n_groups} group(s), {self.n_posts:,} posts to "
+                     f"{self.out}")
         if self.unmatched_plan:
             lines.append(f"posts plan rows with no matching operator message: {self.unmatched_plan} "
                          f"(listed in {UNMATCHED_PLAN_FILE})")
@@ -695,6 +768,13 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
     else:
         already_evt = np.zeros(len(events), dtype=bool)
 
+    # -- members and leavers named by each file (before duplicates are dropped) -------------
+    people = pd.concat([messages.loc[messages["msg_type"] != "system", ["source_file", "member_id"]],
+                        events.loc[events["kind"] != "seen", ["source_file", "member_id"]]], ignore_index=True)
+    file_members = people.groupby("source_file")["member_id"].nunique().to_dict() if len(people) else {}
+    leaves = events.loc[events["kind"] == "leave"]
+    file_leavers = leaves.groupby("source_file")["member_id"].nunique().to_dict() if len(leaves) else {}
+
     # -- row accounting ------------------------------------------------------------------
     status = _row_status(messages, events, rejected, skipped, dup_msg, dup_evt, already_msg, already_evt)
     keep_msg = ~(dup_msg | already_msg)
@@ -731,6 +811,11 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
         has_role = roster["role"].notna()
         roles = pd.DataFrame({"group_id": rg[has_role], "member_id": rm[has_role],
                               "role": roster.loc[has_role, "role"]})
+    if parsed.roles:
+        found = pd.DataFrame(parsed.roles, columns=["group", "member", "role"])
+        roles = pd.concat([roles, pd.DataFrame({"group_id": pseudo.series("group", found["group"]),
+                                                "member_id": pseudo.series("member", found["member"]),
+                                                "role": found["role"]})], ignore_index=True)
     if existing is not None:
         parts.append(_events_from_members(existing.members))
         old_roles = existing.members.loc[existing.members["role"] != "member", ["group_id", "member_id", "role"]]
@@ -857,7 +942,8 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
     per_file = {}
     for file, n in parsed.read.items():
         sub = status.loc[status["source_file"] == file, "outcome"].value_counts().to_dict()
-        per_file[file] = {"read": int(n), **{k: int(v) for k, v in sub.items()}}
+        per_file[file] = {"read": int(n), **{k: int(sub.get(k, 0)) for k in ("imported", "rejected", "skipped")},
+                          "members": int(file_members.get(file, 0)), "leavers": int(file_leavers.get(file, 0))}
 
     counts = {"read": read_total, "imported": n_imported, "rejected": {k: int(v) for k, v in counts_rejected.items()},
               "skipped": {k: int(v) for k, v in counts_skipped.items()}}
@@ -893,6 +979,7 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
     return ImportReport(out=out, read=read_total, imported=n_imported, rejected=counts["rejected"],
                         skipped=counts["skipped"], n_messages=len(dataset.messages),
                         n_members=len(dataset.members), n_groups=int(dataset.members["group_id"].nunique()),
+                        n_leavers=int(dataset.members["left_at"].notna().sum()),
                         n_posts=0 if dataset.posts is None else len(dataset.posts),
                         unmatched_plan=0 if unmatched is None else len(unmatched), notes=notes,
                         warnings=caught, per_file=per_file)

@@ -32,7 +32,8 @@ import pandas as pd
 
 from groupstats.errors import GroupstatsError, ParameterError
 from groupstats.data.schema import MSG_TYPES
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, any_timestamp, clean_str, count_mentions, occurrence_ids)
+from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, any_timestamp, clean_str,
+                                              count_mentions, occurrence_ids, source_label)
 
 FIELDS = ("group", "member", "time", "type", "text", "message_id", "reply_to", "name")
 OPTIONS = ("group_value", "time_format", "sheet", "types")
@@ -108,7 +109,7 @@ def parse(path: str | Path, tz: str, spec: dict) -> Parsed:
     if missing:
         raise GroupstatsError(f"{path.name}: mapped column(s) {', '.join(map(str, missing))} not found; the file "
                               f"has {', '.join(frame.columns)}.")
-    sink = RowSink(path.name)
+    sink = RowSink(source_label(path))
 
     def column(key) -> pd.Series:
         """Cleaned cells as Python objects (None for empty)."""

@@ -16,8 +16,9 @@ import json
 from pathlib import Path
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, clean_str, epoch_to_timestamp,
-                     local_to_timestamp, resolve_names)
+from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, clean_str,
+                                              epoch_to_timestamp, local_to_timestamp, read_text, resolve_names,
+                                              source_label)
 
 GROUP_TYPES = ("private_group", "private_supergroup", "public_supergroup")
 MEDIA_MAP = {"sticker": "sticker", "animation": "sticker", "voice_message": "voice", "audio_file": "voice",
@@ -48,11 +49,13 @@ def _id(value) -> str | None:
     return None
 
 
-def _chats(data) -> list:
+def _chats(data, path: Path) -> list:
     if not isinstance(data, dict):
-        raise GroupstatsError("This JSON is not a Telegram Desktop export (expected an object with 'messages' "
-                              "or 'chats'); export with Telegram Desktop > Settings > Advanced > Export "
-                              "Telegram data, format JSON.")
+        from groupstats.data.importers.detect import refusal_hint
+
+        raise GroupstatsError(f"{path.name} is not a Telegram Desktop export (expected an object with 'messages' "
+                              f"or 'chats'); export with Telegram Desktop > Settings > Advanced > Export "
+                              f"Telegram data, format JSON.{refusal_hint(path, 'telegram')}")
     if isinstance(data.get("messages"), list):
         return [data]
     chats = []
@@ -70,14 +73,17 @@ def parse(path: str | Path, tz: str) -> Parsed:
     """Parse one ``result.json`` (single chat or full export)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(read_text(path))
     except ValueError as exc:
         raise GroupstatsError(f"{path} is not valid JSON ({exc}); is it Telegram's result.json?") from exc
-    sink = RowSink(path.name)
+    sink = RowSink(source_label(path))
     groups: dict[str, str] = {}
+    roles: list[tuple] = []
+    notes: list[str] = []
     row = 0
     unresolved_total = 0
-    for chat in _chats(data):
+    single = isinstance(data, dict) and isinstance(data.get("messages"), list)
+    for chat in _chats(data, path):
         messages = chat.get("messages") if isinstance(chat, dict) else None
         if not isinstance(messages, list):
             row += 1
@@ -85,9 +91,14 @@ def parse(path: str | Path, tz: str) -> Parsed:
             sink.reject(row, RejectReason.MALFORMED_ROW, detail="chat without a message list")
             continue
         is_group = chat.get("type") in GROUP_TYPES
+        if single and chat.get("type") in (None, "personal_chat") and messages:
+            # a one-to-one chat exported on its own: the analyst chose it, so it is a group of two
+            is_group = True
+            notes.append(f"{sink.source_file} is a one-to-one chat, exported on its own: imported as a group "
+                         f"of its two members.")
         group = _id(chat.get("id"))
         if is_group and group is None:
-            group = clean_str(chat.get("name")) or f"{path.stem}-chat"
+            group = "telegram:" + (clean_str(chat.get("name")) or path.stem)
         if is_group:
             groups[group] = clean_str(chat.get("name")) or ""
         names: dict[str, str] = {}
@@ -127,6 +138,8 @@ def parse(path: str | Path, tz: str) -> Parsed:
                 continue
             sender = _id(msg.get("from_id"))
             text, mentions = _text(msg.get("text"))
+            if sender is not None and sender.startswith("channel"):
+                roles.append((group, sender, "admin"))  # posted as the channel/group itself: an operator
             if sender is None:
                 sink.reject(row, RejectReason.MISSING_SENDER, group=group, sent_at=ts, detail=detail, text=text)
                 continue
@@ -149,11 +162,15 @@ def parse(path: str | Path, tz: str) -> Parsed:
                          source_msg_id=msg_id, reply_to_source=reply, text=text_value,
                          text_len=len(text), n_mentions=mentions,
                          name=msg.get("from") if isinstance(msg.get("from"), str) else None)
-    notes = []
     if unresolved_total:
         notes.append(f"{unresolved_total} member name(s) in Telegram service messages matched no sender id "
                      f"and were left out of members; add them with --roster.")
-    return sink.to_parsed(tz, groups=groups, notes=notes)
+    if roles:
+        notes.append(f"{sink.source_file}: posts signed by a channel (from_id channel...) are operator "
+                     f"messages (role admin).")
+    parsed = sink.to_parsed(tz, groups=groups, notes=notes)
+    parsed.roles = sorted(set(roles))
+    return parsed
 
 
 def _service(sink: RowSink, row: int, group: str, ts, msg: dict, msg_id: str, names: dict) -> int:
@@ -167,6 +184,10 @@ def _service(sink: RowSink, row: int, group: str, ts, msg: dict, msg_id: str, na
             sink.reject(row, RejectReason.MISSING_SENDER, group=group, sent_at=ts, detail=action)
             return 0
         sink.event(row, group, actor, ts, "join", "link" if action.endswith("link") else "request",
+                   name=msg.get("actor") if isinstance(msg.get("actor"), str) else None)
+        return 0
+    if action == "create_group" and not member_names and actor:  # no member list: the creator is known
+        sink.event(row, group, actor, ts, "join", "created",
                    name=msg.get("actor") if isinstance(msg.get("actor"), str) else None)
         return 0
     if action in ("invite_members", "remove_members", "create_group"):

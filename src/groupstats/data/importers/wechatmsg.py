@@ -17,6 +17,7 @@ Unknown codes are imported as ``other`` (their code is kept in ``source_type``).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -26,7 +27,8 @@ import pandas as pd
 
 from groupstats.errors import GroupstatsError
 from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, clean_str, count_mentions,
-                     epoch_to_timestamp, local_to_timestamp, occurrence_ids)
+                                              declared_timestamps, epoch_to_timestamp, local_to_timestamp,
+                                              occurrence_ids, read_text, source_label)
 
 COLUMNS = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent",
            "StrTime", "Remark", "NickName", "Sender"]
@@ -110,35 +112,49 @@ def _system_text(content: str | None, name_map: dict) -> tuple[str | None, str |
     return "".join(root.itertext()), None
 
 
-def _read_file(path: Path, tz: str) -> tuple[RowSink, list[dict]]:
-    """Read one CSV: a sink (with malformed rows rejected) and the well-formed records."""
-    source = path.name
-    raw = path.read_bytes().decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(raw, newline=""))
-    sink = RowSink(source)
+#: Header of the current WeChatMsg / MemoTrace (留痕) CSV (``exporter/exporter_csv.py``, 2025-).
+MEMOTRACE_COLUMNS = ["消息ID", "类型", "发送人", "时间", "内容", "备注", "昵称", "更多信息"]
+#: A fork's variant of it: the sender's wxid in the third column.
+MEMOTRACE_WXID_COLUMNS = ["消息ID", "类型", "wxid", "时间", "内容", "备注", "群昵称", "昵称"]
+#: MemoTrace's ``MessageType.name()`` values -> msg_type (``未知类型`` and anything else -> other).
+MEMOTRACE_TYPES = {
+    "文本": "text", "图片": "image", "视频": "video", "语音": "voice", "表情包": "sticker", "音视频通话": "other",
+    "文件": "file", "位置分享": "other", "分享链接": "link", "红包": "red_packet", "转账": "other",
+    "引用消息": "text", "合并转发的聊天记录": "other", "小程序": "mini_program", "视频号": "link",
+    "音乐分享": "link", "收藏笔记": "other", "个人/公众号名片": "other", "企业微信名片": "other",
+    "系统消息": "system", "拍一拍": "system", "未知类型": "other",
+}
+
+#: Layouts this module reads, by the columns that identify them (see tests/data/real/FORMATS.md).
+LAYOUTS = {
+    "wechatmsg_2023": ("WeChatMsg CSV (2023-24: localId, TalkerId, Type, ...)", ["Type", "CreateTime", "StrContent"]),
+    "memotrace": ("WeChatMsg/MemoTrace CSV (消息ID, 类型, 发送人, 时间, 内容, ...)", ["消息ID", "类型", "发送人", "时间", "内容"]),
+    "memotrace_wxid": ("WeChatMsg/MemoTrace CSV, wxid variant (消息ID, 类型, wxid, 时间, 内容, ...)",
+                       ["消息ID", "类型", "wxid", "时间", "内容"]),
+}
+
+
+def layout_of(header: list[str]) -> str | None:
+    """Which WeChatMsg layout a CSV header is (``None`` if none)."""
+    names = {h.strip().lstrip("\ufeff") for h in header}
+    for layout in ("memotrace_wxid", "memotrace", "wechatmsg_2023"):
+        if set(LAYOUTS[layout][1]) <= names:
+            return layout
+    return None
+
+
+def read_csv_rows(path: Path, what: str):
+    """(sink, header, rows) of a CSV export: rows are (row number, fields); unreadable records rejected."""
+    text = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    sink = RowSink(source_label(path))
     try:
-        header = next(reader)
+        header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise GroupstatsError(f"{path} is empty; export the group chat again with WeChatMsg (CSV).") from None
+        raise GroupstatsError(f"{path} is empty; export the chat again with {what}.") from None
     except csv.Error as exc:
         raise GroupstatsError(f"{path} is not a CSV file ({exc}).") from None
-    header = [h.strip() for h in header]
-    missing = [c for c in ("Type", "CreateTime", "StrContent") if c not in header]
-    if missing:
-        raise GroupstatsError(f"{path} is not a WeChatMsg CSV export: columns {', '.join(missing)} are missing "
-                              f"(expected {', '.join(COLUMNS)}).")
-    if "Sender" not in header:
-        raise GroupstatsError(
-            f"{path} has no Sender column: it is a one-to-one chat, or an export made by an older WeChatMsg "
-            f"version that did not record who sent each message in group chats. Group messages cannot be "
-            f"attributed to members; export the group again with a current WeChatMsg release.")
-    col = {name: i for i, name in enumerate(header)}
-
-    def get(fields, name):
-        i = col.get(name)
-        return None if i is None else fields[i]
-
-    records = []
+    rows = []
     row_no = 0
     while True:
         try:
@@ -152,10 +168,42 @@ def _read_file(path: Path, tz: str) -> tuple[RowSink, list[dict]]:
             continue
         row_no += 1
         sink.n_read += 1
+        rows.append((row_no, fields))
+    return sink, header, rows
+
+
+def _read_file(path: Path, tz: str) -> tuple[RowSink, list[dict]]:
+    """Read one CSV: a sink (with malformed rows rejected) and the well-formed records."""
+    sink, header, rows = read_csv_rows(path, "WeChatMsg (CSV)")
+    layout = layout_of(header)
+    if layout is None:
+        from groupstats.data.importers.detect import refusal_hint
+
+        raise GroupstatsError(f"{path} is not a WeChatMsg CSV export: its header is {', '.join(header[:9])}; "
+                              f"expected {', '.join(MEMOTRACE_COLUMNS)} (current WeChatMsg/MemoTrace) or "
+                              f"{', '.join(COLUMNS)} (2023-24).{refusal_hint(path, 'wechatmsg')}")
+    if layout == "wechatmsg_2023" and "Sender" not in header:
+        raise GroupstatsError(
+            f"{path} has no Sender column: it is a one-to-one chat, or an export made by an older WeChatMsg "
+            f"version that did not record who sent each message in group chats. Group messages cannot be "
+            f"attributed to members; export the group again with a current WeChatMsg release.")
+    col = {name: i for i, name in enumerate(header)}
+
+    def get(fields, name):
+        i = col.get(name)
+        return None if i is None else fields[i]
+
+    records = []
+    good = []
+    for row_no, fields in rows:
         if len(fields) != len(header):
             sink.reject(row_no, RejectReason.MALFORMED_ROW,
                         detail=f"{len(fields)} fields, header has {len(header)}")
             continue
+        good.append((row_no, fields))
+    if layout != "wechatmsg_2023":
+        return sink, _memotrace_records(path, sink, good, get, layout, tz)
+    for row_no, fields in good:
         rec = {"sink": sink, "row": row_no, "group": clean_str(get(fields, "TalkerId")) or path.stem,
                "type": _int(get(fields, "Type")), "sub": _int(get(fields, "SubType")) or 0,
                "sender": clean_str(get(fields, "Sender")), "is_sender": _int(get(fields, "IsSender")) == 1,
@@ -171,19 +219,60 @@ def _read_file(path: Path, tz: str) -> tuple[RowSink, list[dict]]:
     return sink, records
 
 
-def parse_files(paths: list[str | Path], tz: str) -> Parsed:
-    """Parse WeChatMsg CSV files (one group each, or several exports of a group).
+def content_group_id(prefix: str, rows: list[tuple]) -> str:
+    """A chat's id from its content when the export names no chat id: a hash of its earliest three rows.
+
+    ``rows`` are (time text, message id, sender) tuples. A later export of the same chat repeats them (same
+    id: the imports merge); another chat never does, even when both files have the same name.
+    """
+    chosen = sorted(rows, key=lambda r: (str(r[0]), str(r[1])))[:3]
+    digest = hashlib.sha256("\n".join("|".join(map(str, r)) for r in chosen).encode("utf-8")).hexdigest()
+    return f"{prefix}:{digest[:32]}"
+
+
+def _memotrace_records(path: Path, sink: RowSink, rows: list, get, layout: str, tz: str) -> list[dict]:
+    """Records of the MemoTrace layout: named types (类型), display name or wxid as sender, local time."""
+    sender_col = "wxid" if layout == "memotrace_wxid" else "发送人"
+    times = declared_timestamps(pd.Series([get(f, "时间") for _, f in rows], dtype="object"), tz)
+    group = content_group_id("memotrace", [(get(f, "时间"), get(f, "消息ID"), get(f, sender_col)) for _, f in rows])
+    records = []
+    for (row_no, fields), ts in zip(rows, times):
+        type_name = clean_str(get(fields, "类型")) or ""
+        sender = clean_str(get(fields, sender_col))
+        names = {clean_str(get(fields, "备注")), clean_str(get(fields, "昵称")), clean_str(get(fields, "群昵称")),
+                 clean_str(get(fields, "发送人"))} - {None}
+        content = get(fields, "内容") or ""
+        msg_type = MEMOTRACE_TYPES.get(type_name, "other")
+        if msg_type == "system" and sender in ("系统", "系统消息", "system"):
+            sender = None
+        text = None
+        if msg_type == "text":
+            text = content.split("\n引用：", 1)[0] if type_name == "引用消息" else content
+        records.append({"sink": sink, "row": row_no, "group": group, "type": None, "sub": 0, "sender": sender,
+                        "is_sender": False, "content": content, "names": names,
+                        "name": clean_str(get(fields, "备注")) or clean_str(get(fields, "昵称")) or sender,
+                        "ts": ts if ts is not None and not pd.isna(ts) else None,
+                        "msg_type": msg_type, "code": type_name or "(empty)", "text": text,
+                        "known_type": type_name in MEMOTRACE_TYPES, "group_name": path.stem})
+    return records
+
+
+def parse_files(paths: list[str | Path], tz: str, reader=None, label: str = "WeChatMsg") -> Parsed:
+    """Parse WeChat CSV files (one group each, or several exports of a group).
 
     Display names in system rows ("张三"邀请"李四"加入了群聊) are resolved to
-    wxids learnt from the messages of all the files together.
+    wxids learnt from the messages of all the files together. ``reader``
+    (default: this module's layouts) turns one file into (sink, records); the
+    PyWxDump importer passes its own.
     """
+    reader = reader or _read_file
     sinks, records, stems = [], [], {}
     for path in map(Path, paths):
-        sink, recs = _read_file(path, tz)
+        sink, recs = reader(path, tz)
         sinks.append(sink)
         records += recs
         for rec in recs:
-            stems.setdefault(rec["group"], path.stem)
+            stems.setdefault(rec["group"], rec.get("group_name") or path.stem)
 
     # names -> wxid per group (a name used by two wxids is ambiguous and dropped)
     name_maps: dict[str, dict[str, str]] = {}
@@ -191,7 +280,7 @@ def parse_files(paths: list[str | Path], tz: str) -> Parsed:
     self_id = None
     for rec in records:
         sender = rec["sender"]
-        if sender and rec["type"] not in (10000, 10002):
+        if sender and rec["type"] not in (10000, 10002) and rec.get("msg_type") != "system":
             if rec["is_sender"] and self_id is None:
                 self_id = sender
             names = name_maps.setdefault(rec["group"], {})
@@ -209,6 +298,9 @@ def parse_files(paths: list[str | Path], tz: str) -> Parsed:
     partial = [0]
     for rec in records:
         sink, row, group, ts = rec["sink"], rec["row"], rec["group"], rec["ts"]
+        if "msg_type" in rec:  # layouts with named types (MemoTrace, PyWxDump)
+            _named_type_row(rec, name_maps.setdefault(group, {}), self_id, messages, partial, n_unknown_codes)
+            continue
         if rec["type"] is None:
             sink.reject(row, RejectReason.INVALID_VALUE, group=group, member=rec["sender"],
                         detail="Type is not a number")
@@ -244,8 +336,11 @@ def parse_files(paths: list[str | Path], tz: str) -> Parsed:
 
     notes = []
     if n_unknown_codes:
-        notes.append("WeChatMsg type codes not known to groupstats were imported as msg_type 'other': "
+        notes.append(f"{label} type codes not known to groupstats were imported as msg_type 'other': "
                      + ", ".join(f"{c} ({n})" for c, n in sorted(n_unknown_codes.items())))
+    for file in sorted({rec["sink"].source_file for rec in records if rec.get("one_to_one")}):
+        notes.append(f"{file} is a one-to-one chat, exported on its own: imported as a group of its two "
+                     f"members.")
     if partial[0]:
         notes.append(f"{partial[0]} member name(s) in WeChat system rows matched no sender id and were left "
                      f"out of members; add them with --roster.")
@@ -254,6 +349,27 @@ def parse_files(paths: list[str | Path], tz: str) -> Parsed:
     for sink in sinks:
         out.extend(sink.to_parsed(tz, groups={g: stems[g] for g in stems}, notes=notes))
     return out
+
+
+def _named_type_row(rec: dict, name_map: dict, self_id, messages: list, partial: list, unknown: dict) -> None:
+    """One record of a layout with named types: a system row, or a message with its msg_type."""
+    sink, row, group, ts = rec["sink"], rec["row"], rec["group"], rec["ts"]
+    code = rec["code"]
+    if ts is None:
+        sink.reject(row, RejectReason.MISSING_TIMESTAMP, group=group, member=rec["sender"], text=rec["content"])
+        return
+    if not rec.get("known_type", True):
+        unknown[code] = unknown.get(code, 0) + 1
+    if rec["msg_type"] == "system":
+        _system_row(sink, rec, name_map, self_id, messages, code, partial)
+        return
+    if not rec["sender"]:
+        sink.reject(row, RejectReason.MISSING_SENDER, group=group, sent_at=ts, text=rec["content"],
+                    detail=f"type {code}")
+        return
+    messages.append(dict(sink=sink, row=row, group=group, member=rec["sender"], sent_at=ts,
+                         msg_type=rec["msg_type"], source_type=code, text=rec["text"], name=rec["name"],
+                         quoted_sender=None, quoted_time=None, content=rec["content"]))
 
 
 def _emit_messages(messages: list[dict]) -> None:

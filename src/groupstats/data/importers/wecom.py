@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, any_timestamp, clean_str, count_mentions,
-                     epoch_to_timestamp, occurrence_ids, read_table)
+from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, any_timestamp, clean_str,
+                                              count_mentions, epoch_to_timestamp, occurrence_ids, read_table,
+                                              source_label)
 
 TYPE_MAP = {
     "text": "text", "markdown": "text", "mixed": "text", "image": "image", "voice": "voice", "video": "video",
@@ -58,7 +59,7 @@ def _text_of(record: dict, msgtype: str) -> str | None:
 def parse(path: str | Path, tz: str) -> Parsed:
     """Parse one archive file (JSON lines) into source-level rows."""
     path = Path(path)
-    sink = RowSink(path.name)
+    sink = RowSink(source_label(path))
     try:
         lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except OSError as exc:
@@ -135,7 +136,7 @@ CHANGE_KINDS = {"add_member": "join", "del_member": "leave", "join": "join", "le
 def parse_member_changes(path: str | Path, tz: str) -> Parsed:
     """Member changes: group (roomid), member (userid), change (add_member/del_member), time."""
     path = Path(path)
-    sink = RowSink(path.name)
+    sink = RowSink(source_label(path))
     if path.suffix.lower() in (".jsonl", ".json"):
         rows = []
         for line in path.read_text(encoding="utf-8-sig").splitlines():

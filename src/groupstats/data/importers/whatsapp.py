@@ -32,8 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, ParameterError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, count_mentions, decode_bytes,
-                                              occurrence_ids, read_text)
+from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, count_mentions,
+                                              decode_bytes, occurrence_ids, read_text, source_label)
 from groupstats.data.importers.whatsapp_phrases import EXTENSIONS, FILE_PREFIXES, LOCALES
 
 _DATE = r"(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})"
@@ -97,6 +97,11 @@ def _read_lines(path: Path) -> list[str]:
 
 def _match(line: str):
     return HEADER_IOS.match(line) or HEADER_ANDROID.match(line) or HEADER_IOS_2016.match(line)
+
+
+def header_match(line: str):
+    """The header match of a raw line (invisible marks removed as the parser does), or None."""
+    return _match(line.translate(_INVISIBLE).translate(_SPACES).lstrip("\u200e"))
 
 
 def _order(headers: list, date_order: str | None, path: Path) -> str:
@@ -212,7 +217,7 @@ def parse(path: str | Path, tz: str, date_order: str | None = None) -> Parsed:
     path = Path(path)
     lines = _read_lines(path)
     name = group_from_filename(path)
-    sink = RowSink(path.name)
+    sink = RowSink(source_label(path))
     matches = [_match(line) for line in lines]
     headers = [m for m in matches if m]
     if not headers:
