@@ -639,3 +639,37 @@ CATALOGUE.update({
     "segment.core": {"zh": "核心成员", "en": "core"},
     "segment.newcomers": {"zh": "新成员", "en": "newcomers"},
 })
+
+CATALOGUE.update({
+    "plan.title": {"zh": "下一次发帖时段实验的规划", "en": "Planning the next posting-slot test"},
+    "plan.intro": {"zh": "下一次时段实验要做多久、用多少个群?用你自己的发帖历史模拟实验,得出能可靠发现的最小效应,以及按这个设计写出的分组排期。",
+                   "en": "How long, and with how many groups, must the next slot test run? Experiments are simulated "
+                         "from your own post history to find the smallest effect they could reliably detect, and the "
+                         "schedule such a test would follow."},
+    "plan.question": {"zh": "用现有的群,要多久才能可靠发现 {target} 的效应?",
+                      "en": "With the groups we have, how long must a test run to detect a {target} effect?"},
+    "plan.key": {"zh": "用 {groups} 个群做 {weeks} 周的轮换实验,能以 80% 把握发现的最小效应约为 {mde}({metric})。",
+                 "en": "A {weeks}-week switchback with {groups} groups detects, with 80% power, effects of about "
+                       "{mde} or more ({metric})."},
+    "plan.next": {"zh": "要发现 {target} 的效应:用现在的 {now_groups} 个群约需 {weeks} 周,或在 {now_weeks} 周内约需 {groups} 个群。",
+                  "en": "To detect {target}: about {weeks} weeks with the current {now_groups} groups, or about "
+                        "{groups} groups in {now_weeks} weeks."},
+    "plan.caveat": {"zh": "基于 {sims} 次模拟;无效应时的假阳性率为 {fpr}(应接近 5%)。新群若与现有群差别大,结论可能不同。",
+                    "en": "From {sims} simulations; the false-positive rate with no effect is {fpr} (should be near "
+                          "5%). Groups unlike the current ones may behave differently."},
+    "plan.h.mde": {"zh": "最小可检测效应与周数、群数的关系", "en": "Smallest detectable effect by weeks and groups"},
+    "plan.h.schedule": {"zh": "这个设计会写出的排期", "en": "The schedule this design would write"},
+    "plan.col.weeks": {"zh": "周数", "en": "Weeks"},
+    "plan.col.groups": {"zh": "{n} 个群", "en": "{n} groups"},
+    "plan.grid_note": {"zh": "黑点为模拟值;其他组合按效应与 1/√(群数 × 周数) 成正比推算。",
+                       "en": "Black points are simulated; other combinations scale as 1/√(groups × weeks)."},
+    "plan.schedule_note": {"zh": "每个群每周轮换一个时段,按群的人数分层平衡;共 {n} 周。写入 assignments 表即可开始。",
+                           "en": "Each group changes slot every week, balanced within strata of group size; {n} "
+                                 "weeks. Write it to the assignments table to start."},
+    "plan.fig.title": {"zh": "实验越长、群越多,能发现的效应越小", "en": "Longer tests with more groups detect smaller effects"},
+    "plan.fig.x": {"zh": "实验周数", "en": "weeks of testing"},
+    "plan.fig.y": {"zh": "最小可检测效应(%)", "en": "smallest detectable effect (%)"},
+    "plan.fig.groups": {"zh": "{n} 个群", "en": "{n} groups"},
+    "plan.fig.simulated": {"zh": "模拟值(现有群)", "en": "simulated (current groups)"},
+    "plan.fig.target": {"zh": "目标效应 {target}", "en": "target effect {target}"},
+})
