@@ -856,8 +856,8 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
 
     Cell-means OLS of ``y`` on arm dummies plus fixed-effect dummies, CR2
     (Bell-McCaffrey) covariance clustered by ``cluster``, Bell-McCaffrey
-    degrees of freedom, g-computation arm means and a delta-method relative
-    effect: what :func:`groupstats.stats.compare.compare_arms` computes for
+    degrees of freedom, g-computation arm means, a delta-method relative SE and a Fieller relative
+    interval: what :func:`groupstats.stats.compare.compare_arms` computes for
     ``kind="mean", cluster=..., fixed_effects=[...]`` (a test checks they
     agree), vectorised over the columns of ``y``.
 
@@ -884,6 +884,7 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
     from scipy import stats as sps
 
     from groupstats.stats.cluster import sandwich
+    from groupstats.stats.intervals import fieller_relative
 
     y = np.asarray(y, dtype=float)
     Y = y.reshape(len(y), -1)
@@ -943,8 +944,9 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
         out["ci_high"].append(diff + crit * se)
         out["rel_diff"].append(rel)
         out["rel_se"].append(rel_se)
-        out["rel_ci_low"].append(rel - crit * rel_se)
-        out["rel_ci_high"].append(rel + crit * rel_se)
+        rel_low, rel_high = fieller_relative(mu_t, mu_c, var_t, var_c, cov, crit)   # as compare_arms
+        out["rel_ci_low"].append(rel_low)
+        out["rel_ci_high"].append(rel_high)
         out["arm_mean"].append(mu_t)
         out["control_mean"].append(mu_c)
     result = {k: np.vstack(v) for k, v in out.items()}

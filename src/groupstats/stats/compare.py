@@ -40,6 +40,7 @@ from groupstats.errors import InsufficientDataError, ParameterError, Statistical
 from groupstats.results import Result, to_jsonable
 from groupstats.stats.cluster import SandwichFit, WildClusterBootstrap, sandwich, webb_weights, whiten_glm
 from groupstats.stats.fixed_effects import FixedEffects, absorbed_sandwich, demean
+from groupstats.stats.intervals import fieller_relative
 from groupstats.stats.poisson import drop_all_zero_levels, fit_poisson
 
 __all__ = ["compare_arms", "compare_table", "ComparisonResult", "SRM_P_THRESHOLD",
@@ -536,36 +537,8 @@ def _row(arm, control, diff, se, df, alpha, mu_t, mu_c, rel=None, rel_ci=None, p
 
 
 def _fieller(mu_t, mu_c, var_t, var_c, cov_tc, crit) -> tuple[float, float]:
-    """Fieller interval for ``mu_t / mu_c - 1``: the relative effects ``rho`` not rejected by the
-    t-test of ``mu_t - (1 + rho) mu_c = 0`` at critical value ``crit``.
-
-    At ``rho = 0`` that is the test of the difference, so the interval excludes 0 exactly
-    when the difference's interval does. When the control level itself is not clearly
-    non-zero the set is unbounded: the whole line gives ``(-inf, inf)``; the complement of an
-    interval gives the half-line holding the estimate if that half-line settles whether 0 is
-    inside, else ``(-inf, inf)``.
-    """
-    q = crit * crit
-    a = mu_c * mu_c - q * var_c
-    b = mu_t * mu_c - q * cov_tc
-    c = mu_t * mu_t - q * var_t
-    disc = b * b - a * c
-    if not all(map(math.isfinite, (a, b, c))):
-        return (-np.inf, np.inf)
-    if a > 0:
-        root = math.sqrt(max(disc, 0.0))
-        return ((b - root) / a - 1.0, (b + root) / a - 1.0)
-    if disc < 0 or a == 0:
-        return (-np.inf, np.inf)
-    # set = (-inf, r1] U [r2, inf) with r1 <= r2 (ratio scale); the estimate lies in one piece
-    r1, r2 = sorted(((b - math.sqrt(disc)) / a, (b + math.sqrt(disc)) / a))
-    zero_in = not (r1 < 1.0 < r2)               # ratio 1 (relative 0) inside the Fieller set?
-    est = mu_t / mu_c if mu_c != 0 else np.inf
-    piece = (r2 - 1.0, np.inf) if est >= r2 else (-np.inf, r1 - 1.0)
-    inside_piece = piece[0] <= 0.0 <= piece[1]
-    if zero_in and not inside_piece:
-        return (-np.inf, np.inf)
-    return piece
+    """Fieller interval for ``mu_t / mu_c - 1`` (see :func:`groupstats.stats.intervals.fieller_relative`)."""
+    return fieller_relative(mu_t, mu_c, var_t, var_c, cov_tc, crit)
 
 
 # --------------------------------------------------------------------------- unclustered classics
