@@ -316,3 +316,15 @@ if __name__ == "__main__":  # the larger runs quoted in docs/ab_tests.md
                      "fixed_ever": r["fixed_ever"].mean(), "fixed_end": r["fixed_end"].mean(),
                      "sequential_ever": r["seq_ever"].mean()})
     print(pd.DataFrame(rows).to_string(index=False))
+
+
+@pytest.mark.parametrize("correction,method", [("holm", "holm"), ("bh", "fdr_bh"), ("bonferroni", "bonferroni")])
+def test_adjust_p_equals_statsmodels(correction, method):
+    from statsmodels.stats.multitest import multipletests
+
+    from groupstats.stats.sequential import adjust_p
+
+    rng = np.random.default_rng(2)
+    for m in (2, 3, 7):
+        p = rng.uniform(0, 0.2, m)
+        np.testing.assert_allclose(adjust_p(p, correction), multipletests(p, method=method)[1], rtol=1e-12)
