@@ -26,6 +26,7 @@ become ``other`` (with a note). ``join``/``leave`` rows become membership change
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,8 @@ import pandas as pd
 from groupstats.errors import GroupstatsError, ParameterError
 from groupstats.data.schema import MSG_TYPES
 from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, any_timestamp, clean_str,
-                                              count_mentions, occurrence_ids, source_label)
+                                              count_mentions, occurrence_ids, read_text,
+                                              source_label)
 
 FIELDS = ("group", "member", "time", "type", "text", "message_id", "reply_to", "name")
 OPTIONS = ("group_value", "time_format", "sheet", "types")
@@ -88,13 +90,33 @@ def load_mapping(mapping) -> dict:
     return spec
 
 
+def unmapped_types_note(file: str, column: str, counts: dict[str, int]) -> str:
+    """The note for type values the mapping does not name: each value with its count, most frequent first,
+    and the ``types:`` lines to add to the mapping file (each set to ``other``: edit to the right msg_type)."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    listed = ", ".join(f"{value}: {n}" for value, n in ordered)
+    lines = "".join(f"\n      {_yaml_key(value)}: other" for value, _ in ordered)
+    return (f"{file}: values of the type column {column!r} not in the mapping were imported as 'other' "
+            f"({listed}). To type them, add to the mapping file (msg_types: {', '.join(MSG_TYPES)}, or join / "
+            f"leave):\n    types:{lines}")
+
+
+def _yaml_key(value: str) -> str:
+    import json
+
+    plain = value and value.strip() == value and not any(c in value for c in ':#{}[],&*!|>\'"%@`')
+    return value if plain else json.dumps(value, ensure_ascii=False)
+
+
 def _read(path: Path, spec: dict) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             frame = pd.read_excel(path, dtype=str, sheet_name=spec.get("sheet", 0) or 0)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+            frame = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False, na_values=[""],
                                 sep=None, engine="python", on_bad_lines="error")
+    except GroupstatsError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a clear message
         raise GroupstatsError(f"{path} cannot be read as CSV/Excel: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -180,6 +202,5 @@ def parse(path: str | Path, tz: str, spec: dict) -> Parsed:
                          name=rec["name"] if isinstance(rec["name"], str) else None)
     notes = []
     if unknown_types:
-        notes.append(f"{path.name}: type values not in the mapping were imported as 'other' ("
-                     + ", ".join(f"{n} row(s)" for n in unknown_types.values()) + ").")
+        notes.append(unmapped_types_note(sink.source_file, spec.get("type"), unknown_types))
     return sink.to_parsed(tz, groups={g: g for g in groups if g is not None}, notes=notes)

@@ -10,8 +10,8 @@ Two layouts, from PyWxDump's own CSV writers (see ``tests/data/real/FORMATS.md``
 
 ``room_name`` is the chat's id (``…@chatroom`` for a group, the contact's wxid for a one-to-one chat,
 which is imported as a group of two with a note). ``talker`` is the sender's wxid; for the exporting
-account's own messages (``is_sender`` 1) it is ``我`` or empty, and such rows are attributed to one
-member ``(self)``; ``系统`` marks system rows, ``未知`` an unreadable sender. ``CreateTime`` is a local
+account's own messages (``is_sender`` 1) it is ``我``, the wxid given to the exporter, or empty: such
+rows are all attributed to one member ``(self)``; ``系统`` marks system rows, ``未知`` an unreadable sender. ``CreateTime`` is a local
 time string in one of :data:`~groupstats.data.importers.common.DECLARED_TIME_FORMATS` (a spreadsheet
 that re-saved the file writes ``2024/10/4 11:42``). ``type_name`` values map through :data:`TYPES`;
 others become ``other`` with a note listing them.
@@ -110,7 +110,7 @@ def read_file(path: Path, tz: str):
         msg_type = TYPES.get(type_name)
         if msg_type is None:
             msg_type = "system" if type_name.startswith("消息撤回") else "other"
-        if is_sender and (talker is None or talker == "我"):
+        if is_sender:  # PyWxDump writes its my_wxid argument ("我" by default) or nothing here
             talker = SELF_ID
         if talker in ("未知",) or (talker == "系统" and msg_type != "system"):
             talker = None

@@ -21,7 +21,7 @@ import pandas as pd
 from groupstats.errors import GroupstatsError
 from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, any_timestamp, clean_str,
                                               count_mentions, epoch_to_timestamp, occurrence_ids, read_table,
-                                              source_label)
+                                              source_label, read_text)
 
 TYPE_MAP = {
     "text": "text", "markdown": "text", "mixed": "text", "image": "image", "voice": "voice", "video": "video",
@@ -61,7 +61,7 @@ def parse(path: str | Path, tz: str) -> Parsed:
     path = Path(path)
     sink = RowSink(source_label(path))
     try:
-        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        lines = read_text(path).splitlines()
     except OSError as exc:
         raise GroupstatsError(f"Cannot read {path}: {exc}") from exc
     pending = []
@@ -139,7 +139,7 @@ def parse_member_changes(path: str | Path, tz: str) -> Parsed:
     sink = RowSink(source_label(path))
     if path.suffix.lower() in (".jsonl", ".json"):
         rows = []
-        for line in path.read_text(encoding="utf-8-sig").splitlines():
+        for line in read_text(path).splitlines():
             try:
                 value = json.loads(line) if line.strip() else None
             except ValueError:
