@@ -130,7 +130,10 @@ def connect(engine: str = "duckdb", spark_master: str | None = None, memory_limi
             config["threads"] = int(threads)
         con = ibis.duckdb.connect(**config)
         con.raw_sql("SET TimeZone = 'UTC'")
-        con.raw_sql("SET enable_progress_bar = false")
+        try:
+            con.raw_sql("SET enable_progress_bar = false")
+        except Exception:  # a Jupyter kernel without ipywidgets refuses the setting (reports run there)
+            pass
         return Engine("duckdb", con)
     return Engine("spark", *_spark(spark_master or "local[2]"))
 
@@ -211,15 +214,21 @@ def utc_offsets(tz: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def local_us(us, tz: str):
+def _parts(local) -> dict:
+    day = local // US_PER_DAY
+    return {"day": day, "hour": (local - day * US_PER_DAY) // US_PER_HOUR, "weekday": (day + 3) % 7}
+
+
+def local_us(us, tz: str, offsets: tuple | None = None):
     """Local wall-clock microseconds of UTC microseconds ``us``: ``us`` plus the zone's offset then.
 
-    A balanced tree of comparisons over the zone's transitions (none for a zone such as
-    Asia/Shanghai, ~9 levels for one with daylight saving).
+    A balanced tree of comparisons over the zone's transitions ``offsets`` (default: all of
+    :func:`utc_offsets`; none for a zone such as Asia/Shanghai, ~8 levels for one with
+    daylight saving over a century).
     """
     import ibis
 
-    table = utc_offsets(tz)
+    table = offsets or utc_offsets(tz)
 
     def offset(lo: int, hi: int):
         if hi - lo == 1:
@@ -306,6 +315,8 @@ class Source:
         out = Source(self.engine, self.raw, self.tz, self.where, cut_us if cut_us is not None else self.cut_us,
                      self.in_memory)
         out.path = getattr(self, "path", None)
+        if "offsets" in self._cache:
+            out._cache["offsets"] = self._cache["offsets"]
         out._keepalive = self  # in-memory frames stay registered while a cut of them lives
         return out
 
@@ -384,10 +395,34 @@ class Source:
         return m
 
     def local_parts(self, us) -> dict:
-        """Local day number (days since 1970-01-01), hour (0-23) and weekday (Mon = 0) of ``us``."""
-        local = local_us(us, self.tz)
-        day = local // US_PER_DAY
-        return {"day": day, "hour": (local - day * US_PER_DAY) // US_PER_HOUR, "weekday": (day + 3) % 7}
+        """Local day number (days since 1970-01-01), hour (0-23) and weekday (Mon = 0) of ``us``.
+
+        Expressions that repeat the offset lookup; on a table prefer :meth:`with_local`, which
+        computes the local time once per row.
+        """
+        return _parts(local_us(us, self.tz, self.offsets()))
+
+    def offsets(self) -> tuple:
+        """The zone's UTC offsets (see :func:`utc_offsets`) from a year before the first message to a
+        year after the last; times outside that span take the offset at its nearest end."""
+        if "offsets" not in self._cache:
+            table = utc_offsets(self.tz)
+            if len(table) > 1 and self.raw.get("messages") is not None:
+                lo, hi = self.message_range_us()
+                if lo is not None:
+                    year = 366 * US_PER_DAY
+                    inside = [i for i, (start, _) in enumerate(table) if lo - year <= start <= hi + year]
+                    first = max(0, (inside[0] if inside else next((i for i, (start, _) in enumerate(table)
+                                                                   if start > hi), len(table))) - 1)
+                    last = (inside[-1] + 1) if inside else first + 1
+                    table = table[first:last]
+            self._cache["offsets"] = table
+        return self._cache["offsets"]
+
+    def with_local(self, table, us_col: str):
+        """``table`` with ``day``, ``hour`` and ``weekday`` (local) of its ``us_col`` column."""
+        table = table.mutate(_local_us=local_us(table[us_col], self.tz, self.offsets()))
+        return table.mutate(**_parts(table._local_us)).drop("_local_us")
 
     def scalar(self, expr):
         """A Python scalar (None for NULL)."""

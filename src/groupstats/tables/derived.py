@@ -323,10 +323,9 @@ def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
     if exclude_red_packets is not None and exclude_red_packets is not False:
         quiet = _timedelta("10min" if exclude_red_packets is True else exclude_red_packets, "exclude_red_packets")
     src = _source(ds, as_of)
-    posts_t = src.require("posts", "post outcomes")
-    parts = src.local_parts(posts_t.posted_us)
+    posts_t = src.with_local(src.require("posts", "post outcomes"), "posted_us")
     posts = src.execute(posts_t.select("post_id", "group_id", "posted_us", "content_type", "member_id",
-                                       hour=parts["hour"], weekday=parts["weekday"], day=parts["day"]))
+                                       "hour", "weekday", "day"))
     posts = posts.sort_values(["posted_us", "post_id"], kind="stable").reset_index(drop=True)
     counts = src.execute(post_outcome_counts(src, _us(window), _us(read_window),
                                              None if quiet is None else _us(quiet)))
@@ -381,9 +380,7 @@ def member_day_activity_expr(src, include_operators: bool = False, types: list[s
     """Expression: one row per (group_id, member_id, day) with activity (see :func:`member_day_activity`)."""
     import ibis
 
-    msgs = src.member_messages(include_operators)
-    parts = src.local_parts(msgs.sent_us)
-    msgs = msgs.mutate(day=parts["day"], hour=parts["hour"])
+    msgs = src.with_local(src.member_messages(include_operators), "sent_us")
     act = msgs.group_by(["group_id", "member_id", "day"]).aggregate(
         n_messages=msgs.sent_us.count(), n_text=msgs.sent_us.count(where=msgs.msg_type == "text"),
         n_replies=msgs.reply_to.count(), n_mentions=msgs.n_mentions.fill_null(0).sum().cast("int64"),
@@ -395,7 +392,7 @@ def member_day_activity_expr(src, include_operators: bool = False, types: list[s
     ev = src.table("events")
     if not include_operators:
         ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
-    ev = ev.mutate(day=src.local_parts(ev.occurred_us)["day"])
+    ev = src.with_local(ev, "occurred_us")
     ev = ev.group_by(["group_id", "member_id", "day"]).aggregate(
         **{f"n_{t}": ev.event_type.count(where=ev.event_type == t) for t in types})
     both = act.outer_join(ev, ["group_id", "member_id", "day"])
@@ -465,7 +462,7 @@ def group_day_counts(src, grid, first_us: int, with_events: bool):
     import ibis
 
     def per_day(table, time_col, **aggs):
-        t = table.mutate(day=src.local_parts(table[time_col])["day"])
+        t = src.with_local(table, time_col)
         return t.group_by(["group_id", "day"]).aggregate(**{k: v(t) for k, v in aggs.items()})
 
     msgs = src.member_messages()

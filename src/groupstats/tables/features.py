@@ -139,9 +139,8 @@ def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ..
 
     rows = present_members_expr(src)
     keys = rows.group_by(list(KEY_COLUMNS)).aggregate(first_join_us=rows.joined_us.min())
-    msgs = src.member_messages(include_operators=True)
-    parts = src.local_parts(msgs.sent_us)
-    msgs = msgs.mutate(age=cut_day - parts["day"], hour=parts["hour"], weekday=parts["weekday"])
+    msgs = src.with_local(src.member_messages(include_operators=True), "sent_us")
+    msgs = msgs.mutate(age=cut_day - msgs.day)
     day = msgs.group_by([*KEY_COLUMNS, "age"]).aggregate(
         n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
         mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
@@ -177,7 +176,7 @@ def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ..
     if "sign_in" in types_present:
         ev = src.table("events")
         ev = ev.filter(ev.event_type == "sign_in")
-        ev = ev.mutate(day=src.local_parts(ev.occurred_us)["day"])
+        ev = src.with_local(ev, "occurred_us")
         ev = ev.filter(cut_day - ev.day < windows[-1])
         si = ev.group_by(list(KEY_COLUMNS)).aggregate(sign_in=ev.day.nunique())
         out = out.left_join(si, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
