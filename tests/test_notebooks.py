@@ -22,6 +22,7 @@ import pytest
 
 from groupstats import __version__
 from groupstats.reports.notebook import read_records
+from groupstats.reports.i18n import t
 from groupstats.reports.runner import HEADER_TAG, declared_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,14 +137,18 @@ def test_report_content(report_run, path):
     # header: dataset, date range, version, run time, status
     assert str(SAMPLE.resolve()) in page
     assert "2026-01-05" in page and "2026-05-04" in page  # the sample's date range
-    assert "groupstats version" in page and __version__ in page
-    assert "Status" in page
+    assert t("header.version", "zh") in page and __version__ in page
+    assert t("header.status", "zh") in page
+    assert t("header.parameters", "zh") in page and "lang = zh" in page      # the values used, defaults too
     # manager view: no code (the parameters cell is hidden), no machine records
     assert "data_path: str" not in page
     assert "[recorded " not in page
     # the executed notebook has the header cell first and the recorded results
     executed = nbformat.read(str(out / f"{path.stem}.ipynb"), as_version=4)
-    assert HEADER_TAG in executed.cells[0].metadata.get("tags", [])
+    header = [i for i, c in enumerate(executed.cells) if HEADER_TAG in c.metadata.get("tags", [])]
+    card = [i for i, c in enumerate(executed.cells) for o in c.get("outputs", [])
+            if "gs-conclusion" in str(o.get("data", {}).get("text/html", ""))]
+    assert len(header) == 1 and card and header[0] == card[0] + 1   # the header follows the card
     records = read_records(out / f"{path.stem}.ipynb")
     assert records, f"{path.stem} records no key results"
     assert outcome["n_records"] == len(records)
@@ -172,7 +177,7 @@ def test_data_overview_records_match_the_sample(report_run, sample):
     assert records["median_messages_per_group_day"] == pytest.approx(float(daily.median()))
     page = (out / "data_overview.html").read_text(encoding="utf-8")
     assert embedded_images(page) >= 2  # per-day lines and hour profile
-    assert "Busiest hour" in page
+    assert "最忙的时段" in page
 
 
 @pytest.mark.slow
@@ -184,7 +189,7 @@ def test_index_lists_every_report(report_run):
         assert f'href="{name}.ipynb"' in page
     assert page.count("<tr class='row-ok'>") == len(IDS)
     assert "FAILED" not in page
-    assert str(SAMPLE.resolve()) in page and "88,517 messages" in page
+    assert str(SAMPLE.resolve()) in page and "88,517 条消息" in page
     assert __version__ in page
     for report in index["reports"]:
         assert report["parameters"]["data_path"] == str(SAMPLE.resolve())
@@ -192,3 +197,92 @@ def test_index_lists_every_report(report_run):
         assert f"{report['seconds']:.1f} s" in page
     # the kernel ran this environment's interpreter
     assert Path(index["python"]).parent == Path(sys.executable).parent
+
+
+# --------------------------------------------------------------------------------------
+# pages people decide from (issue 14): card first, one language, figures that render
+# --------------------------------------------------------------------------------------
+def visible_text(page: str) -> str:
+    """What a reader sees: tags, styles, scripts, embedded data and code spans removed."""
+    import html
+
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    text = re.sub(r"<code>.*?</code>", " ", text, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return html.unescape(text)
+
+
+def test_every_notebook_declares_lang_defaulting_to_zh():
+    for path in NOTEBOOK_PATHS:
+        declared = declared_parameters(path)
+        assert "lang" in declared and declared["lang"].default == "zh", path.name
+        nb = nbformat.read(str(path), as_version=4)
+        # no text for readers in the notebook itself: markdown cells would be shown untranslated
+        assert not [c for c in nb.cells if c.cell_type == "markdown"], path.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=IDS)
+def test_page_opens_with_its_conclusion_card_in_chinese(report_run, path):
+    from groupstats.reports.i18n import english_words
+
+    _, out, index = report_run
+    page = (out / f"{path.stem}.html").read_text(encoding="utf-8")
+    body = page[page.index("<body"):]
+    first_card = body.find('class="gs-conclusion"')
+    assert first_card > 0, f"{path.stem}: no conclusion card"
+    # nothing but the title comes before the card: no header, heading, table or figure
+    before = body[:first_card]
+    assert "<h2" not in before and "<table" not in before and "<img" not in before
+    assert t("header.about", "zh") not in before
+    assert body.count('class="gs-conclusion"') == 1                      # printed once
+    assert "<h2>结论" in body[first_card:first_card + 300]
+    text = visible_text(page)
+    assert "<Dataset" not in text and "object at 0x" not in text          # no raw reprs
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", text)} & english_words()
+    assert words == set(), f"{path.stem}: English words on the Chinese page: {sorted(words)}"
+    assert t("index.defaults", "zh") not in text                           # values, not "(defaults)"
+    # every figure rendered its Chinese text: no missing-glyph warning in any output
+    executed = json.loads((out / f"{path.stem}.ipynb").read_text(encoding="utf-8"))
+    streams = " ".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
+                       if o.get("output_type") == "stream")
+    assert "missing from font" not in streams and "Glyph" not in streams
+    headline = _outcome(index, path.stem)["headline"]
+    assert headline["answer"] in ("supported", "contradicted", "not_shown", "not_testable", "needs_more_data")
+    assert headline["text"] and headline["text"] in text
+
+
+@pytest.mark.slow
+def test_index_summarises_in_workflow_order(report_run):
+    from groupstats.reports.runner import REPORT_ORDER
+
+    _, out, index = report_run
+    page = (out / "index.html").read_text(encoding="utf-8")
+    order = [m.group(1) for m in re.finditer(r'<a href="([a-z_]+)\.html">', page)]
+    expected = sorted(IDS, key=lambda n: (REPORT_ORDER.index(n) if n in REPORT_ORDER else 99, n))
+    assert order == expected and order[0] == "data_overview"
+    assert page.count('class="badge"') == len(IDS)
+    for report in index["reports"]:
+        assert report["headline"]["text"] in visible_text(page)
+    assert "(Asia/Shanghai)" in page and " UTC" not in visible_text(page)
+
+
+@pytest.mark.slow
+def test_health_churn_and_mix_pages_fix_what_misled(report_run, sample):
+    _, out, _ = report_run
+    health = read_records(out / "group_health.ipynb")
+    page = (out / "group_health.html").read_text(encoding="utf-8")
+    assert "read_rate" in health["alerted_metrics"]
+    # the full alert table: one row per group-week with a warning or an alert
+    table = page[page.index(t("health.h.alerts", "zh")):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") - 1 == health["n_alert_rows"] > 30
+    assert "标记了大多数群" in page                                         # a threshold flags most groups
+    assert embedded_images(page) >= 1 + len(health["alerted_metrics"])
+    churn = read_records(out / "churn_risk.ipynb")
+    assert max(churn["top_silent_days"]) < 30                               # the action list holds active members
+    assert churn["n_already_silent"] > 0
+    mix = read_records(out / "content_mix.ipynb")
+    assign = sample.assignments.loc[sample.assignments["experiment_id"] == "mix_policy"]
+    treated = set(assign.loc[assign["arm"] != "control", "group_id"])
+    assert treated and set(mix["compliance"]["groups"]) == treated     # control groups are left out
