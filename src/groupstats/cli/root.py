@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "groupstats.cli.report",
     "groupstats.cli.members",
     "groupstats.cli.mix_health",
+    "groupstats.cli.audit",
 ]
 
 for _module in COMMAND_MODULES:

@@ -23,7 +23,8 @@ from groupstats.reports.i18n import fmt_interval, fmt_p, fmt_pct, join, register
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import holm_levels, invert_relative
 
-__all__ = ["Hypothesis", "AnalysisCache", "causal_rows"]
+__all__ = ["Hypothesis", "AnalysisCache", "causal_rows", "experiment_rows", "find_hypotheses", "judge",
+           "claim_test", "claim_verdict"]
 
 MIX_RULES = {"mix_352": "interactive_352", "mix_721": "interact_721", "mix_40_30_20_10": "manage_4321"}
 
@@ -123,10 +124,34 @@ class Hypothesis:
 
     def claim_p(self, frame: pd.DataFrame) -> tuple[float, str]:
         """The claim's p-value and direction from the focal-vs-comparator rows."""
-        against = frame["rel"] < 0
-        if against.any():
-            return float(min(1.0, frame.loc[against, "p_value"].min() * len(frame))), "against"
-        return float(frame["p_value"].max()), "for"
+        return claim_test(frame["rel"].to_numpy(float), frame["p_value"].to_numpy(float))
+
+
+def claim_test(rel, p) -> tuple[float, str]:
+    """p-value and direction of "the focal arm beats every comparator" from its comparisons.
+
+    ``rel`` are the focal arm's relative effects against each comparator, ``p`` their two-sided
+    p-values. All in the claimed direction: intersection-union test, ``p = max(p)``, direction
+    ``"for"``. Some against it: ``p = min(p of those) * k`` (Bonferroni over the k comparators),
+    direction ``"against"``.
+    """
+    rel, p = np.asarray(rel, float), np.asarray(p, float)
+    against = rel < 0
+    if against.any():
+        return float(min(1.0, p[against].min() * len(p))), "against"
+    return float(p.max()), "for"
+
+
+def claim_verdict(direction: str, p_adjusted: float, alpha: float, complete: bool = True) -> str:
+    """Verdict of an experiment-backed claim from its multiplicity-adjusted p-value.
+
+    ``complete=False`` (the experiment lacks some arm the claim names) never gives 'supported'.
+    """
+    if np.isfinite(p_adjusted) and p_adjusted < alpha:
+        if direction == "against":
+            return "contradicted"
+        return "supported" if complete else "not_shown"
+    return "not_shown"
 
 
 # ------------------------------------------------------------------------------------------
@@ -242,18 +267,13 @@ def _arm_label(h: Hypothesis, arm: str, lang: str) -> str:
 def experiment_row(h: Hypothesis, rules: dict, lang: str, alpha: float, missing=()) -> dict:
     comp = h.comparisons
     binding = comp.loc[comp["p_value"].idxmax()] if h.direction == "for" else comp.loc[comp["p_value"].idxmin()]
-    significant = h.p_adjusted < alpha
     parts = [t("audit.reason.comparison", lang, focal=_arm_label(h, h.focal, lang),
                other=_arm_label(h, r.comparator, lang), est=fmt_pct(r.rel, lang, signed=True),
                level=fmt_pct(1 - r.level, lang), ci=fmt_interval(r.rel_low, r.rel_high, lang), p=fmt_p(r.p_value))
              for r in comp.itertuples()]
     tail = t("audit.reason.adjusted", lang, p=fmt_p(h.p_adjusted), method=rules["multiplicity"].capitalize())
-    if significant and h.direction == "for" and not missing:
-        verdict = "supported"
-    elif significant and h.direction == "against":
-        verdict = "contradicted"
-    else:
-        verdict = "not_shown"
+    verdict = claim_verdict(h.direction, h.p_adjusted, alpha, complete=not missing)
+    if verdict == "not_shown":
         mde = float(np.nanmax(comp["mde_rel"])) if comp["mde_rel"].notna().any() else np.nan
         tail += " " + t("audit.reason.mde", lang, mde=fmt_pct(mde, lang))
     if missing:
@@ -408,26 +428,37 @@ def _plan_command(rule_id: str, spec: dict, lang: str) -> str:
     return t("audit.plan.mix", lang, preset=spec.get("preset", MIX_RULES.get(rule_id)))
 
 
-def causal_rows(ds, experiments: list[dict], rules: dict, lang: str, cache: AnalysisCache | None = None
-                ) -> tuple[dict, dict]:
-    """Rows of the causal rules and the multiplicity summary."""
+def experiment_rows(experiments: list[dict], rules: dict, lang: str, cache: AnalysisCache
+                    ) -> tuple[dict, dict, dict]:
+    """The experiment-backed rows: ``({rule_id: row}, multiplicity, {rule_id: error})``.
+
+    Only the causal rules that some recognised experiment tests get a row here; an analysis that
+    fails (e.g. an arm without analysable posts) is reported in the third dict instead.
+    """
     alpha = rules["alpha"]
-    cache = cache or AnalysisCache(ds, window=rules["rules"]["evening_slot"].get("window", "2h"))
     hypotheses, notes = find_hypotheses(experiments, rules)
     failed = {}
     for rid in list(hypotheses):
         try:
             hypotheses[rid].run(cache, alpha)
-        except GroupstatsError as exc:  # e.g. an arm without analysable posts
+        except GroupstatsError as exc:
             failed[rid] = str(exc)
             del hypotheses[rid]
     multiplicity = judge(hypotheses, cache, alpha, rules["multiplicity"]) if hypotheses else \
         {"method": rules["multiplicity"], "alpha": alpha, "n_hypotheses": 0, "hypotheses": []}
-    rows = {}
+    rows = {rid: experiment_row(h, rules, lang, alpha, notes.get(rid, ())) for rid, h in hypotheses.items()}
+    return rows, multiplicity, failed
+
+
+def causal_rows(ds, experiments: list[dict], rules: dict, lang: str, cache: AnalysisCache | None = None
+                ) -> tuple[dict, dict]:
+    """Rows of the causal rules (experiment-backed where possible) and the multiplicity summary."""
+    alpha = rules["alpha"]
+    cache = cache or AnalysisCache(ds, window=rules["rules"]["evening_slot"].get("window", "2h"))
+    rows, multiplicity, failed = experiment_rows(experiments, rules, lang, cache)
     weekly = None
     for rid in ("evening_slot", *MIX_RULES, "marketing_cap_15"):
-        if rid in hypotheses:
-            rows[rid] = experiment_row(hypotheses[rid], rules, lang, alpha, notes.get(rid, ()))
+        if rid in rows:
             continue
         if weekly is None and rid != "evening_slot":
             try:

@@ -157,7 +157,7 @@ class AuditResult(Result):
         return self.card().to_html() + self.summary_table().to_html(index=False)
 
 
-def audit(ds, lang: str = "zh", rules=None) -> AuditResult:
+def audit(ds, lang: str = "zh", rules=None, cache: AnalysisCache | None = None) -> AuditResult:
     """Check every playbook rule on ``ds``.
 
     Parameters
@@ -169,6 +169,9 @@ def audit(ds, lang: str = "zh", rules=None) -> AuditResult:
         Language of every text of the rows.
     rules : path, optional
         An audit rules YAML file (default ``presets/audit_rules.yaml``).
+    cache : AnalysisCache, optional
+        Tables and analyses already computed for this ``ds`` (e.g. by an audit in the other
+        language); post outcomes and group-week health do not depend on ``assignments``.
 
     Returns
     -------
@@ -178,7 +181,8 @@ def audit(ds, lang: str = "zh", rules=None) -> AuditResult:
     spec = load_rules(rules)
     experiments = detect_experiments(ds, spec["recognition"], spec["rules"]["evening_slot"].get("windows"),
                                      spec["rules"]["marketing_cap_15"].get("category", "marketing"))
-    cache = AnalysisCache(ds, window=spec["rules"]["evening_slot"].get("window", "2h"))
+    if cache is None or cache.ds is not ds:
+        cache = AnalysisCache(ds, window=spec["rules"]["evening_slot"].get("window", "2h"))
     causal, multiplicity = causal_rows(ds, experiments, spec, lang, cache)
     rows = []
     for rid in RULE_IDS:
