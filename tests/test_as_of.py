@@ -130,3 +130,50 @@ def test_plan_slots_takes_the_planned_end(capsys, sample_path, tmp_path):
     assert pd.to_datetime(written["end_at"]).max() == pd.Timestamp("2026-06-22", tz="Asia/Shanghai")
     assert main(["plan-slots", str(sample_path), "--start", "2026-05-11", "--end", "2026-05-01"]) == 2
     assert "before the start" in capsys.readouterr().err
+
+
+def test_monitor_experiment_on_sample(sample):
+    from groupstats.analyses.monitor import monitor_experiment
+    from groupstats.analyses.slot_experiment import analyse_slot_experiment
+
+    mon = monitor_experiment(sample, "slot_switchback", "replies", step="21D")
+    dates = sorted(mon.timeline["date"].unique())
+    # first look after one full cycle (3 arms x 1 week from 2026-01-05), then every 21 days, and the last day
+    assert pd.Timestamp(dates[0]) == pd.Timestamp("2026-01-26")
+    assert pd.Timestamp(dates[-1]) == pd.Timestamp("2026-05-04")
+    assert all((b - a) <= np.timedelta64(21, "D") for a, b in zip(dates, dates[1:]))
+    # each look is the sequential analysis as of that date
+    day = pd.Timestamp(dates[2])
+    ref = analyse_slot_experiment(sample, "slot_switchback", "replies", as_of=f"{day:%Y-%m-%d}", sequential=True)
+    got = mon.timeline.loc[mon.timeline["date"] == day].set_index("arm")
+    want = ref.comparisons.set_index("arm")
+    for arm in ("evening", "noon"):
+        assert got.loc[arm, "rel_low"] == pytest.approx(want.loc[arm, "rel_ci_low"], rel=1e-9)
+        assert got.loc[arm, "p_value"] == pytest.approx(want.loc[arm, "p_adjusted"], rel=1e-9)
+        assert got.loc[arm, "prob_better"] == pytest.approx(ref.bayes.set_index("arm").loc[arm, "prob_better"])
+    # the planted +36% evening effect: stop and adopt evening; the card says so in both languages
+    assert mon.recommendation["code"] == "stop_adopt" and mon.recommendation["arm"] == "evening"
+    assert mon.conclusion("en").answer == "supported" and "evening" in mon.conclusion("en").next_step
+    assert "晚间" in mon.conclusion("zh").key_number
+    d = json.loads(mon.to_json())
+    assert d["sequential"] is True and d["recommendation"]["code"] == "stop_adopt"
+    assert len(d["timeline"]) == len(mon.timeline)
+
+
+def test_monitor_recommendation_rule():
+    from groupstats.analyses.monitor import _recommend
+
+    def look(rel, low, high, sig, prob):
+        return pd.DataFrame({"arm": ["noon", "evening"], "rel_diff": rel, "rel_low": low, "rel_high": high,
+                             "significant": sig, "prob_better": prob})
+
+    now, end = pd.Timestamp("2026-03-01", tz="UTC"), pd.Timestamp("2026-03-15", tz="UTC")
+    assert _recommend(look([0.1, 0.3], [-0.1, 0.1], [0.3, 0.5], [False, True], [0.8, 0.99]), 0.1, now, end) == \
+        {"code": "stop_adopt", "arm": "evening", "days_left": 14}
+    assert _recommend(look([-0.3, 0.0], [-0.5, -0.2], [-0.1, 0.2], [True, False], [0.01, 0.5]), 0.1, now,
+                      end)["code"] == "stop_keep_control"
+    assert _recommend(look([0.01, 0.02], [-0.05, -0.06], [0.07, 0.09], [False, False], [0.6, 0.7]), 0.1, now,
+                      end) == {"code": "stop_futile", "arm": "evening", "days_left": 14}
+    wide = look([0.05, 0.08], [-0.2, -0.2], [0.3, 0.4], [False, False], [0.7, 0.8])
+    assert _recommend(wide, 0.1, now, end) == {"code": "continue", "arm": "evening", "days_left": 14}
+    assert _recommend(wide, 0.1, end, end)["code"] == "stop_planned_end"

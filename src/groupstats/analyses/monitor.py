@@ -1,0 +1,400 @@
+"""Monitoring a running posting-slot experiment: the read-out day by day, and whether to stop.
+
+:func:`monitor_experiment` analyses the experiment *as of* each calendar date (only the data
+known that day, :func:`groupstats.analyses.slot_experiment.analyse_slot_experiment` with
+``as_of``) and records for every arm against the control:
+
+* the relative effect with its **always-valid** confidence sequence
+  (:mod:`groupstats.stats.sequential`), which may be read every day without inflating false
+  positives, next to the fixed-horizon interval (valid only at the planned end);
+* the **Bayesian** chance that the arm beats the control and the expected loss of choosing it
+  (:mod:`groupstats.stats.bayes`).
+
+The :class:`MonitorResult` recommends, in plain words, to stop or to continue:
+
+1. **stop, adopt**: an arm beats the control (always-valid, Holm-adjusted p below ``alpha``):
+   the evidence holds whenever it is read;
+2. **stop, keep the control**: an arm is significantly worse and none is better;
+3. **stop, no effect worth having**: every arm's always-valid interval lies within
+   +/- ``mde`` (the minimum effect worth detecting): continuing cannot show one;
+4. **stop, planned end reached** without a clear result (effects smaller than the interval's
+   width are not ruled out);
+5. otherwise **continue** until the planned end (from the assignments table, or the date given
+   to ``plan-slots --end``).
+
+Its :meth:`MonitorResult.conclusion` is the report's :class:`~groupstats.reports.card.ConclusionCard`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from groupstats.data.dataset import Dataset
+from groupstats.errors import InsufficientDataError, ParameterError, StatisticalWarning
+from groupstats.reports import i18n
+from groupstats.results import Result, to_jsonable
+
+__all__ = ["monitor_experiment", "MonitorResult", "RECOMMENDATIONS"]
+
+#: Recommendation codes and the card's answer for each.
+RECOMMENDATIONS = {"stop_adopt": "supported", "stop_keep_control": "contradicted", "stop_futile": "not_shown",
+                   "stop_planned_end": "not_shown", "continue": "needs_more_data"}
+
+i18n.register({
+    "monitor.title": {"zh": "实验监控:每天看结果也不会误判", "en": "Experiment monitor: read it every day without false alarms"},
+    "monitor.intro": {"zh": "本报告按日期重算实验结果,只用当天已有的数据。实线区间是\u201c随时有效\u201d的置信序列:"
+                               "每天查看、一旦排除 0 就停止,误判率仍不超过 5%;虚线是只在计划结束时才有效的普通置信区间。",
+                      "en": "This report re-analyses the experiment as of each date, with the data known that day. "
+                            "The shaded band is an always-valid confidence sequence: you may look every day and stop "
+                            "as soon as it excludes 0, and false alarms stay below 5%; the dashed lines are the "
+                            "ordinary interval, valid only at the planned end."},
+    "monitor.question": {"zh": "实验 {experiment}:有没有哪个时段的{metric}比{control}更高?现在可以停止实验吗?",
+                         "en": "Experiment {experiment}: does any slot get more {metric} than {control}, and can "
+                               "the experiment stop now?"},
+    "monitor.key_number": {"zh": "截至 {date}:{arm} 相对{control} {effect}(随时有效 {level} 区间 {interval});"
+                                 "{arm} 更好的概率 {prob}。",
+                           "en": "As of {date}: {arm} vs {control} {effect} (always-valid {level} interval "
+                                 "{interval}); {prob} chance that {arm} is better."},
+    "monitor.next.stop_adopt": {"zh": "可以停止实验,改用 {arm}:随时有效的区间已排除 0,这个结论任何时候读取都成立。",
+                                "en": "Stop and switch to {arm}: the always-valid interval excludes 0, so the result "
+                                      "holds whenever it is read."},
+    "monitor.next.stop_keep_control": {"zh": "可以停止实验,保留{control}:{arm} 明显更差,没有时段更好。",
+                                       "en": "Stop and keep {control}: {arm} is clearly worse and no slot is better."},
+    "monitor.next.stop_futile": {"zh": "可以停止实验:所有时段与{control}的差异都已确定小于最小可检测效应 {mde},"
+                                       "继续运行也证明不了值得改变的效果。",
+                                 "en": "Stop: every slot's difference from {control} is now known to be smaller "
+                                       "than the minimum effect worth detecting ({mde}); running on cannot show one."},
+    "monitor.next.stop_planned_end": {"zh": "实验已到计划结束日 {end},仍无明确结论:停止,维持{control};"
+                                            "小于区间宽度的效果无法排除。",
+                                      "en": "The planned end ({end}) is reached without a clear result: stop and "
+                                            "keep {control}; effects smaller than the interval's width are not "
+                                            "ruled out."},
+    "monitor.next.continue": {"zh": "继续运行到计划结束日 {end}(还有 {days} 天):目前区间仍包含 0,"
+                                    "也还不能排除 {mde} 的效果。",
+                              "en": "Continue to the planned end, {end} ({days} days left): the interval still "
+                                    "includes 0 and cannot yet rule out an effect of {mde}."},
+    "monitor.caveat": {"zh": "随时有效区间比普通区间宽(约 1.5 倍),这是可以每天查看的代价;"
+                             "贝叶斯概率使用以 0 为中心、标准差 {prior} 的相对效应先验。",
+                       "en": "Always-valid intervals are wider than ordinary ones (about 1.5 times): the price of "
+                             "looking every day. The Bayesian chance uses a prior on the relative effect centred "
+                             "on 0 with SD {prior}."},
+    "monitor.fig.effect": {"zh": "相对效应(对比{control})", "en": "relative effect vs {control}"},
+    "monitor.fig.effect_title": {"zh": "{metric}:各时段相对{control}的效应随日期变化",
+                                 "en": "{metric}: effect of each slot vs {control} by date"},
+    "monitor.fig.prob": {"zh": "比{control}更好的概率", "en": "chance of beating {control}"},
+    "monitor.fig.prob_title": {"zh": "贝叶斯:更好的概率随日期变化", "en": "Bayesian chance to beat control, by date"},
+    "monitor.fig.date": {"zh": "日期", "en": "date"},
+    "monitor.fig.planned_end": {"zh": "计划结束", "en": "planned end"},
+    "monitor.fig.fixed": {"zh": "普通区间(仅结束时有效)", "en": "fixed-horizon interval (valid at the end only)"},
+    "monitor.fig.sequence": {"zh": "随时有效区间", "en": "always-valid interval"},
+    "monitor.h.timeline": {"zh": "逐日结果", "en": "Day by day"},
+    "monitor.h.latest": {"zh": "最新一次结果", "en": "Latest read-out"},
+    "monitor.col.date": {"zh": "日期", "en": "date"},
+    "monitor.col.arm": {"zh": "时段", "en": "slot"},
+    "monitor.col.effect": {"zh": "相对效应", "en": "relative effect"},
+    "monitor.col.sequence": {"zh": "随时有效区间", "en": "always-valid interval"},
+    "monitor.col.fixed": {"zh": "普通区间", "en": "fixed-horizon interval"},
+    "monitor.col.p": {"zh": "随时有效 p 值", "en": "always-valid p"},
+    "monitor.col.prob": {"zh": "更好的概率", "en": "chance better"},
+    "monitor.col.loss": {"zh": "选择它的预期损失", "en": "expected loss if chosen"},
+})
+
+
+def _label(kind: str, value, lang: str) -> str:
+    key = f"{kind}.{value}"
+    return i18n.t(key, lang) if key in i18n.CATALOGUE else str(value)
+
+
+@dataclass(repr=False)
+class MonitorResult(Result):
+    """Result of :func:`monitor_experiment`.
+
+    Attributes
+    ----------
+    experiment, metric, design : str
+    control : str
+    timeline : DataFrame
+        One row per (look date, arm): ``date, arm, n_units, rel_diff, rel_low, rel_high``
+        (always-valid interval), ``rel_low_fixed, rel_high_fixed``, ``p_value`` (always-valid,
+        Holm-adjusted across arms), ``p_value_fixed``, ``significant``, ``prob_better``,
+        ``expected_loss``.
+    planned_start, planned_end : Timestamp
+        From the assignments (``planned_end`` exclusive) or given.
+    last_look : Timestamp
+    mde, alpha, n_opt, prior_sd : float
+    recommendation : dict
+        ``code`` (a key of :data:`RECOMMENDATIONS`), ``arm`` (the arm it is about),
+        ``days_left``.
+    latest : SlotExperimentResult
+        The full sequential analysis at the last look.
+    """
+
+    experiment: str
+    metric: str
+    design: str
+    control: str
+    timeline: pd.DataFrame
+    planned_start: pd.Timestamp
+    planned_end: pd.Timestamp
+    last_look: pd.Timestamp
+    mde: float
+    alpha: float
+    n_opt: float
+    prior_sd: float
+    recommendation: dict
+    latest: object = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"Monitoring of experiment {self.experiment!r}: {self.metric} vs {self.control!r}, by date"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.timeline.copy()
+
+    def last(self) -> pd.DataFrame:
+        """The rows of the last look."""
+        return self.timeline.loc[self.timeline["date"] == self.timeline["date"].max()].reset_index(drop=True)
+
+    def to_dict(self) -> dict:
+        return to_jsonable({
+            "experiment": self.experiment, "metric": self.metric, "design": self.design, "control": self.control,
+            "planned_start": self.planned_start, "planned_end": self.planned_end, "last_look": self.last_look,
+            "mde": self.mde, "alpha": self.alpha, "n_opt": self.n_opt, "prior_sd": self.prior_sd,
+            "sequential": True, "recommendation": self.recommendation, "timeline": self.timeline,
+            "conclusion": self.conclusion("en").to_dict(), "notes": list(self.notes)})
+
+    # -- the conclusion card --------------------------------------------------------------
+    def conclusion(self, lang: str = "en"):  # type: ignore[override]
+        """The :class:`~groupstats.reports.card.ConclusionCard` of the monitoring, in ``lang``."""
+        from groupstats.reports.card import ConclusionCard
+
+        lang = i18n.check_lang(lang)
+        rec = self.recommendation
+        metric = _label("metric", self.metric, lang)
+        control = _label("slot", self.control, lang)
+        arm = _label("slot", rec["arm"], lang)
+        row = self.last().set_index("arm").loc[rec["arm"]]
+        level = f"{100 * (1 - self.alpha):g}%"
+        key_number = i18n.t("monitor.key_number", lang, date=f"{self.last_look:%Y-%m-%d}", arm=arm, control=control,
+                            effect=i18n.fmt_pct(row["rel_diff"], lang, signed=True), level=level,
+                            interval=i18n.fmt_interval(row["rel_low"], row["rel_high"], lang),
+                            prob=i18n.fmt_pct(row["prob_better"], lang, digits=0))
+        last_day = self.planned_end - pd.Timedelta(days=1)
+        next_step = i18n.t(f"monitor.next.{rec['code']}", lang, arm=arm, control=control,
+                           mde=i18n.fmt_pct(self.mde, lang, digits=0), end=f"{last_day:%Y-%m-%d}",
+                           days=rec["days_left"])
+        return ConclusionCard(
+            question=i18n.t("monitor.question", lang, experiment=self.experiment, metric=metric, control=control),
+            answer=RECOMMENDATIONS[rec["code"]], key_number=key_number, next_step=next_step,
+            caveat=i18n.t("monitor.caveat", lang, prior=f"{self.prior_sd:g}"), lang=lang)
+
+    def to_string(self) -> str:
+        with pd.option_context("display.width", 160, "display.max_columns", 50, "display.float_format",
+                               "{:.4g}".format):
+            body = self.last().to_string(index=False)
+        return f"{self.title}\nlast look:\n{body}\n\n{self.conclusion('en')}"
+
+    def _repr_html_(self) -> str:
+        return self.conclusion("en").to_html() + self.last().to_html(index=False, float_format="{:.4g}".format)
+
+    # -- figures ----------------------------------------------------------------------------
+    def plot(self, lang: str = "en", axes=None):
+        """Two panels against calendar date: each arm's relative effect with its always-valid
+        interval (band) and fixed-horizon interval (dashed); the chance to beat the control.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        lang = i18n.check_lang(lang)
+        if axes is None:
+            fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+        else:
+            fig = axes[0].figure
+        control = _label("slot", self.control, lang)
+        tl = self.timeline
+        for i, (arm, sub) in enumerate(tl.groupby("arm", sort=True)):
+            colour = f"C{i}"
+            name = _label("slot", arm, lang)
+            x = pd.to_datetime(sub["date"])
+            axes[0].fill_between(x, 100 * sub["rel_low"], 100 * sub["rel_high"], color=colour, alpha=0.18,
+                                 label=f"{name}: {i18n.t('monitor.fig.sequence', lang)}")
+            axes[0].plot(x, 100 * sub["rel_diff"], color=colour, lw=1.8, label=name)
+            axes[0].plot(x, 100 * sub["rel_low_fixed"], color=colour, lw=0.8, ls="--")
+            axes[0].plot(x, 100 * sub["rel_high_fixed"], color=colour, lw=0.8, ls="--",
+                         label=f"{name}: {i18n.t('monitor.fig.fixed', lang)}")
+            axes[1].plot(x, 100 * sub["prob_better"], color=colour, lw=1.8, label=name)
+        axes[0].axhline(0, color="black", lw=0.8)
+        for ax in axes:
+            ax.axvline(self.planned_end.tz_localize(None), color="grey", lw=1, ls=":")
+        axes[0].text(self.planned_end.tz_localize(None), axes[0].get_ylim()[1], i18n.t("monitor.fig.planned_end", lang),
+                     ha="right", va="top", fontsize=8, color="grey")
+        axes[0].set_ylabel(i18n.t("monitor.fig.effect", lang, control=control) + " (%)")
+        axes[0].set_title(i18n.t("monitor.fig.effect_title", lang, metric=_label("metric", self.metric, lang),
+                                 control=control))
+        axes[0].legend(fontsize=8, loc="upper left", ncol=2)
+        axes[1].set_ylim(0, 100)
+        axes[1].axhline(50, color="black", lw=0.6, ls=":")
+        axes[1].set_ylabel(i18n.t("monitor.fig.prob", lang, control=control) + " (%)")
+        axes[1].set_title(i18n.t("monitor.fig.prob_title", lang))
+        axes[1].set_xlabel(i18n.t("monitor.fig.date", lang))
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        return fig
+
+    def table(self, lang: str = "en", every: int = 7) -> pd.DataFrame:
+        """The timeline for people: every ``every``-th look and the last, formatted, in ``lang``."""
+        tl = self.timeline
+        dates = np.sort(tl["date"].unique())
+        keep = set(dates[::-1][::every]) | {dates[-1]}
+        sub = tl.loc[tl["date"].isin(keep)].sort_values(["date", "arm"])
+
+        def col(key):
+            return i18n.t(f"monitor.col.{key}", lang)
+
+        return pd.DataFrame({
+            col("date"): pd.to_datetime(sub["date"]).dt.strftime("%Y-%m-%d"),
+            col("arm"): [_label("slot", a, lang) for a in sub["arm"]],
+            col("effect"): [i18n.fmt_pct(v, lang, signed=True) for v in sub["rel_diff"]],
+            col("sequence"): [i18n.fmt_interval(lo, hi, lang) for lo, hi in zip(sub["rel_low"], sub["rel_high"])],
+            col("fixed"): [i18n.fmt_interval(lo, hi, lang) for lo, hi in zip(sub["rel_low_fixed"],
+                                                                             sub["rel_high_fixed"])],
+            col("p"): [i18n.fmt_p(p) for p in sub["p_value"]],
+            col("prob"): [i18n.fmt_pct(p, lang, digits=0) for p in sub["prob_better"]],
+            col("loss"): [i18n.fmt_pct(v, lang, digits=2) for v in sub["expected_loss"]],
+        }).reset_index(drop=True)
+
+
+def _recommend(last: pd.DataFrame, mde: float, last_look: pd.Timestamp, planned_end: pd.Timestamp) -> dict:
+    """The stop / continue rule of the module docstring, from the last look's rows."""
+    days_left = max(int(np.ceil((planned_end - last_look) / pd.Timedelta(days=1))), 0)
+    sig = last.loc[last["significant"]]
+    better = sig.loc[sig["rel_diff"] > 0]
+    if len(better):
+        arm = better.loc[better["rel_diff"].idxmax(), "arm"]
+        return {"code": "stop_adopt", "arm": arm, "days_left": days_left}
+    if len(sig):
+        arm = sig.loc[sig["rel_diff"].idxmin(), "arm"]
+        return {"code": "stop_keep_control", "arm": arm, "days_left": days_left}
+    best = last.loc[last["prob_better"].idxmax(), "arm"]
+    if ((last["rel_low"] > -mde) & (last["rel_high"] < mde)).all():
+        return {"code": "stop_futile", "arm": best, "days_left": days_left}
+    if days_left <= 0:
+        return {"code": "stop_planned_end", "arm": best, "days_left": 0}
+    return {"code": "continue", "arm": best, "days_left": days_left}
+
+
+def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies", *, step="1D", first_look=None,
+                       last_look=None, planned_end=None, mde: float = 0.10, alpha: float = 0.05,
+                       n_opt: float | None = None, prior_sd: float = 0.3, window="2h", control=None,
+                       outcomes: pd.DataFrame | None = None) -> MonitorResult:
+    """Analyse a posting-slot experiment as of each date and recommend whether to stop.
+
+    Parameters
+    ----------
+    ds : Dataset
+        With ``posts`` and ``assignments`` (and ``events`` for rate metrics).
+    experiment_id, metric : str
+        As in :func:`~groupstats.analyses.slot_experiment.analyse_slot_experiment`.
+    step : duration
+        Days between looks (``"1D"``: every morning).
+    first_look : date, optional
+        Default: once every group has had a full cycle of the arms (switchback: arms x the
+        period length after the start), else a week after the start.
+    last_look : date, optional
+        Default: the last day with data, or the planned end if earlier.
+    planned_end : date, optional
+        Last planned day (e.g. ``plan-slots --end``); default the end of the assignments.
+    mde : float
+        Minimum relative effect worth detecting (0.10 = 10%), for the futility rule.
+    alpha, n_opt, prior_sd, window, control
+        See :func:`~groupstats.analyses.slot_experiment.analyse_slot_experiment`.
+    outcomes : DataFrame, optional
+        Post outcomes of the whole dataset for ``window`` (computed once if not given; each look
+        cuts them at its date).
+
+    Returns
+    -------
+    MonitorResult
+    """
+    from groupstats.analyses.slot_experiment import _experiment_assignments, analyse_slot_experiment, \
+        experiment_design
+    from groupstats.stats.bayes import bayes_readout
+    from groupstats.stats.sequential import as_of_cutoff, planned_units, sequential_comparisons
+    from groupstats.tables.derived import post_outcomes
+
+    if not (0 < mde < 10):
+        raise ParameterError(f"mde must be a relative effect such as 0.10 (10%), got {mde!r}.")
+    assignments = _experiment_assignments(ds, experiment_id)
+    design = experiment_design(assignments)
+    planned = planned_units(assignments, design)
+    n_opt = float(planned if n_opt is None else n_opt)
+    start = assignments["start_at"].min()
+    end = assignments["end_at"].max() if planned_end is None else as_of_cutoff(planned_end, ds.tz) + \
+        pd.Timedelta(microseconds=1)
+    if first_look is None:
+        n_arms = assignments["arm"].nunique()
+        period = (assignments["end_at"] - assignments["start_at"]).median()
+        first = start + (n_arms * period if design == "switchback" else pd.Timedelta(days=7))
+    else:
+        first = as_of_cutoff(first_look, ds.tz)
+    last = min(ds.end, end - pd.Timedelta(microseconds=1)) if last_look is None else as_of_cutoff(last_look, ds.tz)
+    try:
+        step_days = max(int(pd.Timedelta(step) / pd.Timedelta(days=1)), 1)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"step {step!r} is not a duration in days; use e.g. '1D' or '7D'.") from exc
+    days = pd.date_range(first.normalize().tz_localize(None), last.normalize().tz_localize(None), freq=f"{step_days}D")
+    if len(days) == 0 or days[-1] != last.normalize().tz_localize(None):
+        days = days.append(pd.DatetimeIndex([last.normalize().tz_localize(None)]))
+    if outcomes is None:
+        outcomes = post_outcomes(ds, window=window)
+    if metric != "incremental_responses":
+        # with the outcomes given, each look reads only posts and assignments: drop the big tables
+        # (0-row frames keep the tables' presence) so that cutting the dataset at each date is cheap
+        ds = dataclasses.replace(ds, messages=ds.messages.iloc[:0], members=ds.members.iloc[:0],
+                                 events=None if ds.events is None else ds.events.iloc[:0],
+                                 cutoff=ds.end if ds.cutoff is None else ds.cutoff)
+    frames, latest, notes = [], None, []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        for day in days:  # one analysis per look date (a few dozen), each vectorised
+            as_of = f"{day:%Y-%m-%d}"
+            try:
+                res = analyse_slot_experiment(ds, experiment_id, metric, window=window, control=control,
+                                              alpha=alpha, correction="none", outcomes=outcomes, as_of=as_of)
+            except InsufficientDataError:
+                continue
+            seq = sequential_comparisons(res.comparisons, res.summary["n_units"], n_opt, alpha, "holm")
+            bayes = bayes_readout(seq, alpha=alpha, prior_sd=prior_sd)
+            frames.append(pd.DataFrame({
+                "date": day, "arm": seq["arm"].to_numpy(), "control": seq["control"].to_numpy(),
+                "n_units": res.summary["n_units"], "rel_diff": seq["rel_diff"].to_numpy(float),
+                "rel_low": seq["rel_ci_low"].to_numpy(float), "rel_high": seq["rel_ci_high"].to_numpy(float),
+                "rel_low_fixed": seq["rel_ci_low_fixed"].to_numpy(float),
+                "rel_high_fixed": seq["rel_ci_high_fixed"].to_numpy(float),
+                "p_value": seq["p_adjusted"].to_numpy(float), "p_value_fixed": seq["p_value_fixed"].to_numpy(float),
+                "significant": seq["significant"].to_numpy(bool),
+                "prob_better": bayes["prob_better"].to_numpy(float),
+                "expected_loss": bayes["expected_loss"].to_numpy(float)}))
+            latest_day = day
+        if not frames:
+            raise InsufficientDataError(f"Experiment {experiment_id!r} cannot be analysed on any date from "
+                                        f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}; it needs posts of every arm "
+                                        "in at least 3 groups.")
+        latest = analyse_slot_experiment(ds, experiment_id, metric, window=window, control=control, alpha=alpha,
+                                         outcomes=outcomes, as_of=f"{latest_day:%Y-%m-%d}", sequential=True,
+                                         n_opt=n_opt, prior_sd=prior_sd)
+    timeline = pd.concat(frames, ignore_index=True)
+    last_look = as_of_cutoff(f"{latest_day:%Y-%m-%d}", ds.tz)
+    rec = _recommend(timeline.loc[timeline["date"] == latest_day].reset_index(drop=True), mde, last_look, end)
+    return MonitorResult(experiment=experiment_id, metric=metric, design=design, control=str(latest.control),
+                         timeline=timeline, planned_start=start, planned_end=end, last_look=last_look, mde=float(mde),
+                         alpha=float(alpha), n_opt=n_opt, prior_sd=float(prior_sd), recommendation=rec,
+                         latest=latest, notes=notes)
