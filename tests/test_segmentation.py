@@ -44,24 +44,43 @@ def test_segments_recover_overlapping_tiers_better_than_quantile_cut(small_featu
     feats, tiers = small_features
     quartile = pd.qcut(feats["messages_total"].rank(method="first"), 4, labels=False)
     ari_quantile = adjusted_rand_score(tiers, quartile)
-    seg = MemberSegmentation(k=4, n_bootstrap=0, random_state=0).fit(feats)
+    seg = MemberSegmentation(method="kmeans", k=4, n_bootstrap=0, random_state=0).fit(feats)
     ari_within = adjusted_rand_score(tiers, seg.labels_)
     gmm = MemberSegmentation(method="gmm", features="raw", n_bootstrap=0, random_state=0).fit(feats)
     ari_gmm = adjusted_rand_score(tiers, gmm.labels_)
     assert ari_within > ari_quantile + 0.08, (ari_within, ari_quantile)
     assert ari_gmm > ari_quantile + 0.2, (ari_gmm, ari_quantile)
     assert 3 <= gmm.k_ <= 6
+    # the default (rate mixture, k by BIC) beats both, and the k-means it replaced as the default
+    default = MemberSegmentation(n_bootstrap=0, random_state=0).fit(feats)
+    assert default.method_ == "rate_mixture" and 3 <= default.k_ <= 6
+    ari_default = adjusted_rand_score(tiers, default.labels_)
+    old_default = MemberSegmentation(method="kmeans", n_bootstrap=0, random_state=0).fit(feats)
+    assert ari_default > max(ari_gmm, ari_within) + 0.05, (ari_default, ari_gmm, ari_within)
+    assert ari_default > adjusted_rand_score(tiers, old_default.labels_) + 0.2
 
 
 def test_selection_picks_planted_k_with_scores(separated):
     feats, tiers = separated
-    for method in ("kmeans", "gmm"):
+    for method in ("kmeans", "gmm", "rate_mixture"):
         seg = MemberSegmentation(method=method, features="raw", n_bootstrap=8, random_state=0).fit(feats)
         assert seg.k_ == 3, (method, seg.selection_)
         table = seg.selection_
         assert list(table["k"]) == list(range(2, 9)) and table["selected"].sum() == 1
         best = table["score"].idxmax() if method == "kmeans" else table["score"].idxmin()
         assert int(table.loc[best, "k"]) == 3
+        # the evidence for the chosen k and the runner-up
+        ev = seg.evidence_
+        others = table.loc[table["k"] != 3, "score"]
+        runner = others.idxmax() if method == "kmeans" else others.idxmin()
+        assert ev["chosen"]["k"] == 3 and ev["runner_up"]["k"] == int(table.loc[runner, "k"])
+        assert ev["delta"] == pytest.approx(abs(table.loc[runner, "score"] - table.loc[best, "score"]))
+        assert f"Runner-up k = {ev['runner_up']['k']}" in seg.selection_note_
+        if method == "rate_mixture":
+            ll, p = table["log_likelihood"].to_numpy(), table["n_parameters"].to_numpy()
+            np.testing.assert_allclose(table["score"], -2 * ll + p * np.log(len(feats)))
+            assert table["bic_weight"].sum() == pytest.approx(1) and ev["delta"] > 10
+            assert ev["strength"] == "very strong" and ev["weights"]["3"] > 0.99
         assert adjusted_rand_score(tiers, seg.labels_) > 0.9
         assert seg.stability_["ari_mean"] > 0.9 and seg.stability_["n_bootstrap"] == 8
         # ordered from most to least engaged, named in words, profiled
@@ -100,8 +119,8 @@ def test_within_group_segments_are_not_the_groups():
     v_truth = association(pd.crosstab(feats["group_id"], tiers).to_numpy())
     quartile = pd.qcut(feats["messages_total"].rank(method="first"), 4, labels=False)
     v_quantile = group_association(feats["group_id"], quartile)
-    within = MemberSegmentation(k=4, n_bootstrap=0).fit(feats)
-    raw = MemberSegmentation(k=4, features="raw", n_bootstrap=0).fit(feats)
+    within = MemberSegmentation(method="kmeans", k=4, n_bootstrap=0).fit(feats)
+    raw = MemberSegmentation(method="kmeans", k=4, features="raw", n_bootstrap=0).fit(feats)
     v_within = group_association(feats["group_id"], within.labels_)
     v_raw = group_association(feats["group_id"], raw.labels_)
     assert v_quantile > 0.3  # a pooled cut on message counts sorts the groups
@@ -110,6 +129,12 @@ def test_within_group_segments_are_not_the_groups():
     assert adjusted_rand_score(tiers, within.labels_) > adjusted_rand_score(tiers, quartile)
     res = within.result()
     assert res.group_association == pytest.approx(v_within)
+    # the rate mixture estimates each group's level with the tiers: segments cut across groups and
+    # recover the tiers far better than within-group ranks
+    rate = MemberSegmentation(k=4, n_bootstrap=0).fit(feats)
+    assert rate.model_.group_sd_ > 0.3  # the planted group effects were found
+    assert group_association(feats["group_id"], rate.labels_) < v_truth + 0.05
+    assert adjusted_rand_score(tiers, rate.labels_) > adjusted_rand_score(tiers, within.labels_) + 0.2
 
 
 def test_degenerate_inputs(small_sim, small_features):
@@ -129,7 +154,7 @@ def test_degenerate_inputs(small_sim, small_features):
     small = pd.concat([feats.loc[feats["group_id"] != feats["group_id"].iloc[0]],
                        feats.loc[feats["group_id"] == feats["group_id"].iloc[0]].head(3)])
     with pytest.warns(StatisticalWarning, match="fewer than 10 members"):
-        seg = MemberSegmentation(k=3, n_bootstrap=0).fit(small)
+        seg = MemberSegmentation(method="kmeans", k=3, n_bootstrap=0).fit(small)
     assert len(seg.labels_) == len(small)
     with pytest.raises(NotFittedError):
         MemberSegmentation().predict(feats)
