@@ -316,6 +316,17 @@ if __name__ == "__main__":  # the larger runs quoted in docs/ab_tests.md
                      "fixed_ever": r["fixed_ever"].mean(), "fixed_end": r["fixed_end"].mean(),
                      "sequential_ever": r["seq_ever"].mean()})
     print(pd.DataFrame(rows).to_string(index=False))
+    rows = []
+    for design, G, n_arms, period_days, effect, seed in [("switchback", 12, 2, 1, 0.5, 201),
+                                                         ("switchback", 24, 3, 7, 0.5, 202),
+                                                         ("group-randomised", 40, 2, 1, 1.0, 203)]:
+        reps = 1000 if design == "switchback" else 300
+        r = _read_outs(design, G, n_arms, effect, reps, seed, period_days)
+        rows.append({"design": design, "groups": G, "arms": n_arms, "period_days": period_days,
+                     "effect_vs_mean": f"+{100 * effect / (2 * math.exp((0.25 + 0.09) / 2)):.0f}%", "reps": reps,
+                     "fixed_end": r["fixed_end"].mean(), "sequential_end": r["seq_end"].mean(),
+                     "sequence_covers_all_looks": r["covered"].mean()})
+    print(pd.DataFrame(rows).to_string(index=False))
 
 
 @pytest.mark.parametrize("correction,method", [("holm", "holm"), ("bh", "fdr_bh"), ("bonferroni", "bonferroni")])
