@@ -8,7 +8,8 @@ Two layouts, from PyWxDump's own CSV writers (see ``tests/data/real/FORMATS.md``
   CreateTime`` where ``content`` is a JSON object ``{"src": ..., "msg": ...}``; the very first version
   wrote rows without CSV quoting, so a comma inside ``content`` splits it (re-joined here).
 
-``room_name`` is the chat's id (``…@chatroom`` for a group, the contact's wxid for a one-to-one chat,
+``users.json`` next to the CSV (PyWxDump writes it: wxid -> nickname, remark) resolves the display names
+that system rows use. ``room_name`` is the chat's id (``…@chatroom`` for a group, the contact's wxid for a one-to-one chat,
 which is imported as a group of two with a note). ``talker`` is the sender's wxid; for the exporting
 account's own messages (``is_sender`` 1) it is ``我``, the wxid given to the exporter, or empty: such
 rows are all attributed to one member ``(self)``; ``系统`` marks system rows, ``未知`` an unreadable sender. ``CreateTime`` is a local
@@ -24,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import Parsed, RejectReason, RowSink, clean_str, declared_timestamps
+from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, clean_str, declared_timestamps,
+                                              read_text)
 
 CURRENT = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
 OLDER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "content", "CreateTime"]
@@ -100,6 +102,7 @@ def read_file(path: Path, tz: str):
             continue
         good.append((row_no, fields))
     times = declared_timestamps(pd.Series([f[col["CreateTime"]] for _, f in good], dtype="object"), tz)
+    display = _user_names(path)
     records = []
     fallback = None
     for (row_no, fields), ts in zip(good, times):
@@ -125,11 +128,33 @@ def read_file(path: Path, tz: str):
                                                      for _, f in good])
         group = room or fallback
         records.append({"sink": sink, "row": row_no, "group": group, "type": None, "sub": 0, "sender": talker,
-                        "is_sender": is_sender, "content": content, "names": set(), "name": None,
+                        "is_sender": is_sender, "content": content,
+                        "names": display.get(talker, set()) if msg_type != "system" else set(),
+                        "name": next(iter(sorted(display.get(talker, set()))), None),
                         "ts": ts if ts is not None and not pd.isna(ts) else None, "msg_type": msg_type,
                         "code": type_name or "(empty)", "text": text, "known_type": type_name in TYPES,
                         "group_name": path.stem, "one_to_one": bool(room) and not room.endswith("@chatroom")})
     return sink, records
+
+
+def _user_names(path: Path) -> dict[str, set]:
+    """wxid -> display names from the ``users.json`` PyWxDump writes next to its CSVs (if there): they let
+    system rows that name members ("张三"邀请"李四"加入了群聊) be resolved."""
+    users = path.parent / "users.json"
+    if not users.exists():
+        return {}
+    try:
+        data = json.loads(read_text(users))
+    except (ValueError, GroupstatsError):
+        return {}
+    out: dict[str, set] = {}
+    if isinstance(data, dict):
+        for wxid, info in data.items():
+            if isinstance(info, dict):
+                names = {clean_str(info.get(k)) for k in ("nickname", "remark", "NickName", "Remark",
+                                                           "roomNickname", "room_nickname")}
+                out[str(wxid)] = names - {None}
+    return out
 
 
 def parse_files(paths: list[str | Path], tz: str) -> Parsed:

@@ -8,7 +8,9 @@ Each locale's table has
   expression matched against the whole line (after invisible marks are
   removed, typographic quotes made plain and a final full stop dropped, case
   ignored), with ``{A}`` for the actor and ``{T}`` for the member(s) acted on.
-  Kinds: ``join_self`` / ``leave_self`` (the actor joins / leaves; no actor in
+  Rows are tried in order, so a more specific row comes first (Turkish writes
+  "Ayşe Yılmaz, Mehmet Kaya kişisini ekledi": the row with the comma after the
+  actor precedes the one without). Kinds: ``join_self`` / ``leave_self`` (the actor joins / leaves; no actor in
   the pattern means the exporting phone), ``join`` / ``leave`` (the actor adds /
   removes the targets; no ``{T}`` means the exporting phone was the target, no
   ``{A}`` with a ``{T}`` means the phone was the actor), ``system`` (a change by
@@ -296,24 +298,36 @@ LOCALES: dict[str, dict] = {
         "you": ["Siz", "siz", "Sen", "sen"],
         "and": [" ve "],
         "system": [
-            ("join_self", "link", r"{A},? bu grubun davet bağlantısını kullanarak (?:gruba )?katıldı"),
+            ("join_self", "link", r"{A}, bu grubun davet bağlantısını kullanarak (?:gruba )?katıldı"),
+            ("join_self", "link", r"{A} bu grubun davet bağlantısını kullanarak (?:gruba )?katıldı"),
             ("join", "invite", r"Eklendiniz"),
-            ("join", "invite", r"{A},? sizi ekledi"),
+            ("join", "invite", r"{A}, sizi ekledi"),
+            ("join", "invite", r"{A} sizi ekledi"),
             ("join", "invite", r"{T} kişisini eklediniz"),
-            ("join", "invite", r"{A},? {T} kişisini ekledi"),
-            ("join", "invite", r"{A},? {T} adlı kişiyi ekledi"),
-            ("leave", "removed", r"{A},? sizi çıkardı"),
+            ("join", "invite", r"{A}, {T} kişisini ekledi"),
+            ("join", "invite", r"{A} {T} kişisini ekledi"),
+            ("join", "invite", r"{A}, {T} adlı kişiyi ekledi"),
+            ("join", "invite", r"{A} {T} adlı kişiyi ekledi"),
+            ("leave", "removed", r"{A}, sizi çıkardı"),
+            ("leave", "removed", r"{A} sizi çıkardı"),
             ("leave", "removed", r"{T} kişisini çıkardınız"),
-            ("leave", "removed", r"{A},? {T} kişisini çıkardı"),
+            ("leave", "removed", r"{A}, {T} kişisini çıkardı"),
+            ("leave", "removed", r"{A} {T} kişisini çıkardı"),
             ("leave_self", "left", r"{A} (?:gruptan )?(?:ayrıldı|çıktı)"),
             ("leave_self", "left", r"(?:Gruptan )?(?:ayrıldınız|çıktınız)"),
-            ("join_self", "created", r"{A},? .*grubunu oluşturdu"),
+            ("join_self", "created", r'{A}, ".*" grubunu oluşturdu'),
+            ("join_self", "created", r'{A} ".*" grubunu oluşturdu'),
             ("join_self", "created", r".*grubunu oluşturdunuz"),
-            ("system", "number_change", r"{A},? telefon numarasını .*değiştirdi.*"),
-            ("system", "subject", r"{A},? grup (?:konusunu|adını) .*değiştirdi"),
-            ("system", "icon", r"{A},? bu grubun (?:simgesini|resmini) (?:değiştirdi|sildi)"),
-            ("system", "description", r"{A},? grup açıklamasını değiştirdi"),
-            ("system", "pin", r"{A},? bir mesajı sabitledi"),
+            ("system", "number_change", r"{A}, telefon numarasını .*değiştirdi.*"),
+            ("system", "number_change", r"{A} telefon numarasını .*değiştirdi.*"),
+            ("system", "subject", r"{A}, grup (?:konusunu|adını) .*değiştirdi"),
+            ("system", "subject", r"{A} grup (?:konusunu|adını) .*değiştirdi"),
+            ("system", "icon", r"{A}, bu grubun (?:simgesini|resmini) (?:değiştirdi|sildi)"),
+            ("system", "icon", r"{A} bu grubun (?:simgesini|resmini) (?:değiştirdi|sildi)"),
+            ("system", "description", r"{A}, grup açıklamasını değiştirdi"),
+            ("system", "description", r"{A} grup açıklamasını değiştirdi"),
+            ("system", "pin", r"{A}, bir mesajı sabitledi"),
+            ("system", "pin", r"{A} bir mesajı sabitledi"),
             ("notice", "security_code", r".+ için güvenlik kodu değişti.*"),
             ("notice", "encryption", r"Mesajlar ve aramalar uçtan uca şifrelidir.*"),
         ],
