@@ -10,7 +10,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= --extra dev
+# spark: the Spark engine and its equality test (tests/test_engine_spark.py; needs Java 17)
+EXTRAS ?= --extra dev --extra spark
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 

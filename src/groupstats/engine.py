@@ -89,8 +89,11 @@ class Engine:
     def read(self, path: Path | str, kind: str):
         """An Ibis table over a Parquet file or folder of Parquet files, or a CSV file."""
         path = str(path)
-        if kind == "csv":
-            return self.con.read_csv(path)
+        if kind == "csv":  # parsed once (text is slow to re-read for every table)
+            table = self.con.read_csv(path)
+            if self.kind == "duckdb":
+                return self.con.create_table(f"gs_csv_{next(_names)}", table, temp=True)
+            return table.cache()
         if self.kind == "duckdb" and not path.endswith(".parquet"):
             return self.con.read_parquet(f"{path}/**/*.parquet", hive_partitioning=False)
         if self.kind == "duckdb":  # row numbers of a single file, for validation messages
@@ -150,7 +153,7 @@ def _spark(master: str):
         builder = builder.remote(master)
     else:
         builder = (builder.master(master).config("spark.ui.enabled", "false")
-                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     spark = (builder.appName("groupstats").config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.ansi.enabled", "false").getOrCreate())
