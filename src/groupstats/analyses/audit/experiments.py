@@ -42,6 +42,22 @@ class AnalysisCache:
         self._tables: dict = {}
         self._runs: dict = {}
         self._week = None
+        self._memo: dict = {}
+
+    def memo(self, name: str, compute):
+        """``compute()`` once per name: descriptive tables that do not depend on ``assignments``."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
+
+    def share_tables(self, other: "AnalysisCache") -> "AnalysisCache":
+        """Reuse ``other``'s tables that do not depend on ``assignments`` (post outcomes, group-week
+        health, descriptive analyses): for a dataset with the same messages, members, posts and
+        events, e.g. the same data without its experiments. Returns self."""
+        self._outcomes = other._outcomes
+        self._week = other._week
+        self._memo = dict(other._memo)
+        return self
 
     @property
     def outcomes(self) -> pd.DataFrame:

@@ -45,7 +45,9 @@ def silent_row(ds, rules: dict, lang: str, cache=None) -> dict:
     tv = {"within": f"{within:g}", "level": fmt_pct(level, lang)}
     keys = ds.members[["group_id", "member_id"]].drop_duplicates().assign(segment="all")
     try:
-        res = how_long_is_gone(ds, within=within, days=range(1, 181), level=level, segments=keys)
+        compute = lambda: how_long_is_gone(ds, within=within, days=range(1, 181), level=level,  # noqa: E731
+                                           segments=keys)
+        res = cache.memo(("silence", within, level), compute) if cache is not None else compute()
     except GroupstatsError as exc:
         return make_row("silent_30d_churned", rules, lang, evidence="observational", verdict="not_testable",
                         reason=t("audit.silent.none", lang, error=str(exc)), test_values=tv)
@@ -129,7 +131,8 @@ def core_row(ds, rules: dict, lang: str, cache=None) -> dict:
     top, min_share, min_stab = float(spec["top_share"]), float(spec["min_message_share"]), float(spec["min_stability"])
     tv = {"share": fmt_pct(min_share, lang), "stab": fmt_pct(min_stab, lang)}
     alpha = rules["alpha"]
-    table = top_share_table(ds, top, int(spec.get("min_members", 5)))
+    compute = lambda: top_share_table(ds, top, int(spec.get("min_members", 5)))  # noqa: E731
+    table = cache.memo(("top_share", top, spec.get("min_members", 5)), compute) if cache is not None else compute()
     per_group = table.groupby("group_id")[["top_share", "stability"]].mean()
     share = cluster_mean_ci(per_group["top_share"], alpha)
     stab = cluster_mean_ci(per_group["stability"], alpha)
@@ -169,7 +172,8 @@ def points_row(ds, rules: dict, lang: str, cache=None) -> dict:
     preset = load_preset(spec.get("preset", "points"))
     ladder = [r["name"] for r in sorted(preset["ladder"], key=lambda r: r["min"])]
     try:
-        tiers = assign_tiers(ds, preset["name"] if "name" in preset else "points", cutoff=cutoff).assignments
+        compute = lambda: assign_tiers(ds, spec.get("preset", "points"), cutoff=cutoff).assignments  # noqa: E731
+        tiers = cache.memo(("tiers", spec.get("preset", "points"), cutoff), compute) if cache is not None else compute()
     except GroupstatsError as exc:
         return make_row("points_tiers", rules, lang, evidence="observational", verdict="not_testable",
                         reason=t("audit.points.failed", lang, error=str(exc)), test_values=tv)

@@ -62,7 +62,9 @@ class AuditResult(Result):
     lang : str
     """
 
-    def __init__(self, claims: list, multiplicity: dict, experiments: list, lang: str, rules_file: str):
+    def __init__(self, claims: list, multiplicity: dict, experiments: list, lang: str, rules_file: str,
+                 cache: AnalysisCache | None = None):
+        self.cache = cache   # the tables and analyses behind the rows (reusable for another language)
         self.claims = claims
         self.multiplicity = multiplicity
         self.experiments = experiments
@@ -170,8 +172,8 @@ def audit(ds, lang: str = "zh", rules=None, cache: AnalysisCache | None = None) 
     rules : path, optional
         An audit rules YAML file (default ``presets/audit_rules.yaml``).
     cache : AnalysisCache, optional
-        Tables and analyses already computed for this ``ds`` (e.g. by an audit in the other
-        language); post outcomes and group-week health do not depend on ``assignments``.
+        Tables and analyses already computed for this ``ds``, e.g. ``result.cache`` of an audit in
+        the other language (a cache made for another dataset is ignored).
 
     Returns
     -------
@@ -202,7 +204,7 @@ def audit(ds, lang: str = "zh", rules=None, cache: AnalysisCache | None = None) 
     for h in multiplicity["hypotheses"]:
         tested.setdefault(h["experiment"], []).extend(h["rules"])
     described = [_describe_experiment(e, tested.get(e["experiment_id"], []), lang) for e in experiments]
-    return AuditResult(rows, multiplicity, described, lang, spec["file"])
+    return AuditResult(rows, multiplicity, described, lang, spec["file"], cache)
 
 
 def _TEST_VALUES(rid: str, spec: dict, lang: str) -> dict:
