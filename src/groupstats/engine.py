@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
-from groupstats.errors import GroupstatsError, MissingTableError, ParameterError
+from groupstats.errors import GroupstatsError, MissingTableError
 
 ENGINES = ("duckdb", "spark")
 US_PER_DAY = 86_400_000_000
@@ -121,8 +121,11 @@ def connect(engine: str = "duckdb", spark_master: str | None = None, memory_limi
     threads : int, optional
         DuckDB worker threads (default: the number of cores).
     """
-    if engine not in ENGINES:
-        raise ParameterError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}.")
+    from groupstats.checks import check_scalar
+
+    check_scalar(engine, "engine", typ=str, in_=ENGINES)
+    check_scalar(spark_master, "spark_master", typ=str, none_ok=True)
+    check_scalar(threads, "threads", typ=int, ge=1, none_ok=True)
     if engine == "duckdb":
         import ibis
 
@@ -501,12 +504,38 @@ def source_of(ds, engine: Engine | None = None) -> Source:
     cached = getattr(ds, "_source", None)
     if cached is not None and cached[0] == frames and (engine is None or cached[1].engine is engine):
         return cached[1]
-    spec = getattr(ds, "engine_spec", None)
-    if engine is None and spec and spec.get("engine") == "spark":
+    spec = getattr(ds, "engine_spec", None) or {}
+    if engine is None and spec.get("engine") == "spark":
         engine = connect("spark", spec.get("spark_master"))
-    src = Source.from_dataset(ds, engine)
+        if ds.path is not None and _unchanged_on_disk(ds):
+            # Spark reads the files itself (any path it can reach), cut as the dataset is
+            src = Source.from_path(ds.path, engine=engine, tz=ds.tz)
+            src = src.cut(None if ds.cutoff is None else to_us(ds.cutoff))
+        else:
+            src = Source.from_dataset(ds, engine)
+    else:
+        src = Source.from_dataset(ds, engine)
     try:
         ds._source = (frames, src)
     except AttributeError:
         pass
     return src
+
+
+def _unchanged_on_disk(ds) -> bool:
+    """Whether the dataset's tables are those of its folder (same tables; Parquet row counts equal)."""
+    folder = Path(ds.path)
+    for name in TABLE_NAMES:
+        table = getattr(ds, name)
+        single, sub = folder / f"{name}.parquet", folder / name
+        if table is None:
+            if single.exists() or sub.is_dir():
+                return False
+            continue
+        if not single.exists():
+            return False
+        import pyarrow.parquet as pq
+
+        if pq.ParquetFile(single).metadata.num_rows != len(table) and ds.cutoff is None:
+            return False
+    return True

@@ -392,6 +392,8 @@ class Dataset:
     path: Path | None = None
     cutoff: pd.Timestamp | None = None
     metadata: dict = field(default_factory=dict)
+    #: Where derived tables are computed: {"engine": "duckdb"|"spark", "spark_master": ...} (see load_dataset).
+    engine_spec: dict | None = None
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -481,7 +483,8 @@ class Dataset:
         members = self.members.loc[self.members["joined_at"] <= cut].copy()
         members.loc[members["left_at"] > cut, "left_at"] = pd.NaT
         out = Dataset(messages=messages.reset_index(drop=True), members=members.reset_index(drop=True),
-                      tz=self.tz, path=self.path, cutoff=cut, metadata=dict(self.metadata))
+                      tz=self.tz, path=self.path, cutoff=cut, metadata=dict(self.metadata),
+                      engine_spec=self.engine_spec)
         if self.groups is not None:
             created = self.groups["created_at"]
             out.groups = self.groups.loc[created.isna() | (created <= cut)].reset_index(drop=True)
@@ -574,7 +577,8 @@ def _build(raw: dict[str, pd.DataFrame | None], files: dict[str, str], tz: str, 
 
 
 def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool = True,
-                 tables: list[str] | None = None, timestamp_format: str | None = None) -> Dataset:
+                 tables: list[str] | None = None, timestamp_format: str | None = None,
+                 engine: str = "duckdb", spark_master: str | None = None) -> Dataset:
     """Read and validate the dataset in folder ``path``.
 
     Parameters
@@ -594,11 +598,21 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
         ``'%d/%m/%Y %H:%M'``; default: ``"timestamp_format"`` in ``dataset.json`` if any. Without
         one, text timestamps must be ISO 8601: day/month forms such as ``05/01/2026 10:00`` are
         reported as unparseable (file, column, rows and values), never guessed.
+    engine : {"duckdb", "spark"}, default "duckdb"
+        Where the derived tables (:mod:`groupstats.tables`) of this dataset are computed: the
+        embedded DuckDB, scanning the frames in place, or Spark, reading the folder's files
+        (see :mod:`groupstats.engine` and docs/scaling.md). Chosen here, once.
+    spark_master : str, optional
+        With ``engine="spark"``: ``local[2]`` (default), ``spark://host:7077`` or ``sc://host:15002``.
 
     Returns
     -------
     Dataset
     """
+    from groupstats.checks import check_scalar
+    from groupstats.engine import ENGINES
+
+    check_scalar(engine, "engine", typ=str, in_=ENGINES)
     folder = Path(path)
     if not folder.is_dir():
         raise GroupstatsError(f"Dataset folder {folder} does not exist (or is not a folder).")
@@ -619,7 +633,9 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
         files[name] = str(file) if file else str(folder / f"{name}.*")
         if file is not None:
             raw[name] = _read_raw(file)
-    return _build(raw, files, tz, validate, metadata, path=folder, timestamp_format=timestamp_format)
+    ds = _build(raw, files, tz, validate, metadata, path=folder, timestamp_format=timestamp_format)
+    ds.engine_spec = {"engine": engine, "spark_master": spark_master}
+    return ds
 
 
 def _check_tz(tz: str) -> None:
