@@ -1265,9 +1265,26 @@ def _pooled_variance_reduction(data: _Data) -> float:
     return float(1 - ((yc - theta * xc) @ (yc - theta * xc)) / (yc @ yc))
 
 
-def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.DataFrame:
-    from statsmodels.stats.multitest import multipletests
+def _adjust_p(p: np.ndarray, method: str) -> np.ndarray:
+    """Holm, Benjamini-Hochberg or Bonferroni adjusted p-values (as statsmodels' ``multipletests``,
+    which the tests use as the reference; computed here to keep statsmodels out of the CLI's start-up)."""
+    m = len(p)
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if method == "holm":
+        adj = np.minimum(np.maximum.accumulate(ranked * (m - np.arange(m))), 1.0)
+    elif method == "fdr_bh":
+        adj = np.minimum(np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1], 1.0)
+    else:  # pragma: no cover - guarded by CORRECTIONS
+        raise ValueError(method)
+    out = np.empty(m)
+    out[order] = adj
+    return out
 
+
+def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.DataFrame:
     comp = pd.DataFrame(rows)
     if "variance_reduction" not in comp:
         comp["variance_reduction"] = np.nan
@@ -1276,7 +1293,7 @@ def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.Da
     ok = np.isfinite(p)
     # one comparison: every correction is the identity (skip the call, it is slow)
     if CORRECTIONS[correction] is not None and ok.sum() > 1:
-        adj[ok] = multipletests(p[ok], alpha=alpha, method=CORRECTIONS[correction])[1]
+        adj[ok] = _adjust_p(p[ok], CORRECTIONS[correction])
     comp["p_adjusted"] = adj
     comp["significant"] = np.where(np.isfinite(adj), adj < alpha, False).astype(bool)
     comp["arm"] = pd.Series(list(comp["arm"]), dtype=object)

@@ -211,6 +211,10 @@ class AbsorbedFit:
             return float(max(self.n_obs - self.rank, 1))
         if self.vcov_type in ("CR1", "HC1"):
             return float(max(self.n_clusters - 1, 1))
+        with single_blas_thread():
+            return self._bm_df(contrast)
+
+    def _bm_df(self, contrast) -> float:
         c = np.asarray(contrast, dtype=float)[: self.k]
         mc = self.bread @ c
         p = self._ax @ mc                                            # (n,) stacked p_g
@@ -244,6 +248,18 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     return vecs[:, keep] * np.sqrt(vals[keep])
 
 
+def _left_singular(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left singular vectors ``U`` and squared singular values of a tall thin ``b`` (n_g x r),
+    from the eigen-decomposition of the r x r Gram matrix (the squares are what CR2 needs;
+    much cheaper than an SVD of the n_g x r block when n_g >> r)."""
+    if b.shape[1] == 0:
+        return np.zeros((b.shape[0], 0)), np.zeros(0)
+    lam, vecs = np.linalg.eigh(b.T @ b)
+    keep = lam > max(float(lam.max(initial=0.0)), 1.0) * 1e-13
+    lam = lam[keep]
+    return (b @ vecs[:, keep]) / np.sqrt(lam), lam
+
+
 def _cluster_starts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
@@ -267,7 +283,7 @@ def _split_nested(fe: FixedEffects, clus: np.ndarray | None, singleton: bool) ->
 
 def absorbed_sandwich(xd: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarray | None,
                       fe: FixedEffects, vcov_type: str = "CR2", weights: np.ndarray | None = None,
-                      functionals: np.ndarray | None = None, y_sum: float | None = None) -> AbsorbedFit:
+                      functionals: np.ndarray | None = None) -> AbsorbedFit:
     """Cluster-robust covariance of the coefficients of a regression with absorbed fixed effects.
 
     Parameters
@@ -295,6 +311,23 @@ def absorbed_sandwich(xd: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarr
     -------
     AbsorbedFit (``beta`` is filled in by the caller: ``bread @ xd' y``)
     """
+    # many small matrices: one BLAS thread (threads on 30 x 30 blocks cost 25x on a loaded machine)
+    with single_blas_thread():
+        return _absorbed_sandwich(xd, resid, cluster_codes, fe, vcov_type, weights, functionals)
+
+
+def single_blas_thread():
+    """Context manager limiting BLAS to one thread (threadpoolctl); does nothing without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _absorbed_sandwich(xd, resid, cluster_codes, fe, vcov_type, weights, functionals) -> AbsorbedFit:
     xd = np.asarray(xd, dtype=float)
     resid = np.asarray(resid, dtype=float)
     n, k = xd.shape
@@ -356,11 +389,25 @@ def absorbed_sandwich(xd: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarr
         for c in local:
             block[rows, np.searchsorted(cols, c)] = 1.0
         if nested_codes:
-            sub = FixedEffects(codes=[pd.factorize(c[lo:hi])[0] for c in nested_codes],
-                               n_levels=[0] * len(nested_codes), names=[])
-            sub.n_levels = [int(c.max()) + 1 for c in sub.codes]
-            block = demean(block, sub, weights=ws[lo:hi])
+            local_nested = [c[lo:hi] for c in nested_codes]
+            if len(local_nested) == 1 and local_nested[0].min() == local_nested[0].max():
+                # one nested level spans the cluster (group effects, clustered by group): centre
+                wg = ws[lo:hi]
+                block = block - (wg @ block) / wg.sum()
+            else:
+                sub = FixedEffects(codes=[pd.factorize(c)[0] for c in local_nested],
+                                   n_levels=[0] * len(local_nested), names=[])
+                sub.n_levels = [int(c.max()) + 1 for c in sub.codes]
+                block = demean(block, sub, weights=ws[lo:hi])
         return cols, block * sw[lo:hi, None]
+
+    cache: dict = {}
+    cache_budget = 5e7 / max(c_total, 1)          # rows whose blocks are kept between the two passes
+
+    def crossing_block_cached(g: int):
+        if g in cache:
+            return cache.pop(g)
+        return crossing_block(bounds[g], bounds[g + 1])
 
     mc, root_c = np.zeros((0, 0)), np.zeros((0, 0))
     if crossing:
@@ -374,9 +421,13 @@ def absorbed_sandwich(xd: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarr
             gram = (dmat.T @ csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, c_total))).toarray()
         else:
             gram = np.zeros((c_total, c_total))
+            kept = 0
             for g in range(n_clusters):
                 cols, block = crossing_block(bounds[g], bounds[g + 1])
                 gram[np.ix_(cols, cols)] += block.T @ block
+                if kept + block.shape[0] <= cache_budget:
+                    cache[g] = (cols, block)
+                    kept += block.shape[0]
         mc, root_c = _pinv_psd(gram)
 
     ax = np.empty_like(xs)
@@ -398,15 +449,17 @@ def absorbed_sandwich(xd: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarr
         for g in range(n_clusters):
             lo, hi = bounds[g], bounds[g + 1]
             xg = xs[lo:hi]
-            cols, dblock = crossing_block(lo, hi)
+            cols, dblock = crossing_block_cached(g)
             parts = [xg @ root]
             if len(cols):
-                # B_C = D~_C,g root_C[cols]: same column space as D~_C,g P S from an SVD of root_C[cols]
-                p_, sig, _ = np.linalg.svd(root_c[cols], full_matrices=False)
-                parts.append(dblock @ (p_ * sig))
+                rc = root_c[cols]
+                if 2 * len(cols) < rc.shape[1]:
+                    # B_C B_C' from an n_g x c_g factor: with rc = P S Q', D~ rc rc' D~' = (D~ P S)(D~ P S)'
+                    p_, sig, _ = np.linalg.svd(rc, full_matrices=False)
+                    rc = p_ * sig
+                parts.append(dblock @ rc)
             b = np.hstack(parts)
-            u, s, _ = np.linalg.svd(b, full_matrices=False)
-            lam = s * s
+            u, lam = _left_singular(b)
             gap = 1.0 - lam
             f = np.where(gap > _TOL, 1.0 / np.sqrt(np.clip(gap, _TOL, None)), 0.0) - 1.0
             ax[lo:hi] = xg + u @ (f[:, None] * (u.T @ xg))
