@@ -852,6 +852,12 @@ class MixExperimentResult(Result):
         lines += self.notes
         return "\n".join(lines)
 
+    def conclusion_card(self, lang: str = "zh"):
+        """The conclusion as a :class:`~groupstats.reports.card.ConclusionCard` in ``lang`` (zh/en)."""
+        from groupstats.reports.pages import mix
+
+        return mix.card(self, lang)
+
     def plot(self, ax=None):
         """Weekly metric (ratio of sums over groups) by arm, experiment start marked."""
         import matplotlib.pyplot as plt

@@ -359,6 +359,12 @@ class HealthResult(Result):
             lines.append("Most frequent alerts (group-weeks): " + ", ".join(common) + ".")
         return "\n".join(lines)
 
+    def conclusion_card(self, lang: str = "zh"):
+        """The conclusion as a :class:`~groupstats.reports.card.ConclusionCard` in ``lang`` (zh/en)."""
+        from groupstats.reports.pages import health
+
+        return health.card(self, lang)
+
     def lifecycle_summary(self) -> pd.DataFrame:
         """Median weekly health by lifecycle stage (group age 0-30, 31-90, 91-180, 181+ days).
 

@@ -418,6 +418,12 @@ class SlotExperimentResult(Result):
             "conclusion": self.conclusion(),
         })
 
+    def conclusion_card(self, lang: str = "zh"):
+        """The conclusion as a :class:`~groupstats.reports.card.ConclusionCard` in ``lang`` (zh/en)."""
+        from groupstats.reports.pages import ab
+
+        return ab.card(self, lang)
+
     def supported(self) -> list:
         """Arms whose difference from control is significant after correction."""
         comp = self.comparisons

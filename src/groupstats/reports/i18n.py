@@ -222,6 +222,12 @@ def english_words(min_length: int = 4) -> set[str]:
     return found("en") - found("zh")
 
 
+def fmt_p_eq(p: Any) -> str:
+    """A p-value after 'p': '< 0.001' or '= 0.032' (so a sentence reads 'p < 0.001', 'p = 0.032')."""
+    text = fmt_p(p)
+    return text if text.startswith("<") or text == "–" else f"= {text}"
+
+
 def fmt_p(p: Any) -> str:
     """A p-value: '< 0.001', or three decimals ('0.032')."""
     if not _finite(p):
@@ -262,12 +268,12 @@ CATALOGUE.update({
                        "(group, week and weekday effects)."},
     "ab.question": {"zh": "与{control}相比,换个时段发帖能否提高{metric}?",
                     "en": "Does posting in another slot than {control} raise the {metric}?"},
-    "ab.key_more": {"zh": "{arm}发帖的{metric}比{control}多 {pct}(95% 区间 {low}–{high},校正后 p = {p})。",
+    "ab.key_more": {"zh": "{arm}发帖的{metric}比{control}多 {pct}(95% 区间 {low}–{high},校正后 p {p})。",
                     "en": "Posts in the {arm} slot get {pct} more {metric} than in the {control} slot (95% interval "
-                          "{low} to {high}, adjusted p = {p})."},
-    "ab.key_less": {"zh": "{arm}发帖的{metric}比{control}少 {pct}(95% 区间 {low}–{high},校正后 p = {p})。",
+                          "{low} to {high}, adjusted p {p})."},
+    "ab.key_less": {"zh": "{arm}发帖的{metric}比{control}少 {pct}(95% 区间 {low}–{high},校正后 p {p})。",
                     "en": "Posts in the {arm} slot get {pct} fewer {metric} than in the {control} slot (95% "
-                          "interval {low} to {high}, adjusted p = {p})."},
+                          "interval {low} to {high}, adjusted p {p})."},
     "ab.next_supported": {"zh": "把常规帖子移到{arm}发布,并在之后几周继续监测回复数。",
                           "en": "Move regular posts to the {arm} slot and keep watching the replies in the "
                                 "following weeks."},
@@ -282,10 +288,10 @@ CATALOGUE.update({
     "ab.caveat_compliance": {"zh": "{share} 的帖子按计划在所属时段发出,效应是按计划执行时的效果。",
                              "en": " {share} of posts went out in their arm's slot; effects are those of the "
                                    "schedule as followed."},
-    "ab.srm_ok": {"zh": "分配检查:各组分配的群-周数与计划一致(p = {p})。",
-                  "en": "Allocation check: the group-periods per arm match the plan (p = {p})."},
-    "ab.srm_bad": {"zh": "警告:各组分配与计划不符(p = {p}),修正分配之前不要相信效应。",
-                   "en": "WARNING: the allocation does not match the plan (p = {p}); fix the assignment before "
+    "ab.srm_ok": {"zh": "分配检查:各组分配的群-周数与计划一致(p {p})。",
+                  "en": "Allocation check: the group-periods per arm match the plan (p {p})."},
+    "ab.srm_bad": {"zh": "警告:各组分配与计划不符(p {p}),修正分配之前不要相信效应。",
+                   "en": "WARNING: the allocation does not match the plan (p {p}); fix the assignment before "
                          "trusting the effects. "},
     "ab.h.design": {"zh": "实验设计与时段", "en": "Design and the slots tested"},
     "ab.h.effects": {"zh": "各时段的效应", "en": "Effects by slot"},
@@ -548,12 +554,12 @@ CATALOGUE.update({
                         "adjusted for each group's pre-period); compliance looks at the treated groups in the "
                         "experiment period only; the last part is observational, not an experiment."},
     "mix.question": {"zh": "按“{arm}”配比发帖,能提高{metric}吗?", "en": "Does posting by the “{arm}” mix raise the {metric}?"},
-    "mix.key_more": {"zh": "“{arm}”组的{metric}比对照组高 {pct}(95% 区间 {low}–{high},p = {p})。",
+    "mix.key_more": {"zh": "“{arm}”组的{metric}比对照组高 {pct}(95% 区间 {low}–{high},p {p})。",
                      "en": "Groups on the “{arm}” mix have {pct} higher {metric} than control groups (95% interval "
-                           "{low} to {high}, p = {p})."},
-    "mix.key_less": {"zh": "“{arm}”组的{metric}比对照组低 {pct}(95% 区间 {low}–{high},p = {p})。",
+                           "{low} to {high}, p {p})."},
+    "mix.key_less": {"zh": "“{arm}”组的{metric}比对照组低 {pct}(95% 区间 {low}–{high},p {p})。",
                      "en": "Groups on the “{arm}” mix have {pct} lower {metric} than control groups (95% interval "
-                           "{low} to {high}, p = {p})."},
+                           "{low} to {high}, p {p})."},
     "mix.next_supported": {"zh": "可以把“{arm}”配比推广到更多群,并继续监测。", "en": "Roll the “{arm}” mix out to more groups and keep monitoring."},
     "mix.next_contradicted": {"zh": "不要推广“{arm}”配比;它降低了指标。", "en": "Do not roll out the “{arm}” mix; it lowers the metric."},
     "mix.next_not_shown": {"zh": "暂不推广“{arm}”配比;需要更多群或更长时间才能判断。",

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.reports.card import ConclusionCard
-from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_pct, slot_name, t
+from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_p_eq, fmt_pct, slot_name, t
 from groupstats.reports.tables import translate_metric
 
 
@@ -42,7 +42,7 @@ def card(result, lang: str = "zh") -> ConclusionCard:
     key = t("ab.key_more" if more else "ab.key_less", lang, arm=arm_label(result, best["arm"], lang),
             metric=metric, control=slot_name(result.control, lang), pct=fmt_pct(abs(best["rel_diff"]), lang, digits=0),
             low=fmt_pct(best["rel_ci_low"], lang, digits=0, signed=True),
-            high=fmt_pct(best["rel_ci_high"], lang, digits=0, signed=True), p=fmt_p(best["p_adjusted"]))
+            high=fmt_pct(best["rel_ci_high"], lang, digits=0, signed=True), p=fmt_p_eq(best["p_adjusted"]))
     if answer == "supported":
         nxt = t("ab.next_supported", lang, arm=arm_label(result, best["arm"], lang))
     elif answer == "contradicted":
@@ -56,7 +56,7 @@ def card(result, lang: str = "zh") -> ConclusionCard:
         caveat += t("ab.caveat_compliance", lang, share=fmt_pct(compliance, lang, digits=0))
     if not result.srm["ok"]:
         answer = "needs_more_data"
-        caveat = t("ab.srm_bad", lang, p=fmt_p(result.srm["p_value"])) + caveat
+        caveat = t("ab.srm_bad", lang, p=fmt_p_eq(result.srm["p_value"])) + caveat
     return ConclusionCard(question=question, answer=answer, key_number=key, next_step=nxt, caveat=caveat, lang=lang)
 
 
@@ -75,7 +75,7 @@ def show_design(result, page, tz: str | None = None) -> None:
                       ("allocated", "ab.col.allocated", "int"), ("n_posts", "ab.col.posts", "int"),
                       ("n_clusters", "ab.col.groups", "int"), ("compliance", "ab.col.compliance", "pct")])
     srm = result.srm
-    page.say(t("ab.srm_ok" if srm["ok"] else "ab.srm_bad", lang, p=fmt_p(srm["p_value"])))
+    page.say(t("ab.srm_ok" if srm["ok"] else "ab.srm_bad", lang, p=fmt_p_eq(srm["p_value"])))
 
 
 def show_effects(result, page) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.reports.card import ConclusionCard
-from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_pct, t
+from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_p_eq, fmt_pct, t
 from groupstats.reports.tables import translate_metric
 
 
@@ -22,7 +22,7 @@ def card(exp, lang: str = "zh") -> ConclusionCard:
     more = row["rel_diff"] >= 0
     key = t("mix.key_more" if more else "mix.key_less", lang, arm=arm_name(row["arm"], lang), metric=metric,
             pct=fmt_pct(abs(row["rel_diff"]), lang, digits=0), low=fmt_pct(row["rel_ci_low"], lang, digits=0, signed=True),
-            high=fmt_pct(row["rel_ci_high"], lang, digits=0, signed=True), p=fmt_p(row["p_adjusted"]))
+            high=fmt_pct(row["rel_ci_high"], lang, digits=0, signed=True), p=fmt_p_eq(row["p_adjusted"]))
     nxt = t("mix.next_" + answer, lang, arm=arm_name(row["arm"], lang))
     caveat = t("mix.caveat", lang, mde=fmt_pct(row["mde_rel"], lang, digits=0), groups=int(len(exp.groups)))
     return ConclusionCard(question=t("mix.question", lang, arm=arm_name(row["arm"], lang), metric=metric),
