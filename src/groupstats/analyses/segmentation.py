@@ -943,6 +943,12 @@ class SegmentationResult(Result):
             out["tiers_vs_segments"] = self.comparison.to_dict()
         return to_jsonable(out)
 
+    def conclusion_card(self, lang: str = "zh"):
+        """The conclusion as a :class:`~groupstats.reports.card.ConclusionCard` in ``lang`` (zh/en)."""
+        from groupstats.reports.pages import segments
+
+        return segments.card(self, lang)
+
     def conclusion(self) -> str:
         kind = ({"within_group": "log message rate net of each group's level", "raw": "pooled log message rate"}
                 if self.method == "rate_mixture" else
