@@ -114,6 +114,57 @@ class AuditResult(Result):
                  t("audit.col.reason", lang): c["reason"]} for c in self.claims]
         return pd.DataFrame(rows)
 
+    #: Columns of :meth:`summary_frame` for :meth:`groupstats.reports.notebook.Page.table`.
+    SUMMARY_COLUMNS = [("id", "audit.col.id", "text"), ("claim", "audit.col.claim", "text"),
+                       ("verdict", "audit.col.verdict", "text"), ("evidence", "audit.col.evidence", "text"),
+                       ("estimate", "audit.col.estimate", "text"), ("reason", "audit.col.reason", "text")]
+
+    def summary_frame(self) -> pd.DataFrame:
+        """:meth:`summary_table` with plain column names (see :data:`SUMMARY_COLUMNS`)."""
+        frame = self.summary_table()
+        frame.columns = [c for c, _, _ in self.SUMMARY_COLUMNS]
+        return frame
+
+    def plot(self, ax=None):
+        """Each rule's estimate with its interval (relative effects and associations), by verdict.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        from groupstats.reports.card import _BADGE
+
+        rel_units = (t("audit.unit.rel", self.lang), t("audit.unit.rel_activity", self.lang))
+        rows = [c for c in self.claims if c["estimate"] is not None and c["unit"] in rel_units
+                and c["ci_low"] is not None and c["ci_high"] is not None]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.6 * max(len(rows), 1) + 1.6))
+        for i, c in enumerate(rows):
+            low = max(c["ci_low"], -1.0)
+            high = min(c["ci_high"], 3.0)
+            colour = _BADGE[c["verdict"]]
+            ax.plot([100 * low, 100 * high], [i, i], color=colour, lw=2)
+            ax.plot([100 * min(c["estimate"], 3.0)], [i], "o", color=colour,
+                    mfc="white" if c["evidence"] == "observational" else colour)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([f"{c['id']} ({t('verdict.' + c['verdict'], self.lang)})" for c in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel(t("audit.fig.x", self.lang))
+        ax.set_title(t("audit.fig.title", self.lang))
+        return ax
+
+    def show(self, page) -> None:
+        """Every rule in full on a report page: claim, source, test, evidence, reason."""
+        lang = self.lang
+        for c in self.claims:
+            page.say(f"{c['id']} · {t('verdict.' + c['verdict'], lang)} · {c['claim']}", css="gs-rule")
+            page.say(f"{t('audit.col.source', lang)}: {c['source']}. {t('audit.col.test', lang)}: {c['test']}")
+            page.say(f"{t('audit.col.evidence', lang)}: {t('audit.evidence.' + c['evidence'], lang)}. "
+                     f"{t('audit.col.reason', lang)}: {c['reason']}")
+
     def conclusion(self) -> str:
         n = self.counts()
         lines = [t("audit.card.key", self.lang, n=len(self.claims), **n), self.multiplicity["description"]]
@@ -222,4 +273,7 @@ from groupstats.reports.i18n import register  # noqa: E402
 register({
     "audit.reason.error": {"zh": "无法检验:{error}", "en": "Not testable: {error}"},
     "audit.arm.noposts": {"zh": "组 {arm}:没有帖子", "en": "arm {arm}: no posts"},
+    "audit.fig.title": {"zh": "每条经验的估计与区间(实心:实验;空心:观察)",
+                        "en": "Each rule's estimate and interval (filled: experiment; hollow: observational)"},
+    "audit.fig.x": {"zh": "相对差异(%)", "en": "relative difference (%)"},
 })
