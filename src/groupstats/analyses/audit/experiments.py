@@ -282,7 +282,8 @@ def _arm_label(h: Hypothesis, arm: str, lang: str) -> str:
 
 def experiment_row(h: Hypothesis, rules: dict, lang: str, alpha: float, missing=()) -> dict:
     comp = h.comparisons
-    binding = comp.loc[comp["p_value"].idxmax()] if h.direction == "for" else comp.loc[comp["p_value"].idxmin()]
+    p_values = comp["p_value"].fillna(1.0)  # a comparison that could not be estimated binds as p = 1
+    binding = comp.loc[p_values.idxmax()] if h.direction == "for" else comp.loc[p_values.idxmin()]
     parts = [t("audit.reason.comparison", lang, focal=_arm_label(h, h.focal, lang),
                other=_arm_label(h, r.comparator, lang), est=fmt_pct(r.rel, lang, signed=True),
                level=fmt_pct(1 - r.level, lang), ci=fmt_interval(r.rel_low, r.rel_high, lang), p=fmt_p(r.p_value))
