@@ -1039,7 +1039,7 @@ def group_association(groups, segments) -> float:
     return float(association(table, method="cramer"))
 
 
-def segment_members(ds, cutoff=None, method: str = "kmeans", k="auto", features: str = "within_group",
+def segment_members(ds, cutoff=None, method: str = DEFAULT_METHOD, k="auto", features: str = "within_group",
                     tiers=None, random_state=0, n_bootstrap: int = 20, member_table=None,
                     **kwargs) -> SegmentationResult:
     """Features up to ``cutoff``, segmentation, and (optionally) tiers for comparison.

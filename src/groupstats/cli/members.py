@@ -87,8 +87,11 @@ def register_segment(app: typer.Typer) -> None:
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
         cutoff: str = typer.Option(None, "--cutoff", help="Use data up to this date/time (default: the last "
                                                           "message).", callback=date_callback),
-        k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto' (silhouette / BIC over 2-8)."),
-        method: str = typer.Option("kmeans", "--method", help="kmeans or gmm."),
+        k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto' (lowest BIC over 2-8; "
+                                                  "silhouette for kmeans)."),
+        method: str = typer.Option("default", "--method",
+                                   help="rate_mixture (the default: mixture on the log message rate with group "
+                                        "effects), gmm or kmeans (k by silhouette, which favours k = 2)."),
         features: str = typer.Option("within_group", "--features",
                                      help="within_group (percentile ranks in each group) or raw."),
         tiers: str = typer.Option("activity", "--tiers", help="Tier preset (activity, points, rfm) or a YAML "
@@ -96,8 +99,8 @@ def register_segment(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         out: Path = typer.Option(None, "--out", help="Write one row per (group_id, member_id) with segment and "
                                                      "tier to this .csv or .parquet file."),
-        as_json: bool = typer.Option(False, "--json", help="Print k, selection scores, stability, profiles "
-                                                           "as JSON."),
+        as_json: bool = typer.Option(False, "--json", help="Print k, selection scores, the evidence for k and "
+                                                           "the runner-up, stability, profiles as JSON."),
         timestamp_format: str = timestamp_format_option(),
     ) -> None:
         """Segment members from their activity up to a cutoff and compare with rule-based tiers."""
