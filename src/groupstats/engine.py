@@ -157,6 +157,7 @@ def _spark(master: str):
     else:
         builder = (builder.master(master).config("spark.ui.enabled", "false")
                    .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
+                   .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     spark = (builder.appName("groupstats").config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.ansi.enabled", "false").getOrCreate())

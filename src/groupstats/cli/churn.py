@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from groupstats.cli.engine_options import engine_option, spark_master_option
+
 from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
 
 
@@ -24,6 +26,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print backtest metrics per model (and the evaluation "
                                                            "at the scoring date where there is one) as JSON."),
         timestamp_format: str = timestamp_format_option(),
+        engine: str = engine_option(),
+        spark_master: str = spark_master_option(),
     ) -> None:
         """Churn risk of every member present at the scoring date.
 
@@ -39,7 +43,7 @@ def register(app: typer.Typer) -> None:
 
         if definition not in DEFINITIONS:
             raise ParameterError(f"--definition must be one of {', '.join(DEFINITIONS)}, not {definition!r}.")
-        dataset = load(data)
+        dataset = load(data, engine=engine, spark_master=spark_master)
         result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
         out = Path(out)
         if out.parent and not out.parent.exists():

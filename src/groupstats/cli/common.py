@@ -17,7 +17,7 @@ def emit(result, as_json: bool) -> None:
 
 
 def load(data: str, tz: str | None = None, tables: list[str] | None = None, validate: bool = True,
-         timestamp_format: str | None = None):
+         timestamp_format: str | None = None, engine: str = "duckdb", spark_master: str | None = None):
     """Load a dataset for a command (resolving ``sample``).
 
     ``timestamp_format`` defaults to the ``--timestamp-format`` of the running command (see
@@ -29,7 +29,7 @@ def load(data: str, tz: str | None = None, tables: list[str] | None = None, vali
     if timestamp_format is None:
         timestamp_format = _TIMESTAMP_FORMAT.get()
     return load_dataset(resolve_data_path(data), tz=tz, tables=tables, validate=validate,
-                        timestamp_format=timestamp_format)
+                        timestamp_format=timestamp_format, engine=engine, spark_master=spark_master)
 
 
 def dumps(obj) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import typer
 
+from groupstats.cli.engine_options import engine_option, spark_master_option
+
 from groupstats.cli.common import date_callback, dumps, duration_callback, load, timestamp_format_option
 
 
@@ -76,6 +78,8 @@ def register(app: typer.Typer) -> None:
                                     "group-days) at which the interval is tightest; default the planned number."),
         prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
                                        "Bayesian read-out (0.3 = 30%)."),
+        engine: str = engine_option(),
+        spark_master: str = spark_master_option(),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
         from groupstats.analyses.slot_experiment import METRICS, analyse_slot_experiment
@@ -88,13 +92,14 @@ def register(app: typer.Typer) -> None:
             # pandas only the tables the analysis reads besides them
             from groupstats.tables import scale as scale
 
-            scale.validate(folder)
+            on = {"engine": engine, "spark_master": spark_master}
+            scale.validate(folder, **on)
             needs = sorted({t for m in [metric, *_split(secondary)] if m in METRICS for t in METRICS[m].needs})
-            ds = load(data, tables=["posts", "assignments", *needs], validate=False)
+            ds = load(data, tables=["posts", "assignments", *needs], validate=False, **on)
             if ds.posts is not None and ds.assignments is not None:
-                outcomes = scale.post_outcomes(folder, window=window, exclude_red_packets=exclude_red_packets)
+                outcomes = scale.post_outcomes(folder, window=window, exclude_red_packets=exclude_red_packets, **on)
         else:
-            ds = load(data)
+            ds = load(data, engine=engine, spark_master=spark_master)
         result = analyse_slot_experiment(
             ds, experiment, metric, window=window, control=control, alpha=alpha, correction=correction,
             slots=slots, washout=washout, exclude_red_packets=exclude_red_packets, kind=kind,

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from groupstats.cli.common import date_callback, load, timestamp_format_option
+from groupstats.cli.engine_options import engine_option, spark_master_option
 
 
 def _write_table(frame, out: Path) -> None:
@@ -50,32 +51,27 @@ def _register_features(app: typer.Typer) -> None:
                                                           "message).", callback=date_callback),
         within_group: bool = typer.Option(False, "--within-group",
                                           help="Write within-group percentile ranks instead of raw values."),
-        engine: str = typer.Option("auto", "--engine",
-                                   help="auto (out-of-core DuckDB for Parquet datasets, else in memory), "
-                                        "duckdb or memory; both give the same table."),
         validate: bool = typer.Option(True, "--validate/--no-validate",
-                                      help="Check the data model first (out-of-core engine; skip it for a "
-                                           "dataset already checked with 'groupstats validate')."),
+                                      help="Check the data model first (in the engine for Parquet datasets; skip "
+                                           "it for a dataset already checked with 'groupstats validate')."),
         timestamp_format: str = timestamp_format_option(),
+        engine: str = engine_option(),
+        spark_master: str = spark_master_option(),
     ) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
-        from groupstats.errors import ParameterError
-        from groupstats.paths import resolve_data_path
-
-        if engine not in ("auto", "duckdb", "memory"):
-            raise ParameterError(f"--engine must be auto, duckdb or memory, not {engine!r}.")
-        folder = Path(resolve_data_path(data))
-        parquet = (folder / "messages.parquet").exists() or (folder / "messages").is_dir()
-        if engine == "duckdb" or (engine == "auto" and parquet and not any(folder.glob("*.csv"))):
-            from groupstats.tables import scale as scale  # validates and aggregates in DuckDB: messages never held in memory
+        folder = parquet_folder(data)
+        if folder is not None:
+            from groupstats.tables import scale  # validates and aggregates in the engine: no message held in pandas
 
             if validate:
-                scale.validate(folder)
-            frame = scale.member_features(folder, cutoff=cutoff, normalise_within_group=within_group)
+                scale.validate(folder, engine=engine, spark_master=spark_master)
+            frame = scale.member_features(folder, cutoff=cutoff, normalise_within_group=within_group, engine=engine,
+                                          spark_master=spark_master)
         else:
             from groupstats.tables.features import member_features
 
-            frame = member_features(load(data), cutoff=cutoff, normalise_within_group=within_group)
+            frame = member_features(load(data, engine=engine, spark_master=spark_master), cutoff=cutoff,
+                                    normalise_within_group=within_group)
         _write_table(frame, out)
         typer.echo(f"wrote features of {len(frame):,} members in {frame['group_id'].nunique()} groups "
                    f"({len(frame.columns) - 2} features, cutoff {frame.attrs.get('cutoff', '')}) to {out}")
@@ -102,6 +98,8 @@ def register_segment(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print k, selection scores, the evidence for k and "
                                                            "the runner-up, stability, profiles as JSON."),
         timestamp_format: str = timestamp_format_option(),
+        engine: str = engine_option(),
+        spark_master: str = spark_master_option(),
     ) -> None:
         """Segment members from their activity up to a cutoff and compare with rule-based tiers."""
         from groupstats.errors import ParameterError
@@ -122,14 +120,16 @@ def register_segment(app: typer.Typer) -> None:
             from groupstats.tables import scale as scale
             from groupstats.analyses.tiers import load_preset
 
-            scale.validate(folder)
-            table = scale.member_features(folder, cutoff=cutoff)
+            scale.validate(folder, engine=engine, spark_master=spark_master)
+            table = scale.member_features(folder, cutoff=cutoff, engine=engine, spark_master=spark_master)
             needs_ds = tier_preset is not None and load_preset(tier_preset)["kind"] == "points"
-            result = segment_members(load(data) if needs_ds else None, cutoff=cutoff, method=method, k=k_value,
-                                     features=features, tiers=tier_preset, random_state=seed,
+            on = {"engine": engine, "spark_master": spark_master}
+            result = segment_members(load(data, **on) if needs_ds else None, cutoff=cutoff, method=method,
+                                     k=k_value, features=features, tiers=tier_preset, random_state=seed,
                                      member_table=table)
         else:
-            result = segment_members(load(data), cutoff=cutoff, method=method, k=k_value, features=features,
+            result = segment_members(load(data, engine=engine, spark_master=spark_master),
+                                     cutoff=cutoff, method=method, k=k_value, features=features,
                                      tiers=tier_preset, random_state=seed)
         if out is not None:
             cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])

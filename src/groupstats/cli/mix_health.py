@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import typer
 
+from groupstats.cli.engine_options import engine_option, spark_master_option
+
 from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
 
 
@@ -39,6 +41,8 @@ def register(app: typer.Typer) -> None:
         prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
                                        "Bayesian read-out."),
         timestamp_format: str = timestamp_format_option(),
+        engine: str = engine_option(),
+        spark_master: str = spark_master_option(),
     ) -> None:
         """Analyse a content-mix experiment (--experiment) or check compliance with a target mix (--target).
 
@@ -65,24 +69,27 @@ def register(app: typer.Typer) -> None:
             from groupstats.tables import scale as scale
             from groupstats.analyses.content_mix import MIX_METRICS, mix_experiment_table
 
-            scale.validate(folder)
+            on = {"engine": engine, "spark_master": spark_master}
+            scale.validate(folder, **on)
             ds = load(data, tables=["posts", "assignments", *(["events"] if metric == "read_rate" else [])],
-                      validate=False)
+                      validate=False, **on)
             table = None
             if metric in MIX_METRICS and ds.assignments is not None:
-                outcomes = scale.post_outcomes(folder) if ds.posts is not None and len(ds.posts) else None
-                table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder),
+                outcomes = scale.post_outcomes(folder, **on) if ds.posts is not None and len(ds.posts) else None
+                table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder, **on),
                                              outcomes=outcomes)
             result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
                                             mapping=mapping, table=table, **monitoring)
         elif experiment is not None:
-            result = analyze_mix_experiment(load(data), experiment, metric=metric, adjustment=adjustment,
+            ds = load(data, engine=engine, spark_master=spark_master)
+            result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment,
                                             alpha=alpha, mapping=mapping, **monitoring)
         elif target is not None:
-            ds = load(data)
+            ds = load(data, engine=engine, spark_master=spark_master)
             result = check_compliance(ds, target, mapping=mapping, start=start, end=end, alpha=alpha)
         else:
-            result = content_type_engagement(load(data), mapping=mapping, alpha=alpha)
+            ds = load(data, engine=engine, spark_master=spark_master)
+            result = content_type_engagement(ds, mapping=mapping, alpha=alpha)
         emit(result, as_json)
 
     @app.command("health")
@@ -95,9 +102,11 @@ def register(app: typer.Typer) -> None:
         recent_weeks: int = typer.Option(4, "--recent-weeks", min=1, help="Weeks over which groups are ranked."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         timestamp_format: str = timestamp_format_option(),
+        engine: str = engine_option(),
+        spark_master: str = spark_master_option(),
     ) -> None:
         """Judge each group-week against health thresholds and rank the groups needing attention."""
         from groupstats.analyses.health import assess_health
 
-        ds = load(data)
+        ds = load(data, engine=engine, spark_master=spark_master)
         emit(assess_health(ds, thresholds=thresholds, start=start, end=end, recent_weeks=recent_weeks), as_json)
