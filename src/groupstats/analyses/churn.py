@@ -49,6 +49,7 @@ from groupstats.data.dataset import Dataset
 from groupstats.tables.derived import _int_us, local_date, member_messages
 from groupstats.errors import ConvergenceError, InsufficientDataError, NotFittedError, ParameterError, StatisticalWarning
 from groupstats.results import Result, to_jsonable
+from groupstats.data.schema import OPERATOR_ROLES
 
 __all__ = [
     "ChurnDefinition", "churn_labels", "churn_features", "plan_cutoffs", "ChurnRiskModel", "BGNBDChurn",
@@ -188,7 +189,7 @@ def present_members(ds: Dataset, cutoff) -> pd.DataFrame:
     cut = ds.timestamp(cutoff)
     m = ds.members
     keep = (m["joined_at"] <= cut) & (m["left_at"].isna() | (m["left_at"] > cut))
-    keep &= ~m["role"].isin(("owner", "admin"))
+    keep &= ~m["role"].isin(OPERATOR_ROLES)
     rows = m.loc[keep, [*KEYS, "joined_at", "left_at"]]
     ops = _operator_pairs(ds)
     if len(ops):
@@ -506,7 +507,7 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
         base = member_features(ds, cutoff=cut)  # cuts the dataset at ``cut`` itself
     base = base.reset_index(drop=True)
     members = ds.members
-    members = members.loc[(members["joined_at"] <= cut).to_numpy() & ~members["role"].isin(("owner", "admin"))
+    members = members.loc[(members["joined_at"] <= cut).to_numpy() & ~members["role"].isin(OPERATOR_ROLES)
                           .to_numpy()]
     joined = members.groupby(KEYS)["joined_at"].min()
     joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
@@ -1394,7 +1395,7 @@ def silence_spells(ds: Dataset, activity=DEFAULT_ACTIVITY, as_of=None) -> pd.Dat
     dates = days["date"].to_numpy()
     next_date = np.r_[dates[1:], dates[-1:]] if len(dates) else dates
     returned = same_next
-    members = ds.members.loc[~ds.members["role"].isin(("owner", "admin"))]
+    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES)]
     last_row = members.sort_values([*KEYS, "joined_at"], kind="stable").drop_duplicates(KEYS, keep="last")
     left_at = last_row.set_index(KEYS)["left_at"].reindex(pd.MultiIndex.from_frame(days[KEYS]))
     left_date = local_date(pd.Series(left_at.to_numpy())).to_numpy()

@@ -48,6 +48,7 @@ from groupstats.tables.derived import group_day_metrics, local_date, member_mess
 from groupstats.errors import InsufficientDataError, ParameterError, StatisticalWarning
 from groupstats.paths import PRESETS_DIR
 from groupstats.results import Result, to_jsonable
+from groupstats.data.schema import OPERATOR_ROLES
 
 __all__ = ["MixTarget", "parse_mix", "mix_presets", "marketing_cap", "load_mapping", "apply_mapping",
            "realised_mix", "check_compliance", "MixComplianceResult", "mix_experiment_table",
@@ -609,7 +610,7 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
     act = act.loc[minside].groupby(["group_id", "week"])["member_id"].nunique().rename("n_active")
 
     # distinct members present at some time in the group-week (operators excluded)
-    members = ds.members.loc[~ds.members["role"].isin(("owner", "admin")) & ds.members["group_id"].isin(start_of.index)]
+    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES) & ds.members["group_id"].isin(start_of.index)]
     grid = base[["group_id", "week"]].copy()
     grid["week_start"] = grid["group_id"].map(start_of) + pd.to_timedelta(grid["week"] * 7, unit="D")
     grid["week_end"] = (grid["week_start"] + pd.Timedelta(days=7)).where(

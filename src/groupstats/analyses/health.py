@@ -44,6 +44,7 @@ from groupstats.tables.derived import group_day_metrics, local_date, member_day_
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.paths import PRESETS_DIR
 from groupstats.results import Result, to_jsonable
+from groupstats.data.schema import OPERATOR_ROLES
 
 __all__ = ["group_day_health", "group_week_health", "load_thresholds", "assess_health", "HealthResult",
            "lifecycle_stage", "HEALTH_METRICS", "LIFECYCLE_STAGES", "DEFAULT_THRESHOLDS_FILE"]
@@ -93,7 +94,7 @@ def _silent_counts(ds: Dataset, days: pd.DatetimeIndex, groups: pd.Index, silent
     n_days = len(days)
     d0 = days[0]
     groups = pd.Index(groups)
-    members = ds.members.loc[~ds.members["role"].isin(("owner", "admin")) & ds.members["group_id"].isin(groups)]
+    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES) & ds.members["group_id"].isin(groups)]
     join_day = ((local_date(members["joined_at"]) - d0).dt.days + silent_days).to_numpy()
     left = members["left_at"]
     last_day = np.where(left.notna(), (local_date(left) - d0).dt.days.to_numpy(dtype=float, na_value=np.nan),

@@ -34,6 +34,7 @@ import pandas as pd
 
 from groupstats.errors import DataValidationError, GroupstatsError, ParameterError, Problem
 from groupstats.data.schema import DEFAULT_TZ, MSG_TYPES
+from groupstats.data.schema import OPERATOR_ROLES
 
 #: Hex characters kept from the HMAC-SHA256 digest (64 bits: collisions are negligible).
 HASH_CHARS = 16
@@ -585,7 +586,7 @@ def read_operators(path) -> pd.DataFrame:
         out["group"] = None
         out["role"] = "admin"
     out = out.loc[out["member"].notna()].reset_index(drop=True)
-    out.loc[~out["role"].isin(["owner", "admin"]), "role"] = "admin"
+    out.loc[~out["role"].isin(OPERATOR_ROLES), "role"] = "admin"
     return out
 
 
@@ -912,7 +913,7 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
                                                                           .get("roster")))
     if not had_roster:
         notes.append(SILENT_NOTE)
-    if members["role"].isin(["owner", "admin"]).sum() == 0:
+    if members["role"].isin(OPERATOR_ROLES).sum() == 0:
         notes.append("No operators are marked (pass --operators FILE or a roster with a role column): "
                      "analyses of operator posts will find none.")
     if existing is not None:
@@ -1130,7 +1131,7 @@ def match_posts_plan(plan: pd.DataFrame, messages: pd.DataFrame, members: pd.Dat
         plan_row, group_id, planned_at, content_type of plan rows with no match.
         Each message serves at most one plan row (the nearest one).
     """
-    ops = members.loc[members["role"].isin(["owner", "admin"]), ["group_id", "member_id"]].drop_duplicates()
+    ops = members.loc[members["role"].isin(OPERATOR_ROLES), ["group_id", "member_id"]].drop_duplicates()
     cand = messages.loc[messages["msg_type"] != "system"].merge(ops, on=["group_id", "member_id"])
     cand = cand[["message_id", "group_id", "member_id", "sent_at"]].sort_values("sent_at")
     left = plan.sort_values("planned_at").reset_index(drop=True)
