@@ -821,11 +821,9 @@ class MixExperimentResult(Result):
         bayes = getattr(self, "bayes", None)
         if bayes is not None:
             level = f"{100 * (1 - self.comparison.alpha):g}%"
-            for row in bayes.itertuples(index=False):
-                lines.append(f"Bayesian read-out: {100 * row.prob_better:.1f}% chance that {row.arm!r} beats "
-                             f"{row.control!r} (relative effect {level} credible interval {100 * row.ci_low:+.1f}% to "
-                             f"{100 * row.ci_high:+.1f}%; expected loss if chosen {100 * row.expected_loss:.1f}% of the "
-                             f"control level; prior N(0, {row.prior_sd:g}) on the relative effect).")
+            from groupstats.stats.bayes import describe
+
+            lines += [describe(row, level) for row in bayes.itertuples(index=False)]
         if getattr(self, "sequential", None) is not None:
             from groupstats.stats.sequential import SEQUENTIAL_NOTE
 

@@ -472,12 +472,9 @@ class SlotExperimentResult(Result):
                     "of the control level; smaller effects are not ruled out.")
         lines += supported + not_shown
         if self.bayes is not None:
-            for row in self.bayes.itertuples(index=False):
-                lines.append(
-                    f"- Bayesian read-out: {_pct(row.prob_better, signed=False)} chance that '{row.arm}' beats "
-                    f"'{row.control}' (relative effect {level} credible interval {_pct(row.ci_low)} to "
-                    f"{_pct(row.ci_high)}; expected loss if chosen {_pct(row.expected_loss, signed=False)} of the "
-                    f"control level; prior N(0, {row.prior_sd:g}) on the relative effect).")
+            from groupstats.stats.bayes import describe
+
+            lines += [f"- {describe(row, level)}" for row in self.bayes.itertuples(index=False)]
         if not supported:
             lines.append(f"Overall: the data do not support that any posting slot changes "
                          f"'{self.metric}' relative to '{self.control}'.")

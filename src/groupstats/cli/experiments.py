@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
                        method=method, expected_ratio=_parse_ratio(expected_ratio), n_boot=n_boot, seed=seed)
         if as_of is None and time_column is None and not sequential:
             result = compare_table(table, **options)
-            extra = {}
+            result, extra = monitoring_readout(result, {}, prior_sd=prior_sd)
         else:
             frame, info = monitored_table(table, time_column=time_column, as_of=as_of, cluster=cluster)
             result = compare_arms(frame, **options)

@@ -41,7 +41,7 @@ from scipy import stats as sps
 from groupstats.errors import ParameterError
 
 __all__ = ["DEFAULT_PRIOR_SD", "normal_posterior", "prob_better", "expected_loss", "bayes_readout",
-           "bayes_records", "BAYES_COLUMNS"]
+           "bayes_records", "describe", "BAYES_COLUMNS"]
 
 #: Default prior SD of the relative effect (0.3 = 30% of the control level).
 DEFAULT_PRIOR_SD = 0.3
@@ -120,3 +120,15 @@ def bayes_records(table: pd.DataFrame) -> dict:
     """``{arm: {prob_better, expected_loss, ci_low, ci_high}}`` for JSON (arm labels as strings)."""
     keys = ("prob_better", "expected_loss", "ci_low", "ci_high")
     return {str(r["arm"]): {k: float(r[k]) for k in keys} for r in table.to_dict(orient="records")}
+
+
+def describe(row, level: str = "95%") -> str:
+    """One sentence for a conclusion from a row of :func:`bayes_readout` (chances above 99.9% and losses
+    below 0.01% are shown as bounds, not rounded to 100% and 0%)."""
+    p = float(row.prob_better)
+    prob = "> 99.9%" if p > 0.999 else "< 0.1%" if p < 0.001 else f"{100 * p:.1f}%"
+    loss = float(row.expected_loss)
+    loss_text = "< 0.01%" if loss < 1e-4 else f"{100 * loss:.2f}%"
+    return (f"Bayesian read-out: {prob} chance that '{row.arm}' beats '{row.control}' (relative effect {level} "
+            f"credible interval {100 * row.ci_low:+.1f}% to {100 * row.ci_high:+.1f}%; expected loss if chosen "
+            f"{loss_text} of the control level; prior N(0, {row.prior_sd:g}) on the relative effect).")

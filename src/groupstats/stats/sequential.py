@@ -432,7 +432,7 @@ def monitoring_readout(result, info: dict, sequential: bool = False, n_opt: floa
         ``comparisons`` (each with ``bayes``), ``conclusion`` and ``monitoring_notes``.
     """
     from groupstats.results import to_jsonable
-    from groupstats.stats.bayes import bayes_readout, bayes_records
+    from groupstats.stats.bayes import bayes_readout, bayes_records, describe
 
     settings, notes = None, []
     if sequential:
@@ -445,11 +445,7 @@ def monitoring_readout(result, info: dict, sequential: bool = False, n_opt: floa
         notes.append(f"{SEQUENTIAL_NOTE} Units: {info['n_units']:,} {info['unit']}s; tuned to be tightest at "
                      f"{n_used:,.0f}" + (" (pass --n-opt with the planned number)." if n_opt is None else "."))
     bayes = bayes_readout(result.comparisons, alpha=result.alpha, prior_sd=prior_sd)
-    for row in bayes.itertuples(index=False):
-        notes.append(f"Bayesian read-out: {100 * row.prob_better:.1f}% chance that {row.arm!r} beats {row.control!r} "
-                     f"(relative effect {100 * (1 - result.alpha):g}% credible interval {100 * row.ci_low:+.1f}% to "
-                     f"{100 * row.ci_high:+.1f}%; expected loss if chosen {100 * row.expected_loss:.2f}%; prior "
-                     f"N(0, {prior_sd:g}) on the relative effect).")
+    notes += [describe(row, f"{100 * (1 - result.alpha):g}%") for row in bayes.itertuples(index=False)]
     if info.get("as_of") is not None:
         notes.append(f"As of {info['as_of']}: {info['n_rows_after_as_of']:,} later row(s) of "
                      f"{info['n_rows_total']:,} were left out.")
