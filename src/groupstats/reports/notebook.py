@@ -100,17 +100,19 @@ PAGE_CSS = """
 .gs-conclusion h2 { margin: .4em 0 .5em; }
 .gs-badge { color: #fff; border-radius: 1em; padding: .1em .7em; font-size: .75em; vertical-align: middle;
   margin-left: .4em; white-space: nowrap; }
-table.gs-card th { text-align: left; white-space: nowrap; padding: .3em 1em .3em 0; vertical-align: top;
-  color: #57606a; background: none; }
-table.gs-card td { text-align: left; padding: .3em 0; }
+table.gs-card { width: 100%; margin: 0 !important; }
+table.gs-card th { text-align: left !important; white-space: nowrap; padding: .3em 1em .3em 0; vertical-align: top;
+  color: #57606a; background: none !important; width: 6em; }
+table.gs-card td { text-align: left !important; padding: .3em 0; font-size: 1.05em; }
+.jp-RenderedHTMLCommon table { margin-left: 0 !important; margin-right: auto !important; }
 .gs-table-wrap { max-width: 100%; overflow-x: auto; margin: .4em 0 1em; }
 .gs-table-wrap.gs-tall { max-height: 32em; overflow-y: auto; }
 table.gs-table { border-collapse: collapse; font-size: .92em; }
-table.gs-table th { background: #f3f3f3; position: sticky; top: 0; text-align: left; white-space: normal;
+table.gs-table th { background: #f3f3f3; position: sticky; top: 0; text-align: left !important; white-space: normal;
   padding: .35em .6em; border-bottom: 1px solid #bbb; }
 table.gs-table td { padding: .3em .6em; border-bottom: 1px solid #e3e3e3; white-space: normal;
-  overflow-wrap: anywhere; max-width: 28em; text-align: left; }
-table.gs-table td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+  overflow-wrap: anywhere; max-width: 28em; text-align: left !important; }
+table.gs-table td.num { text-align: right !important; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .gs-caption { color: #57606a; font-size: .9em; margin: .2em 0 .8em; }
 .gs-warn { border-left: 4px solid #cf222e; background: #fff5f5; padding: .5em 1em; margin: .6em 0; }
 .gs-keynums { display: flex; flex-wrap: wrap; gap: .8em; margin: .6em 0 1em; }

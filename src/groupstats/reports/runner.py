@@ -1066,8 +1066,14 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
         failed_cell = sum(1 for c in nb.cells[:failed_index + 1] if c.cell_type == "code")
     status = "ok" if error is None else "failed"
     started_at = f"{started:%Y-%m-%d %H:%M:%S}"
+    titled = job
+    if ipynb.exists():  # the report's own title in its language (recorded with its headline)
+        recorded = read_records(ipynb).get("headline")
+        if isinstance(recorded, dict) and recorded.get("title"):
+            titled = ReportJob(notebook=job.notebook, name=job.name, parameters=job.parameters,
+                               title=str(recorded["title"]))
     header = nbformat.v4.new_markdown_cell(_header_markdown(
-        job, info, kernel_name, python, started_at, seconds, status, error, failed_source, failed_cell))
+        titled, info, kernel_name, python, started_at, seconds, status, error, failed_source, failed_cell))
     header.metadata["tags"] = [HEADER_TAG]
     nb.cells = [c for c in nb.cells if HEADER_TAG not in c.metadata.get("tags", [])]
     nb.cells.insert(_header_position(nb) if status == "ok" else 0, header)

@@ -125,6 +125,7 @@ def plot_heatmap(heat: pd.DataFrame, lang: str):
     fig, ax = plt.subplots(figsize=(11, 3.4))
     sns.heatmap(heat, cmap="mako_r", ax=ax, cbar_kws={"label": t("ab.fig.heat_cbar", lang)})
     ax.set_xlabel(t("ab.fig.heat_x", lang))
+    ax.tick_params(axis="y", rotation=0)
     ax.set_ylabel("")
     ax.set_title(t("ab.fig.heat_title", lang))
     fig.tight_layout()

@@ -22,7 +22,8 @@ def card(summary, daily: pd.DataFrame, tables_present: list[str], all_tables: li
     answer = "supported" if not missing else "needs_more_data"
     nxt = t("overview.next_all", lang) if not missing else t("overview.next_missing", lang,
                                                              tables=join(missing, lang))
-    caveat = t("overview.caveat_zero", lang, n=fmt_num(zero, lang), share=fmt_pct(zero / max(len(daily), 1), lang))
+    caveat = (t("overview.caveat_zero", lang, n=fmt_num(zero, lang), share=fmt_pct(zero / max(len(daily), 1), lang))
+              if zero else t("overview.caveat_none", lang))
     return ConclusionCard(question=t("overview.question", lang), answer=answer, key_number=key, next_step=nxt,
                           caveat=caveat, lang=lang)
 

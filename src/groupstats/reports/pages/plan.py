@@ -58,6 +58,7 @@ def plot_mde(plans, grid: pd.DataFrame, target: float, lang: str):
                label=t("plan.fig.simulated", lang))
     ax.axhline(100 * target, color="red", ls="--", lw=1, label=t("plan.fig.target", lang,
                                                                  target=fmt_pct(target, lang, digits=0)))
+    ax.set_xticks(sorted(set(grid["weeks"])))
     ax.set_xlabel(t("plan.fig.x", lang))
     ax.set_ylabel(t("plan.fig.y", lang))
     ax.set_ylim(bottom=0)

@@ -14,8 +14,24 @@ PROFILE_FEATURES = {"messages_per_day": "num", "active_day_share": "pct", "messa
 
 
 def segment_name(name: str, lang: str) -> str:
-    key = f"segment.{str(name).replace(' ', '_')}"
-    return t(key, lang) if key in CATALOGUE else str(name)
+    """A segment's plain-words name in the language: 'core contributors (repliers) 2' -> '核心贡献者(爱回复)2'."""
+    import re
+
+    m = re.fullmatch(r"(.+?)(?: \((.+)\))?(?: (\d+))?", str(name))
+    if m is None:
+        return str(name)
+    base, qualifier, number = m.groups()
+    key = f"segment.{base.replace(' ', '_')}"
+    if key not in CATALOGUE:
+        return str(name)
+    out = t(key, lang)
+    if qualifier:
+        qkey = f"segq.{qualifier}"
+        q = t(qkey, lang) if qkey in CATALOGUE else qualifier
+        out += f"({q})" if lang == "zh" else f" ({q})"
+    if number:
+        out += number if lang == "zh" else f" {number}"
+    return out
 
 
 def feature_label(name: str, lang: str) -> str:
@@ -87,7 +103,7 @@ def show_tiers(result, tiers, page) -> None:
         table = getattr(comp, "table", None)
     if isinstance(table, pd.DataFrame) and len(table):
         frame = table.copy()
-        frame.index = [str(i) for i in frame.index]
+        frame.index = [t(f"tier.{i}", lang) if f"tier.{i}" in CATALOGUE else str(i) for i in frame.index]
         frame.columns = [segment_name(c, lang) if not isinstance(c, (int, np.integer)) else
                          segment_name(dict(zip(result.profiles["segment"], result.profiles["name"])).get(c, c), lang)
                          for c in frame.columns]
