@@ -81,10 +81,10 @@ def case_slot_experiment(path):
 
 
 def case_mix_experiment(path):
-    from groupstats.analyses.content_mix import analyze_mix_experiment
+    from groupstats.analyses.content_mix import analyse_mix_experiment
 
     ds = _loaded(path)
-    return _timed(lambda: analyze_mix_experiment(ds, "mix_policy"))
+    return _timed(lambda: analyse_mix_experiment(ds, "mix_policy"))
 
 
 def case_churn_backtest(path):

@@ -56,7 +56,7 @@ CASES = [
     ("baseline_pandas", "baseline: 13 features, plain pandas groupby", "pandas", None),
     ("baseline_duckdb", "baseline: 13 features, one DuckDB SQL query", "duckdb", None),
     ("slot_experiment", "A/B: analyse_slot_experiment (after load)", "pandas", "groupstats.analyses.slot_experiment"),
-    ("mix_experiment", "mix: analyze_mix_experiment (after load)", "pandas", "groupstats.analyses.content_mix"),
+    ("mix_experiment", "mix: analyse_mix_experiment (after load)", "pandas", "groupstats.analyses.content_mix"),
     ("churn_backtest", "churn: backtest (after load)", "pandas", "groupstats.analyses.churn"),
     ("segmentation", "segmentation: features + MemberSegmentation.fit", "pandas", "groupstats.analyses.segmentation"),
     ("cli_abtest", "`groupstats abtest --experiment slot_switchback` whole process", "cli", "groupstats.analyses.slot_experiment"),

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from groupstats.analyses.content_mix import (_compliance_stats, _group_level, _itt_comparison, analyze_mix_experiment, check_compliance,
+from groupstats.analyses.content_mix import (_compliance_stats, _group_level, _itt_comparison, analyse_mix_experiment, check_compliance,
                                     content_type_engagement, load_mapping, mix_experiment_table, mix_presets,
                                     parse_mix)
 from groupstats.data.dataset import Dataset
@@ -154,26 +154,26 @@ def test_experiment_table_counts_add_up(sim40, table40):
 def test_planted_effect_recovered(sim40, table40, metric):
     ds, truth = sim40
     planted = truth["mix_experiment"]["rel_effect"][metric]
-    result = analyze_mix_experiment(ds, "mix_policy", metric, table=table40)
+    result = analyse_mix_experiment(ds, "mix_policy", metric, table=table40)
     row = result.comparisons.iloc[0]
     assert result.adjustment == "cuped" and row["arm"] == "interactive_352"
     assert row["rel_ci_low"] < planted < row["rel_ci_high"]
     assert row["rel_ci_low"] > -0.05                   # and the effect is positive beyond noise
     assert result.srm["ok"]
     assert set(result.to_dict()) >= {"experiment", "metric", "method", "arms", "comparisons", "srm"}
-    did = analyze_mix_experiment(ds, "mix_policy", metric, table=table40, adjustment="did", compliance=False)
+    did = analyse_mix_experiment(ds, "mix_policy", metric, table=table40, adjustment="did", compliance=False)
     assert did.comparisons["rel_ci_low"].iloc[0] < planted < did.comparisons["rel_ci_high"].iloc[0]
 
 
 def test_read_rate_has_no_planted_effect(sim40, table40):
     ds, truth = sim40
-    row = analyze_mix_experiment(ds, "mix_policy", "read_rate", table=table40, compliance=False).comparisons.iloc[0]
+    row = analyse_mix_experiment(ds, "mix_policy", "read_rate", table=table40, compliance=False).comparisons.iloc[0]
     assert row["rel_ci_low"] < 0 < row["rel_ci_high"]
 
 
 def test_unadjusted_arm_means_are_ratios_of_sums(sim40, table40):
     ds, _ = sim40
-    result = analyze_mix_experiment(ds, "mix_policy", "replies_per_post", table=table40, adjustment="none",
+    result = analyse_mix_experiment(ds, "mix_policy", "replies_per_post", table=table40, adjustment="none",
                                     compliance=False)
     post = table40.loc[table40["period"] == "post"]
     sums = post.groupby("arm")[["replies", "n_posts"]].sum()
@@ -184,7 +184,7 @@ def test_unadjusted_arm_means_are_ratios_of_sums(sim40, table40):
 
 def test_compliance_view_first_stage(sim40):
     ds, truth = sim40
-    result = analyze_mix_experiment(ds, "mix_policy", "messages_per_member_day")
+    result = analyse_mix_experiment(ds, "mix_policy", "messages_per_member_day")
     info = result.compliance_summary["arms"]["interactive_352"]
     # 90% of posts follow the policy, 10% are uniform over 5 types: dose close to 0.9 vs 0
     assert 0.75 < info["mean_dose_arm"] < 1.0 and abs(info["mean_dose_control"]) < 0.15
@@ -213,11 +213,11 @@ def test_aa_false_positive_rate_near_alpha():
 
 def test_unknown_experiment_and_metric(sample):
     with pytest.raises(ParameterError, match="experiments present"):
-        analyze_mix_experiment(sample, "nope")
+        analyse_mix_experiment(sample, "nope")
     with pytest.raises(ParameterError, match="Unknown metric"):
-        analyze_mix_experiment(sample, "mix_policy", "likes")
+        analyse_mix_experiment(sample, "mix_policy", "likes")
     with pytest.raises(ParameterError, match="not group-randomised"):
-        analyze_mix_experiment(sample, "slot_switchback")
+        analyse_mix_experiment(sample, "slot_switchback")
 
 
 # ----------------------------------------------------------------------------- observational
@@ -243,7 +243,7 @@ def test_content_mix_notebook(run_notebook):
 def test_mix_table_on_out_of_core_tables_is_identical(sample):
     """The CLI's Parquet path (scale tables, dataset without events in memory) gives the same result."""
     from groupstats.tables import scale as scale
-    from groupstats.analyses.content_mix import analyze_mix_experiment, mix_experiment_table
+    from groupstats.analyses.content_mix import analyse_mix_experiment, mix_experiment_table
     from groupstats.data.dataset import load_dataset
     from groupstats.paths import sample_data_path
 
@@ -254,5 +254,5 @@ def test_mix_table_on_out_of_core_tables_is_identical(sample):
                                outcomes=scale.post_outcomes(folder))
     expected = mix_experiment_table(sample, "mix_policy")
     pd.testing.assert_frame_equal(got, expected)
-    assert (analyze_mix_experiment(light, "mix_policy", table=got).to_dict()
-            == analyze_mix_experiment(sample, "mix_policy").to_dict())
+    assert (analyse_mix_experiment(light, "mix_policy", table=got).to_dict()
+            == analyse_mix_experiment(sample, "mix_policy").to_dict())

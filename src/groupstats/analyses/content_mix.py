@@ -7,7 +7,7 @@ Three questions about the kinds of posts operators publish (``posts.content_type
    expected *by chance alone* under perfect compliance at that number of posts (a week of
    7 posts never matches 30/50/20 exactly) and an exact Monte-Carlo multinomial
    goodness-of-fit p-value; and the share of marketing posts against a cap.
-2. **Does a mix policy work?** :func:`analyze_mix_experiment` analyses a group-randomised
+2. **Does a mix policy work?** :func:`analyse_mix_experiment` analyses a group-randomised
    experiment (``assignments``) on group-week outcomes (``messages_per_member_day``,
    ``active_share``, ``replies_per_post``, ``read_rate``), each a ratio of sums, compared at
    group level with :func:`groupstats.stats.compare.compare_arms` (clusters = groups), adjusted
@@ -25,10 +25,10 @@ analyst's own content labels to a target's categories.
 Example
 -------
 >>> from groupstats import load_dataset
->>> from groupstats.analyses.content_mix import check_compliance, analyze_mix_experiment
+>>> from groupstats.analyses.content_mix import check_compliance, analyse_mix_experiment
 >>> ds = load_dataset("data/sample")                                # doctest: +SKIP
 >>> check_compliance(ds, "practical:30,interactive:50,lifestyle:20")  # doctest: +SKIP
->>> analyze_mix_experiment(ds, "mix_policy", "messages_per_member_day")  # doctest: +SKIP
+>>> analyse_mix_experiment(ds, "mix_policy", "messages_per_member_day")  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ from groupstats.data.schema import OPERATOR_ROLES
 
 __all__ = ["MixTarget", "parse_mix", "mix_presets", "marketing_cap", "load_mapping", "apply_mapping",
            "realised_mix", "check_compliance", "MixComplianceResult", "mix_experiment_table",
-           "analyze_mix_experiment", "MixExperimentResult", "content_type_engagement",
+           "analyse_mix_experiment", "MixExperimentResult", "content_type_engagement",
            "ContentEngagementResult", "MIX_METRICS"]
 
 MIXES_FILE = PRESETS_DIR / "mixes.yaml"
@@ -912,7 +912,7 @@ def _itt_comparison(table: pd.DataFrame, groups: pd.DataFrame, metric: str, adju
     return comparison, notes
 
 
-def analyze_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messages_per_member_day",
+def analyse_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messages_per_member_day",
                            adjustment: str = "auto", control=None, alpha: float = 0.05,
                            correction: str = "holm", arm_targets: dict | None = None, mapping=None,
                            table: pd.DataFrame | None = None, compliance: bool = True, as_of=None,
@@ -1145,3 +1145,7 @@ def content_type_engagement(ds: Dataset, metric: str = "replies", mapping=None, 
         comparison = compare_arms(po, arm="content_type", metric=metric, kind="mean", control=baseline,
                                   cluster="group_id", fixed_effects=fe, alpha=alpha, method="cr2")
     return ContentEngagementResult(comparison, metric, [fixed_effects], baseline, int(len(po)))
+
+
+#: The old spelling, kept only while other modules move to the package's British ``analyse_``.
+analyze_mix_experiment = analyse_mix_experiment

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         experiment, metric and method. Exits with code 2 on a bad target (categories no post carries,
         percentages not summing to 100) or an unknown experiment.
         """
-        from groupstats.analyses.content_mix import analyze_mix_experiment, check_compliance, content_type_engagement
+        from groupstats.analyses.content_mix import analyse_mix_experiment, check_compliance, content_type_engagement
         from groupstats.errors import ParameterError
 
         chosen = sum(x is not None and x is not False for x in (experiment, target)) + int(content_types)
@@ -78,11 +78,11 @@ def register(app: typer.Typer) -> None:
                 outcomes = scale.post_outcomes(folder, **on) if ds.posts is not None and len(ds.posts) else None
                 table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder, **on),
                                              outcomes=outcomes)
-            result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
+            result = analyse_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
                                             mapping=mapping, table=table, **monitoring)
         elif experiment is not None:
             ds = load(data, engine=engine, spark_master=spark_master)
-            result = analyze_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment,
+            result = analyse_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment,
                                             alpha=alpha, mapping=mapping, **monitoring)
         elif target is not None:
             ds = load(data, engine=engine, spark_master=spark_master)
