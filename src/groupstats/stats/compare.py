@@ -1030,28 +1030,42 @@ def _bootstrap(data: _Data, kind: str, alpha: float, n_boot: int, seed) -> tuple
         r_boot = boot[:, a] / boot[:, 0] - 1
         d_jack = jack[:, a] - jack[:, 0]
         r_jack = jack[:, a] / jack[:, 0] - 1
-        ci = _bca(d_hat, d_boot, d_jack, alpha)
-        rci = _bca(r_hat, r_boot, r_jack, alpha)
+        d_low, d_high, p = _bca(d_hat, d_boot, d_jack, alpha)
+        r_low, r_high, _ = _bca(r_hat, r_boot, r_jack, alpha)
         valid = d_boot[np.isfinite(d_boot)]
         se = float(valid.std(ddof=1)) if len(valid) > 1 else np.nan
-        p = float(min(1.0, 2 * min(((valid <= 0).sum() + 1) / (len(valid) + 1),
-                                   ((valid >= 0).sum() + 1) / (len(valid) + 1))))
+        # the relative interval must not contradict the difference's: both BCa intervals come from
+        # the same draws but their bias corrections differ slightly, so at the edge they can disagree;
+        # then the difference's interval scaled by the control level is reported
+        if (d_low > 0 or d_high < 0) != (r_low > 0 or r_high < 0) and est[0] != 0:
+            r_low, r_high = sorted((d_low / est[0], d_high / est[0]))
         row = _row(data.labels[a], data.labels[0], d_hat, se, np.inf, alpha, est[a], est[0],
-                   rel=r_hat, rel_ci=rci, p=p, stat=d_hat / se if se > 0 else np.nan)
-        row["ci_low"], row["ci_high"] = ci
+                   rel=r_hat, rel_ci=(r_low, r_high), p=p, stat=d_hat / se if se > 0 else np.nan,
+                   ci=(d_low, d_high))
         rows.append(row)
     prefix = "cluster-" if data.cluster is not None else ""
     return rows, f"{prefix}bootstrap-bca"
 
 
-def _bca(theta: float, boot: np.ndarray, jack: np.ndarray, alpha: float) -> tuple[float, float]:
-    """Bias-corrected and accelerated percentile interval (Efron 1987)."""
+def _bca(theta: float, boot: np.ndarray, jack: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Bias-corrected and accelerated percentile interval (Efron 1987) and the p-value of the
+    same rule: the smallest level at which the BCa interval excludes 0.
+
+    With ``z0`` (bias) and ``a`` (acceleration), the BCa interval at level ``alpha`` takes the
+    empirical quantiles (inverted CDF, no interpolation) at ``Phi(z0 + (z0 + z)/(1 - a (z0 + z)))``
+    for ``z = Phi^-1(alpha/2), Phi^-1(1 - alpha/2)``. Its lower end is above 0 exactly when the
+    share of draws <= 0 is below that level; solving for ``alpha`` gives the one-sided levels
+    ``2 Phi(w/(1 + a w) - z0)`` with ``w = Phi^-1(share) - z0``, and the p-value is the smaller
+    of the two sides (capped at 1). So ``p < alpha`` if and only if the interval excludes 0.
+    Returns ``(low, high, p)``.
+    """
     boot = boot[np.isfinite(boot)]
     jack = jack[np.isfinite(jack)]
     if len(boot) < 10 or not math.isfinite(theta):
-        return (np.nan, np.nan)
-    prop = ((boot < theta).sum() + 0.5 * (boot == theta).sum()) / len(boot)
-    prop = min(max(prop, 1 / (2 * len(boot))), 1 - 1 / (2 * len(boot)))
+        return (np.nan, np.nan, np.nan)
+    n_boot = len(boot)
+    prop = ((boot < theta).sum() + 0.5 * (boot == theta).sum()) / n_boot
+    prop = min(max(prop, 1 / (2 * n_boot)), 1 - 1 / (2 * n_boot))
     z0 = sps.norm.ppf(prop)
     dev = jack.mean() - jack
     denom = 6 * (dev ** 2).sum() ** 1.5
@@ -1060,8 +1074,26 @@ def _bca(theta: float, boot: np.ndarray, jack: np.ndarray, alpha: float) -> tupl
     for q in (alpha / 2, 1 - alpha / 2):
         z = sps.norm.ppf(q)
         adj = sps.norm.cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)))
-        out.append(float(np.quantile(boot, adj)))
-    return out[0], out[1]
+        out.append(float(np.quantile(boot, adj, method="inverted_cdf")))
+
+    def side_level(share: float, upper: bool) -> float:
+        """Level alpha at which the lower (upper) BCa end reaches 0, given the share of draws
+        <= 0 (< 0): the interval excludes 0 on that side iff alpha exceeds it."""
+        if share <= 0.0:
+            return 0.0 if not upper else 2.0
+        if share >= 1.0:
+            return 2.0 if not upper else 0.0
+        w = sps.norm.ppf(share) - z0
+        denom_w = 1 + acc * w
+        if denom_w <= 0:
+            return 2.0
+        z = w / denom_w - z0
+        return float(2 * sps.norm.cdf(z)) if not upper else float(2 * sps.norm.sf(z))
+
+    p_low = side_level(float((boot <= 0).mean()), upper=False)
+    p_high = side_level(float((boot < 0).mean()), upper=True)
+    p = min(1.0, p_low, p_high)
+    return out[0], out[1], p
 
 
 # --------------------------------------------------------------------------- entry points
@@ -1191,8 +1223,9 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
 
     if method == "bootstrap":
         rows, method_used = _bootstrap(data, kind, alpha, n_boot, seed)
-        notes.append(f"BCa bootstrap with {n_boot} replications (seed {seed}); p-value from the "
-                     "bootstrap distribution of the difference.")
+        notes.append(f"BCa bootstrap with {n_boot} replications (seed {seed}); the p-value is the smallest "
+                     "level at which the BCa interval excludes 0 (one rule for both). With fewer than about "
+                     "30 clusters the cluster bootstrap rejects too often; prefer method='cr2' or 'wild'.")
     elif kind == "count":
         family = "negbin" if method == "negbin" else "poisson"
         if method == "model":
