@@ -21,6 +21,10 @@ FIXTURES = {
                      options={}),
     "whatsapp": dict(inputs=sorted((IMPORTS / "whatsapp").glob("*.txt")), options={"date_order": "mdy"}),
     "csv": dict(inputs=[IMPORTS / "csv" / "chat_log.csv"], options={"mapping": IMPORTS / "csv" / "mapping.yaml"}),
+    "pywxdump": dict(inputs=[IMPORTS / "pywxdump" / "2233445566@chatroom_0_5000.csv"], options={}),
+    # auto: a MemoTrace CSV and WhatsApp exports in ten locales in one import
+    "auto": dict(inputs=[IMPORTS / "memotrace" / "统计学习群.csv", *sorted((IMPORTS / "whatsapp_locales").glob("*.txt"))],
+                 options={"date_order": "mdy"}),
 }
 
 #: Raw names, source ids and texts of each fixture that must never appear without --keep-text.
@@ -36,6 +40,9 @@ SECRETS = {
     "whatsapp": ["Anna Schmidt", "Bernd Müller", "+49 151 23456789", "Maria Lopez", "Tom Baker", "Jin Park",
                  "Sam Green", "Priya", "Omar", "Willkommen", "Bananen", "Piranesi", "tomatoes", "Datum kaputt"],
     "csv": ["u1001", "u1002", "u1003", "大家好", "欢迎", "第二个群", "没有发送者", "时间坏了", "shop-1"],
+    "pywxdump": ["wxid_zheng01", "wxid_lin02", "郑会员", "林主任", "各位晚上好", "好的，收到", "第二页见"],
+    "auto": ["陈老师", "周同学", "吴同学", "欢迎两位", "统计入门", "Lucía Gómez", "Pablo Ruiz", "Иван Петров", "张伟",
+             "Giulia Rossi", "Bienvenidos", "tomatoes", "Garden Club", "Club de lectura", "+34 600"],
 }
 
 
