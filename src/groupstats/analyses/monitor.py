@@ -52,9 +52,8 @@ i18n.register({
                             "The shaded band is an always-valid confidence sequence: you may look every day and stop "
                             "as soon as it excludes 0, and false alarms stay below 5%; the dashed lines are the "
                             "ordinary interval, valid only at the planned end."},
-    "monitor.question": {"zh": "实验 {experiment}:有没有哪个时段的{metric}比{control}更高?现在可以停止实验吗?",
-                         "en": "Experiment {experiment}: does any slot get more {metric} than {control}, and can "
-                               "the experiment stop now?"},
+    "monitor.question": {"zh": "有没有哪个时段的{metric}比{control}更高?现在可以停止实验吗?",
+                         "en": "Does any slot get more {metric} than {control}, and can the experiment stop now?"},
     "monitor.key_number": {"zh": "截至 {date}:{arm} 相对{control} {effect}(随时有效 {level} 区间 {interval});"
                                  "{arm} 更好的概率 {prob}。",
                            "en": "As of {date}: {arm} vs {control} {effect} (always-valid {level} interval "
@@ -189,7 +188,7 @@ class MonitorResult(Result):
                            mde=i18n.fmt_pct(self.mde, lang, digits=0), end=f"{last_day:%Y-%m-%d}",
                            days=rec["days_left"])
         return ConclusionCard(
-            question=i18n.t("monitor.question", lang, experiment=self.experiment, metric=metric, control=control),
+            question=i18n.t("monitor.question", lang, metric=metric, control=control),
             answer=RECOMMENDATIONS[rec["code"]], key_number=key_number, next_step=next_step,
             caveat=i18n.t("monitor.caveat", lang, prior=f"{self.prior_sd:g}"), lang=lang)
 
