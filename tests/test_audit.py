@@ -22,7 +22,8 @@ import statsmodels.api as sm
 from scipy import stats as sps
 
 from groupstats.analyses.audit import CAUSAL_RULES, RULE_IDS, ROW_KEYS, audit, detect_experiments
-from groupstats.analyses.audit.experiments import AnalysisCache, claim_test, claim_verdict
+from groupstats.analyses.audit.experiments import AnalysisCache, claim_test, claim_verdict, experiment_rows
+from groupstats.analyses.audit.rules import load_rules
 from groupstats.analyses.audit.stats import cluster_mean_ci, cluster_ratio_ci, holm_levels, invert_relative
 from groupstats.data.dataset import TABLE_NAMES, Dataset
 from groupstats.data.simulate import simulate_community
@@ -211,6 +212,26 @@ def test_planted_effects_recognised_and_supported_in_both_languages():
     assert slot_row["verdict"] == "not_shown" and slot_row["estimate"] > 0
     assert "Observational association" in slot_row["reason"]
     assert no_exp.multiplicity["n_hypotheses"] == 0 and no_exp.experiments == []
+
+    # misleading arm names change nothing: recognition reads the posts, not the labels
+    swapped = {"arm_a": "evening", "arm_b": "morning", "arm_c": "noon", "arm_x": "interactive_352",
+               "arm_y": "control"}
+    liar = _replace(ds, assignments=ds.assignments.assign(arm=ds.assignments["arm"].map(swapped)))
+    found = {e["experiment_id"]: e for e in detect_experiments(liar)}
+    assert {a["arm"]: a["window"] for a in found["slot_switchback"]["arms"]} == {
+        "evening": "morning", "morning": "noon", "noon": "evening"}
+    assert {a["arm"]: a["nearest_preset"] for a in found["mix_policy"]["arms"]} == {
+        "interactive_352": "manage_4321", "control": "interactive_352"}
+
+    # an experiment without a noon arm cannot support "beats 07-09 AND 12-14": not shown, naming the test to run
+    no_noon = _replace(ds, assignments=ds.assignments.loc[ds.assignments["arm"] != "arm_b"])
+    rows, multiplicity, failed = experiment_rows(detect_experiments(no_noon), load_rules(), "en",
+                                                 AnalysisCache(no_noon).share_tables(en.cache))
+    assert failed == {}
+    slot_row = rows["evening_slot"]
+    assert slot_row["evidence"] == "experiment" and slot_row["verdict"] == "not_shown"
+    assert [c["comparator"] for c in slot_row["comparisons"]] == ["arm_a"]
+    assert slot_row["comparisons"][0]["rel"] > 0 and "plan-slots" in slot_row["reason"] and "12-14" in slot_row["reason"]
 
 
 def test_aa_version_supports_no_experiment_claim():
