@@ -795,6 +795,67 @@ def find_private_values(nb, private: Mapping[str, set[str]]) -> dict[str, list[s
 
 
 # --------------------------------------------------------------------------------------
+# applicability: which reports a dataset can support, decided from its tables before papermill
+# --------------------------------------------------------------------------------------
+#: Tables a report needs besides messages and members (which every valid dataset has), by notebook.
+REPORT_NEEDS: dict[str, tuple[str, ...]] = {
+    "posting_time_ab": ("posts", "assignments"),
+    "experiment_monitor": ("posts", "assignments"),
+    "content_mix": ("posts", "assignments"),
+    "plan_slots": ("posts",),
+}
+
+
+def _register_applicability_words() -> None:
+    from groupstats.reports.i18n import register
+
+    register({
+        "index.not_applicable": {"zh": "不适用", "en": "not applicable"},
+        "index.n_not_applicable": {"zh": "{n} 份报告不适用于此数据集(原因见下表),未运行。",
+                                   "en": "{n} report(s) not applicable to this dataset (reasons below); not run."},
+        "applicability.no_table": {"zh": "没有 {table} 表:{report}需要 {needs}",
+                                   "en": "no {table} table: {report} needs {needs}"},
+        "applicability.empty_table": {"zh": "{table} 表没有数据:{report}需要 {needs}",
+                                      "en": "the {table} table is empty: {report} needs {needs}"},
+        "applicability.and": {"zh": "和", "en": "and"},
+        "report.posting_time_ab": {"zh": "发帖时段 A/B 检验", "en": "posting-time A/B"},
+        "report.experiment_monitor": {"zh": "实验监测", "en": "the experiment monitor"},
+        "report.content_mix": {"zh": "内容配比实验", "en": "the content-mix experiment"},
+        "report.plan_slots": {"zh": "时段实验规划", "en": "planning a slot test"},
+    })
+
+
+_register_applicability_words()
+
+
+def not_applicable_reason(report: str, table_rows: Mapping[str, int], lang: str = "en") -> str | None:
+    """Why report ``report`` (a notebook stem) cannot run on a dataset, or None if it can.
+
+    ``table_rows`` maps each table the dataset has to its number of rows. A report is not
+    applicable when a table it needs (:data:`REPORT_NEEDS`) is absent or empty, e.g.
+    "no posts table: posting-time A/B needs posts and assignments".
+    """
+    from groupstats.reports.i18n import t
+
+    needs = REPORT_NEEDS.get(report.split("--", 1)[0], ())
+    for table in needs:
+        rows = table_rows.get(table)
+        if rows is None or rows == 0:
+            return t("applicability.no_table" if rows is None else "applicability.empty_table", lang,
+                     table=table, report=t(f"report.{report.split('--', 1)[0]}", lang),
+                     needs=f" {t('applicability.and', lang)} ".join(needs))
+    return None
+
+
+def job_not_applicable(job: ReportJob, table_rows: Mapping[str, int] | None) -> str | None:
+    """:func:`not_applicable_reason` of a planned run (None when the dataset could not be read:
+    the run then fails and its page shows why)."""
+    if table_rows is None:
+        return None
+    return not_applicable_reason(Path(job.notebook).stem, table_rows, report_lang(job))
+
+
+# --------------------------------------------------------------------------------------
 # executing one report
 # --------------------------------------------------------------------------------------
 @dataclass
@@ -835,6 +896,8 @@ class ReportOutcome:
     #: answer (a verdict key), verdict (its words) and text (the key number in a sentence).
     headline: dict | None = None
     lang: str = "en"
+    #: Why the report was not run (``status == "not_applicable"``): what the dataset lacks.
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -1133,17 +1196,27 @@ class ReportBatch:
 
     @property
     def failures(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if not o.ok]
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def not_applicable(self) -> list[ReportOutcome]:
+        """Reports the dataset cannot support (not run; each with its reason)."""
+        return [o for o in self.outcomes if o.status == "not_applicable"]
 
     def summary(self) -> str:
-        """Plain-words summary naming each failure."""
-        n, bad = len(self.outcomes), self.failures
-        text = f"{n - len(bad)} of {n} report(s) ok in {self.seconds:.0f} s."
+        """Plain-words summary naming each failure and each report that was not applicable."""
+        skipped = self.not_applicable
+        n, bad = len(self.outcomes) - len(skipped), self.failures
+        text = f"{n - len(bad)} of {n} applicable report(s) ok in {self.seconds:.0f} s."
         if bad:
             text += f" {len(bad)} failed:"
             for o in bad:
                 where = f" (In [{o.failed_cell}])" if o.failed_cell is not None else ""
                 text += f"\n  - {o.name}{where}: {o.error}  -> {o.html}"
+        if skipped:
+            text += f"\n{len(skipped)} not applicable to this dataset (not run):"
+            for o in skipped:
+                text += f"\n  - {o.name}: not applicable: {o.reason}"
         return text
 
     def to_dict(self) -> dict:
@@ -1195,7 +1268,7 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     data_paths = sorted({j.parameters["data_path"] for j in jobs if "data_path" in j.parameters})
-    infos, private = {}, {}
+    infos, private, table_rows = {}, {}, {}
     for path in data_paths:
         try:
             dataset = _load_quietly(path)
@@ -1203,9 +1276,21 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
             dataset = None
         infos[path] = dataset_info(path, dataset)
         private[path] = private_values(path, dataset) if dataset is not None else {}
+        table_rows[path] = {name: len(table) for name, table in dataset.tables.items()} \
+            if dataset is not None else None
     t0 = time.perf_counter()
     outcomes: dict[str, ReportOutcome] = {}
-    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=False if progress else
+    for job in jobs:  # reports the dataset cannot support are listed with the reason, not run
+        reason = job_not_applicable(job, table_rows.get(job.parameters.get("data_path")))
+        if reason is not None:
+            outcomes[job.name] = ReportOutcome(
+                name=job.name, notebook=str(job.notebook), title=job.title, parameters=job.parameters,
+                status="not_applicable", started_at="", seconds=0.0, ipynb="", html="", kernel=kernel_name,
+                lang=report_lang(job), reason=reason)
+            if echo is not None:
+                echo(f"n/a    {job.name}  not applicable: {reason}")
+    runnable = [job for job in jobs if job.name not in outcomes]
+    bar = tqdm(total=len(runnable), desc="reports", unit="report", disable=False if progress else
                (None if progress is None else True), file=sys.stderr)
 
     def finished(job: ReportJob, outcome: ReportOutcome) -> None:
@@ -1231,12 +1316,12 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
                 False)
 
     try:
-        if n_jobs == 1 or len(jobs) == 1:
-            for job in jobs:
+        if n_jobs == 1 or len(runnable) <= 1:
+            for job in runnable:
                 finished(job, execute_report(*args(job)))
         else:
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(execute_report, *args(job)): job for job in jobs}
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(runnable)), mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(execute_report, *args(job)): job for job in runnable}
                 for future in as_completed(futures):
                     job = futures[future]
                     try:
@@ -1299,7 +1384,10 @@ def write_index(batch: ReportBatch, embed_font: bool = True) -> Path:
         params = "<br>".join(f"<code>{esc(k)} = {esc(_fmt_value(v))}</code>" for k, v in o.parameters.items()
                              if k != "data_path") or esc(t("index.defaults", lang))
         h = o.headline or {}
-        if not o.ok:
+        if o.status == "not_applicable":
+            verdict = (f'<span class="not-applicable">{esc(t("index.not_applicable", lang))}</span>'
+                       f'<div class="reason">{esc(o.reason or "")}</div>')
+        elif not o.ok:
             verdict = (f'<span class="failed">{esc(t("index.failed", lang))}</span>'
                        f'<div class="error">{esc(o.error or "")}</div>')
         elif h.get("answer") in _BADGE:
@@ -1311,7 +1399,8 @@ def write_index(batch: ReportBatch, embed_font: bool = True) -> Path:
         link = (f'<a href="{esc(Path(o.html).name)}">{esc(o.title)}</a>' if o.html else esc(o.title))
         nb_link = f'<a href="{esc(Path(o.ipynb).name)}">{esc(Path(o.ipynb).name)}</a>' if o.ipynb else ""
         data = esc(o.parameters.get("data_path", ""))
-        rows.append(f"<tr class='{'row-ok' if o.ok else 'row-failed'}'><td>{link}<div class='name'>{esc(o.name)}</div>"
+        row_class = {"ok": "row-ok", "not_applicable": "row-not-applicable"}.get(o.status, "row-failed")
+        rows.append(f"<tr class='{row_class}'><td>{link}<div class='name'>{esc(o.name)}</div>"
                     f"</td><td class='verdict'>{verdict}</td><td>{headline}</td>"
                     f"<td class='details'>{params}<div class='data'>{data}</div>"
                     f"<div class='data'>{esc(t('index.started', lang, when=local_time(o.started_at, tz)))} &middot; "
@@ -1322,9 +1411,12 @@ def write_index(batch: ReportBatch, embed_font: bool = True) -> Path:
             esc(t("header.range", lang, start=i["start"], end=i["end"], tz=i["tz"], n=fmt_num(i["n_messages"], lang)))
             if "error" not in i else esc(t("header.unavailable", lang, error=i["error"]))) + "</li>"
         for p, i in batch.datasets.items())
-    n_bad = len(batch.failures)
-    verdict = (f"<p class='ok'>{esc(t('index.all_ok', lang, n=len(batch.outcomes)))}</p>" if not n_bad else
-               f"<p class='failed'>{esc(t('index.some_failed', lang, bad=n_bad, n=len(batch.outcomes)))}</p>")
+    n_bad, n_na = len(batch.failures), len(batch.not_applicable)
+    n_run = len(batch.outcomes) - n_na
+    verdict = (f"<p class='ok'>{esc(t('index.all_ok', lang, n=n_run))}</p>" if not n_bad else
+               f"<p class='failed'>{esc(t('index.some_failed', lang, bad=n_bad, n=n_run))}</p>")
+    if n_na:
+        verdict += f"<p class='not-applicable'>{esc(t('index.n_not_applicable', lang, n=n_na))}</p>"
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     page = f"""<!DOCTYPE html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8"><title>{esc(t('index.title', lang))}</title>
@@ -1338,6 +1430,8 @@ td.verdict {{ white-space: nowrap; }} td.details {{ font-size: .85em; max-width:
 .badge {{ color: #fff; border-radius: 1em; padding: .15em .7em; font-size: .85em; }}
 .ok {{ color: #1a7f37; }} .failed {{ color: #c62828; font-weight: 600; }}
 .error {{ color: #c62828; font-weight: normal; font-size: .9em; max-width: 30em; white-space: normal; }}
+.not-applicable {{ color: #777; font-weight: 600; }}
+.reason {{ color: #555; font-weight: normal; font-size: .9em; max-width: 30em; white-space: normal; }}
 .name, .data {{ color: #777; font-size: .85em; }} code {{ font-size: .9em; }}
 </style></head><body>
 <h1>{esc(t('index.title', lang))}</h1>

@@ -1,0 +1,92 @@
+"""`groupstats report`: a report the dataset cannot support is listed as not applicable, with the reason.
+
+Applicability is decided from the dataset's tables before papermill runs, so these reports are
+never executed; the command exits 0 when every applicable report ran.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from groupstats.cli import main
+from groupstats.reports.runner import REPORT_NEEDS, not_applicable_reason
+from thin_datasets import build_all
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def chat_only(tmp_path_factory):
+    """A dataset with messages and members only, like an imported chat export."""
+    return build_all(tmp_path_factory.mktemp("odd"))["chat_only"]
+
+
+def _index(out: Path) -> dict:
+    return {r["name"]: r for r in json.loads((out / "index.json").read_text(encoding="utf-8"))["reports"]}
+
+
+def test_reason_names_the_missing_table_and_what_the_report_needs():
+    chat = {"messages": 10, "members": 3}
+    assert not_applicable_reason("posting_time_ab", chat) == \
+        "no posts table: posting-time A/B needs posts and assignments"
+    assert not_applicable_reason("posting_time_ab", {**chat, "posts": 4}) == \
+        "no assignments table: posting-time A/B needs posts and assignments"
+    assert not_applicable_reason("plan_slots", {**chat, "posts": 0}) == \
+        "the posts table is empty: planning a slot test needs posts"
+    assert not_applicable_reason("posting_time_ab", {**chat, "posts": 4, "assignments": 2}) is None
+    assert not_applicable_reason("data_overview", {}) is None
+    assert "posts" in not_applicable_reason("content_mix--02-x", chat)   # grid runs keep their notebook's needs
+    assert not_applicable_reason("posting_time_ab", chat, "zh").startswith("没有 posts 表")
+
+
+def test_every_report_with_needs_is_a_shipped_notebook():
+    shipped = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert set(REPORT_NEEDS) <= shipped
+
+
+def test_reports_the_dataset_cannot_support_are_not_run(capsys, tmp_path, chat_only):
+    out = tmp_path / "out"
+    code = main(["report", *REPORT_NEEDS, "--data", str(chat_only), "--out", str(out), "--lang", "en"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "posting_time_ab: not applicable: no posts table: posting-time A/B needs posts and assignments" in printed
+    assert f"{len(REPORT_NEEDS)} not applicable to this dataset" in printed
+    index = _index(out)
+    assert {r["status"] for r in index.values()} == {"not_applicable"}
+    assert index["plan_slots"]["reason"] == "no posts table: planning a slot test needs posts"
+    assert not list(out.glob("*.ipynb"))                          # papermill never ran
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count("<tr class='row-not-applicable'>") == len(REPORT_NEEDS)
+    assert "no posts table: the content-mix experiment needs posts and assignments" in page
+    assert f"{len(REPORT_NEEDS)} report(s) not applicable to this dataset" in page
+
+
+def _notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('data_path: str = ""  # dataset folder\nlang: str = "en"  # language')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("from groupstats import load_dataset\n"
+                                                  "print(len(load_dataset(data_path).messages))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_applicable_reports_run_and_the_command_exits_0(capsys, tmp_path, chat_only):
+    """A notebook named like a report that needs posts is skipped; one that needs only messages runs."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    needs_posts = _notebook(folder / "posting_time_ab.ipynb")
+    overview = _notebook(folder / "data_overview.ipynb")
+    out = tmp_path / "out"
+    code = main(["report", str(needs_posts), str(overview), "--data", str(chat_only), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    index = _index(out)
+    assert index["data_overview"]["status"] == "ok" and (out / "data_overview.html").is_file()
+    assert index["posting_time_ab"]["status"] == "not_applicable"
+    assert not (out / "posting_time_ab.ipynb").exists()
+    assert "1 of 1 applicable report(s) ok" in printed
