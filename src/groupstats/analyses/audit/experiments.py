@@ -419,12 +419,14 @@ def observational_row(rule_id: str, ds, cache: AnalysisCache, rules: dict, lang:
     except GroupstatsError:
         assoc = None
     why = _why_no_experiment(rule_id, experiments, lang)
+    test_key = {"evening_slot": "audit.evening_slot.test_obs", "marketing_cap_15": None}.get(rule_id, "audit.mix.test_obs")
     if assoc is None:
         reason = why + " " + t("audit.reason.no_assoc", lang) + " " + plan
-        return make_row(rule_id, rules, lang, evidence="observational", verdict="not_testable", reason=reason)
+        return make_row(rule_id, rules, lang, evidence="observational", verdict="not_testable", reason=reason,
+                        test_key=test_key)
     binding, text = assoc
     reason = why + " " + t("audit.reason.observational", lang, assoc=text) + " " + plan
-    return make_row(rule_id, rules, lang, evidence="observational", verdict="not_shown", reason=reason,
+    return make_row(rule_id, rules, lang, evidence="observational", verdict="not_shown", reason=reason, test_key=test_key,
                     estimate=binding["rel"], ci_low=binding["rel_low"], ci_high=binding["rel_high"],
                     unit_key="audit.unit.rel", p_value=float(binding["p_value"]))
 

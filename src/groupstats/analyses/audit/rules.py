@@ -85,7 +85,7 @@ def _num(x):
 
 def make_row(rule_id: str, rules: dict, lang: str, *, evidence: str, verdict: str, reason: str,
              estimate=None, ci_low=None, ci_high=None, unit_key: str | None = None,
-             test_values: dict | None = None, **extra) -> dict:
+             test_values: dict | None = None, test_key: str | None = None, **extra) -> dict:
     """One audit row with the keys of :data:`ROW_KEYS` (plus ``extra`` keys, e.g. p_value, details)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
@@ -94,7 +94,7 @@ def make_row(rule_id: str, rules: dict, lang: str, *, evidence: str, verdict: st
     if rule_id in CAUSAL_RULES and evidence == "observational" and verdict in ("supported", "contradicted"):
         raise ValueError(f"{rule_id}: an observational row of a causal claim cannot be {verdict}")
     row = {"id": rule_id, "claim": t(f"audit.{rule_id}.claim", lang), "source": rules["rules"][rule_id]["source"],
-           "test": t(f"audit.{rule_id}.test", lang, **(test_values or {})), "evidence": evidence, "estimate": _num(estimate),
+           "test": t(test_key or f"audit.{rule_id}.test", lang, **(test_values or {})), "evidence": evidence, "estimate": _num(estimate),
            "ci_low": _num(ci_low), "ci_high": _num(ci_high),
            "unit": t(unit_key, lang) if unit_key else None, "verdict": verdict, "reason": reason}
     row.update(extra)
@@ -169,8 +169,12 @@ register({
     "audit.mix.test": {"zh": "按各组实际内容配比识别配比实验并匹配最近的预设配比;在群随机实验中比较人均日发言数(意向处理,群为单位,CUPED 前期校正,CR2 区间)。",
                        "en": "Content-mix experiments recognised by their arms' realised mixes, each arm matched to the nearest preset mix; member messages per member-day compared in the group-randomised experiment (intent to treat, groups as units, CUPED pre-period adjustment, CR2 intervals)."},
     "audit.marketing_cap_15.claim": {"zh": "营销内容不超过 15% 能保住活跃、减少退群", "en": "Keeping marketing at or under 15% of content protects engagement and exits"},
-    "audit.marketing_cap_15.test": {"zh": "若有实验的组分别在 15% 两侧,比较人均日发言数;否则在观察数据中比较营销占比超过 15% 的群周与其余群周下一周的人均日发言数(按群聚类)。",
-                                    "en": "With an experiment whose arms lie on either side of 15% marketing, member messages per member-day compared between them; otherwise, observationally, the next week's messages per member-day after group-weeks above 15% marketing versus the others (clustered by group)."},
+    "audit.marketing_cap_15.test": {"zh": "若有实验的组分别在 15% 两侧,比较人均日发言数;否则在观察数据中比较营销占比超过 15% 的群周与其余群周下一周的人均日发言数(按群聚类)。退群未检验(配比分析没有退群指标)。",
+                                    "en": "With an experiment whose arms lie on either side of 15% marketing, member messages per member-day compared between them; otherwise, observationally, the next week's messages per member-day after group-weeks above 15% marketing versus the others (clustered by group). Exits are not tested (the mix analysis has no exit metric)."},
+    "audit.evening_slot.test_obs": {"zh": "观察性:按实际发帖时段比较所有帖子的每帖回复数,晚间对早间和午间,群固定效应,按群聚类的 CR2 区间(非随机)。",
+                                    "en": "Observational: replies per post of all posts by the window they were posted in, evening vs morning and noon, group fixed effects, CR2 intervals clustered by group (not randomised)."},
+    "audit.mix.test_obs": {"zh": "观察性:实际配比与该预设距离在 0.15 以内的群周,与其余群周比较下一周的人均日发言数(按群聚类,非随机)。",
+                           "en": "Observational: next week's member messages per member-day after group-weeks whose realised mix was within 0.15 of the preset, versus the other group-weeks (clustered by group, not randomised)."},
     "audit.silent_30d_churned.claim": {"zh": "连续 30 天不发言的成员已经流失", "en": "A member silent for 30 days is gone"},
     "audit.silent_30d_churned.test": {"zh": "用成员自己的沉默期估计:已沉默 30 天的成员在之后 {within} 天内再次发言的概率(Aalen-Johansen,退群为竞争事件);低于 {level} 视为流失,并给出数据自己的建议阈值。",
                                       "en": "From the members' own silence spells: the chance that a member silent for 30 days speaks again within {within} days (Aalen-Johansen, leaving as a competing event); below {level} counts as gone; the data's own threshold is where the chance first falls below {level}."},
