@@ -115,6 +115,7 @@ def test_mix_as_of_sequential(capsys, sample_path):
                                                                                  tz="Asia/Shanghai")
     settings = d["sequential_settings"]
     assert settings["unit"] == "group-day" and 0 < settings["n_units"] < settings["planned_units"]
+    assert d["n_incomplete"] > 0  # posts of the last 24 h before the cutoff
     for c in d["comparisons"]:
         assert c["p_value"] >= c["p_value_fixed"]
         assert set(c["bayes"]) == {"prob_better", "expected_loss", "ci_low", "ci_high"}

@@ -801,6 +801,7 @@ class MixExperimentResult(Result):
             "alpha": base["alpha"], "correction": base["correction"],
             "sequential": getattr(self, "sequential", None) is not None,
             "sequential_settings": getattr(self, "sequential", None), "as_of": getattr(self, "as_of", None),
+            "n_incomplete": getattr(self, "n_incomplete", 0),
             "arms": base["arms"], "comparisons": self._comparison_records(base["comparisons"]), "srm": base["srm"],
             "groups": self.groups, "compliance": {**self.compliance_summary, "groups": self.compliance},
             "notes": list(base["notes"]) + list(self.notes)})
