@@ -104,3 +104,22 @@ def test_significance_flag_agrees_with_both_intervals(kind, method, clustered, o
         _check(row, (kind, method, rep, res.method))
         n_sig += bool(row["significant"])
     assert 0 < n_sig < PER_SETTING or method == "model"     # both outcomes occur: the check is not vacuous
+
+
+def test_unbounded_relative_interval_is_inf_and_says_so():
+    """A control level indistinguishable from 0 makes the Fieller set unbounded: +-inf, printed as
+    unbounded and kept in JSON as "inf"/"-inf", never NaN, null or n/a."""
+    import json
+
+    rng = np.random.default_rng(3)
+    n = 40
+    frame = pd.DataFrame({"arm": np.repeat(["A", "B"], n),
+                          "y": np.r_[rng.normal(0.0, 1.0, n), rng.normal(0.1, 1.0, n)]})
+    res = compare_arms(frame, arm="arm", metric="y", correction="none")
+    row = res.comparisons.iloc[0]
+    assert np.isinf(row["rel_ci_low"]) or np.isinf(row["rel_ci_high"])
+    assert not bool(row["significant"])
+    payload = json.loads(res.to_json())["comparisons"][0]
+    assert "inf" in (payload["rel_ci_low"], payload["rel_ci_high"]) or \
+        "-inf" in (payload["rel_ci_low"], payload["rel_ci_high"])
+    assert "unbounded" in res.conclusion() and "n/a" not in res.conclusion()

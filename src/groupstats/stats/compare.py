@@ -74,6 +74,10 @@ COMPARISON_COLUMNS = ["arm", "control", "diff", "ci_low", "ci_high", "rel_diff",
 class ComparisonResult(Result):
     """Result of :func:`compare_arms`.
 
+    Interval ends are never NaN: a side that no data can bound (a relative effect whose control
+    level is not clearly non-zero, a wild-bootstrap inversion that never rejects) is ``-inf`` /
+    ``inf``, printed as "unbounded" and written to JSON as the strings "-inf" / "inf".
+
     Attributes
     ----------
     metric, kind, method : str
@@ -135,6 +139,13 @@ class ComparisonResult(Result):
     def to_dict(self) -> dict:
         """JSON-ready dict with keys ``metric, kind, method, alpha, correction,
         arms, comparisons, srm, notes``."""
+        comparisons = self.comparisons.copy()
+        for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high"):
+            # an unbounded interval end stays visible in strict JSON as "inf" / "-inf" (not null)
+            values = comparisons[col].to_numpy(float)
+            if np.isinf(values).any():
+                comparisons[col] = pd.Series([("inf" if v > 0 else "-inf") if np.isinf(v) else v for v in values],
+                                             index=comparisons.index, dtype=object)
         return to_jsonable({
             "metric": self.metric,
             "kind": self.kind,
@@ -142,7 +153,7 @@ class ComparisonResult(Result):
             "alpha": self.alpha,
             "correction": self.correction,
             "arms": self.arms,
-            "comparisons": self.comparisons,
+            "comparisons": comparisons,
             "srm": self.srm,
             "notes": list(self.notes),
         })
@@ -168,7 +179,7 @@ class ComparisonResult(Result):
                 lines.append(
                     f"- Arm {row.arm!r} vs {row.control!r}: no significant difference "
                     f"({_num(row.diff, True)}, {level} CI {_num(row.ci_low, True)} to "
-                    f"{_num(row.ci_high, True)}; {rel} relative; adjusted p = {_p(row.p_adjusted)}). "
+                    f"{_num(row.ci_high, True)}; {rel} relative ({rel_ci}); adjusted p = {_p(row.p_adjusted)}). "
                     f"The minimum detectable effect at 80% power is about +/-{_num(row.mde)}"
                     + (f" ({_pct(row.mde_rel, signed=False)} of the control level)"
                        if _finite(row.mde_rel) else "")
@@ -220,13 +231,26 @@ def _finite(x) -> bool:
         return False
 
 
+def _unbounded(x) -> str | None:
+    """"unbounded" text for an infinite interval end, None otherwise."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return ("-inf (unbounded)" if v < 0 else "+inf (unbounded)") if math.isinf(v) else None
+
+
 def _num(x, signed: bool = False) -> str:
+    if _unbounded(x):
+        return _unbounded(x)
     if not _finite(x):
         return "n/a"
     return f"{x:+.4g}" if signed else f"{x:.4g}"
 
 
 def _pct(x, signed: bool = True) -> str:
+    if _unbounded(x):
+        return _unbounded(x)
     if not _finite(x):
         return "n/a"
     return f"{100 * x:+.1f}%" if signed else f"{100 * x:.1f}%"
