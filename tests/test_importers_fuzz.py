@@ -161,3 +161,41 @@ def test_fuzz_csv(rows):
     mapping = {"group": "g", "member": "who", "time": "when", "type": "kind", "text": "body",
                "message_id": "id", "reply_to": "quote"}
     _run("csv", "table.csv", buf.getvalue().encode("utf-8"), mapping=mapping)
+
+
+named_wechat_rows = st.lists(st.tuples(
+    st.sampled_from(["文本", "图片", "系统消息", "拍一拍", "引用消息", "未知类型", "新类型", "", "系统通知", "动画表情"]),
+    st.one_of(st.sampled_from(["2025-03-01 09:00:00", "2024/10/4 11:42", "2025-03-01 09:00", "04/10/2024 11:42",
+                               "", "x", "1740790800"]), texts),
+    st.one_of(texts, st.sampled_from(['"张三"邀请"李四"加入了群聊', '"张三"将"李四"移出了群聊', "同意\n引用：张三: hi",
+                                      '{"src": "", "msg": "哦吼"}', "{not json"])),
+    names, st.sampled_from(["0", "1", "", "x"]), st.sampled_from(["g1@chatroom", "wxid_friend", ""]),
+    st.booleans()), max_size=12)
+
+
+@FUZZ
+@given(rows=named_wechat_rows, layout=st.sampled_from(["memotrace", "pywxdump", "pywxdump_content"]),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk", "utf-16"]))
+def test_fuzz_memotrace_and_pywxdump(rows, layout, encoding):
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    header = {"memotrace": ["消息ID", "类型", "发送人", "时间", "内容", "备注", "昵称", "更多信息"],
+              "pywxdump": ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src",
+                           "CreateTime"],
+              "pywxdump_content": ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "content",
+                                   "CreateTime"]}[layout]
+    writer.writerow(header)
+    for i, (typ, when, content, name, is_sender, room, short) in enumerate(rows):
+        if layout == "memotrace":
+            row = [i, typ, name, when, content, name, name, "more"]
+        elif layout == "pywxdump":
+            row = [i, i + 100, typ, is_sender, name, room, content, "", when]
+        else:
+            row = [i, i + 100, typ, is_sender, name, room, content, when]
+        writer.writerow(row[:5] if short else row)
+    try:
+        content = buf.getvalue().encode(encoding)
+    except UnicodeEncodeError:  # text GBK cannot hold: the same rows as UTF-8
+        content = buf.getvalue().encode("utf-8")
+    _run("auto", "chat.csv", content)
+    _run("wechatmsg" if layout == "memotrace" else "pywxdump", "chat.csv", content)
