@@ -64,29 +64,39 @@ def test_reports_the_dataset_cannot_support_are_not_run(capsys, tmp_path, chat_o
     assert f"{len(REPORT_NEEDS)} report(s) not applicable to this dataset" in page
 
 
-def _notebook(path: Path) -> Path:
+def _notebook(path: Path, body: str = "print(len(load_dataset(data_path).messages))") -> Path:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('data_path: str = ""  # dataset folder\nlang: str = "en"  # language')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("from groupstats import load_dataset\n"
-                                                  "print(len(load_dataset(data_path).messages))")]
+    nb.cells = [params, nbformat.v4.new_code_cell("from groupstats import load_dataset\n" + body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(path))
     return path
 
 
 def test_applicable_reports_run_and_the_command_exits_0(capsys, tmp_path, chat_only):
-    """A notebook named like a report that needs posts is skipped; one that needs only messages runs."""
+    """A notebook named like a report that needs posts is skipped; one that needs only messages runs;
+    one whose analysis says the data are too short is not applicable (with its message), not failed."""
     folder = tmp_path / "nb"
     folder.mkdir()
     needs_posts = _notebook(folder / "posting_time_ab.ipynb")
     overview = _notebook(folder / "data_overview.ipynb")
+    too_short = _notebook(folder / "churn_risk.ipynb", body=(
+        "from groupstats.errors import InsufficientDataError\n"
+        "raise InsufficientDataError('Too little history: it needs at least 44 days of data')"))
     out = tmp_path / "out"
-    code = main(["report", str(needs_posts), str(overview), "--data", str(chat_only), "--out", str(out)])
+    code = main(["report", str(needs_posts), str(overview), str(too_short), "--data", str(chat_only),
+                 "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed
     index = _index(out)
     assert index["data_overview"]["status"] == "ok" and (out / "data_overview.html").is_file()
     assert index["posting_time_ab"]["status"] == "not_applicable"
     assert not (out / "posting_time_ab.ipynb").exists()
+    assert index["churn_risk"]["status"] == "not_applicable"
+    assert index["churn_risk"]["reason"] == "Too little history: it needs at least 44 days of data"
+    assert (out / "churn_risk.html").is_file()                  # its page shows where it stopped
     assert "1 of 1 applicable report(s) ok" in printed
+    assert "churn_risk: not applicable: Too little history" in printed
+
+    # (a notebook raising any other error still fails: tests/test_reports.py::test_failures_are_contained_and_reported)

@@ -52,6 +52,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "status.ok": {"zh": "正常", "en": "ok"},
     "status.warning": {"zh": "预警", "en": "warning"},
     "status.alert": {"zh": "警报", "en": "alert"},
+    "status.n/a": {"zh": "无数据", "en": "n/a"},  # health: a metric the data cannot measure (e.g. no posts)
     # metric names (tables, axes, legends)
     "metric.messages_per_day": {"zh": "日均发言数", "en": "messages per day"},
     "metric.messages_per_member_day": {"zh": "人均日发言数", "en": "messages per member and day"},

@@ -847,6 +847,21 @@ def not_applicable_reason(report: str, table_rows: Mapping[str, int], lang: str 
     return None
 
 
+#: Errors by which an analysis says the data cannot support it (too little history, a missing
+#: table): a report stopped by one of them is not applicable, with the error's message as reason.
+NOT_APPLICABLE_ERRORS = ("InsufficientDataError", "MissingTableError")
+
+
+def _mark_not_applicable(outcome: "ReportOutcome") -> None:
+    """Turn a run stopped by an :data:`NOT_APPLICABLE_ERRORS` error into ``not_applicable``.
+
+    Its page is kept: it shows where the analysis stopped and the message.
+    """
+    ename, _, evalue = (outcome.error or "").partition(": ")
+    if outcome.status == "failed" and ename in NOT_APPLICABLE_ERRORS:
+        outcome.status, outcome.reason = "not_applicable", evalue
+
+
 def job_not_applicable(job: ReportJob, table_rows: Mapping[str, int] | None) -> str | None:
     """:func:`not_applicable_reason` of a planned run (None when the dataset could not be read:
     the run then fails and its page shows why)."""
@@ -1301,10 +1316,14 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
             hits = find_private_values(nbformat.read(outcome.ipynb, as_version=4), private[data_path])
             if hits:
                 _withhold(outcome, hits)
+        _mark_not_applicable(outcome)
         outcomes[job.name] = outcome
         bar.update(1)
         bar.set_postfix_str(job.name[:30])
-        line = f"{'ok    ' if outcome.ok else 'FAILED'} {job.name}  {outcome.seconds:.1f} s  {outcome.html}"
+        state = {"ok": "ok    ", "not_applicable": "n/a   "}.get(outcome.status, "FAILED")
+        line = f"{state} {job.name}  {outcome.seconds:.1f} s  {outcome.html}"
+        if outcome.status == "not_applicable":
+            line += f"  not applicable: {outcome.reason}"
         if echo is not None:
             bar.clear()
             echo(line)
