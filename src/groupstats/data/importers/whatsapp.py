@@ -188,6 +188,8 @@ def _media_type(text: str) -> str | None:
     lowered = stripped.lower()
     if lowered in MEDIA:
         return MEDIA[lowered]
+    if not any(c in stripped for c in "(<（>"):  # every kept-attachment form has a bracket
+        return None
     for regex in ATTACHED:
         found = regex.match(stripped)
         if found:
