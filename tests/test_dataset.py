@@ -216,3 +216,20 @@ def test_from_frames_validates(small_sim):
     bad.loc[0, "msg_type"] = "telegram"
     with pytest.raises(DataValidationError, match="msg_type"):
         Dataset.from_frames(messages=bad, members=ds.members)
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-16"])
+def test_csv_tables_in_gbk_or_utf16_are_read(tmp_path, encoding):
+    """Excel in China saves CSV as GBK; Windows tools write UTF-16 (was a bare codec error)."""
+    folder = write_csv_dataset(tmp_path / encoding)
+    groups = tiny_tables()["groups"].assign(name=["读书会一群"])
+    groups.to_csv(folder / "groups.csv", index=False, encoding=encoding)
+    ds = load_dataset(folder)
+    assert ds.groups["name"].tolist() == ["读书会一群"]
+
+
+def test_csv_in_an_unknown_encoding_names_the_encodings_tried(tmp_path):
+    folder = write_csv_dataset(tmp_path / "bad")
+    (folder / "groups.csv").write_bytes(b"group_id,name\ng1,\xff\xfe\xfd\x80\x81\n")
+    _, text = problems_of(folder)
+    assert "groups.csv" in text and "UTF-8" in text and "GB18030" in text and "UTF-16" in text

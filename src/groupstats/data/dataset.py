@@ -48,12 +48,21 @@ def _table_file(folder: Path, name: str) -> Path | None:
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
+    csv_options = dict(dtype=str, keep_default_na=False, na_values=[""])
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                                encoding="utf-8-sig")
+            try:
+                frame = pd.read_csv(path, encoding="utf-8-sig", **csv_options)
+            except UnicodeDecodeError:  # UTF-16 or GBK/GB18030 (Excel in China): decode, else name the tries
+                import io
+
+                from groupstats.data.importers.common import read_text
+
+                frame = pd.read_csv(io.StringIO(read_text(path)), **csv_options)
+    except GroupstatsError as exc:
+        raise DataValidationError([Problem(str(path), None, str(exc).removeprefix(f"{path.name}: "))]) from exc
     except Exception as exc:  # unreadable file: name it, say why
         raise DataValidationError([Problem(str(path), None, f"cannot be read: {exc}")]) from exc
     return frame.reset_index(drop=True)
