@@ -189,3 +189,14 @@ def test_telegram_create_group_without_members_and_channel_posts(tmp_path, salt)
     assert members.loc[pseudo.one("member", "user1"), "joined_how"] == "created"
     assert members.loc[pseudo.one("member", "channel777"), "role"] == "admin"
     assert members.loc[pseudo.one("member", "user2"), "role"] == "member"
+
+
+def test_auto_reads_an_iphone_zip(tmp_path, salt):
+    import zipfile
+
+    archive = tmp_path / "WhatsApp Chat - Laufen.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("_chat.txt", (IMPORTS / "whatsapp_locales" / "de_ios.txt").read_text(encoding="utf-8"))
+    assert detect(archive).format == "whatsapp"
+    report = import_chats("auto", [archive], tmp_path / "out", salt_file=salt)
+    assert (report.read, report.imported, report.n_leavers) == (10, 10, 2)
