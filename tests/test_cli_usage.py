@@ -270,3 +270,14 @@ def test_experiment_design_follows_the_assignments():
     assert found.loc["sb", "arms"] == "A, B" and found.loc["gr", "n_groups"] == 2
     assert found.loc["gr", "end"] == ts("2026-03-02") and found.loc["sb", "start"] == ts("2026-01-01")
     assert experiments_in(None).empty
+
+
+def test_library_durations_refuse_bare_numbers_too():
+    """Notebook parameters (report -p window=2) reach the library without the CLI's parser."""
+    from groupstats.errors import ParameterError
+    from groupstats.tables.derived import _timedelta
+
+    assert _timedelta("2h", "window") == pd.Timedelta(hours=2)
+    for bare in ("2", "1.5", " 3 "):
+        with pytest.raises(ParameterError, match="needs a unit"):
+            _timedelta(bare, "window")

@@ -39,6 +39,10 @@ def _cut(ds: Dataset, as_of) -> Dataset:
 
 
 def _timedelta(value, name: str) -> pd.Timedelta:
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        # pandas reads a bare "2" as 2 nanoseconds: every windowed count would silently be zero
+        raise ParameterError(f"{name} needs a unit: {value!r} is a bare number. Write e.g. {value.strip()}h "
+                             f"(hours), {value.strip()}min (minutes) or {value.strip()}D (days).")
     try:
         delta = pd.Timedelta(value)
     except (ValueError, TypeError) as exc:
