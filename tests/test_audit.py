@@ -293,3 +293,39 @@ def test_cli_bad_language_exits_2(small_folder, capsys):
 
     assert main(["audit", small_folder, "--lang", "fr"]) == 2
     assert "lang must be one of zh, en" in capsys.readouterr().err
+
+
+def test_cli_missing_rules_file_exits_2(small_folder, tmp_path, capsys):
+    from groupstats.cli import main
+
+    assert main(["audit", small_folder, "--rules", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml does not exist" in capsys.readouterr().err
+
+
+def test_rules_file_overrides_and_checks(tmp_path):
+    custom = tmp_path / "rules.yaml"
+    custom.write_text("alpha: 0.01\nmultiplicity: bonferroni\nrules:\n  silent_30d_churned:\n    gone_below: 0.5\n",
+                      encoding="utf-8")
+    rules = load_rules(custom)
+    assert rules["alpha"] == 0.01 and rules["multiplicity"] == "bonferroni"
+    assert rules["rules"]["silent_30d_churned"]["gone_below"] == 0.5
+    assert rules["rules"]["silent_30d_churned"]["silent_days"] == 30            # defaults kept
+    assert rules["rules"]["evening_slot"]["source"] == "微信群怎么互动(群聊互动技巧)"
+    from groupstats.errors import ParameterError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  sunday_posts: {}\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="unknown rule"):
+        load_rules(bad)
+    bad.write_text("alpha: 2\nrules: {}\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="alpha"):
+        load_rules(bad)
+
+
+def test_every_rule_cites_a_playbook_article():
+    titles = {"维护微信群活跃度", "微信群如何经营和管理(微信群运营与管理)", "微信群怎么互动(群聊互动技巧)",
+              "怎么弄微信群聊(创建微信群聊方法)"}
+    rules = load_rules()
+    for rid in RULE_IDS:
+        cited = {s.strip() for s in rules["rules"][rid]["source"].split(";")}
+        assert cited and cited <= titles, rid

@@ -28,7 +28,6 @@ ROW_KEYS = ("id", "claim", "source", "test", "evidence", "estimate", "ci_low", "
             "reason")
 
 
-@lru_cache(maxsize=4)
 def _read(path: str) -> dict:
     import yaml
 
@@ -42,6 +41,11 @@ def _read(path: str) -> dict:
     return raw
 
 
+@lru_cache(maxsize=1)
+def _default_rules() -> dict:
+    return _read(str(AUDIT_RULES_FILE))
+
+
 def load_rules(path=None) -> dict:
     """The audit settings (default ``presets/audit_rules.yaml``), checked.
 
@@ -50,10 +54,10 @@ def load_rules(path=None) -> dict:
     dict with alpha, multiplicity, recognition, rules ({id: settings with source}), file.
     """
     file = str(Path(path) if path is not None else AUDIT_RULES_FILE)
-    raw = _read(file)
+    raw = _default_rules() if path is None else _read(file)
     if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
         raise ParameterError(f"Audit rules file {file} needs a 'rules:' section (see {AUDIT_RULES_FILE}).")
-    default = _read(str(AUDIT_RULES_FILE))
+    default = _default_rules()
     rules = {}
     for rid in RULE_IDS:
         spec = {**default["rules"][rid], **(raw["rules"].get(rid) or {})}
