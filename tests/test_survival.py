@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -299,7 +300,12 @@ def test_cox_equals_phreg_and_predicts():
     direct = PHReg.from_formula("days ~ x + C(tier)", data=frame, status=frame["event"].to_numpy(),
                                 ties="efron").fit(groups=frame["group"].to_numpy())
     np.testing.assert_allclose(cox.params_.to_numpy(), direct.params, rtol=1e-10)
-    np.testing.assert_allclose(cox.summary_["se"], direct.bse, rtol=1e-10)
+    # model-based SEs equal PHReg's; the cluster-robust ones follow the tie method (checked against R below)
+    plain = CoxPH().fit(frame, "days", "event", formula="x + C(tier)")
+    direct_plain = PHReg.from_formula("days ~ x + C(tier)", data=frame, status=frame["event"].to_numpy(),
+                                      ties="efron").fit()
+    np.testing.assert_allclose(plain.summary_["se"], direct_plain.bse, rtol=1e-10)
+    assert not np.allclose(cox.summary_["se"], direct.bse, rtol=1e-4)   # PHReg's sandwich is not Efron's
     assert list(cox.summary_["covariate"]) == list(direct.model.exog_names)
     # planted effect of x covered by the CI
     row = cox.summary_.set_index("covariate").loc["x"]
@@ -315,6 +321,57 @@ def test_cox_equals_phreg_and_predicts():
                          ties="efron").fit()
     np.testing.assert_allclose(by_cols.params_, direct_strat.params, rtol=1e-10)
     np.testing.assert_allclose(by_cols.predict_partial_hazard(new), np.exp(direct_strat.params[0] * new["x"]))
+
+
+# R 4.2.2, survival 3.5-3: coxph(Surv(days, event) ~ x + z [+ strata(tier)], ties = ..., cluster = group)
+# on tests/data/r_reference/cox_cluster.csv (500 rows, 349 events on 20 distinct days: heavy ties),
+# computed once by tests/test_survival_cox_cluster.R: (coef, se(coef), robust se)
+R_COXPH_CLUSTER = {
+    "efron/x": (0.253183810044803, 0.0475534444735917, 0.0514514725193487),
+    "efron/z": (0.604415737477991, 0.108358474259432, 0.124240815043446),
+    "efron_strata/x": (0.252216691118847, 0.0476459401059719, 0.0521942970372326),
+    "efron_strata/z": (0.598809253989232, 0.108899660485921, 0.124773165252738),
+    "breslow/x": (0.230045718400064, 0.0472607075940595, 0.04753974794324),
+    "breslow/z": (0.551079575681729, 0.108525569796178, 0.115784410423568),
+    "breslow_strata/x": (0.22911831479468, 0.0473718807299734, 0.0480893984762302),
+    "breslow_strata/z": (0.54910135077826, 0.109029987300593, 0.116721723322955),
+}
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("strata", [None, "tier"])
+def test_cox_cluster_robust_se_matches_r(ties, strata):
+    frame = pd.read_csv(Path(__file__).parent / "data" / "r_reference" / "cox_cluster.csv")
+    label = ties + ("_strata" if strata else "")
+    clustered = CoxPH(ties=ties).fit(frame, "days", "event", columns=["x", "z"], cluster_col="group",
+                                     strata_col=strata).summary_.set_index("covariate")
+    plain = CoxPH(ties=ties).fit(frame, "days", "event", columns=["x", "z"],
+                                 strata_col=strata).summary_.set_index("covariate")
+    for var in ("x", "z"):
+        coef, se, robust = R_COXPH_CLUSTER[f"{label}/{var}"]
+        assert clustered.loc[var, "coef"] == pytest.approx(coef, rel=1e-7)
+        assert plain.loc[var, "se"] == pytest.approx(se, rel=1e-6)
+        assert clustered.loc[var, "se"] == pytest.approx(robust, rel=1e-4)
+
+
+def test_cox_score_residuals_sum_to_the_score_and_need_the_tie_method():
+    """Score residuals sum to the score (0 at the MLE) for both tie methods, and Efron's differ from
+    Breslow's at the same coefficients when there are ties."""
+    from groupstats.stats.survival import cox_score_residuals
+
+    frame = pd.read_csv(Path(__file__).parent / "data" / "r_reference" / "cox_cluster.csv")
+    x = frame[["x", "z"]].to_numpy(float)
+    for ties in ("efron", "breslow"):
+        model = PHReg(frame["days"], x, status=frame["event"], ties=ties)
+        beta = model.fit().params
+        resid = cox_score_residuals(frame["days"], frame["event"], x, beta, ties)
+        np.testing.assert_allclose(resid.sum(axis=0), 0.0, atol=1e-6)
+        other = np.r_[0.1, -0.2]
+        np.testing.assert_allclose(cox_score_residuals(frame["days"], frame["event"], x, other, ties).sum(axis=0),
+                                   model.score(other), rtol=1e-9)
+    efron = cox_score_residuals(frame["days"], frame["event"], x, np.r_[0.2, 0.5], "efron")
+    breslow = cox_score_residuals(frame["days"], frame["event"], x, np.r_[0.2, 0.5], "breslow")
+    assert np.abs(efron - breslow).max() > 1e-3
 
 
 def test_cox_errors(gehan):

@@ -580,6 +580,77 @@ def suggest_threshold(curve, level: float = 0.2, use: str = "estimate") -> dict:
 # ======================================================================================
 # Cox proportional hazards (statsmodels PHReg)
 # ======================================================================================
+def cox_score_residuals(durations: np.ndarray, events: np.ndarray, x: np.ndarray, beta: np.ndarray,
+                        ties: str = "efron", strata: np.ndarray | None = None) -> np.ndarray:
+    """Score residuals of a Cox model, consistent with its tie method (as R's ``coxph``).
+
+    With ``d`` tied events at time ``t``, Efron's partial likelihood has ``d`` terms: in term
+    ``k = 0..d-1`` every subject at risk has weight ``r_i = exp(x_i'beta)`` except the tied
+    events, whose weight is ``(1 - k/d) r_i``; ``S0_k`` and ``xbar_k`` are that term's weighted
+    sum and mean. The score splits into per-subject residuals
+
+        U_i = sum_t [ dN_i(t) (x_i - mean_k xbar_k) - sum_k w_ik r_i (x_i - xbar_k) / S0_k ]
+
+    (``w_ik = 1``, or ``1 - k/d`` at the subject's own event time), which sum to the score and
+    are the ``dfbeta`` building blocks of R's robust variance; Breslow is the case ``k = 0`` for
+    all ``d`` terms. Subjects censored at ``t`` are at risk at ``t``. Vectorised over event times
+    (cumulative sums); a loop runs only over the distinct tie sizes and strata.
+
+    Returns
+    -------
+    ndarray (n, p)
+    """
+    t = np.asarray(durations, dtype=float)
+    ev = np.asarray(events, dtype=float)
+    x = np.asarray(x, dtype=float).reshape(len(t), -1)
+    out = np.zeros_like(x)
+    groups = [np.arange(len(t))] if strata is None else \
+        [np.flatnonzero(codes == s) for codes in [pd.factorize(np.asarray(strata))[0]] for s in range(codes.max() + 1)]
+    for idx in groups:
+        out[idx] = _score_residuals_one_stratum(t[idx], ev[idx], x[idx], np.asarray(beta, dtype=float), ties)
+    return out
+
+
+def _score_residuals_one_stratum(t, ev, x, beta, ties):
+    n, p = x.shape
+    r = np.exp(x @ beta)
+    times, inv = np.unique(t, return_inverse=True)                       # ascending distinct times
+    m = len(times)
+    # risk-set sums at each distinct time: subjects with t_i >= time
+    s0_at = np.bincount(inv, weights=r, minlength=m)
+    s1_at = np.stack([np.bincount(inv, weights=r * x[:, j], minlength=m) for j in range(p)], axis=1)
+    s0 = np.cumsum(s0_at[::-1])[::-1]
+    s1 = np.cumsum(s1_at[::-1], axis=0)[::-1]
+    d = np.bincount(inv, weights=ev, minlength=m)                         # events per time
+    s0_d = np.bincount(inv, weights=ev * r, minlength=m)
+    s1_d = np.stack([np.bincount(inv, weights=ev * r * x[:, j], minlength=m) for j in range(p)], axis=1)
+    a_all = np.zeros(m)                 # sum_k 1/S0_k
+    b_all = np.zeros((m, p))            # sum_k xbar_k/S0_k
+    a_own = np.zeros(m)                 # sum_k (k/d)/S0_k  (the events' own reduction)
+    b_own = np.zeros((m, p))
+    xbar_mean = np.zeros((m, p))        # mean_k xbar_k
+    has = d > 0
+    for dd in np.unique(d[has]).astype(int):
+        sel = np.flatnonzero(d == dd)
+        for k in range(dd):
+            frac = k / dd if ties == "efron" else 0.0
+            s0k = s0[sel] - frac * s0_d[sel]
+            xbar = (s1[sel] - frac * s1_d[sel]) / s0k[:, None]
+            a_all[sel] += 1.0 / s0k
+            b_all[sel] += xbar / s0k[:, None]
+            a_own[sel] += frac / s0k
+            b_own[sel] += frac * xbar / s0k[:, None]
+            xbar_mean[sel] += xbar / dd
+    cum_a = np.cumsum(a_all)
+    cum_b = np.cumsum(b_all, axis=0)
+    resid = -r[:, None] * (x * cum_a[inv][:, None] - cum_b[inv])
+    died = ev > 0
+    # the events: + (x_i - mean_k xbar_k), and their weight at their own time is (1 - k/d), not 1
+    resid[died] += x[died] - xbar_mean[inv[died]]
+    resid[died] += r[died, None] * (x[died] * a_own[inv[died]][:, None] - b_own[inv[died]])
+    return resid
+
+
 class CoxPH:
     """Cox proportional-hazards regression: a thin wrapper around statsmodels ``PHReg``.
 
@@ -661,7 +732,7 @@ class CoxPH:
             model = PHReg(dur, exog, status=ev, strata=strata, ties=self.ties)
         groups = None if cluster_col is None else frame[cluster_col].to_numpy()
         try:
-            results = model.fit(groups=groups)
+            results = model.fit()
         except np.linalg.LinAlgError as exc:
             raise ConvergenceError(f"The Cox fit failed ({exc}). Check for collinear covariates or covariates "
                                    f"that perfectly separate events from non-events.") from exc
@@ -672,6 +743,20 @@ class CoxPH:
         names = list(model.exog_names)
         params = np.asarray(results.params, dtype=float)
         se = np.asarray(results.bse, dtype=float)
+        self.robust_covariance_ = None
+        if groups is not None:
+            # cluster-robust (sandwich) covariance from score residuals that follow the tie method:
+            # statsmodels' PHReg sandwich is Breslow-type also under Efron ties; this equals R's
+            # coxph(..., cluster = ) for both (tests/test_survival_cox_cluster.R)
+            info_inv = np.linalg.inv(-model.hessian(params))
+            resid = cox_score_residuals(model.endog, model.status, model.exog, params, self.ties,
+                                        strata)
+            codes = pd.factorize(groups)[0]
+            summed = np.zeros((codes.max() + 1, resid.shape[1]))
+            np.add.at(summed, codes, resid)
+            dfbeta = summed @ info_inv
+            self.robust_covariance_ = dfbeta.T @ dfbeta
+            se = np.sqrt(np.diag(self.robust_covariance_))
         zval = params / se
         self.results_ = results
         self.formula = formula
