@@ -107,6 +107,13 @@ def test_metrics_match_sklearn_and_hand_counts():
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, p))
     assert m["pr_auc"] == pytest.approx(average_precision_score(y, p))
     assert m["brier"] == pytest.approx(brier_score_loss(y, p))
+    # calibration intercept and slope: the logistic regression of y on logit(p) (statsmodels as reference)
+    import statsmodels.api as sm
+
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    ref = sm.GLM(y.astype(float), sm.add_constant(np.log(q / (1 - q))), family=sm.families.Binomial()).fit()
+    assert m["calibration_intercept"] == pytest.approx(ref.params[0], abs=1e-6)
+    assert m["calibration_slope"] == pytest.approx(ref.params[1], abs=1e-6)
     top = np.argsort(-p, kind="stable")[:50]
     assert m["capture_10"] == pytest.approx(y[top].sum() / y.sum())
     assert m["lift_10"] == pytest.approx(y[top].mean() / y.mean())
@@ -135,10 +142,13 @@ def test_paired_bootstrap_covers_truth_and_is_zero_for_identical_scores():
 def test_too_little_history_says_how_much_is_needed(small_sim):
     ds, _ = small_sim
     start = churn.data_start_day(ds)
-    with pytest.raises(InsufficientDataError, match=r"needs at least 65 days of data before the scoring date"):
-        churn.plan_cutoffs(ds, start + pd.Timedelta(days=40), horizon=30)
+    with pytest.raises(InsufficientDataError, match=r"needs at least 44 days of data before the scoring date"):
+        churn.plan_cutoffs(ds, start + pd.Timedelta(days=40), horizon=30)  # 14 days of features + 30 of horizon
+    one = churn.plan_cutoffs(ds, start + pd.Timedelta(days=44), horizon=30)
+    assert one["mode"] == "cross_fit" and one["train"] == [start + pd.Timedelta(days=14)] and one["calibration"] is None
+    assert churn.plan_cutoffs(ds, start + pd.Timedelta(days=51), horizon=30)["mode"] == "time_split"
     plan = churn.plan_cutoffs(ds, start + pd.Timedelta(days=50), horizon=14, min_history_days=21)
-    assert plan["calibration"] == start + pd.Timedelta(days=36)
+    assert plan["calibration"] == start + pd.Timedelta(days=36) and plan["mode"] == "time_split"
     # training horizons end by the scoring date; calibration is on a later cutoff than training
     assert all(c + pd.Timedelta(days=14) <= plan["scoring"] and c < plan["calibration"] for c in plan["train"])
     assert min(plan["train"]) >= start + pd.Timedelta(days=21)
@@ -180,6 +190,13 @@ def test_no_leakage_data_after_the_cutoff_change_nothing(small_sim):
     kw = dict(model="logistic", horizon=14, min_history_days=21)
     m0 = churn.ChurnRiskModel(**kw).fit(ds, cut)
     m1 = churn.ChurnRiskModel(**kw).fit(altered, cut)
+    assert m0.windows_ == m1.windows_ == churn.feature_windows(m0.cutoffs_["history_days"])
+    assert max(m0.windows_["churn"]) == m0.cutoffs_["history_days"] < 28  # windows fit the history
+    with pytest.raises(ParameterError, match="windows=model.windows_"):
+        m0.predict_proba_frame(f0)  # default 28-day windows: not what the model was trained on
+    f0 = churn.churn_features(ds, cut, windows=m0.windows_)
+    f1 = churn.churn_features(altered, cut, windows=m1.windows_)
+    pd.testing.assert_frame_equal(f0, f1)
     assert m0.n_train_ == m1.n_train_ and m0.feature_names_ == m1.feature_names_
     np.testing.assert_allclose(m0.predict_proba_frame(f0), m1.predict_proba_frame(f1))
     # but outcomes after the cutoff do change: the test data were really altered
@@ -194,7 +211,7 @@ def test_drivers_are_the_features_that_raise_risk(small_sim):
     model = churn.ChurnRiskModel("logistic", horizon=14, min_history_days=21).fit(ds, cut)
     scored = model.score(ds, cut)
     assert scored["risk"].between(0, 1).all()
-    feats = churn.churn_features(ds, cut)
+    feats = churn.churn_features(ds, cut, windows=model.windows_)
     i = int(np.argmax(scored["risk"].to_numpy()))
     name = scored["driver_1"].iloc[i]
     assert name in model.feature_names_

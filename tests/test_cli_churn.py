@@ -58,11 +58,11 @@ def test_cli_evaluates_when_outcomes_are_known(sim_path, tmp_path, capsys):
 
 
 def test_cli_too_little_history_exits_2_with_how_much(sim_path, tmp_path, capsys):
-    code = main(["churn", str(sim_path), "--cutoff", "2026-02-10", "--horizon", "14",
+    code = main(["churn", str(sim_path), "--cutoff", "2026-01-25", "--horizon", "14",
                  "--out", str(tmp_path / "r.csv")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "needs at least 49 days of data before the scoring date" in err
+    assert "needs at least 28 days of data before the scoring date" in err  # 14 days of features + the horizon
     assert not (tmp_path / "r.csv").exists()
     code = main(["churn", str(sim_path), "--definition", "gone", "--out", str(tmp_path / "r.csv")])
     assert code == 2

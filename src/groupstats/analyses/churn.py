@@ -66,9 +66,15 @@ DEFAULT_ACTIVITY = ("message",)
 MODELS = ("recency", "logistic", "hgb", "bgnbd")
 #: Statistical defaults (not playbook rules): history behind the first training cutoff,
 #: spacing of training cutoffs, number of training cutoffs.
-MIN_HISTORY_DAYS = 28
+MIN_HISTORY_DAYS = 14
 STEP_DAYS = 7
 N_TRAIN_CUTOFFS = 3
+#: Feature windows (days) with enough history: active days in the last 7/14/28 days, 14-day trends;
+#: member_features' 7/30/90-day windows. With less history they shrink (:func:`feature_windows`).
+CHURN_WINDOWS = (7, 14, 28)
+MEMBER_WINDOWS = (7, 30, 90)
+#: Folds (by group) for the cross-fitted calibration when only one labelled cutoff fits.
+CROSS_FIT_FOLDS = 5
 #: Activity levels used as segments when none are given: active days in the 28 days
 #: before the cutoff (statistical bins, not playbook rules).
 ACTIVITY_LEVELS = ((0, "none"), (1, "low (1-3 days)"), (4, "medium (4-13 days)"), (14, "high (14+ days)"))
@@ -316,9 +322,36 @@ def _activity_days(act: pd.DataFrame, tz: str, _codes: bool = False):
     return frame
 
 
+def feature_windows(history_days: float | None) -> dict:
+    """Feature windows that fit in ``history_days`` of data before the earliest cutoff a model uses.
+
+    Training and scoring cutoffs must share one definition of each feature, and a window
+    longer than the history at the earliest training cutoff would count days before the data
+    start there (zeros) but not at the scoring date. So the windows shrink with the history:
+    churn windows ``(7, 14, 28)`` capped at the history (e.g. 21 days: 7, 14, 21), the trend
+    compares the last half of the longest window with the half before, and the
+    member_features windows ``(7, 30, 90)`` are capped the same way (longest = history,
+    middle = half of it). With 90 days or more nothing changes.
+
+    Returns
+    -------
+    dict: ``churn`` (tuple), ``trend`` (int, days per half), ``member`` (tuple).
+    """
+    h = float("inf") if history_days is None else max(int(history_days), 2)
+    if h >= MEMBER_WINDOWS[-1]:
+        return {"churn": CHURN_WINDOWS, "trend": CHURN_WINDOWS[-1] // 2, "member": MEMBER_WINDOWS}
+    churn_w = tuple(sorted({min(w, h) for w in CHURN_WINDOWS}))
+    long_m = int(min(MEMBER_WINDOWS[-1], h))
+    member_w = tuple(sorted({min(7, long_m), min(30, max(long_m // 2, 1)), long_m}))
+    return {"churn": churn_w, "trend": max(churn_w[-1] // 2, 1), "member": member_w}
+
+
 def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.DataFrame | None,
-                  joined: pd.Series, cut: pd.Timestamp, start: pd.Timestamp) -> pd.DataFrame:
+                  joined: pd.Series, cut: pd.Timestamp, start: pd.Timestamp, windows=CHURN_WINDOWS,
+                  trend: int | None = None) -> pd.DataFrame:
     """Churn-specific features from activity days strictly before the cutoff's date."""
+    windows = tuple(int(w) for w in windows)
+    half = int(trend) if trend is not None else windows[-1] // 2
     n = len(keys)
     key_index = pd.MultiIndex.from_frame(keys[KEYS])
     cut_date = np.datetime64(cut.tz_localize(None))
@@ -352,10 +385,11 @@ def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.Data
     never = np.isnan(silent)
     out["silent_days"] = np.where(never, np.maximum(observed_days, 0), silent)
     out["never_active"] = never.astype(float)
-    for w in (7, 14, 28):
+    for w in windows:
         out[f"act_days_{w}d"] = np.bincount(code[age <= w], minlength=n).astype(float)
-    prev = np.bincount(code[(age > 14) & (age <= 28)], minlength=n).astype(float)
-    out["act_trend_14d"] = out["act_days_14d"].to_numpy() - prev
+    recent_act = np.bincount(code[age <= half], minlength=n).astype(float)
+    prev = np.bincount(code[(age > half) & (age <= 2 * half)], minlength=n).astype(float)
+    out[f"act_trend_{half}d"] = recent_act - prev
     n_days = np.bincount(code, minlength=n).astype(float)
     out["act_repeat_days"] = np.maximum(n_days - 1, 0)
     out["act_age_days"] = np.where(never, np.nan, first_day)
@@ -366,10 +400,10 @@ def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.Data
         rcode = rpos[read_days.pair[rbefore]]
         ok = rcode >= 0
         rcode, rage = rcode[ok], cut_day - read_days.day[rbefore][ok]
-        recent = np.bincount(rcode[rage <= 14], minlength=n).astype(float)
-        earlier = np.bincount(rcode[(rage > 14) & (rage <= 28)], minlength=n).astype(float)
-        out["read_days_14d"] = recent
-        out["read_trend_14d"] = recent - earlier
+        recent = np.bincount(rcode[rage <= half], minlength=n).astype(float)
+        earlier = np.bincount(rcode[(rage > half) & (rage <= 2 * half)], minlength=n).astype(float)
+        out[f"read_days_{half}d"] = recent
+        out[f"read_trend_{half}d"] = recent - earlier
     elif read_days is not None:
         rd = read_days.loc[read_days["date"].to_numpy() < cut_date]
         rcode = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(rd[KEYS])), dtype=np.int64) \
@@ -377,13 +411,13 @@ def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.Data
         rage = ((cut_date - rd["date"].to_numpy()) / np.timedelta64(1, "D")).astype(np.int64)
         ok = rcode >= 0
         rcode, rage = rcode[ok], rage[ok]
-        recent = np.bincount(rcode[rage <= 14], minlength=n).astype(float)
-        earlier = np.bincount(rcode[(rage > 14) & (rage <= 28)], minlength=n).astype(float)
-        out["read_days_14d"] = recent
-        out["read_trend_14d"] = recent - earlier
+        recent = np.bincount(rcode[rage <= half], minlength=n).astype(float)
+        earlier = np.bincount(rcode[(rage > half) & (rage <= 2 * half)], minlength=n).astype(float)
+        out[f"read_days_{half}d"] = recent
+        out[f"read_trend_{half}d"] = recent - earlier
     else:
-        out["read_days_14d"] = np.nan
-        out["read_trend_14d"] = np.nan
+        out[f"read_days_{half}d"] = np.nan
+        out[f"read_trend_{half}d"] = np.nan
     return out
 
 
@@ -430,9 +464,10 @@ class _Panel:
     tests/test_scale.py, ~4 s instead of ~100 s per cutoff at 10M messages).
     """
 
-    def __init__(self, ds: Dataset, definition: ChurnDefinition):
+    def __init__(self, ds: Dataset, definition: ChurnDefinition, windows: dict | None = None):
         self.ds = ds
         self.definition = definition
+        self.windows = windows if windows is not None else feature_windows(None)
         self.start = data_start_day(ds)
         self.end = data_end_day(ds)
         self.activity = _activity_times(ds, definition.activity)
@@ -472,7 +507,8 @@ class _Panel:
         return feats.merge(labels, on=KEYS, how="inner", validate="one_to_one")
 
 
-def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Panel | None = None) -> pd.DataFrame:
+def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Panel | None = None,
+                   windows: dict | None = None) -> pd.DataFrame:
     """Features of every non-operator member present at ``cutoff``, from data up to it only.
 
     The segmentation features of :func:`groupstats.tables.features.member_features` (computed on
@@ -489,6 +525,9 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
     - ``read_days_14d``, ``read_trend_14d``: days with a ``read`` event in the last 14 days
       and its change vs the 14 before (NaN without read events).
 
+    ``windows`` (see :func:`feature_windows`) shortens the windows when the history is short
+    (the column names then carry the actual windows, e.g. ``act_days_21d``).
+
     Returns
     -------
     DataFrame, one row per (group_id, member_id), sorted by keys; ``attrs["cutoff"]``.
@@ -497,14 +536,15 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
 
     cut = _midnight(ds, cutoff)
     panel = _panel if _panel is not None else _Panel(ds.as_of(cut), ChurnDefinition(activity=tuple(
-        activity if not isinstance(activity, str) else (activity,))).validate())
+        activity if not isinstance(activity, str) else (activity,))).validate(), windows)
+    wins = getattr(panel, "windows", None) or feature_windows(None)
     source = getattr(panel, "source", None)
     if source is not None:
         from groupstats.tables import scale as scale
 
-        base = scale.member_features(source, cutoff=cut, tz=ds.tz)
+        base = scale.member_features(source, cutoff=cut, tz=ds.tz, windows=wins["member"])
     else:
-        base = member_features(ds, cutoff=cut)  # cuts the dataset at ``cut`` itself
+        base = member_features(ds, cutoff=cut, windows=wins["member"])  # cuts the dataset at ``cut`` itself
     base = base.reset_index(drop=True)
     members = ds.members
     members = members.loc[(members["joined_at"] <= cut).to_numpy() & ~members["role"].isin(OPERATOR_ROLES)
@@ -513,7 +553,8 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
     joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
     joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)
     extras = _churn_extras(base[KEYS], getattr(panel, "activity_day_codes", panel.activity_days),
-                           getattr(panel, "read_day_codes", panel.read_days), joined, cut, panel.start)
+                           getattr(panel, "read_day_codes", panel.read_days), joined, cut, panel.start,
+                           windows=wins["churn"], trend=wins["trend"])
     out = pd.concat([base, extras.set_axis(base.index)], axis=1)
     out.attrs = dict(base.attrs)
     out.attrs["cutoff"] = cut
@@ -543,18 +584,30 @@ def model_feature_columns(features: pd.DataFrame) -> list[str]:
 def plan_cutoffs(ds: Dataset, scoring_cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS,
                  n_train_cutoffs: int = N_TRAIN_CUTOFFS, step_days: int = STEP_DAYS,
                  min_history_days: int = MIN_HISTORY_DAYS) -> dict:
-    """Training and calibration cutoffs for scoring at ``scoring_cutoff`` with data up to it only.
+    """Labelled cutoffs for scoring at ``scoring_cutoff`` with data up to it only.
+
+    A labelled cutoff ``c`` fits when its outcomes are observed by the scoring date
+    (``c + horizon <= scoring``) and it has at least ``min_history_days`` of data before it.
+    The candidates are ``scoring - horizon - k * step_days`` (k = 0, 1, ...):
+
+    - two or more fit (``mode="time_split"``): calibration on the latest
+      (``scoring - horizon``), training on up to ``n_train_cutoffs`` earlier ones;
+    - exactly one fits (``mode="cross_fit"``): the model is trained on it and calibrated by
+      cross-fitting across groups at that cutoff (out-of-fold scores of held-out groups);
+      there is then no later cutoff to calibrate on and no out-of-time backtest.
 
     Returns
     -------
-    dict with ``scoring`` (Timestamp), ``calibration`` (= scoring - horizon), ``train`` (list
-    of Timestamps, latest first: calibration - k * step_days, each with at least
-    ``min_history_days`` of data before it) and ``history_needed_days``.
+    dict with ``scoring`` (Timestamp), ``mode``, ``calibration`` (Timestamp, or None in
+    cross-fit mode), ``train`` (list of Timestamps, latest first), ``history_days`` (days
+    of data before the earliest training cutoff: the feature windows adapt to it, see
+    :func:`feature_windows`), ``history_needed_days`` (for this mode) and
+    ``history_needed_days_time_split``.
 
     Raises
     ------
     InsufficientDataError
-        Not even one training cutoff fits: the message says how many days of history
+        Not even one labelled cutoff fits: the message says how many days of history
         before the scoring date are needed.
     """
     for name, value, low in (("horizon", horizon, 1), ("n_train_cutoffs", n_train_cutoffs, 1),
@@ -563,22 +616,28 @@ def plan_cutoffs(ds: Dataset, scoring_cutoff=None, horizon: int = DEFAULT_HORIZO
             raise ParameterError(f"{name} must be a whole number >= {low}, got {value!r}.")
     start = data_start_day(ds)
     scoring = data_end_day(ds) if scoring_cutoff is None else _midnight(ds, scoring_cutoff)
-    calibration = scoring - pd.Timedelta(days=horizon)
-    train = [calibration - pd.Timedelta(days=step_days * k) for k in range(1, n_train_cutoffs + 1)]
+    latest = scoring - pd.Timedelta(days=horizon)
     earliest_ok = start + pd.Timedelta(days=min_history_days)
-    train = [c for c in train if c >= earliest_ok]
-    needed = min_history_days + step_days + horizon
-    if not train:
+    one = min_history_days + horizon
+    full = min_history_days + step_days + horizon
+    if latest < earliest_ok:
         have = (scoring - start) / _DAY
         raise InsufficientDataError(
             f"Too little history to train a churn model for scoring on {_fmt(scoring)}: it needs at least "
-            f"{needed} days of data before the scoring date ({min_history_days} days of history behind the "
-            f"earliest training cutoff + {step_days} days to the later calibration cutoff + the {horizon}-day "
-            f"horizon, whose outcomes must be observed by the scoring date), i.e. data starting on or before "
-            f"{_fmt(scoring - pd.Timedelta(days=needed))}; the data start on {_fmt(start)} ({have:.0f} days "
-            f"before). Use a scoring date on or after {_fmt(start + pd.Timedelta(days=needed))}, a shorter "
-            f"horizon, or more history.")
-    return {"scoring": scoring, "calibration": calibration, "train": train, "history_needed_days": needed}
+            f"{one} days of data before the scoring date (one labelled cutoff: {min_history_days} days of history "
+            f"for the features + the {horizon}-day horizon, whose outcomes must be observed by the scoring date), "
+            f"i.e. data starting on or before {_fmt(scoring - pd.Timedelta(days=one))}; the data start on "
+            f"{_fmt(start)} ({have:.0f} days before). Use a scoring date on or after "
+            f"{_fmt(start + pd.Timedelta(days=one))}, a shorter horizon, or more history. (With {full} days the "
+            f"model is also calibrated on a later cutoff than it is trained on.)")
+    train = [latest - pd.Timedelta(days=step_days * k) for k in range(1, n_train_cutoffs + 1)]
+    train = [c for c in train if c >= earliest_ok]
+    base = {"scoring": scoring, "history_needed_days_time_split": full}
+    if not train:
+        return {**base, "mode": "cross_fit", "calibration": None, "train": [latest],
+                "history_days": float((latest - start) / _DAY), "history_needed_days": one}
+    return {**base, "mode": "time_split", "calibration": latest, "train": train,
+            "history_days": float((min(train) - start) / _DAY), "history_needed_days": full}
 
 
 # ======================================================================================
@@ -688,9 +747,10 @@ class ChurnRiskModel:
         d = self._def()
         plan = plan_cutoffs(ds, cutoff, d.horizon, self.n_train_cutoffs, self.step_days, self.min_history_days)
         limit = plan["scoring"]
-        panel = _panel if _panel is not None else _Panel(ds.as_of(limit), d)
+        panel = _panel if _panel is not None else _Panel(ds.as_of(limit), d, feature_windows(plan["history_days"]))
         train = pd.concat([panel.frame(c, limit) for c in plan["train"]], ignore_index=True)
-        calib = panel.frame(plan["calibration"], limit)
+        cross_fit = plan["mode"] == "cross_fit"
+        calib = train if cross_fit else panel.frame(plan["calibration"], limit)
         y = train["churned"].to_numpy(dtype=int)
         if len(np.unique(y)) < 2:
             raise InsufficientDataError(
@@ -709,13 +769,47 @@ class ChurnRiskModel:
         self.n_train_ = len(train)
         self.n_calibration_ = len(calib)
         self.train_base_rate_ = float(y.mean())
-        raw = self._raw(calib[names].to_numpy(dtype=float))
-        y_cal = calib["churned"].to_numpy(dtype=int)
-        self.calibrator_ = _Platt().fit(raw, y_cal) if self.calibrate else None
-        if self.calibrate and self.calibrator_.identity_:
-            warnings.warn(f"All members at the calibration cutoff {_fmt(plan['calibration'])} have the same outcome; "
-                          f"scores are not calibrated.", StatisticalWarning, stacklevel=2)
+        self.windows_ = dict(panel.windows)
+        if cross_fit:  # one labelled cutoff: out-of-fold scores of held-out groups stand in for a later cutoff
+            raw = self._cross_fitted(train[names].to_numpy(dtype=float), y, train["group_id"].to_numpy())
+            y_cal = y
+        else:
+            raw = self._raw(calib[names].to_numpy(dtype=float))
+            y_cal = calib["churned"].to_numpy(dtype=int)
+        ok = raw is not None and 0 < y_cal.sum() < len(y_cal)
+        self.selection_auc_ = float(_weighted_auc(y_cal, raw, np.ones((1, len(y_cal))))[0]) if ok else np.nan
+        self.calibrator_ = _Platt().fit(raw, y_cal) if self.calibrate and raw is not None else None
+        if self.calibrate and (self.calibrator_ is None or self.calibrator_.identity_):
+            where = (f"the calibration cutoff {_fmt(plan['calibration'])}" if not cross_fit else
+                     f"the one labelled cutoff {_fmt(plan['train'][0])} (cross-fitted across groups)")
+            warnings.warn(f"Scores are not calibrated: at {where} all members have the same outcome or there are "
+                          f"fewer than 2 groups to cross-fit.", StatisticalWarning, stacklevel=2)
+            self.calibrator_ = None
         return self
+
+    def _cross_fitted(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
+        """Out-of-fold raw scores: groups split into :data:`CROSS_FIT_FOLDS` folds, each scored by a
+        model fitted on the other folds (members of a group share outcomes, so whole groups are held
+        out). None with fewer than 2 groups."""
+        codes, uniq = pd.factorize(groups)
+        n_folds = min(CROSS_FIT_FOLDS, len(uniq))
+        if n_folds < 2:
+            return None
+        rng = np.random.default_rng(self.random_state)
+        fold = (rng.permutation(len(uniq)) % n_folds)[codes]
+        oof = np.empty(len(y))
+        for f in range(n_folds):
+            fit_rows = fold != f
+            if len(np.unique(y[fit_rows])) < 2:
+                oof[~fit_rows] = y[fit_rows].mean()
+                continue
+            est = _make_estimator(self.model, self.random_state)
+            with warnings.catch_warnings(), _one_thread():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                est.fit(X[fit_rows], y[fit_rows])
+                oof[~fit_rows] = est.predict_proba(X[~fit_rows])[:, 1]
+        self.n_cross_fit_folds_ = n_folds
+        return oof
 
     def _check(self):
         if not hasattr(self, "estimator_"):
@@ -729,6 +823,12 @@ class ChurnRiskModel:
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability for each row of a feature frame, shape (n,)."""
         self._check()
+        missing = [c for c in self.feature_names_ if c not in features.columns]
+        if missing:
+            raise ParameterError(
+                f"The feature frame lacks {missing}: this model uses the feature windows {self.windows_} (shortened to "
+                f"the history before its earliest training cutoff). Compute features with "
+                f"churn_features(ds, cutoff, windows=model.windows_), or call model.score(ds, cutoff).")
         raw = self._raw(features[self.feature_names_].to_numpy(dtype=float))
         return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
 
@@ -742,7 +842,8 @@ class ChurnRiskModel:
         """
         self._check()
         cut = self.cutoffs_["scoring"] if cutoff is None else _midnight(ds, cutoff)
-        feats = (_panel.features(cut) if _panel is not None else churn_features(ds, cut, self._def().activity))
+        feats = (_panel.features(cut) if _panel is not None else churn_features(ds, cut, self._def().activity,
+                                                                                windows=self.windows_))
         out = feats.copy()
         out["risk"] = self.predict_proba_frame(feats)
         drivers = self.drivers(feats, n_drivers)
@@ -876,6 +977,7 @@ def classification_metrics(y, p, fractions=(0.1, 0.2)) -> dict:
     out["roc_auc"] = float(roc_auc_score(y, p)) if two else np.nan
     out["pr_auc"] = float(average_precision_score(y, p)) if two else np.nan
     out["brier"] = float(brier_score_loss(y, np.clip(p, 0, 1))) if n else np.nan
+    out["calibration_intercept"], out["calibration_slope"] = calibration_line(y, p) if two else (np.nan, np.nan)
     order = np.argsort(-p, kind="stable")
     for f in fractions:
         k = max(1, int(np.ceil(f * n))) if n else 0
@@ -884,6 +986,27 @@ def classification_metrics(y, p, fractions=(0.1, 0.2)) -> dict:
         out[f"capture_{tag}"] = hits / pos if pos else np.nan
         out[f"lift_{tag}"] = (hits / k) / out["base_rate"] if pos and k else np.nan
     return out
+
+
+def calibration_line(y, p) -> tuple[float, float]:
+    """Calibration intercept and slope: the logistic regression of the outcome on ``logit(p)``
+    (Cox 1958). Perfect calibration is (0, 1); a slope below 1 means the scores are too
+    extreme (overfitted), an intercept above 0 means risks are underestimated on average.
+    Fitted by Newton's method (scores clipped to [1e-6, 1 - 1e-6])."""
+    y = np.asarray(y, float)
+    x = np.log(np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6))
+    x = x - np.log1p(-np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6))
+    X = np.column_stack([np.ones_like(x), x])
+    beta = np.array([0.0, 1.0])
+    for _ in range(50):
+        mu = 1.0 / (1.0 + np.exp(-(X @ beta)))
+        W = mu * (1 - mu)
+        H = X.T @ (X * W[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(H, X.T @ (y - mu))
+        beta = beta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(beta[0]), float(beta[1])
 
 
 def _weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -1013,8 +1136,8 @@ class ChurnBacktest(Result):
         return to_jsonable({
             "title": self.title, "definition": self.definition.kind, "horizon_days": self.definition.horizon,
             "activity": list(self.definition.activity), "describe": self.definition.describe(),
-            "cutoffs": {"evaluation": self.cutoffs["evaluation"], "calibration": self.cutoffs["calibration"],
-                        "train": self.cutoffs["train"]},
+            "cutoffs": {"evaluation": self.cutoffs["evaluation"], "mode": self.cutoffs.get("mode", "time_split"),
+                        "calibration": self.cutoffs["calibration"], "train": self.cutoffs["train"]},
             "best_model": self.best_model, "metrics": self.metrics, "gain_over_recency": self.gain,
             "calibration": self.calibration, "importance": self.importance, "bgnbd": self.bgnbd,
             "notes": self.notes, "conclusion": self.conclusion()})
@@ -1022,8 +1145,10 @@ class ChurnBacktest(Result):
     def conclusion(self) -> str:
         m = self.metrics.set_index(["model", "population"])
         e = self.cutoffs["evaluation"]
+        calibrated = (f"calibrated on {_fmt(self.cutoffs['calibration'])}" if self.cutoffs["calibration"] is not None
+                      else "calibrated by cross-fitting across groups at that same cutoff")
         lines = [f"Churn = {self.definition.describe()}. Models were trained on cutoffs "
-                 f"{', '.join(_fmt(c) for c in self.cutoffs['train'])}, calibrated on {_fmt(self.cutoffs['calibration'])} "
+                 f"{', '.join(_fmt(c) for c in self.cutoffs['train'])}, {calibrated} "
                  f"and evaluated on {_fmt(e)} (outcomes to {_fmt(e + pd.Timedelta(days=self.definition.horizon))})."]
         for pop, label in (("active", "members active in the previous "
                                       f"{self.definition.horizon} days"), ("all", "all members present")):
@@ -1099,8 +1224,9 @@ def _evaluate(definition: ChurnDefinition, panel: _Panel, eval_cut: pd.Timestamp
     importance = (pd.concat(importance, ignore_index=True)[["model", "feature", "importance_mean",
                                                              "importance_sd"]]
                   if importance else pd.DataFrame(columns=["model", "feature", "importance_mean", "importance_sd"]))
-    cutoffs = {"evaluation": eval_cut, "calibration": plan["calibration"], "train": plan["train"],
-               "history_needed_days": plan["history_needed_days"]}
+    cutoffs = {"evaluation": eval_cut, "mode": plan["mode"], "calibration": plan["calibration"],
+               "train": plan["train"], "history_needed_days": plan["history_needed_days"],
+               "feature_windows": dict(panel.windows)}
     return ChurnBacktest(definition=definition, cutoffs=cutoffs, metrics=metrics,
                          calibration=pd.concat(calib, ignore_index=True), gain=gain,
                          importance=importance.reset_index(drop=True), predictions=preds, best_model=best,
@@ -1161,14 +1287,15 @@ def backtest(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, defi
     unknown = set(models) - set(MODELS)
     if unknown:
         raise ParameterError(f"Unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}.")
-    panel = _panel if _panel is not None else _Panel(ds, d)
-    eval_cut = (panel.end - pd.Timedelta(days=d.horizon)) if cutoff is None else _midnight(ds, cutoff)
-    if eval_cut + pd.Timedelta(days=d.horizon) > panel.end:
+    end = _panel.end if _panel is not None else data_end_day(ds)
+    eval_cut = (end - pd.Timedelta(days=d.horizon)) if cutoff is None else _midnight(ds, cutoff)
+    if eval_cut + pd.Timedelta(days=d.horizon) > end:
         raise InsufficientDataError(
             f"A backtest at {_fmt(eval_cut)} needs outcomes to {_fmt(eval_cut + pd.Timedelta(days=d.horizon))}, but "
-            f"the data end on {_fmt(panel.end)}. Use a cutoff on or before "
-            f"{_fmt(panel.end - pd.Timedelta(days=d.horizon))}.")
+            f"the data end on {_fmt(end)}. Use a cutoff on or before "
+            f"{_fmt(end - pd.Timedelta(days=d.horizon))}.")
     plan = plan_cutoffs(ds, eval_cut, d.horizon, n_train_cutoffs, step_days, min_history_days)
+    panel = _panel if _panel is not None else _Panel(ds, d, feature_windows(plan["history_days"]))
     notes: list = []
     fitted, bg_scores, bg_info = _fit_all(panel, d, eval_cut, models, n_train_cutoffs, step_days,
                                           min_history_days, random_state, notes)
@@ -1264,7 +1391,9 @@ class ChurnRiskResult(Result):
             if (self.model, "all") in ev.index:
                 r = ev.loc[(self.model, "all")]
                 lines.append(f"Judged against what happened after {_fmt(self.scoring_cutoff)}: ROC AUC {r['roc_auc']:.2f}, "
-                             f"Brier {r['brier']:.3f}, top 10% captured {r['capture_10']:.0%} of churners.")
+                             f"Brier {r['brier']:.3f}, calibration intercept {r['calibration_intercept']:+.2f} and "
+                             f"slope {r['calibration_slope']:.2f} (perfect: 0 and 1), top 10% captured "
+                             f"{r['capture_10']:.0%} of churners.")
         lines += self.notes
         return "\n".join(lines)
 
@@ -1290,31 +1419,63 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
     d = _definition(definition, horizon, activity)
     if model not in ("auto", "recency", "logistic", "hgb"):
         raise ParameterError(f"model must be auto, recency, logistic or hgb, not {model!r}.")
-    panel = _Panel(ds, d)
-    scoring = panel.end if cutoff is None else _midnight(ds, cutoff)
-    if scoring > panel.end:
-        raise ParameterError(f"The scoring date {_fmt(scoring)} is after the end of the data ({_fmt(panel.end)}).")
+    end = data_end_day(ds)
+    scoring = end if cutoff is None else _midnight(ds, cutoff)
+    if scoring > end:
+        raise ParameterError(f"The scoring date {_fmt(scoring)} is after the end of the data ({_fmt(end)}).")
     plan = plan_cutoffs(ds, scoring, d.horizon, n_train_cutoffs, step_days, min_history_days)
     notes: list = []
-    prior = None
     try:
         prior_plan = plan_cutoffs(ds, scoring - pd.Timedelta(days=d.horizon), d.horizon, n_train_cutoffs,
                                   step_days, min_history_days)
     except InsufficientDataError:
         prior_plan = None
-        notes.append(f"No backtest before {_fmt(scoring)}: it needs {plan['history_needed_days'] + d.horizon} days of "
-                     f"history before the scoring date"
-                     + (f", so model='auto' used {'hgb' if model == 'auto' else model} without a comparison."
-                        if model == "auto" else "."))
+    history = min(plan["history_days"], prior_plan["history_days"]) if prior_plan is not None \
+        else plan["history_days"]
+    windows = feature_windows(history)
+    panel = _Panel(ds, d, windows)
+    if windows["churn"] != CHURN_WINDOWS or windows["member"] != MEMBER_WINDOWS:
+        notes.append(f"Short history ({history:.0f} days before the earliest training cutoff): feature windows "
+                     f"shortened to {', '.join(map(str, windows['churn']))} days (activity) and "
+                     f"{', '.join(map(str, windows['member']))} days (member features), the same at every cutoff.")
+    if plan["mode"] == "cross_fit":
+        notes.append(
+            f"Only one labelled cutoff fits before {_fmt(scoring)} ({_fmt(plan['train'][0])}, outcomes to "
+            f"{_fmt(scoring)}): the model is trained on it and calibrated by cross-fitting across groups at that "
+            f"cutoff. There is no out-of-time backtest and no calibration on a later cutoff; with "
+            f"{plan['history_needed_days_time_split']} days of history before the scoring date the model is "
+            f"calibrated on a later cutoff, and with {plan['history_needed_days_time_split'] + d.horizon} days it is "
+            f"also backtested.")
+    prior = None
+    if prior_plan is None and plan["mode"] != "cross_fit":
+        notes.append(f"No backtest before {_fmt(scoring)}: it needs {plan['history_needed_days'] + d.horizon} days "
+                     f"of history before the scoring date.")
     if prior_plan is not None:
         prior = backtest(ds, prior_plan["scoring"], d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs,
                          step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
-    chosen = model if model != "auto" else (prior.best_model if prior is not None else "hgb")
+    candidates = {}
+    if model != "auto":
+        chosen = model
+    elif prior is not None:
+        chosen = prior.best_model
+    else:  # no backtest: pick by the held-out AUC the fit itself has (later cutoff, or held-out groups)
+        for name in ("logistic", "hgb"):
+            candidates[name] = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
+                                              min_history_days, random_state=random_state).fit(ds, scoring,
+                                                                                               _panel=panel)
+        aucs = {k: v.selection_auc_ for k, v in candidates.items()}
+        chosen = max(aucs, key=lambda k: -1 if aucs[k] != aucs[k] else aucs[k])
+        where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
+                 else "on held-out groups at the training cutoff")
+        notes.append(f"model='auto' chose {chosen} by ROC AUC {where} "
+                     f"({', '.join(f'{k} {v:.3f}' for k, v in aucs.items())}), as there is no backtest.")
     evaluation = None
     if scoring + pd.Timedelta(days=d.horizon) <= panel.end:
         evaluation = backtest(ds, scoring, d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs, step_days,
                               min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
         fitted = evaluation.models[chosen]
+    elif chosen in candidates:
+        fitted = candidates[chosen]
     else:
         fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
                                 min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)
@@ -1331,7 +1492,9 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
     scores["active_before"] = np.asarray(active)
     return ChurnRiskResult(definition=d, scoring_cutoff=scoring, model=chosen, scores=scores.reset_index(drop=True),
                            backtest=prior, evaluation=evaluation,
-                           cutoffs={"scoring": scoring, "calibration": plan["calibration"], "train": plan["train"]},
+                           cutoffs={"scoring": scoring, "mode": plan["mode"], "calibration": plan["calibration"],
+                                    "train": plan["train"], "history_days": plan["history_days"],
+                                    "feature_windows": windows},
                            notes=notes)
 
 

@@ -33,10 +33,13 @@ def register(app: typer.Typer) -> None:
 
         The model is trained only on earlier cutoffs whose horizon ends by the
         scoring date and calibrated on a later cutoff than it was trained on; the
-        same procedure is backtested one horizon earlier. Where the data extend a
-        full horizon past the scoring date, the scores are also judged against what
-        happened. Exit code 2 with a message saying how much history is needed when
-        there is too little before the scoring date.
+        same procedure is backtested one horizon earlier when the history allows.
+        With only one labelled cutoff (14 days of history + the horizon), it is
+        trained there and calibrated by cross-fitting across groups, and the output
+        says there is no out-of-time backtest. Where the data extend a full horizon
+        past the scoring date, the scores are also judged against what happened.
+        Exit code 2, saying how much history is needed, only when not even one
+        labelled cutoff fits before the scoring date.
         """
         from groupstats.analyses.churn import DEFINITIONS, churn_risk
         from groupstats.errors import ParameterError
