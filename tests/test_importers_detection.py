@@ -200,3 +200,18 @@ def test_auto_reads_an_iphone_zip(tmp_path, salt):
     assert detect(archive).format == "whatsapp"
     report = import_chats("auto", [archive], tmp_path / "out", salt_file=salt)
     assert (report.read, report.imported, report.n_leavers) == (10, 10, 2)
+
+
+def test_memotrace_excel_export(tmp_path, salt):
+    rows = pd.read_csv(MEMOTRACE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    book = tmp_path / "统计学习群.xlsx"
+    with pd.ExcelWriter(book) as writer:  # MemoTrace's XLSX: 聊天记录 first, then 成员信息
+        rows.to_excel(writer, sheet_name="聊天记录", index=False)
+        pd.DataFrame({"wxid": ["x"]}).to_excel(writer, sheet_name="成员信息", index=False)
+    assert detect(book).format == "wechatmsg"
+    from_excel = import_chats("auto", [book], tmp_path / "xlsx", salt_file=salt)
+    from_csv = import_chats("wechatmsg", [MEMOTRACE], tmp_path / "csv", salt_file=salt)
+    assert (from_excel.read, from_excel.imported, from_excel.rejected) == (from_csv.read, from_csv.imported,
+                                                                          from_csv.rejected)
+    assert load_dataset(tmp_path / "xlsx").messages["message_id"].tolist() == \
+        load_dataset(tmp_path / "csv").messages["message_id"].tolist()

@@ -144,7 +144,17 @@ def layout_of(header: list[str]) -> str | None:
 
 
 def read_csv_rows(path: Path, what: str):
-    """(sink, header, rows) of a CSV export: rows are (row number, fields); unreadable records rejected."""
+    """(sink, header, rows) of a CSV export (or the XLSX MemoTrace also writes: its first sheet, 聊天记录):
+    rows are (row number, fields); unreadable records rejected."""
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        try:
+            frame = pd.read_excel(path, dtype=str, sheet_name=0, keep_default_na=False)
+        except Exception as exc:  # noqa: BLE001 - any reader failure becomes a clear message
+            raise GroupstatsError(f"{path} cannot be read as an Excel export of {what}: {exc}") from exc
+        sink = RowSink(source_label(path))
+        sink.n_read = len(frame)
+        return sink, [str(c).strip() for c in frame.columns], [(i + 1, [str(v) for v in row])
+                                                               for i, row in enumerate(frame.to_numpy())]
     text = read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""))
     sink = RowSink(source_label(path))
