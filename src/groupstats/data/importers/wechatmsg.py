@@ -1,6 +1,13 @@
-"""WeChatMsg (留痕) CSV exports of WeChat group chats.
+"""WeChatMsg / MemoTrace (留痕) CSV exports of WeChat group chats.
 
-Format (from the exporter's CSV writer): UTF-8 with BOM, columns
+Two layouts (see ``tests/data/real/FORMATS.md`` for the exporter's source):
+
+* current (MemoTrace, 2025-): ``消息ID,类型,发送人,时间,内容,备注,昵称,更多信息`` (a fork: ``wxid`` for
+  ``发送人``), named types (:data:`MEMOTRACE_TYPES`), local time ``YYYY-MM-DD HH:MM:SS``, senders by display
+  name, no chat id (the group is identified by its content, :func:`content_group_id`); also its XLSX;
+* 2023-24, described below.
+
+Format of the 2023-24 layout (from the exporter's CSV writer): UTF-8 with BOM, columns
 ``localId, TalkerId, Type, SubType, IsSender, CreateTime, Status, StrContent,
 StrTime, Remark, NickName, Sender``. ``CreateTime`` is Unix seconds (we also
 accept milliseconds), ``StrTime`` local time without zone (used only when
