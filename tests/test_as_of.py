@@ -159,6 +159,8 @@ def test_monitor_experiment_on_sample(sample):
     d = json.loads(mon.to_json())
     assert d["sequential"] is True and d["recommendation"]["code"] == "stop_adopt"
     assert len(d["timeline"]) == len(mon.timeline)
+    table = mon.table("zh", every_days=21)
+    assert len(table) == 2 * len(dates) and "晚间" in set(table["时段"])
 
 
 def test_monitor_recommendation_rule():
@@ -168,7 +170,8 @@ def test_monitor_recommendation_rule():
         return pd.DataFrame({"arm": ["noon", "evening"], "rel_diff": rel, "rel_low": low, "rel_high": high,
                              "significant": sig, "prob_better": prob})
 
-    now, end = pd.Timestamp("2026-03-01", tz="UTC"), pd.Timestamp("2026-03-15", tz="UTC")
+    now = pd.Timestamp("2026-03-01 23:59:59.999999", tz="UTC")  # the end of the look day
+    end = pd.Timestamp("2026-03-16", tz="UTC")  # planned end, exclusive: 2026-03-02 .. 2026-03-15 left
     assert _recommend(look([0.1, 0.3], [-0.1, 0.1], [0.3, 0.5], [False, True], [0.8, 0.99]), 0.1, now, end) == \
         {"code": "stop_adopt", "arm": "evening", "days_left": 14}
     assert _recommend(look([-0.3, 0.0], [-0.5, -0.2], [-0.1, 0.2], [True, False], [0.01, 0.5]), 0.1, now,
@@ -177,4 +180,5 @@ def test_monitor_recommendation_rule():
                       end) == {"code": "stop_futile", "arm": "evening", "days_left": 14}
     wide = look([0.05, 0.08], [-0.2, -0.2], [0.3, 0.4], [False, False], [0.7, 0.8])
     assert _recommend(wide, 0.1, now, end) == {"code": "continue", "arm": "evening", "days_left": 14}
-    assert _recommend(wide, 0.1, end, end)["code"] == "stop_planned_end"
+    last_day = pd.Timestamp("2026-03-15 23:59:59.999999", tz="UTC")
+    assert _recommend(wide, 0.1, last_day, end) == {"code": "stop_planned_end", "arm": "evening", "days_left": 0}

@@ -248,12 +248,17 @@ class MonitorResult(Result):
         fig.tight_layout()
         return fig
 
-    def table(self, lang: str = "en", every: int = 7) -> pd.DataFrame:
-        """The timeline for people: every ``every``-th look and the last, formatted, in ``lang``."""
+    def table(self, lang: str = "en", every_days: int = 7) -> pd.DataFrame:
+        """The timeline for people: looks at least ``every_days`` days apart from the first, and the
+        last, formatted, in ``lang``."""
         tl = self.timeline
-        dates = np.sort(tl["date"].unique())
-        keep = set(dates[::-1][::every]) | {dates[-1]}
-        sub = tl.loc[tl["date"].isin(keep)].sort_values(["date", "arm"])
+        dates = sorted(pd.to_datetime(tl["date"]).unique())
+        keep = [dates[0]]
+        for day in dates[1:]:  # a few dozen look dates
+            if day - keep[-1] >= pd.Timedelta(days=every_days):
+                keep.append(day)
+        keep.append(dates[-1])
+        sub = tl.loc[pd.to_datetime(tl["date"]).isin(keep).to_numpy()].sort_values(["date", "arm"])
 
         def col(key):
             return i18n.t(f"monitor.col.{key}", lang)
@@ -273,7 +278,8 @@ class MonitorResult(Result):
 
 def _recommend(last: pd.DataFrame, mde: float, last_look: pd.Timestamp, planned_end: pd.Timestamp) -> dict:
     """The stop / continue rule of the module docstring, from the last look's rows."""
-    days_left = max(int(np.ceil((planned_end - last_look) / pd.Timedelta(days=1))), 0)
+    # whole days still planned after the day of the last look (planned_end is exclusive)
+    days_left = max(int(round((planned_end - (last_look + pd.Timedelta(microseconds=1))) / pd.Timedelta(days=1))), 0)
     sig = last.loc[last["significant"]]
     better = sig.loc[sig["rel_diff"] > 0]
     if len(better):
