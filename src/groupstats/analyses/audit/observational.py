@@ -4,7 +4,6 @@ support or contradict them; each uses an existing analysis and reports an interv
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np

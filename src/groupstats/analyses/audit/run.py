@@ -1,13 +1,10 @@
 """``audit(ds)``: every playbook rule checked on one dataset, as one :class:`AuditResult`."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.reports.i18n import check_lang, fmt_interval, fmt_num, fmt_pct, join, t
+from groupstats.reports.i18n import check_lang, fmt_interval, fmt_num, fmt_pct, t
 from groupstats.results import Result, to_jsonable
 from groupstats.analyses.audit.detect import detect_experiments
 from groupstats.analyses.audit.experiments import AnalysisCache, causal_rows
@@ -96,16 +93,16 @@ class AuditResult(Result):
         """The verdicts for a person: claim, verdict, evidence, estimate with interval, reason."""
         lang = self.lang
 
+        signed_units = (t("audit.unit.rel", lang), t("audit.unit.rel_activity", lang))
+
         def est(c):
             if c["estimate"] is None:
                 return ""
-            pct = c.get("unit") != t("audit.unit.prob", lang) or True
-            text = fmt_pct(c["estimate"], lang, signed=c["unit"] in (t("audit.unit.rel", lang),
-                                                                    t("audit.unit.rel_activity", lang)))
+            signed = c["unit"] in signed_units      # relative differences carry a sign; shares do not
+            text = fmt_pct(c["estimate"], lang, signed=signed)
             if c["ci_low"] is not None and c["ci_high"] is not None:
-                text += " " + fmt_interval(c["ci_low"], c["ci_high"], lang,
-                                           signed=c["unit"] in (t("audit.unit.rel", lang), t("audit.unit.rel_activity", lang)))
-            return text if pct else text
+                text += " " + fmt_interval(c["ci_low"], c["ci_high"], lang, signed=signed)
+            return text
 
         rows = [{t("audit.col.id", lang): c["id"], t("audit.col.claim", lang): c["claim"],
                  t("audit.col.verdict", lang): t(f"verdict.{c['verdict']}", lang),
