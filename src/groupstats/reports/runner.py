@@ -1241,7 +1241,7 @@ class ReportBatch:
         """Plain-words summary naming each failure and each report that was not applicable."""
         skipped = self.not_applicable
         n, bad = len(self.outcomes) - len(skipped), self.failures
-        text = f"{n - len(bad)} of {n} applicable report(s) ok in {self.seconds:.0f} s."
+        text = f"{n - len(bad)} of {n} {'applicable ' if skipped else ''}report(s) ok in {self.seconds:.0f} s."
         if bad:
             text += f" {len(bad)} failed:"
             for o in bad:
