@@ -201,7 +201,7 @@ def whiten_glm(x: np.ndarray, y: np.ndarray, mu: np.ndarray,
 
 
 def cr2_two_arm_cluster_means(cluster_sums: np.ndarray, cluster_sizes: np.ndarray,
-                              treated: np.ndarray, alpha: float = 0.05) -> dict:
+                              treated: np.ndarray, alpha: float = 0.05, log_scale: bool = False) -> dict:
     """Vectorised CR2 / Bell-McCaffrey test of a two-arm cluster-randomised mean difference.
 
     Closed form of what :func:`groupstats.stats.compare.compare_arms` computes
@@ -221,11 +221,21 @@ def cr2_two_arm_cluster_means(cluster_sums: np.ndarray, cluster_sizes: np.ndarra
     alpha : float
         Level for the CIs.
 
+    log_scale : bool
+        The Poisson version (``kind="count"``, cell-means log link): for a cell-means Poisson
+        fit the whitened design of arm a is ``sqrt(m_a) e_a`` and ``H_gg = 1 1'/N_a`` as for
+        OLS, so the log mean's CR2 variance is the mean's divided by ``m_a^2`` and every
+        Bell-McCaffrey term of arm a scales by ``1/m_a`` (the cross term by ``1/m_a^2``).
+        ``diff`` is then the log rate ratio and ``rel_ci_*`` is ``exp(ci) - 1``.
+
     Returns
     -------
     dict of ndarray (R,)
-        ``diff, se, df, t, p_value, ci_low, ci_high``.
+        ``diff, se, df, t, p_value, ci_low, ci_high, rel_diff, rel_ci_low, rel_ci_high,
+        var_t, var_c, mean_t, mean_c`` (relative interval: Fieller for means, as compare_arms).
     """
+    from groupstats.stats.intervals import fieller_relative
+
     s = np.asarray(cluster_sums, dtype=float)
     n = np.broadcast_to(np.asarray(cluster_sizes, dtype=float), s.shape)
     t = np.asarray(treated, dtype=bool)
@@ -242,18 +252,28 @@ def cr2_two_arm_cluster_means(cluster_sums: np.ndarray, cluster_sizes: np.ndarra
         q2 = arm_mask * n ** 2 / gap                                # squared w-norms times N_a^2
         uu = arm_mask * n / (n_arm ** 2 * gap)                      # ||u_g||^2
         wmw = q2 / n_arm ** 3                                       # w_g' M w_g
-        parts.append((mean[:, 0], var, uu, wmw, (q2.sum(axis=1) / n_arm[:, 0] ** 3) ** 2))
+        cross = (q2.sum(axis=1) / n_arm[:, 0] ** 3) ** 2
+        if log_scale:
+            scale = 1.0 / mean
+            var, uu, wmw, cross = var * scale[:, 0] ** 2, uu * scale, wmw * scale, cross * scale[:, 0] ** 2
+        parts.append((mean[:, 0], var, uu, wmw, cross))
     (m_t, v_t, uu_t, wmw_t, cross_t), (m_c, v_c, uu_c, wmw_c, cross_c) = parts
     uu, wmw = uu_t + uu_c, wmw_t + wmw_c
     trace1 = uu.sum(axis=1) - wmw.sum(axis=1)
     trace2 = (uu ** 2).sum(axis=1) - 2 * (uu * wmw).sum(axis=1) + cross_t + cross_c
     df = trace1 ** 2 / trace2
-    diff = m_t - m_c
+    diff = np.log(m_t / m_c) if log_scale else m_t - m_c
     se = np.sqrt(v_t + v_c)
     stat = diff / se
     crit = sps.t.ppf(1 - alpha / 2, df)
     out.update(diff=diff, se=se, df=df, t=stat, p_value=2 * sps.t.sf(np.abs(stat), df),
-               ci_low=diff - crit * se, ci_high=diff + crit * se)
+               ci_low=diff - crit * se, ci_high=diff + crit * se, var_t=v_t, var_c=v_c, mean_t=m_t, mean_c=m_c)
+    if log_scale:
+        out.update(rel_diff=np.expm1(diff), rel_ci_low=np.expm1(diff - crit * se),
+                   rel_ci_high=np.expm1(diff + crit * se))
+    else:
+        low, high = fieller_relative(m_t, m_c, v_t, v_c, 0.0, crit)
+        out.update(rel_diff=m_t / m_c - 1, rel_ci_low=low, rel_ci_high=high)
     return out
 
 

@@ -996,6 +996,28 @@ def _glm_count(data: _Data, vcov_type: str, family: str, alpha: float, notes: li
     return rows
 
 
+def _count_means_cr2(data: _Data, alpha: float, notes: list) -> list[dict]:
+    """Clustered counts without covariate or fixed effects: the Poisson (and NB2) rate ratio is the
+    ratio of the arm means, tested on the difference of mean counts with CR2 and Bell-McCaffrey df;
+    the rate ratio's interval is Fieller's on that scale, so test and both intervals agree.
+
+    Why not the log-scale Wald test of the GLM: with few, heterogeneous clusters the estimated
+    variance of a log mean falls with the mean, and the log-scale CR2 test rejects 7-8% of A/A
+    tests at 10 and at 20 clusters (group effects with sd 0.8 on the log scale), where the test on
+    the difference of means holds 4-5% (tests/test_stats_simulation.py).
+    """
+    for a, lab in enumerate(data.labels):
+        if data.y[data.codes == a].sum() == 0:
+            raise InsufficientDataError(f"Arm {lab!r} has only zero counts, so its rate ratio is "
+                                        "undefined (log of 0); use kind='mean' or collect more data.")
+    rows, _ = _linear(data, "mean", "CR2", alpha)
+    notes.append("Clustered counts: the rate ratio (the Poisson and NB2 estimate, here the ratio of arm means) is "
+                 "tested on the difference of mean counts with CR2 and Bell-McCaffrey degrees of freedom, and its "
+                 "interval is Fieller's on that scale (the log-scale CR2 test over-rejects with few, unequal "
+                 "clusters).")
+    return rows
+
+
 # --------------------------------------------------------------------------- bootstrap
 def _bootstrap(data: _Data, kind: str, alpha: float, n_boot: int, seed) -> tuple[list[dict], str]:
     """BCa bootstrap of arm-vs-control differences of (ratio-of-)sums statistics.
@@ -1258,7 +1280,10 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
             vcov_type = "CR1"
         else:
             vcov_type = "CR2"
-        rows = _glm_count(data, vcov_type, family, alpha, notes)
+        if vcov_type == "CR2" and data.cluster is not None and not adjusted:
+            rows = _count_means_cr2(data, alpha, notes)
+        else:
+            rows = _glm_count(data, vcov_type, family, alpha, notes)
         method_used = f"{family}-{_vcov_label(vcov_type, data.cluster)}"
     else:
         classic = {"mean": _welch, "proportion": _ztest, "ratio": _delta_ratio}[kind]
