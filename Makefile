@@ -24,7 +24,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen $(EXTRAS) --python $(PYTHON) --quiet
+	$(UV) sync --frozen --compile-bytecode $(EXTRAS) --python $(PYTHON) --quiet
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (groupstats)" >/dev/null
 	@touch $(STAMP)
 

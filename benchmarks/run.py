@@ -16,6 +16,8 @@ Options
 --cases a,b          only these cases.
 --large N            also build an N-million-message dataset partitioned by month from
                      relabelled copies of the 10M one, and time the out-of-core cases on it.
+--many-groups        also time ``groupstats features`` and its baseline on the many-groups shape
+                     (2,150 groups x 60 days, ~174k memberships; see ``data.ensure_many_groups``).
 """
 from __future__ import annotations
 
@@ -69,6 +71,9 @@ CLI_ANALYSES = {
     "cli_mix": ("mix", ["--experiment", "mix_policy", "--metric", "messages_per_member_day"]),
     "cli_segment": ("segment", []),
 }
+#: Cases run on the many-groups shape (features against the DuckDB SQL baseline).
+MANY_GROUPS_CASES = ("cli_features", "cli_features_novalidate", "scale_member_features", "scale_validate",
+                     "baseline_duckdb")
 LARGE_CASES = ("scale_member_day_activity", "scale_member_day_activity_parquet", "scale_group_day_metrics",
                "scale_member_features", "scale_post_outcomes")
 #: In-memory cases that take minutes at 10M on a shared 2-core machine: fewer repetitions there.
@@ -215,6 +220,7 @@ def main(argv=None) -> int:
     parser.add_argument("--slow-reps", type=int, default=2,
                         help="repetitions of the slow in-memory cases at 10M messages and more")
     parser.add_argument("--large", type=int, default=0)
+    parser.add_argument("--many-groups", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--merge", action="store_true",
                         help="update the cases run in an existing results.json instead of starting afresh")
@@ -247,8 +253,13 @@ def main(argv=None) -> int:
     plan = [(f"{m}M", data.ensure_dataset, m) for m in sizes]
     if args.large:
         plan.append((f"{args.large}M (partitioned by month)", None, args.large))
+    if args.many_groups:
+        plan.append(("many groups (2,150 x 60 days)", "many_groups", 0))
     for label, make, millions in plan:
-        if make is not None:
+        if make == "many_groups":
+            path = data.ensure_many_groups(log=log)
+            names = [c for c in CASES if c[0] in MANY_GROUPS_CASES and (wanted is None or c[0] in wanted)]
+        elif make is not None:
             log(f"dataset {label}: {data.dataset_dir(millions)}")
             path = make(millions, log=log)
             names = [c for c in CASES if wanted is None or c[0] in wanted]
@@ -267,7 +278,7 @@ def main(argv=None) -> int:
                 cases[case] = {"status": why}
                 log(f"  {case}: {why}")
                 continue
-            reps = 1 if make is None else (max(1, min(args.reps, args.slow_reps)) if millions >= 10 and case in SLOW
+            reps = 1 if make is None else args.reps if make == "many_groups" else (max(1, min(args.reps, args.slow_reps)) if millions >= 10 and case in SLOW
                                           else args.reps)
             runs = _run_isolated(case, path, reps)
             cases[case] = summarise(runs)
