@@ -270,10 +270,11 @@ def _read_outs(design, G, n_arms, effect, reps, seed, period_days=1, alpha=0.05)
             "covered": covered}
 
 
-# (design, groups, arms, period_days, seed): switchbacks switching daily or weekly, group-randomised
-# designs from 10 to 40 groups, 2 or 3 arms
-AA_SETTINGS = [("switchback", 12, 2, 1, 1), ("switchback", 24, 3, 7, 2),
-               ("group-randomised", 10, 2, 1, 3), ("group-randomised", 40, 3, 1, 4)]
+# (design, groups, arms, period_days, seed): switchbacks switching daily or weekly with 8-24 groups (one
+# setting twice with another seed), group-randomised designs from 10 to 40 groups, 2 or 3 arms
+AA_SETTINGS = [("switchback", 12, 2, 1, 1), ("switchback", 24, 3, 7, 2), ("switchback", 8, 3, 1, 11),
+               ("switchback", 12, 2, 1, 12), ("group-randomised", 10, 2, 1, 3), ("group-randomised", 40, 3, 1, 4),
+               ("group-randomised", 20, 2, 1, 13)]
 
 
 @pytest.mark.slow
