@@ -215,3 +215,11 @@ def test_memotrace_excel_export(tmp_path, salt):
                                                                           from_csv.rejected)
     assert load_dataset(tmp_path / "xlsx").messages["message_id"].tolist() == \
         load_dataset(tmp_path / "csv").messages["message_id"].tolist()
+
+
+def test_named_wechat_importers_send_other_tables_to_csv(tmp_path, salt):
+    table = tmp_path / "t.csv"
+    table.write_text("who,when\nann,2025-01-05 08:00\n", encoding="utf-8")
+    for named in ("wechatmsg", "pywxdump"):
+        with pytest.raises(GroupstatsError, match=r"import it with `groupstats import csv`"):
+            import_chats(named, [table], tmp_path / named, salt_file=salt)

@@ -206,4 +206,6 @@ def refusal_hint(path: str | Path, named: str) -> str:
         return f" It looks like {found.what}: use `groupstats import {found.format}` (or `import auto`)."
     if found.format is None:
         return f" It looks like {found.what}."
+    if found.format == "csv" and named != "csv":
+        return " It is a table with other columns: import it with `groupstats import csv` and a column mapping."
     return ""
