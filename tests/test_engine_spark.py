@@ -21,7 +21,6 @@ else:
 from groupstats.engine import Source, connect  # noqa: E402
 from groupstats.paths import sample_data_path  # noqa: E402
 from groupstats.tables import derived, features  # noqa: E402
-from groupstats.tables.checks import validate_source  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +64,3 @@ def test_member_features_identical(spark_source, duck_source):
     assert got.attrs == expected.attrs
     assert got["read_rate"].notna().any() and got["messages_total"].sum() > 0
 
-
-def test_checks_identical(spark_source, duck_source):
-    assert validate_source(spark_source) == validate_source(duck_source)
