@@ -23,6 +23,15 @@ timezone (naive ``datetime64``).
 Every function takes ``as_of``: with it, the dataset is first cut with
 :meth:`Dataset.as_of`, so only messages, events, joins and leaves up to the
 cutoff are used. Predictive analyses rely on this to avoid leakage.
+
+One definition, any engine
+--------------------------
+Each table is defined once, as an Ibis expression over the canonical tables of a
+:class:`groupstats.engine.Source` (``post_outcome_counts``,
+``member_day_activity_expr``, ``group_day_counts``); the functions above run it on
+the dataset's engine (DuckDB by default, Spark if the dataset was opened with
+``engine="spark"``) and shape the small result in pandas. They accept a
+``Dataset``, a dataset folder or a ``Source``. See docs/scaling.md.
 """
 from __future__ import annotations
 
