@@ -74,8 +74,9 @@ def test_notebook_structure(path):
 def _run_all(out: Path) -> int:
     from groupstats.cli import main
 
+    # plan_slots with fewer simulations than its default: the test checks the page, not the MDE
     return main(["report", "all", "--data", str(SAMPLE), "--out", str(out), "--jobs", "2",
-                 "--timeout", "300"])
+                 "--timeout", "300", "-p", "n_sims=20"])
 
 
 @pytest.fixture(scope="session")
@@ -260,7 +261,8 @@ def test_index_summarises_in_workflow_order(report_run):
     page = (out / "index.html").read_text(encoding="utf-8")
     order = [m.group(1) for m in re.finditer(r'<a href="([a-z_]+)\.html">', page)]
     expected = sorted(IDS, key=lambda n: (REPORT_ORDER.index(n) if n in REPORT_ORDER else 99, n))
-    assert order == expected and order[0] == "data_overview"
+    assert order == expected
+    assert order[0] == ("playbook_audit" if "playbook_audit" in IDS else "data_overview")
     assert page.count('class="badge"') == len(IDS)
     for report in index["reports"]:
         assert report["headline"]["text"] in visible_text(page)

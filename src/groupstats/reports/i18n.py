@@ -321,6 +321,7 @@ CATALOGUE.update({
                             "of the control posts; the relative differences and intervals come from the same "
                             "model. p-values are Holm-adjusted for multiple comparisons."},
     "ab.fig.xlabel": {"zh": "{metric}相对{control}的差异(%),95% 区间", "en": "difference in {metric} vs {control} (%), 95% interval"},
+    "ab.fig.title": {"zh": "各时段相对{control}的{metric}:红色为显著差异", "en": "{metric} by slot against {control}: red where the difference is significant"},
     "ab.fig.heat_cbar": {"zh": "每天的成员消息数", "en": "member messages per day"},
     "ab.fig.heat_x": {"zh": "几点(当地时间)", "en": "hour of day (local time)"},
     "ab.fig.heat_title": {"zh": "成员按星期和小时的消息数:热门时段不论发什么都更热闹",

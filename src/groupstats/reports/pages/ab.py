@@ -97,7 +97,7 @@ def plot_effects(result, lang: str):
     import matplotlib.pyplot as plt
 
     comp = result.comparisons
-    fig, ax = plt.subplots(figsize=(8, 0.8 * len(comp) + 1.8))
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(comp) + 1.6))
     pos = np.arange(len(comp))
     for i, row in enumerate(comp.itertuples(index=False)):
         color = "tab:red" if bool(row.significant) else "tab:gray"
@@ -109,7 +109,9 @@ def plot_effects(result, lang: str):
     ax.set_yticklabels([arm_label(result, a, lang) for a in comp["arm"]])
     ax.set_xlabel(t("ab.fig.xlabel", lang, metric=translate_metric(result.metric, lang),
                     control=slot_name(result.control, lang)))
-    ax.set_title(card(result, lang).key_number, fontsize=10, wrap=True)
+    ax.set_ylim(-0.6, len(comp) - 0.4)
+    ax.set_title(t("ab.fig.title", lang, metric=translate_metric(result.metric, lang),
+                   control=slot_name(result.control, lang)), fontsize=10)
     fig.tight_layout()
     return fig
 
