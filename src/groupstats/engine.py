@@ -324,6 +324,9 @@ class Source:
         out.path = getattr(self, "path", None)
         if "offsets" in self._cache:
             out._cache["offsets"] = self._cache["offsets"]
+        rng = self._cache.get("range")
+        if rng is not None and rng[1] is not None and out.cut_us is not None and out.cut_us >= rng[1]:
+            out._cache["range"] = rng  # a cut after the last message keeps every message
         out._keepalive = self  # in-memory frames stay registered while a cut of them lives
         return out
 
