@@ -1,0 +1,428 @@
+"""Time-split backtest and scoring at a date (what the CLI and notebook call)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from groupstats.data.dataset import Dataset
+from groupstats.errors import ConvergenceError, InsufficientDataError, ParameterError
+from groupstats.results import Result, to_jsonable
+from groupstats.analyses.churn.labels import (
+    CHURN_WINDOWS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS, KEYS, MEMBER_WINDOWS,
+    MIN_HISTORY_DAYS, MODELS, N_TRAIN_CUTOFFS, STEP_DAYS, _definition, _fmt, _midnight, data_end_day,
+)
+from groupstats.analyses.churn.features import _Panel, feature_windows
+from groupstats.analyses.churn.metrics import (
+    _calibration_table, _permutation_importance, classification_metrics, paired_auc_bootstrap,
+)
+from groupstats.analyses.churn.model import BGNBDChurn, ChurnRiskModel, plan_cutoffs
+
+
+# ======================================================================================
+# backtest
+# ======================================================================================
+@dataclass
+class ChurnBacktest(Result):
+    """Time-split backtest of churn models at one evaluation cutoff.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per (model, population): ``n, n_churned, base_rate, roc_auc, pr_auc, brier,
+        capture_10, lift_10, capture_20, lift_20``. Populations: ``all`` members present at
+        the cutoff, ``active`` = those active in the ``horizon`` days before it.
+    calibration : DataFrame
+        ``model, population, bin, mean_predicted, observed, n``.
+    gain : DataFrame
+        The better classifier's ROC AUC gain over recency alone per population, with a
+        paired bootstrap CI (clusters = groups).
+    importance : DataFrame
+        Permutation importance (drop in ROC AUC on the evaluation cutoff) per model/feature.
+    predictions : DataFrame
+        group_id, member_id, churned, active_before, silent, left and ``risk_<model>``.
+    cutoffs : dict
+        evaluation, calibration, train.
+    """
+
+    definition: ChurnDefinition
+    cutoffs: dict
+    metrics: pd.DataFrame
+    calibration: pd.DataFrame
+    gain: pd.DataFrame
+    importance: pd.DataFrame
+    predictions: pd.DataFrame
+    best_model: str
+    bgnbd: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    models: dict = field(default_factory=dict, repr=False)
+    title: str = "Churn risk: time-split backtest"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.metrics.copy()
+
+    def to_dict(self) -> dict:
+        return to_jsonable({
+            "title": self.title, "definition": self.definition.kind, "horizon_days": self.definition.horizon,
+            "activity": list(self.definition.activity), "describe": self.definition.describe(),
+            "cutoffs": {"evaluation": self.cutoffs["evaluation"], "mode": self.cutoffs.get("mode", "time_split"),
+                        "calibration": self.cutoffs["calibration"], "train": self.cutoffs["train"]},
+            "best_model": self.best_model, "metrics": self.metrics, "gain_over_recency": self.gain,
+            "calibration": self.calibration, "importance": self.importance, "bgnbd": self.bgnbd,
+            "notes": self.notes, "conclusion": self.conclusion()})
+
+    def conclusion(self) -> str:
+        m = self.metrics.set_index(["model", "population"])
+        e = self.cutoffs["evaluation"]
+        calibrated = (f"calibrated on {_fmt(self.cutoffs['calibration'])}" if self.cutoffs["calibration"] is not None
+                      else "calibrated by cross-fitting across groups at that same cutoff")
+        lines = [f"Churn = {self.definition.describe()}. Models were trained on cutoffs "
+                 f"{', '.join(_fmt(c) for c in self.cutoffs['train'])}, {calibrated} "
+                 f"and evaluated on {_fmt(e)} (outcomes to {_fmt(e + pd.Timedelta(days=self.definition.horizon))})."]
+        for pop, label in (("active", "members active in the previous "
+                                      f"{self.definition.horizon} days"), ("all", "all members present")):
+            if (self.best_model, pop) not in m.index:
+                continue
+            row = m.loc[(self.best_model, pop)]
+            rec = m.loc[("recency", pop)] if ("recency", pop) in m.index else None
+            g = self.gain.loc[self.gain["population"] == pop]
+            text = (f"On {label} (n = {int(row['n'])}, {row['base_rate']:.0%} churned), {self.best_model} has ROC AUC "
+                    f"{row['roc_auc']:.2f}")
+            if rec is not None:
+                text += f" vs {rec['roc_auc']:.2f} for recency alone"
+            if len(g):
+                gr = g.iloc[0]
+                verdict = "a real gain" if gr["ci_low"] > 0 else ("worse" if gr["ci_high"] < 0 else
+                                                                   "not distinguishable from recency alone")
+                text += (f" (gain {gr['delta']:+.3f}, 95% CI {gr['ci_low']:+.3f} to {gr['ci_high']:+.3f} by a paired "
+                         f"bootstrap over groups: {verdict})")
+            if ("bgnbd", pop) in m.index:
+                text += f"; BG/NBD P(no activity) has {m.loc[('bgnbd', pop)]['roc_auc']:.2f}"
+            text += (f". The top 10% of its risk ranking holds {row['capture_10']:.0%} of the churners "
+                     f"(lift {row['lift_10']:.1f}).")
+            lines.append(text)
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def _evaluate(definition: ChurnDefinition, panel: _Panel, eval_cut: pd.Timestamp, fitted: dict,
+              bgnbd_scores: np.ndarray | None, n_boot: int, random_state: int, importance_repeats: int,
+              plan: dict, notes: list) -> ChurnBacktest:
+    frame = panel.frame(eval_cut, panel.end)
+    preds = frame[[*KEYS, "churned", "active_before", "silent", "left"]].copy()
+    for name, model in fitted.items():
+        preds[f"risk_{name}"] = model.predict_proba_frame(frame)
+    if bgnbd_scores is not None:
+        preds["risk_bgnbd"] = bgnbd_scores
+    model_names = [c.removeprefix("risk_") for c in preds.columns if c.startswith("risk_")]
+    rows, calib = [], []
+    pops = {"all": np.ones(len(preds), bool), "active": preds["active_before"].to_numpy()}
+    for name in model_names:
+        for pop, mask in pops.items():
+            y = preds.loc[mask, "churned"].to_numpy(int)
+            p = preds.loc[mask, f"risk_{name}"].to_numpy(float)
+            rows.append({"model": name, "population": pop, **classification_metrics(y, p)})
+            c = _calibration_table(y, p)
+            c.insert(0, "population", pop)
+            c.insert(0, "model", name)
+            calib.append(c)
+    metrics = pd.DataFrame(rows)
+    active_auc = metrics.loc[(metrics["population"] == "active") & metrics["model"].isin(["logistic", "hgb"])]
+    active_auc = active_auc.dropna(subset=["roc_auc"])
+    if len(active_auc):
+        best = str(active_auc.sort_values("roc_auc", ascending=False)["model"].iloc[0])
+    else:
+        cands = [m for m in ("hgb", "logistic") if m in fitted]
+        best = cands[0] if cands else model_names[0]
+    gains = []
+    if "recency" in model_names and best != "recency":
+        for pop, mask in pops.items():
+            y = preds.loc[mask, "churned"].to_numpy(int)
+            if 0 < y.sum() < len(y):
+                b = paired_auc_bootstrap(y, preds.loc[mask, f"risk_{best}"], preds.loc[mask, "risk_recency"],
+                                         clusters=preds.loc[mask, "group_id"], n_boot=n_boot,
+                                         random_state=random_state)
+                gains.append({"model": best, "baseline": "recency", "population": pop, **b})
+    gain = pd.DataFrame(gains, columns=["model", "baseline", "population", "auc_a", "auc_b", "delta", "ci_low",
+                                        "ci_high", "se", "n_boot", "n_clusters"])
+    importance = []
+    y_all = frame["churned"].to_numpy(int)
+    if importance_repeats > 0 and 0 < y_all.sum() < len(y_all) and best in fitted:
+        importance.append(_permutation_importance(fitted[best], frame, y_all, importance_repeats, random_state)
+                          .assign(model=best))
+    importance = (pd.concat(importance, ignore_index=True)[["model", "feature", "importance_mean",
+                                                             "importance_sd"]]
+                  if importance else pd.DataFrame(columns=["model", "feature", "importance_mean", "importance_sd"]))
+    cutoffs = {"evaluation": eval_cut, "mode": plan["mode"], "calibration": plan["calibration"],
+               "train": plan["train"], "history_needed_days": plan["history_needed_days"],
+               "feature_windows": dict(panel.windows)}
+    return ChurnBacktest(definition=definition, cutoffs=cutoffs, metrics=metrics,
+                         calibration=pd.concat(calib, ignore_index=True), gain=gain,
+                         importance=importance.reset_index(drop=True), predictions=preds, best_model=best,
+                         notes=notes, models=fitted)
+
+
+def _fit_all(ds_or_panel: _Panel, definition: ChurnDefinition, cutoff: pd.Timestamp, models, n_train_cutoffs,
+             step_days, min_history_days, random_state, notes: list):
+    panel = ds_or_panel
+    fitted = {}
+    for name in models:
+        if name == "bgnbd":
+            continue
+        fitted[name] = ChurnRiskModel(name, definition.horizon, definition.kind, definition.activity,
+                                      n_train_cutoffs, step_days, min_history_days,
+                                      random_state=random_state).fit(panel.ds, cutoff, _panel=panel)
+    bg_scores, bg_info = None, {}
+    if "bgnbd" in models:
+        feats = panel.features(cutoff)
+        try:
+            bg = BGNBDChurn(definition.horizon).fit(feats)
+            bg_scores = bg.predict_no_activity(feats)
+            bg_info = {"params": bg.params_.to_dict(), "n_fit": bg.n_fit_, "fitted_at": cutoff,
+                       "boundary_fit": bg.boundary_,
+                       "score": f"P(no activity in {definition.horizon} days)"}
+            fitted["_bgnbd"] = bg
+        except (ConvergenceError, InsufficientDataError) as exc:
+            notes.append(f"BG/NBD could not be fitted at {_fmt(cutoff)}: {exc}")
+    return fitted, bg_scores, bg_info
+
+
+def backtest(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+             activity=DEFAULT_ACTIVITY, models=MODELS, n_train_cutoffs: int = N_TRAIN_CUTOFFS,
+             step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
+             importance_repeats: int = 3, random_state: int = 0, _panel: _Panel | None = None) -> ChurnBacktest:
+    """Time-split backtest: fit with data up to ``cutoff``, judge on what happened after it.
+
+    Parameters
+    ----------
+    ds : Dataset
+    cutoff : date, optional
+        Evaluation cutoff; default the latest one with a full horizon of outcomes
+        (end of data - horizon). Models are trained on earlier cutoffs whose horizon ends
+        by it and calibrated on ``cutoff - horizon`` (see :func:`plan_cutoffs`).
+    horizon, definition, activity
+        See :class:`ChurnDefinition`.
+    models : sequence of {"recency", "logistic", "hgb", "bgnbd"}
+    n_boot : int, default 1000
+        Bootstrap replicates (clusters = groups) for the gain over recency.
+    importance_repeats : int, default 5
+        Permutation-importance repeats (0 to skip).
+
+    Returns
+    -------
+    ChurnBacktest
+    """
+    d = _definition(definition, horizon, activity)
+    unknown = set(models) - set(MODELS)
+    if unknown:
+        raise ParameterError(f"Unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}.")
+    end = _panel.end if _panel is not None else data_end_day(ds)
+    eval_cut = (end - pd.Timedelta(days=d.horizon)) if cutoff is None else _midnight(ds, cutoff)
+    if eval_cut + pd.Timedelta(days=d.horizon) > end:
+        raise InsufficientDataError(
+            f"A backtest at {_fmt(eval_cut)} needs outcomes to {_fmt(eval_cut + pd.Timedelta(days=d.horizon))}, but "
+            f"the data end on {_fmt(end)}. Use a cutoff on or before "
+            f"{_fmt(end - pd.Timedelta(days=d.horizon))}.")
+    plan = plan_cutoffs(ds, eval_cut, d.horizon, n_train_cutoffs, step_days, min_history_days)
+    panel = _panel if _panel is not None else _Panel(ds, d, feature_windows(plan["history_days"]))
+    notes: list = []
+    fitted, bg_scores, bg_info = _fit_all(panel, d, eval_cut, models, n_train_cutoffs, step_days,
+                                          min_history_days, random_state, notes)
+    bg_model = fitted.pop("_bgnbd", None)
+    result = _evaluate(d, panel, eval_cut, fitted, bg_scores, n_boot, random_state, importance_repeats, plan,
+                       notes)
+    result.bgnbd = bg_info
+    if bg_model is not None:
+        result.models["bgnbd"] = bg_model
+    return result
+
+
+# ======================================================================================
+# scoring at a date (what the CLI and notebook call)
+# ======================================================================================
+@dataclass
+class ChurnRiskResult(Result):
+    """Churn risk of every member present at the scoring date, with the backtest behind it.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        One row per (group_id, member_id): ``risk`` in [0, 1], ``rank``, ``driver_1..3``,
+        ``top_drivers``, ``silent_days``, ``active_before``.
+    model : str
+        Model used for the scores.
+    backtest : ChurnBacktest or None
+        The same procedure evaluated at ``scoring - horizon`` with data up to the scoring date.
+    evaluation : ChurnBacktest or None
+        Where the data extend ``horizon`` days past the scoring date: the scores judged
+        against what happened.
+    """
+
+    definition: ChurnDefinition
+    scoring_cutoff: pd.Timestamp
+    model: str
+    scores: pd.DataFrame
+    backtest: ChurnBacktest | None = None
+    evaluation: ChurnBacktest | None = None
+    cutoffs: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    title: str = "Churn risk by member"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.scores.copy()
+
+    def to_dict(self) -> dict:
+        risk = self.scores["risk"]
+        out = {
+            "title": self.title, "scoring_cutoff": self.scoring_cutoff, "definition": self.definition.kind,
+            "horizon_days": self.definition.horizon, "activity": list(self.definition.activity),
+            "model": self.model, "cutoffs": {k: v for k, v in self.cutoffs.items()},
+            "n_scored": int(len(self.scores)),
+            "risk_summary": {"mean": float(risk.mean()) if len(risk) else None,
+                             "median": float(risk.median()) if len(risk) else None,
+                             "n_above_0.5": int((risk > 0.5).sum())},
+            "backtest": None if self.backtest is None else {
+                k: v for k, v in self.backtest.to_dict().items() if k != "calibration"},
+            "evaluation_at_scoring_date": None if self.evaluation is None else {
+                "metrics": self.evaluation.metrics.loc[self.evaluation.metrics["model"] == self.model],
+                "all_models": self.evaluation.metrics, "gain_over_recency": self.evaluation.gain},
+            "notes": self.notes, "conclusion": self.conclusion(),
+        }
+        return to_jsonable(out)
+
+    def to_string(self) -> str:
+        text = super().to_string() if len(self.scores) <= 20 else (
+            f"{self.title}\n{self.top(20).to_string(index=False)}\n... ({len(self.scores)} members)\n\n"
+            f"{self.conclusion()}")
+        if self.backtest is not None:
+            with pd.option_context("display.width", 160, "display.max_columns", 50,
+                                   "display.float_format", "{:.3g}".format):
+                text += "\n\nBacktest\n" + self.backtest.metrics.to_string(index=False)
+        return text
+
+    def top(self, n: int = 20) -> pd.DataFrame:
+        cols = [*KEYS, "risk", "rank", "silent_days", "active_before", "top_drivers"]
+        return self.scores.sort_values("risk", ascending=False).head(n)[[c for c in cols if c in self.scores]]
+
+    def conclusion(self) -> str:
+        s = self.scores
+        lines = [f"Scored {len(s)} members present on {_fmt(self.scoring_cutoff)} with the {self.model} model for "
+                 f"churn = {self.definition.describe()}. Mean risk {s['risk'].mean():.0%}; "
+                 f"{int((s['risk'] > 0.5).sum())} members have a risk above 50%."]
+        if self.backtest is not None:
+            b = self.backtest.metrics.set_index(["model", "population"])
+            if (self.model, "active") in b.index:
+                r = b.loc[(self.model, "active")]
+                lines.append(f"In the backtest at {_fmt(self.backtest.cutoffs['evaluation'])} this model reached ROC AUC "
+                             f"{r['roc_auc']:.2f} on members active before the cutoff (Brier {r['brier']:.3f}).")
+        if self.evaluation is not None:
+            ev = self.evaluation.metrics.set_index(["model", "population"])
+            if (self.model, "all") in ev.index:
+                r = ev.loc[(self.model, "all")]
+                lines.append(f"Judged against what happened after {_fmt(self.scoring_cutoff)}: ROC AUC {r['roc_auc']:.2f}, "
+                             f"Brier {r['brier']:.3f}, calibration intercept {r['calibration_intercept']:+.2f} and "
+                             f"slope {r['calibration_slope']:.2f} (perfect: 0 and 1), top 10% captured "
+                             f"{r['capture_10']:.0%} of churners.")
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+               activity=DEFAULT_ACTIVITY, model: str = "auto", n_train_cutoffs: int = N_TRAIN_CUTOFFS,
+               step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
+               importance_repeats: int = 3, n_drivers: int = 3, random_state: int = 0) -> ChurnRiskResult:
+    """Score every member present at ``cutoff`` (default: end of data) for churn within ``horizon``.
+
+    Only data up to the scoring date are used to train and calibrate (:func:`plan_cutoffs`).
+    The same procedure is backtested at ``cutoff - horizon`` (when there is enough history)
+    to report metrics per model and, with ``model="auto"``, to pick the better of
+    ``logistic`` and ``hgb`` (by ROC AUC on members active before that cutoff). Where the
+    data extend ``horizon`` days past the scoring date, the scores are also judged against
+    what happened (``evaluation``).
+
+    Raises
+    ------
+    InsufficientDataError
+        Too little history before the scoring date (the message says how much is needed).
+    """
+    d = _definition(definition, horizon, activity)
+    if model not in ("auto", "recency", "logistic", "hgb"):
+        raise ParameterError(f"model must be auto, recency, logistic or hgb, not {model!r}.")
+    end = data_end_day(ds)
+    scoring = end if cutoff is None else _midnight(ds, cutoff)
+    if scoring > end:
+        raise ParameterError(f"The scoring date {_fmt(scoring)} is after the end of the data ({_fmt(end)}).")
+    plan = plan_cutoffs(ds, scoring, d.horizon, n_train_cutoffs, step_days, min_history_days)
+    notes: list = []
+    try:
+        prior_plan = plan_cutoffs(ds, scoring - pd.Timedelta(days=d.horizon), d.horizon, n_train_cutoffs,
+                                  step_days, min_history_days)
+    except InsufficientDataError:
+        prior_plan = None
+    history = min(plan["history_days"], prior_plan["history_days"]) if prior_plan is not None \
+        else plan["history_days"]
+    windows = feature_windows(history)
+    panel = _Panel(ds, d, windows)
+    if windows["churn"] != CHURN_WINDOWS or windows["member"] != MEMBER_WINDOWS:
+        notes.append(f"Short history ({history:.0f} days before the earliest training cutoff): feature windows "
+                     f"shortened to {', '.join(map(str, windows['churn']))} days (activity) and "
+                     f"{', '.join(map(str, windows['member']))} days (member features), the same at every cutoff.")
+    if plan["mode"] == "cross_fit":
+        notes.append(
+            f"Only one labelled cutoff fits before {_fmt(scoring)} ({_fmt(plan['train'][0])}, outcomes to "
+            f"{_fmt(scoring)}): the model is trained on it and calibrated by cross-fitting across groups at that "
+            f"cutoff. There is no out-of-time backtest and no calibration on a later cutoff; with "
+            f"{plan['history_needed_days_time_split']} days of history before the scoring date the model is "
+            f"calibrated on a later cutoff, and with {plan['history_needed_days_time_split'] + d.horizon} days it is "
+            f"also backtested.")
+    prior = None
+    if prior_plan is None and plan["mode"] != "cross_fit":
+        notes.append(f"No backtest before {_fmt(scoring)}: it needs {plan['history_needed_days'] + d.horizon} days "
+                     f"of history before the scoring date.")
+    if prior_plan is not None:
+        prior = backtest(ds, prior_plan["scoring"], d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs,
+                         step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
+    candidates = {}
+    if model != "auto":
+        chosen = model
+    elif prior is not None:
+        chosen = prior.best_model
+    else:  # no backtest: pick by the held-out AUC the fit itself has (later cutoff, or held-out groups)
+        for name in ("logistic", "hgb"):
+            candidates[name] = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
+                                              min_history_days, random_state=random_state).fit(ds, scoring,
+                                                                                               _panel=panel)
+        aucs = {k: v.selection_auc_ for k, v in candidates.items()}
+        chosen = max(aucs, key=lambda k: -1 if aucs[k] != aucs[k] else aucs[k])
+        where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
+                 else "on held-out groups at the training cutoff")
+        notes.append(f"model='auto' chose {chosen} by ROC AUC {where} "
+                     f"({', '.join(f'{k} {v:.3f}' for k, v in aucs.items())}), as there is no backtest.")
+    evaluation = None
+    if scoring + pd.Timedelta(days=d.horizon) <= panel.end:
+        evaluation = backtest(ds, scoring, d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs, step_days,
+                              min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
+        fitted = evaluation.models[chosen]
+    elif chosen in candidates:
+        fitted = candidates[chosen]
+    else:
+        fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
+                                min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)
+    scored = fitted.score(ds, scoring, n_drivers=n_drivers, _panel=panel)
+    before = panel.activity.loc[((panel.activity["at"] <= scoring)
+                                 & (panel.activity["at"] > scoring - pd.Timedelta(days=d.horizon))).to_numpy()]
+    active = pd.MultiIndex.from_frame(scored[KEYS]).isin(pd.MultiIndex.from_frame(before[KEYS])) \
+        if len(before) else np.zeros(len(scored), bool)
+    scores = scored[[*KEYS, "risk"]].copy()
+    scores["rank"] = scores["risk"].rank(ascending=False, method="first").astype(int)
+    for c in [c for c in scored.columns if c.startswith("driver_")] + ["top_drivers"]:
+        scores[c] = scored[c].to_numpy()
+    scores["silent_days"] = scored["silent_days"].round(2).to_numpy()
+    scores["active_before"] = np.asarray(active)
+    return ChurnRiskResult(definition=d, scoring_cutoff=scoring, model=chosen, scores=scores.reset_index(drop=True),
+                           backtest=prior, evaluation=evaluation,
+                           cutoffs={"scoring": scoring, "mode": plan["mode"], "calibration": plan["calibration"],
+                                    "train": plan["train"], "history_days": plan["history_days"],
+                                    "feature_windows": windows},
+                           notes=notes)

@@ -1,0 +1,398 @@
+"""The cutoff plan and the churn models: time-split / cross-fitted ChurnRiskModel and BG/NBD."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from groupstats.data.dataset import Dataset
+from groupstats.errors import (
+    ConvergenceError, InsufficientDataError, NotFittedError, ParameterError, StatisticalWarning,
+)
+from groupstats.analyses.churn.labels import (
+    CROSS_FIT_FOLDS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS, MIN_HISTORY_DAYS,
+    N_TRAIN_CUTOFFS, STEP_DAYS, _DAY, _definition, _fmt, _midnight, data_end_day, data_start_day,
+)
+from groupstats.analyses.churn.features import _Panel, churn_features, feature_windows, model_feature_columns
+from groupstats.analyses.churn.metrics import _weighted_auc
+
+
+# ======================================================================================
+# cutoff plan
+# ======================================================================================
+def plan_cutoffs(ds: Dataset, scoring_cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS,
+                 n_train_cutoffs: int = N_TRAIN_CUTOFFS, step_days: int = STEP_DAYS,
+                 min_history_days: int = MIN_HISTORY_DAYS) -> dict:
+    """Labelled cutoffs for scoring at ``scoring_cutoff`` with data up to it only.
+
+    A labelled cutoff ``c`` fits when its outcomes are observed by the scoring date
+    (``c + horizon <= scoring``) and it has at least ``min_history_days`` of data before it.
+    The candidates are ``scoring - horizon - k * step_days`` (k = 0, 1, ...):
+
+    - two or more fit (``mode="time_split"``): calibration on the latest
+      (``scoring - horizon``), training on up to ``n_train_cutoffs`` earlier ones;
+    - exactly one fits (``mode="cross_fit"``): the model is trained on it and calibrated by
+      cross-fitting across groups at that cutoff (out-of-fold scores of held-out groups);
+      there is then no later cutoff to calibrate on and no out-of-time backtest.
+
+    Returns
+    -------
+    dict with ``scoring`` (Timestamp), ``mode``, ``calibration`` (Timestamp, or None in
+    cross-fit mode), ``train`` (list of Timestamps, latest first), ``history_days`` (days
+    of data before the earliest training cutoff: the feature windows adapt to it, see
+    :func:`feature_windows`), ``history_needed_days`` (for this mode) and
+    ``history_needed_days_time_split``.
+
+    Raises
+    ------
+    InsufficientDataError
+        Not even one labelled cutoff fits: the message says how many days of history
+        before the scoring date are needed.
+    """
+    for name, value, low in (("horizon", horizon, 1), ("n_train_cutoffs", n_train_cutoffs, 1),
+                             ("step_days", step_days, 1), ("min_history_days", min_history_days, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ParameterError(f"{name} must be a whole number >= {low}, got {value!r}.")
+    start = data_start_day(ds)
+    scoring = data_end_day(ds) if scoring_cutoff is None else _midnight(ds, scoring_cutoff)
+    latest = scoring - pd.Timedelta(days=horizon)
+    earliest_ok = start + pd.Timedelta(days=min_history_days)
+    one = min_history_days + horizon
+    full = min_history_days + step_days + horizon
+    if latest < earliest_ok:
+        have = (scoring - start) / _DAY
+        raise InsufficientDataError(
+            f"Too little history to train a churn model for scoring on {_fmt(scoring)}: it needs at least "
+            f"{one} days of data before the scoring date (one labelled cutoff: {min_history_days} days of history "
+            f"for the features + the {horizon}-day horizon, whose outcomes must be observed by the scoring date), "
+            f"i.e. data starting on or before {_fmt(scoring - pd.Timedelta(days=one))}; the data start on "
+            f"{_fmt(start)} ({have:.0f} days before). Use a scoring date on or after "
+            f"{_fmt(start + pd.Timedelta(days=one))}, a shorter horizon, or more history. (With {full} days the "
+            f"model is also calibrated on a later cutoff than it is trained on.)")
+    train = [latest - pd.Timedelta(days=step_days * k) for k in range(1, n_train_cutoffs + 1)]
+    train = [c for c in train if c >= earliest_ok]
+    base = {"scoring": scoring, "history_needed_days_time_split": full}
+    if not train:
+        return {**base, "mode": "cross_fit", "calibration": None, "train": [latest],
+                "history_days": float((latest - start) / _DAY), "history_needed_days": one}
+    return {**base, "mode": "time_split", "calibration": latest, "train": train,
+            "history_days": float((min(train) - start) / _DAY), "history_needed_days": full}
+
+
+# ======================================================================================
+# models
+# ======================================================================================
+def _one_thread():
+    """Limit BLAS/OpenMP threads: on small data, scikit-learn's HistGradientBoosting is many
+    times faster single-threaded than with threads competing for a few shared cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        from contextlib import nullcontext
+        return nullcontext()
+    return threadpool_limits(1)
+
+
+def _signed_log(x):
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def _make_estimator(model: str, random_state: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    if model == "hgb":
+        return HistGradientBoostingClassifier(learning_rate=0.1, max_iter=100, max_leaf_nodes=15,
+                                              min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
+                                              random_state=random_state)
+    # logistic and recency: L2-regularised logistic regression on signed-log, standardised features
+    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                         FunctionTransformer(_signed_log), StandardScaler(),
+                         LogisticRegression(C=0.5, max_iter=5000))
+
+
+class _Platt:
+    """Platt scaling of a score's logit, fitted on a later cutoff than the model."""
+
+    def fit(self, p_raw: np.ndarray, y: np.ndarray) -> "_Platt":
+        from sklearn.linear_model import LogisticRegression
+
+        self.identity_ = len(np.unique(y)) < 2
+        if not self.identity_:
+            self.lr_ = LogisticRegression(C=1e4, max_iter=1000).fit(self._logit(p_raw)[:, None], y)
+        return self
+
+    @staticmethod
+    def _logit(p):
+        p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    def transform(self, p_raw: np.ndarray) -> np.ndarray:
+        if self.identity_:
+            return np.asarray(p_raw, float)
+        return self.lr_.predict_proba(self._logit(p_raw)[:, None])[:, 1]
+
+
+class ChurnRiskModel:
+    """Time-split churn classifier: trained on earlier cutoffs, calibrated on a later one.
+
+    Parameters
+    ----------
+    model : {"recency", "logistic", "hgb"}, default "hgb"
+        ``recency`` uses only ``silent_days`` (the baseline); ``logistic`` is an
+        L2-regularised logistic regression (C = 0.5 on standardised signed-log features);
+        ``hgb`` is a HistGradientBoostingClassifier.
+    horizon, definition, activity
+        See :class:`ChurnDefinition`.
+    n_train_cutoffs, step_days, min_history_days
+        See :func:`plan_cutoffs`.
+    calibrate : bool, default True
+        Platt-scale the scores on the calibration cutoff.
+    random_state : int, default 0
+
+    Attributes (after ``fit``)
+    --------------------------
+    cutoffs_ : dict (scoring, calibration, train)
+    feature_names_ : list of str
+    estimator_ : fitted scikit-learn estimator
+    reference_ : Series, the training medians (the "typical member" used for drivers)
+    n_train_, n_calibration_ : int
+    """
+
+    def __init__(self, model: str = "hgb", horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+                 activity=DEFAULT_ACTIVITY, n_train_cutoffs: int = N_TRAIN_CUTOFFS, step_days: int = STEP_DAYS,
+                 min_history_days: int = MIN_HISTORY_DAYS, calibrate: bool = True, random_state: int = 0):
+        self.model = model
+        self.horizon = horizon
+        self.definition = definition
+        self.activity = activity
+        self.n_train_cutoffs = n_train_cutoffs
+        self.step_days = step_days
+        self.min_history_days = min_history_days
+        self.calibrate = calibrate
+        self.random_state = random_state
+
+    def _def(self) -> ChurnDefinition:
+        return _definition(self.definition, self.horizon, self.activity)
+
+    def fit(self, ds: Dataset, cutoff=None, _panel: _Panel | None = None) -> "ChurnRiskModel":
+        """Fit for scoring at ``cutoff`` (default: end of data) using only data up to it."""
+        if self.model not in ("recency", "logistic", "hgb"):
+            raise ParameterError(f"model must be 'recency', 'logistic' or 'hgb' (BG/NBD is BGNBDChurn), "
+                                 f"not {self.model!r}.")
+        d = self._def()
+        plan = plan_cutoffs(ds, cutoff, d.horizon, self.n_train_cutoffs, self.step_days, self.min_history_days)
+        limit = plan["scoring"]
+        panel = _panel if _panel is not None else _Panel(ds.as_of(limit), d, feature_windows(plan["history_days"]))
+        train = pd.concat([panel.frame(c, limit) for c in plan["train"]], ignore_index=True)
+        cross_fit = plan["mode"] == "cross_fit"
+        calib = train if cross_fit else panel.frame(plan["calibration"], limit)
+        y = train["churned"].to_numpy(dtype=int)
+        if len(np.unique(y)) < 2:
+            raise InsufficientDataError(
+                f"At the training cutoffs ({', '.join(_fmt(c) for c in plan['train'])}) every member has the same "
+                f"outcome ({'churned' if y[0] else 'not churned'}), so no model can be trained. Use another "
+                f"definition or horizon, or more data.")
+        names = ["silent_days"] if self.model == "recency" else model_feature_columns(train)
+        estimator = _make_estimator(self.model, self.random_state)
+        with warnings.catch_warnings(), _one_thread():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            estimator.fit(train[names].to_numpy(dtype=float), y)
+        self.estimator_ = estimator
+        self.feature_names_ = names
+        self.reference_ = train[names].median(numeric_only=True).reindex(names)
+        self.cutoffs_ = plan
+        self.n_train_ = len(train)
+        self.n_calibration_ = len(calib)
+        self.train_base_rate_ = float(y.mean())
+        self.windows_ = dict(panel.windows)
+        if cross_fit:  # one labelled cutoff: out-of-fold scores of held-out groups stand in for a later cutoff
+            raw = self._cross_fitted(train[names].to_numpy(dtype=float), y, train["group_id"].to_numpy())
+            y_cal = y
+        else:
+            raw = self._raw(calib[names].to_numpy(dtype=float))
+            y_cal = calib["churned"].to_numpy(dtype=int)
+        ok = raw is not None and 0 < y_cal.sum() < len(y_cal)
+        self.selection_auc_ = float(_weighted_auc(y_cal, raw, np.ones((1, len(y_cal))))[0]) if ok else np.nan
+        self.calibrator_ = _Platt().fit(raw, y_cal) if self.calibrate and raw is not None else None
+        if self.calibrate and (self.calibrator_ is None or self.calibrator_.identity_):
+            where = (f"the calibration cutoff {_fmt(plan['calibration'])}" if not cross_fit else
+                     f"the one labelled cutoff {_fmt(plan['train'][0])} (cross-fitted across groups)")
+            warnings.warn(f"Scores are not calibrated: at {where} all members have the same outcome or there are "
+                          f"fewer than 2 groups to cross-fit.", StatisticalWarning, stacklevel=2)
+            self.calibrator_ = None
+        return self
+
+    def _cross_fitted(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
+        """Out-of-fold raw scores: groups split into :data:`CROSS_FIT_FOLDS` folds, each scored by a
+        model fitted on the other folds (members of a group share outcomes, so whole groups are held
+        out). None with fewer than 2 groups."""
+        codes, uniq = pd.factorize(groups)
+        n_folds = min(CROSS_FIT_FOLDS, len(uniq))
+        if n_folds < 2:
+            return None
+        rng = np.random.default_rng(self.random_state)
+        fold = (rng.permutation(len(uniq)) % n_folds)[codes]
+        oof = np.empty(len(y))
+        for f in range(n_folds):
+            fit_rows = fold != f
+            if len(np.unique(y[fit_rows])) < 2:
+                oof[~fit_rows] = y[fit_rows].mean()
+                continue
+            est = _make_estimator(self.model, self.random_state)
+            with warnings.catch_warnings(), _one_thread():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                est.fit(X[fit_rows], y[fit_rows])
+                oof[~fit_rows] = est.predict_proba(X[~fit_rows])[:, 1]
+        self.n_cross_fit_folds_ = n_folds
+        return oof
+
+    def _check(self):
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("This ChurnRiskModel is not fitted yet; call .fit(ds, cutoff) first.")
+
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings(), _one_thread():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return self.estimator_.predict_proba(X)[:, 1]
+
+    def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability for each row of a feature frame, shape (n,)."""
+        self._check()
+        missing = [c for c in self.feature_names_ if c not in features.columns]
+        if missing:
+            raise ParameterError(
+                f"The feature frame lacks {missing}: this model uses the feature windows {self.windows_} (shortened to "
+                f"the history before its earliest training cutoff). Compute features with "
+                f"churn_features(ds, cutoff, windows=model.windows_), or call model.score(ds, cutoff).")
+        raw = self._raw(features[self.feature_names_].to_numpy(dtype=float))
+        return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
+
+    def score(self, ds: Dataset, cutoff=None, n_drivers: int = 3, _panel: _Panel | None = None) -> pd.DataFrame:
+        """Risk of every member present at ``cutoff`` (default: the cutoff fitted for).
+
+        Returns
+        -------
+        DataFrame with group_id, member_id, risk, driver_1..n_drivers, top_drivers and the
+        features.
+        """
+        self._check()
+        cut = self.cutoffs_["scoring"] if cutoff is None else _midnight(ds, cutoff)
+        feats = (_panel.features(cut) if _panel is not None else churn_features(ds, cut, self._def().activity,
+                                                                                windows=self.windows_))
+        out = feats.copy()
+        out["risk"] = self.predict_proba_frame(feats)
+        drivers = self.drivers(feats, n_drivers)
+        return pd.concat([out, drivers.set_axis(out.index)], axis=1)
+
+    def drivers(self, features: pd.DataFrame, n_drivers: int = 3) -> pd.DataFrame:
+        """The features that push each member's risk up most.
+
+        For each feature j, ``effect_j = risk(x) - risk(x with x_j set to the training
+        median)``; the ``n_drivers`` largest positive effects are reported (fewer if fewer
+        are positive).
+
+        Returns
+        -------
+        DataFrame (n, n_drivers + 1): ``driver_1``.. (feature names, "" if none) and
+        ``top_drivers`` ("silent_days=21 (+0.18); ..." text).
+        """
+        self._check()
+        X = features[self.feature_names_].to_numpy(dtype=float)
+        base = self.predict_proba_frame(features)
+        effects = np.empty((len(X), len(self.feature_names_)))
+        for j, name in enumerate(self.feature_names_):  # one pass per feature (a couple of dozen)
+            Xj = X.copy()
+            Xj[:, j] = self.reference_[name]
+            raw = self._raw(Xj)
+            pj = self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
+            effects[:, j] = base - pj
+        order = np.argsort(-effects, axis=1, kind="stable")[:, :n_drivers]
+        top_eff = np.take_along_axis(effects, order, axis=1)
+        names = np.asarray(self.feature_names_, dtype=object)[order]
+        values = np.take_along_axis(X, order, axis=1)
+        out = pd.DataFrame(index=features.index)
+        texts = pd.Series("", index=range(len(X)), dtype="str")
+        for k in range(order.shape[1]):
+            ok = top_eff[:, k] >= 0.0005
+            out[f"driver_{k + 1}"] = np.where(ok, names[:, k], "")
+            piece = (pd.Series(names[:, k]).astype("str") + "="
+                     + pd.Series(values[:, k]).round(2).astype("str").fillna("missing")
+                     + " (+" + pd.Series(top_eff[:, k]).round(3).astype("str").fillna("?") + ")")
+            piece = piece.where(ok, "").fillna("")
+            sep = pd.Series(np.where((texts != "").to_numpy() & (piece != "").to_numpy(), "; ", ""), dtype="str")
+            texts = texts + sep + piece
+        out["top_drivers"] = texts.to_numpy()
+        return out.astype({c: "str" for c in out.columns})
+
+
+class BGNBDChurn:
+    """BG/NBD "probability of no activity within the horizon" as a churn score.
+
+    Fitted at a cutoff on member *active days* before it (frequency = repeat active days,
+    recency = days from the first to the last active day, T = days from the first active
+    day to the cutoff), by maximum likelihood (:class:`groupstats.stats.bgnbd.BetaGeoModel`).
+    Needs no labels, so it is fitted on the data up to the scoring cutoff itself. Members
+    never active before the cutoff get x = 0, t_x = 0 and T = days observed (since the
+    later of their join and the data start). Histories of members present before the
+    data start are left-truncated (their first observed day is taken as their first).
+
+    Parameters
+    ----------
+    horizon : int
+    penalizer : float, default 0.001
+        Small L2 penalty for numerical stability (see BetaGeoModel).
+    """
+
+    def __init__(self, horizon: int = DEFAULT_HORIZON_DAYS, penalizer: float = 0.001):
+        self.horizon = horizon
+        self.penalizer = penalizer
+
+    @staticmethod
+    def _rfm(features: pd.DataFrame):
+        never = features["never_active"].to_numpy() > 0
+        x = np.where(never, 0.0, features["act_repeat_days"].to_numpy(dtype=float))
+        T = np.where(never, features["silent_days"].to_numpy(dtype=float),
+                     features["act_age_days"].to_numpy(dtype=float))
+        tx = np.where(never, 0.0, features["act_span_days"].to_numpy(dtype=float))
+        T = np.maximum(np.nan_to_num(T, nan=0.0), 0.0)
+        tx = np.clip(np.nan_to_num(tx, nan=0.0), 0.0, T)
+        tx = np.where(x == 0, 0.0, tx)
+        return x, tx, T, never
+
+    def fit(self, features: pd.DataFrame) -> "BGNBDChurn":
+        """Fit on the churn features at a cutoff (only members active before it)."""
+        from groupstats.stats.bgnbd import BetaGeoModel
+
+        x, tx, T, never = self._rfm(features)
+        use = ~never & (T > 0)
+        if use.sum() < 20 or not np.any(x[use] > 0):
+            raise InsufficientDataError(f"BG/NBD needs a few dozen members with repeat active days before the "
+                                        f"cutoff; there are {int(use.sum())} members with any activity.")
+        self.boundary_ = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StatisticalWarning)
+                self.model_ = BetaGeoModel(penalizer=self.penalizer).fit(x[use], tx[use], T[use])
+        except ConvergenceError:
+            # Chat activity often puts the MLE on the boundary a, b -> 0 (members either never drop
+            # out or drop out at once), where BetaGeoModel.fit stops; maximise the same likelihood
+            # with the log-parameters bounded instead (at_boundary_ and its warning are reported
+            # through boundary_ / "boundary_fit").
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StatisticalWarning)
+                self.model_ = BetaGeoModel(log_bounds=(-9.0, 9.0)).fit(x[use], tx[use], T[use])
+            self.boundary_ = True
+        self.params_ = self.model_.params_
+        self.n_fit_ = int(use.sum())
+        return self
+
+    def predict_no_activity(self, features: pd.DataFrame) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This BGNBDChurn is not fitted yet; call .fit(features) first.")
+        x, tx, T, _ = self._rfm(features)
+        return np.asarray(self.model_.probability_no_activity(self.horizon, x, tx, T), dtype=float)
