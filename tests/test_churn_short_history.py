@@ -117,6 +117,8 @@ def test_one_labelled_cutoff_cross_fits_across_groups_and_says_so():
     scored = res.scores.merge(truth, on=["group_id", "member_id"])
     y, p = scored["churned"].to_numpy(int), scored["risk"].to_numpy(float)
     m = churn.classification_metrics(y, p)
+    print(f"one cutoff (38 days): n={len(y)} churned={y.mean():.2f} AUC={m['roc_auc']:.3f} brier={m['brier']:.3f} "
+          f"cal. intercept={m['calibration_intercept']:+.2f} slope={m['calibration_slope']:.2f} mean risk={p.mean():.2f}")
     assert m["roc_auc"] >= 0.8 and abs(p.mean() - y.mean()) < 0.1 and 0.6 < m["calibration_slope"] < 1.6
     # the cross-fitted calibration is what the model's out-of-fold scores say: held-out groups only
     assert model.calibrator_.lr_.coef_[0, 0] > 0

@@ -2,7 +2,17 @@
 
 :class:`MemberSegmentation` is a scikit-learn style estimator fitted on the
 member features of :func:`groupstats.tables.features.member_features` (data up to a
-cutoff only). Its pipeline:
+cutoff only). Its default, shared by the library, ``groupstats segment`` and the
+notebook (:data:`DEFAULT_METHOD`), is the **rate mixture** (:class:`RateMixture`): a
+Gaussian mixture on each member's log message rate (and read / sign-in logits when the
+data have them) with each value's known measurement noise and an empirical-Bayes level
+per group, k chosen by BIC; the result reports the evidence for the chosen k and the
+runner-up (:func:`k_evidence`). On a grid of simulated communities (3-6 tiers, weak to
+strong overlap, no to strong group effects, 10-120 groups; docs/segmentation.md) it
+recovered the planted tiers with mean adjusted Rand index 0.58, against 0.43 for k-means
+given the true k and 0.40 for k-means with silhouette (which picks k = 2).
+
+The alternatives ``method="gmm"`` and ``method="kmeans"`` use this pipeline:
 
 1. **prepare** (:class:`MemberFeaturePreparer`): pick the segmentation columns
    (default :data:`SEGMENT_COLUMNS`), fill documented gaps (a member who never
