@@ -1,6 +1,9 @@
 """``audit(ds)``: every playbook rule checked on one dataset, as one :class:`AuditResult`."""
 from __future__ import annotations
 
+import html
+import re
+
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
@@ -37,7 +40,8 @@ def _describe_experiment(e: dict, tested: list[str], lang: str) -> dict:
                 match=t("audit.arm.matched" if a["preset_match"] else "audit.arm.unmatched", lang))
         arms.append(slot + ", " + mix)
     kind = ("both" if e["is_slot"] and e["is_mix"] else "slot" if e["is_slot"] else "mix" if e["is_mix"] else "none")
-    text = t("audit.experiment.line", lang, experiment=e["experiment_id"], design=e["design"], n_groups=e["n_groups"],
+    design = t(f"audit.design.{e['design']}", lang) if e["design"] in ("switchback", "group-randomised") else e["design"]
+    text = t("audit.experiment.line", lang, experiment=e["experiment_id"], design=design, n_groups=e["n_groups"],
              kind=t(f"audit.kind.{kind}", lang), arms="; ".join(arms) + ".")
     return {**e, "kind": kind, "tests_rules": tested, "how_matched": arms, "description": text}
 
@@ -153,14 +157,39 @@ class AuditResult(Result):
         ax.set_title(t("audit.fig.title", self.lang))
         return ax
 
-    def show(self, page) -> None:
-        """Every rule in full on a report page: claim, source, test, evidence, reason."""
+    def summary_html(self) -> str:
+        """The verdict table as HTML for a report page (data labels in code type on Chinese pages)."""
+        frame = self.summary_frame()
+        heads = "".join(f"<th>{html.escape(t(key, self.lang))}</th>" for _, key, _ in self.SUMMARY_COLUMNS)
+        rows = ["<tr>" + "".join(f"<td>{html_text(str(v), self.lang)}</td>" for v in rec) + "</tr>"
+                for rec in frame.itertuples(index=False, name=None)]
+        return (f'<div class="gs-table-wrap"><table class="gs-table"><thead><tr>{heads}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+    def details_html(self) -> str:
+        """Every rule in full (claim, source, test, evidence, reason), then the experiments and the
+        multiplicity correction, as HTML for a report page."""
         lang = self.lang
+        parts = []
         for c in self.claims:
-            page.say(f"{c['id']} · {t('verdict.' + c['verdict'], lang)} · {c['claim']}", css="gs-rule")
-            page.say(f"{t('audit.col.source', lang)}: {c['source']}. {t('audit.col.test', lang)}: {c['test']}")
-            page.say(f"{t('audit.col.evidence', lang)}: {t('audit.evidence.' + c['evidence'], lang)}. "
-                     f"{t('audit.col.reason', lang)}: {c['reason']}")
+            parts.append(f"<h3>{html_text(c['id'], lang)} · {html.escape(t('verdict.' + c['verdict'], lang))} · "
+                         f"{html_text(c['claim'], lang)}</h3>")
+            for label, value in (("audit.col.source", c["source"]), ("audit.col.test", c["test"]),
+                                 ("audit.col.evidence", t("audit.evidence." + c["evidence"], lang)),
+                                 ("audit.col.reason", c["reason"])):
+                parts.append(f"<p><b>{html.escape(t(label, lang))}</b>: {html_text(value, lang)}</p>")
+        parts.append(f"<h2>{html.escape(t('audit.h.experiments', lang))}</h2>")
+        parts += [f"<p>{html_text(e['description'], lang)}</p>" for e in self.experiments] or \
+            [f"<p>{html.escape(t('audit.reason.no_assignments', lang))}</p>"]
+        parts.append(f"<h2>{html.escape(t('audit.h.multiplicity', lang))}</h2>")
+        parts.append(f"<p>{html_text(self.multiplicity['description'], lang)}</p>")
+        return "".join(parts)
+
+    def show(self, what: str = "summary") -> None:
+        """Display ``summary_html()`` (``"summary"``) or ``details_html()`` (``"details"``) in a notebook."""
+        from IPython.display import HTML, display
+
+        display(HTML(self.summary_html() if what == "summary" else self.details_html()))
 
     def conclusion(self) -> str:
         n = self.counts()
@@ -255,6 +284,24 @@ def audit(ds, lang: str = "zh", rules=None, cache: AnalysisCache | None = None) 
     return AuditResult(rows, multiplicity, described, lang, spec["file"], cache)
 
 
+_ASCII_RUN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
+def html_text(text: str, lang: str) -> str:
+    """``text`` escaped for HTML; on Chinese pages every run of Latin text (experiment ids, arm and
+    tier labels, preset names, commands) is set in code type: they are data, not words to translate."""
+    if lang != "zh":
+        return html.escape(text)
+    out, pos = [], 0
+    for m in _ASCII_RUN.finditer(text):
+        run = m.group(0)
+        out.append(html.escape(text[pos:m.start()]))
+        out.append(f"<code>{html.escape(run)}</code>" if re.search("[A-Za-z]", run) else html.escape(run))
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
 def _TEST_VALUES(rid: str, spec: dict, lang: str) -> dict:
     r = spec["rules"][rid]
     return {"silent_30d_churned": {"within": f"{float(r.get('within_days', 60)):g}",
@@ -273,4 +320,6 @@ register({
     "audit.fig.title": {"zh": "每条经验的估计与区间(实心:实验;空心:观察)",
                         "en": "Each rule's estimate and interval (filled: experiment; hollow: observational)"},
     "audit.fig.x": {"zh": "相对差异(%)", "en": "relative difference (%)"},
+    "audit.design.switchback": {"zh": "轮换设计", "en": "switchback"},
+    "audit.design.group-randomised": {"zh": "按群随机", "en": "group-randomised"},
 })
