@@ -137,7 +137,7 @@ def test_absorbed_sandwich_equals_dense_dummies(config):
 
 def test_fixed_effects_are_absorbed_not_built_as_dummies(monkeypatch, ref_data):
     """The comparison with fixed effects never builds the dense dummy block (it would be posts x groups)."""
-    import groupstats.stats.compare as engine
+    import groupstats.stats.comparison_means as engine
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("dense fixed-effect dummies were built")
