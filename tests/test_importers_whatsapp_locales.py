@@ -188,3 +188,11 @@ def test_membership_rows_from_spanish_export(tmp_path):
     assert members.loc[pseudo.one("member", "Jorge Peña"), "joined_how"] == "link"
     assert report.n_leavers == 2 and report.per_file["es_android.txt"]["leavers"] == 2
     assert report.per_file["es_android.txt"]["members"] == 5  # creator, two added, link joiner, the phone
+
+
+def test_chat_identity_does_not_depend_on_the_timezone():
+    chat = LOCALE_DIR / "de_ios.txt"
+    shanghai = parse(chat, "Asia/Shanghai", date_order="dmy")
+    berlin = parse(chat, "Europe/Berlin", date_order="dmy")
+    assert set(shanghai.groups) == set(berlin.groups)
+    assert shanghai.messages["sent_at"].iloc[0] != berlin.messages["sent_at"].iloc[0]

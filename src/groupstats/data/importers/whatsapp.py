@@ -204,7 +204,7 @@ _NAME_COLON = re.compile(r"^([^:\n]{1,120}?):(?: (.*)|(\S.*)|)$", re.DOTALL)
 def content_group_id(records: list[tuple]) -> str:
     """The chat's identity from its content: a hash of its creation line, else of its first three records.
 
-    ``records`` are (UTC time, body) of the export in file order. Two exports of one chat (a later export
+    ``records`` are (local wall-clock time, body, system kind) of the export in file order. Two exports of one chat (a later export
     from the same phone repeats the beginning) get the same id; two chats get different ids even when their
     files have the same name (``_chat.txt``). The id is pseudonymised like any other group id.
     """
@@ -252,7 +252,9 @@ def parse(path: str | Path, tz: str, date_order: str | None = None) -> Parsed:
         item = _classify(body, first)
         classified.append(item)
         if ts is not None:
-            identity.append((ts, body.translate(_LRM), item[1] if item[0] == "system" else ""))
+            # the wall-clock time as written (not UTC), so the id does not depend on --tz
+            identity.append((ts.tz_convert(tz).tz_localize(None), body.translate(_LRM),
+                             item[1] if item[0] == "system" else ""))
     group = content_group_id(identity) if identity else "whatsapp:" + name
     pending = []
     bad_dates = 0
