@@ -293,6 +293,8 @@ def experiment_row(h: Hypothesis, rules: dict, lang: str, alpha: float, missing=
     if verdict == "not_shown":
         mde = float(np.nanmax(comp["mde_rel"])) if comp["mde_rel"].notna().any() else np.nan
         tail += " " + t("audit.reason.mde", lang, mde=fmt_pct(mde, lang))
+        if not missing:
+            tail += " " + (t("audit.settle.slot", lang) if h.kind == "slot" else t("audit.settle.mix", lang))
     if missing:
         tail += " " + t("audit.reason.missing_window", lang,
                         windows=join([t(f"audit.window.{w}", lang) for w in missing], lang))
@@ -521,6 +523,10 @@ register({
                                "en": "in the {n} of {total} group-weeks whose mix was near this preset, next week's messages per member-day were {est} (95% interval {ci})"},
     "audit.reason.assoc_cap": {"zh": "营销占比 ≤15% 的 {n} / {total} 个群周,下一周人均日发言 {est}(95% 区间 {ci})",
                                "en": "in the {n} of {total} group-weeks with marketing at or under 15%, next week's messages per member-day were {est} (95% interval {ci})"},
+    "audit.settle.slot": {"zh": "要定论,请设计更长或更大的时段实验:groupstats plan-slots DATA --arms morning,noon,evening --weeks 12 --mde 0.1(先看它给出的功效)。",
+                          "en": "To settle it, plan a longer or larger slot experiment: groupstats plan-slots DATA --arms morning,noon,evening --weeks 12 --mde 0.1 (check the power it reports first)."},
+    "audit.settle.mix": {"zh": "要定论,请延长实验或增加群数(可发现的最小效应约与群数的平方根成反比:群数翻两番,最小效应减半)。",
+                         "en": "To settle it, run the experiment longer or on more groups (the detectable effect shrinks with the square root of the number of groups: four times the groups halves it)."},
     "audit.reason.failed": {"zh": "实验分析失败:{error}", "en": "The experiment analysis failed: {error}"},
     "audit.plan.slot": {"zh": "要验证,请运行时段实验:{cmd},执行约 8 周后再运行 groupstats audit DATA。",
                         "en": "To settle it, run a slot experiment: {cmd}; after about 8 weeks run groupstats audit DATA again."},

@@ -68,6 +68,8 @@ def silent_row(ds, rules: dict, lang: str, cache=None) -> dict:
     reason = t(f"audit.silent.{verdict}", lang, d=d0, within=f"{within:g}", p=fmt_pct(r["p_return"], lang),
                ci=fmt_interval(r["ci_low"], r["ci_high"], lang, signed=False), level=fmt_pct(level, lang),
                n=fmt_num(r["n_at_risk"], lang)) + " " + thr_text
+    if verdict == "not_shown":
+        reason += " " + t("audit.settle.silent", lang)
     return make_row("silent_30d_churned", rules, lang, evidence="observational", verdict=verdict, reason=reason,
                     estimate=r["p_return"], ci_low=r["ci_low"], ci_high=r["ci_high"], unit_key="audit.unit.prob",
                     test_values=tv, suggested_threshold_days=threshold, confident_threshold_days=confident)
@@ -148,6 +150,8 @@ def core_row(ds, rules: dict, lang: str, cache=None) -> dict:
                stab=fmt_pct(stab["estimate"], lang), stab_ci=fmt_interval(stab["ci_low"], stab["ci_high"], lang, signed=False),
                groups=share["n_clusters"], months=int(table["month"].nunique()), min_share=fmt_pct(min_share, lang),
                min_stab=fmt_pct(min_stab, lang))
+    if verdict == "not_shown":
+        reason += " " + t("audit.settle.core", lang)
     return make_row("core_top20", rules, lang, evidence="observational", verdict=verdict, reason=reason,
                     estimate=share["estimate"], ci_low=share["ci_low"], ci_high=share["ci_high"],
                     unit_key="audit.unit.share_messages", test_values=tv,
@@ -206,6 +210,8 @@ def points_row(ds, rules: dict, lang: str, cache=None) -> dict:
                         ci=fmt_interval(p["rel_low"], p["rel_high"], lang), p=fmt_p(p["p_value"])) for p in pairs)
     reason = t("audit.points.reason", lang, cutoff=f"{cutoff:%Y-%m-%d}", days=horizon,
                counts=", ".join(f"{n} {counts.get(n, 0)}" for n in ladder), pairs=parts)
+    if verdict == "not_shown":
+        reason += " " + t("audit.settle.points", lang)
     return make_row("points_tiers", rules, lang, evidence="observational", verdict=verdict, reason=reason,
                     estimate=binding["rel"], ci_low=binding["rel_low"], ci_high=binding["rel_high"],
                     unit_key="audit.unit.rel_activity", test_values=tv, comparisons=pairs)
@@ -314,7 +320,7 @@ def health_row(ds, rules: dict, lang: str, cache=None) -> dict:
             parts.append(t("audit.health.part_few", lang, metric=name, share=fmt_pct(d["share_flagged"], lang),
                            n=d.get("n_crossings", 0)))
     reason = t("audit.health.reason", lang, weeks=k, n=len(wk)) + " " + "; ".join(parts) + "."
-    if verdict == "not_testable":
+    if verdict in ("not_testable", "not_shown"):
         reason += " " + t("audit.health.need", lang, weeks=k)
     return make_row("health_thresholds", rules, lang, evidence="observational", verdict=verdict, reason=reason,
                     estimate=overall["estimate"] if overall else None, ci_low=overall["ci_low"] if overall else None,
@@ -360,6 +366,8 @@ def lifecycle_row(ds, rules: dict, lang: str, cache=None) -> dict:
                ci=fmt_interval(r["rel_ci_low"], r["rel_ci_high"], lang), p=fmt_p(r["p_value"]), n=n_cross,
                groups=int(wk["group_id"].nunique()),
                counts=", ".join(f"{s}: {int(counts.get(s, 0))}" for s in labels))
+    if verdict == "not_shown":
+        reason += " " + t("audit.settle.lifecycle", lang, b=b3)
     return make_row("lifecycle_decline", rules, lang, evidence="observational", verdict=verdict, reason=reason,
                     estimate=r["rel_diff"], ci_low=r["rel_ci_low"], ci_high=r["rel_ci_high"], unit_key="audit.unit.rel",
                     p_value=float(r["p_value"]), groups_crossing=n_cross)
@@ -389,6 +397,10 @@ register({
                           "en": "{upper} vs {lower}: {um} vs {lm} messages, {est} (95% interval {ci}, p = {p})"},
     "audit.points.reason": {"zh": "截止 {cutoff} 的积分分层({counts}),之后 {days} 天的人均发言:{pairs}。",
                             "en": "Tiers at {cutoff} ({counts}); member messages in the next {days} days: {pairs}."},
+    "audit.settle.core": {"zh": "要定论,需要更多月份或更多群的数据。", "en": "More months or more groups would settle it."},
+    "audit.settle.points": {"zh": "要定论,需要更多成员或更长的积分历史(签到、任务事件)。", "en": "More members or a longer points history (sign-in and task events) would settle it."},
+    "audit.settle.lifecycle": {"zh": "要定论,需要更多在数据期间跨过第 {b} 天的群(更长的历史)。", "en": "More groups observed across day {b} (a longer history) would settle it."},
+    "audit.settle.silent": {"zh": "要定论,需要更长的历史(更多沉默满 30 天后仍被观察 60 天的成员)。", "en": "A longer history (more members observed for 60 days after 30 silent days) would settle it."},
     "audit.health.too_short": {"zh": "需要至少 3 个群的完整周数据。", "en": "Needs whole weeks of at least 3 groups."},
     "audit.health.reason": {"zh": "{n} 个完整群周;越线后 {weeks} 周相对越线前 {weeks} 周的人均日发言,与未越线群周比较:",
                             "en": "{n} whole group-weeks; messages per member-day in the {weeks} weeks after a crossing relative to the {weeks} weeks before, compared with weeks that stay ok:"},
