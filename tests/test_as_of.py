@@ -182,3 +182,12 @@ def test_monitor_recommendation_rule():
     assert _recommend(wide, 0.1, now, end) == {"code": "continue", "arm": "evening", "days_left": 14}
     last_day = pd.Timestamp("2026-03-15 23:59:59.999999", tz="UTC")
     assert _recommend(wide, 0.1, last_day, end) == {"code": "stop_planned_end", "arm": "evening", "days_left": 0}
+
+
+def test_as_of_after_the_data_end_is_the_data_end(sample):
+    from groupstats.analyses.slot_experiment import analyse_slot_experiment
+
+    late = analyse_slot_experiment(sample, "slot_switchback", "replies", as_of="2026-12-31", standardise=False)
+    assert late.summary["as_of"] == sample.end
+    # posts of the last day are not complete: their windows run past the data, whatever the date asked for
+    assert late.summary["n_incomplete"] == int((sample.posts["posted_at"] > sample.end - pd.Timedelta("24h")).sum()) > 0

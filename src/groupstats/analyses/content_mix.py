@@ -985,7 +985,7 @@ def analyse_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
         if table is not None:
             raise ParameterError("as_of cuts the dataset before the group-week table is built; pass either "
                                  "as_of or a precomputed table, not both.")
-        cutoff = as_of_cutoff(as_of, ds.tz)
+        cutoff = min(as_of_cutoff(as_of, ds.tz), ds.end)  # never past the end of the data
         ds = ds.as_of(cutoff)
         outcomes = post_outcomes(ds) if ds.posts is not None and len(ds.posts) else None
         if outcomes is not None:

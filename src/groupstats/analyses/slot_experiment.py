@@ -651,7 +651,8 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     cutoff = None
     if as_of is not None:
         # the design and the plan come from the whole schedule; everything else from data up to the cutoff
-        cutoff = as_of_cutoff(as_of, ds.tz)
+        # never past the end of the data: windows after it are not observed, so they are not complete
+        cutoff = min(as_of_cutoff(as_of, ds.tz), ds.end)
         ds = ds.as_of(cutoff)
         if outcomes is not None:
             outcomes = _cut_outcomes(outcomes, cutoff, window)
