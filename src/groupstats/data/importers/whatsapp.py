@@ -162,6 +162,37 @@ def _timestamp(m, order: str, tz: str):
     return ts.tz_convert("UTC")
 
 
+def _timestamps(matches: list, order: str, tz: str) -> list:
+    """UTC times of header matches (None where impossible), vectorised; the rules of :func:`_timestamp`."""
+    if not matches:
+        return []
+    parts = pd.DataFrame([m.groups()[:7] for m in matches],
+                         columns=["a", "b", "c", "hour", "minute", "second", "ampm"])
+    nums = parts[["a", "b", "c", "hour", "minute"]].astype("int64")
+    second = pd.to_numeric(parts["second"]).fillna(0).astype("int64")
+    year_first = parts["a"].str.len() == 4
+    if order == "dmy":
+        day, month, year = nums["a"], nums["b"], nums["c"]
+    else:
+        month, day, year = nums["a"], nums["b"], nums["c"]
+    year, month, day = (year.where(~year_first, nums["a"]), month.where(~year_first, nums["b"]),
+                        day.where(~year_first, nums["c"]))
+    year = year.where(year >= 100, year + 2000)
+    hour = nums["hour"]
+    ampm = parts["ampm"].fillna("")
+    has = ampm != ""
+    pm = ampm.str.lower().str.startswith("p")
+    twelve = has & hour.between(1, 12)
+    hour = hour.where(~twelve, hour % 12 + 12 * pm.astype("int64"))
+    clear = (hour.eq(0) & ~pm) | (hour.between(13, 23) & pm)  # "00:08 a. m.", "23:59 PM"
+    bad = has & ~twelve & ~clear
+    local = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day, "hour": hour,
+                                         "minute": nums["minute"], "second": second}), errors="coerce")
+    local = local.where(~bad & local.dt.year.between(1990, 2099))
+    utc = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    return [None if pd.isna(t) else t for t in utc]
+
+
 def _system_match(line: str, table=None):
     """(kind, how, actor, targets) of a system line in any locale's table, or None."""
     plain = line.translate(_QUOTES).strip()
@@ -242,9 +273,10 @@ def parse(path: str | Path, tz: str, date_order: str | None = None) -> Parsed:
                 sink.skip(number, SkipReason.EMPTY_LINE)
     # classify every record first: the group's id depends on the content
     parsed_records = []  # (number, ts, body, what)
-    for number, m, body_lines in records:
+    times = _timestamps([m for _, m, _ in records], order, tz)
+    for (number, m, body_lines), ts in zip(records, times):
         body = "\n".join(body_lines).rstrip("\n")
-        parsed_records.append((number, _timestamp(m, order, tz), body))
+        parsed_records.append((number, ts, body))
     identity = []
     classified = []
     for number, ts, body in parsed_records:
