@@ -26,9 +26,10 @@ The posterior is normal with precision ``1/prior_sd^2 + 1/se_rel^2`` and mean
 normal whose ``1 - alpha`` interval has the same width: ``(rel_ci_high - rel_ci_low) / (2
 z(1 - alpha/2))``. With few clusters the engine's interval uses a t reference with
 Bell-McCaffrey degrees of freedom, so this keeps the small-sample width (a normal on the
-plain standard error would be overconfident with 8-15 groups); with a flat prior
-(``prior_sd=inf``) the credible interval is exactly the engine's confidence interval. When
-the table was made sequential the ``rel_ci_*_fixed`` columns are used.
+plain standard error would be overconfident with 8-15 groups); the likelihood is centred on
+the estimate ``rel_diff`` (for a symmetric interval, a flat prior ``prior_sd=inf`` then gives
+exactly the engine's confidence interval; Fieller intervals of a ratio are asymmetric and only
+their width is used). When the table was made sequential the ``rel_ci_*_fixed`` columns are used.
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: floa
     ----------
     comparisons : DataFrame
         ``.comparisons`` of :func:`groupstats.stats.compare.compare_arms` (columns ``arm,
-        control, rel_ci_low, rel_ci_high``; the ``rel_ci_*_fixed`` columns are
+        control, rel_diff, rel_ci_low, rel_ci_high``; the ``rel_ci_*_fixed`` columns are
         used instead when the table was made sequential).
     alpha : float
         The level of the engine's intervals; the credible interval has the same level.
@@ -105,8 +106,7 @@ def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: floa
     z = sps.norm.isf(alpha / 2)
     low, high = comparisons[low_col].to_numpy(float), comparisons[high_col].to_numpy(float)
     se_rel = (high - low) / (2 * z)
-    # centre of the interval (the estimate, for the symmetric intervals of the linear kinds)
-    mean, sd = normal_posterior((low + high) / 2, se_rel, prior_sd)
+    mean, sd = normal_posterior(comparisons["rel_diff"].to_numpy(float), se_rel, prior_sd)
     return pd.DataFrame({
         "arm": list(comparisons["arm"]), "control": list(comparisons["control"]),
         "prob_better": prob_better(mean, sd, higher_is_better),
