@@ -55,8 +55,11 @@ def silent_row(ds, rules: dict, lang: str, cache=None) -> dict:
     at = curve.loc[curve["d"] == d0]
     threshold = res.thresholds.get("all")
     confident = res.thresholds_confident.get("all")
+    estimable = curve.loc[np.isfinite(curve["p_return"].to_numpy(float)), "d"]
+    dmax = f"{estimable.max():g}" if len(estimable) else "0"
     thr_text = (t("audit.silent.threshold", lang, d=f"{threshold:g}", level=fmt_pct(level, lang))
-                if threshold is not None else t("audit.silent.no_threshold", lang, level=fmt_pct(level, lang)))
+                if threshold is not None else t("audit.silent.no_threshold", lang, level=fmt_pct(level, lang),
+                                                 dmax=dmax))
     if confident is not None:
         thr_text += " " + t("audit.silent.confident", lang, d=f"{confident:g}")
     if at.empty or not np.isfinite(at["p_return"].iloc[0]):
@@ -384,7 +387,8 @@ register({
     "audit.silent.not_shown": {"zh": "已沉默 {d} 天的成员在 {within} 天内再次发言的概率为 {p}(95% 区间 {ci},{n} 个沉默期),区间跨过 {level}。",
                                "en": "Members silent for {d} days speak again within {within} days with probability {p} (95% interval {ci}; {n} spells); the interval straddles {level}."},
     "audit.silent.threshold": {"zh": "数据自己的建议阈值:沉默 {d} 天后回来的概率首次低于 {level}。", "en": "The data's own threshold: after {d} silent days the chance of returning first falls below {level}."},
-    "audit.silent.no_threshold": {"zh": "在 180 天内回来的概率从未低于 {level},数据给不出阈值。", "en": "Within 180 silent days the chance of returning never falls below {level}: the data suggest no threshold."},
+    "audit.silent.no_threshold": {"zh": "在数据能估计的沉默时长内(最长 {dmax} 天)回来的概率从未低于 {level},数据给不出阈值。",
+                                  "en": "At the silence lengths the data can estimate (up to {dmax} days) the chance of returning never falls below {level}: the data suggest no threshold."},
     "audit.silent.confident": {"zh": "(从 {d} 天起确定低于)", "en": "(confidently below from {d} days)"},
     "audit.core.too_short": {"zh": "需要至少两个群、每群至少两个完整月份的数据。", "en": "Needs at least two groups with two whole months of data each."},
     "audit.core.reason": {"zh": "每月前 20% 的成员发出 {share} 的成员消息(95% 区间 {share_ci});其中 {stab} 下月仍在前 20%(95% 区间 {stab_ci});{groups} 个群、{months} 个月。核心的标准:占比 ≥ {min_share} 且留存 ≥ {min_stab}。",
