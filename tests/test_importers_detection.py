@@ -223,3 +223,8 @@ def test_named_wechat_importers_send_other_tables_to_csv(tmp_path, salt):
     for named in ("wechatmsg", "pywxdump"):
         with pytest.raises(GroupstatsError, match=r"import it with `groupstats import csv`"):
             import_chats(named, [table], tmp_path / named, salt_file=salt)
+
+
+def test_the_same_file_twice_is_refused(tmp_path, salt):
+    with pytest.raises(ParameterError, match="more than once"):
+        import_chats("auto", [MEMOTRACE, MEMOTRACE], tmp_path / "out", salt_file=salt)
