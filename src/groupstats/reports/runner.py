@@ -1175,7 +1175,7 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
     nb.cells = [c for c in nb.cells if HEADER_TAG not in c.metadata.get("tags", [])]
     nb.cells.insert(_header_position(nb) if status == "ok" else 0, header)
     nbformat.write(nb, str(ipynb))
-    page.write_text(html_page(nb, job.title, show_code=show_code, embed_font=embed_font), encoding="utf-8")
+    page.write_text(html_page(nb, titled.title, show_code=show_code, embed_font=embed_font), encoding="utf-8")
     records = read_records(ipynb)
     headline = records.get("headline") if isinstance(records.get("headline"), dict) else None
     title = (headline or {}).get("title") or job.title

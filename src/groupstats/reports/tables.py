@@ -16,6 +16,7 @@ status     ``ok`` / ``warning`` / ``alert`` in the report's language
 stage      a lifecycle stage (``decline (181+)``) in the report's language
 metrics    comma-separated metric names in the report's language
 bool       yes / no in the report's language
+code       an identifier of the data (a table or file name), shown as code
 ========== ==========================================================================
 """
 from __future__ import annotations
@@ -97,7 +98,8 @@ def people_table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str]], l
         cells = []
         for value, (_, _, kind) in zip(rec, columns):
             css = ' class="num"' if kind in NUMERIC_KINDS else ""
-            cells.append(f"<td{css}>{html.escape(format_value(value, kind, lang))}</td>")
+            text = html.escape(format_value(value, kind, lang))
+            cells.append(f"<td{css}><code>{text}</code></td>" if kind == "code" else f"<td{css}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     wrap = "gs-table-wrap gs-tall" if tall else "gs-table-wrap"
     return (f'<div class="{wrap}"><table class="gs-table"><thead><tr>{heads}</tr></thead>'

@@ -104,6 +104,8 @@ def show_types(messages: pd.DataFrame, page) -> None:
 
 
 def show_tables(present: pd.DataFrame, page) -> None:
-    page.table(present, [("table", "overview.col.table", "text"), ("present", "overview.col.present", "bool"),
+    present = present.assign(name=[t(f"table.{n}", page.lang) if f"table.{n}" in CATALOGUE else n
+                                   for n in present["table"]])
+    page.table(present, [("name", "overview.col.table", "text"), ("table", "overview.col.file", "code"), ("present", "overview.col.present", "bool"),
                          ("rows", "overview.col.rows", "int"), ("model_columns", "overview.col.model_columns", "int"),
                          ("extra_columns", "overview.col.extra_columns", "int")])
