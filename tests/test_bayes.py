@@ -70,6 +70,13 @@ def test_readout_of_an_engine_table():
     # a sequential table: the fixed-horizon interval is read, not the wider sequence
     seq = _table(0.2, 0.0, 0.4).assign(rel_ci_low_fixed=0.2 - z * 0.05, rel_ci_high_fixed=0.2 + z * 0.05)
     assert bayes_readout(seq)["post_sd"].iloc[0] == pytest.approx(shrunk["post_sd"].iloc[0])
+    # an asymmetric (Fieller) interval: the half toward 0 sets the SD, so with a flat prior the credible
+    # interval's end toward 0 is the engine's
+    skew = bayes_readout(_table(0.3, 0.05, 0.75), prior_sd=math.inf)
+    assert skew["post_sd"].iloc[0] == pytest.approx(0.25 / z)
+    assert skew["ci_low"].iloc[0] == pytest.approx(0.05) and skew["prob_better"].iloc[0] > 0.975
+    neg = bayes_readout(_table(-0.2, -0.5, -0.05), prior_sd=math.inf)
+    assert neg["ci_high"].iloc[0] == pytest.approx(-0.05) and neg["prob_better"].iloc[0] < 0.025
     with pytest.raises(ParameterError, match="prior_sd"):
         bayes_readout(_table(0.2, 0.1, 0.3), prior_sd=0)
 

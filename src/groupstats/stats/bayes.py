@@ -22,14 +22,14 @@ The posterior is normal with precision ``1/prior_sd^2 + 1/se_rel^2`` and mean
   control level on average;
 * ``ci_low, ci_high``: equal-tailed ``1 - alpha`` credible interval of the relative effect.
 
-``se_rel`` is read from the engine's (fixed-horizon) relative interval, as the SD of the
-normal whose ``1 - alpha`` interval has the same width: ``(rel_ci_high - rel_ci_low) / (2
-z(1 - alpha/2))``. With few clusters the engine's interval uses a t reference with
-Bell-McCaffrey degrees of freedom, so this keeps the small-sample width (a normal on the
-plain standard error would be overconfident with 8-15 groups); the likelihood is centred on
-the estimate ``rel_diff`` (for a symmetric interval, a flat prior ``prior_sd=inf`` then gives
-exactly the engine's confidence interval; Fieller intervals of a ratio are asymmetric and only
-their width is used). When the table was made sequential the ``rel_ci_*_fixed`` columns are used.
+The likelihood is centred on the estimate ``rel_diff``; its SD ``se_rel`` is read from the
+engine's (fixed-horizon) relative interval: the half of the interval on the side of 0 divided by
+``z(1 - alpha/2)`` (``(rel_diff - rel_ci_low) / z`` for a positive estimate). With few clusters
+the engine's interval uses a t reference with Bell-McCaffrey degrees of freedom, so this keeps
+the small-sample width (a normal on the plain standard error would be overconfident with 8-15
+groups), and with a flat prior (``prior_sd=inf``) the chance to beat control exceeds
+``1 - alpha/2`` exactly when the engine's interval excludes 0, also for the asymmetric (Fieller)
+intervals of a ratio. When the table was made sequential the ``rel_ci_*_fixed`` columns are used.
 """
 from __future__ import annotations
 
@@ -105,8 +105,10 @@ def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: floa
     high_col = "rel_ci_high_fixed" if "rel_ci_high_fixed" in comparisons else "rel_ci_high"
     z = sps.norm.isf(alpha / 2)
     low, high = comparisons[low_col].to_numpy(float), comparisons[high_col].to_numpy(float)
-    se_rel = (high - low) / (2 * z)
-    mean, sd = normal_posterior(comparisons["rel_diff"].to_numpy(float), se_rel, prior_sd)
+    rel = comparisons["rel_diff"].to_numpy(float)
+    # the half of the interval on the side of 0 (Fieller intervals of a ratio are asymmetric)
+    se_rel = np.where(rel >= 0, rel - low, high - rel) / z
+    mean, sd = normal_posterior(rel, se_rel, prior_sd)
     return pd.DataFrame({
         "arm": list(comparisons["arm"]), "control": list(comparisons["control"]),
         "prob_better": prob_better(mean, sd, higher_is_better),
