@@ -13,6 +13,8 @@ each groupstats case's ratio to its reference in the same run:
   vcov={"CRV1": "group"})``;
 * ``gs_count_cr2``: the same with ``--kind count --metric replies`` (PPML, CR2) vs ``pf_fepois_crv1``:
   ``pyfixest.fepois("replies ~ C(arm) | group + week", vcov={"CRV1": "group"})``;
+* ``gs_mean_cr2_2150``: the first case on 258k posts in 2,150 groups over 9 weeks (the shape whose dense
+  design ran out of memory) vs ``pf_feols_crv1_2150``;
 * ``gs_bgnbd``: ``BetaGeoModel().fit`` on 200k customers vs ``lifetimes_bgnbd``:
   ``lifetimes.BetaGeoFitter().fit``.
 
@@ -35,6 +37,8 @@ PYTHON = sys.executable
 GROUPSTATS = str(Path(PYTHON).with_name("groupstats"))
 SWITCHBACK = DATA / "switchback_200k.parquet"
 CUSTOMERS = DATA / "bgnbd_200k.parquet"
+#: the shape that ran out of memory in issue 16 (258k posts in 2,150 groups over 60 days)
+MANY_GROUPS = DATA / "switchback_258k_2150groups.parquet"
 
 
 def make_switchback(path: Path = SWITCHBACK, n_rows: int = 200_000, n_groups: int = 300, n_weeks: int = 26,
@@ -59,6 +63,10 @@ def make_switchback(path: Path = SWITCHBACK, n_rows: int = 200_000, n_groups: in
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return path
+
+
+def make_many_groups(path: Path = MANY_GROUPS) -> Path:
+    return make_switchback(path, n_rows=258_000, n_groups=2150, n_weeks=9, seed=20261206)
 
 
 def make_customers(path: Path = CUSTOMERS, n: int = 200_000, seed: int = 20261205) -> Path:
@@ -90,6 +98,11 @@ CASES = {
                               "--json"]),
     "pf_fepois_crv1": ("pyfixest fepois, group + week FE, CRV1", None,
                        lambda: [PYTHON, "-c", _PF.format(path=str(SWITCHBACK), fn="fepois", metric="replies")]),
+    "gs_mean_cr2_2150": ("groupstats compare, mean, 258k posts in 2,150 groups, group + week FE, CR2", "pf_feols_crv1_2150",
+                         lambda: [GROUPSTATS, "compare", str(MANY_GROUPS), "--arm", "arm", "--metric", "y", "--cluster",
+                                  "group", "--fixed-effects", "group,week", "--control", "control", "--json"]),
+    "pf_feols_crv1_2150": ("pyfixest feols, 258k posts in 2,150 groups, CRV1", None,
+                           lambda: [PYTHON, "-c", _PF.format(path=str(MANY_GROUPS), fn="feols", metric="y")]),
     "gs_bgnbd": ("groupstats BetaGeoModel.fit, 200k customers", "lifetimes_bgnbd",
                  lambda: [PYTHON, "-c", "import pandas as pd; from groupstats.stats.bgnbd import BetaGeoModel; "
                           f"d = pd.read_parquet({str(CUSTOMERS)!r}); "
@@ -120,6 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", default=",".join(CASES))
     args = parser.parse_args(argv)
     make_switchback()
+    make_many_groups()
     make_customers()
     names = [c for c in args.cases.split(",") if c]
     results = {}

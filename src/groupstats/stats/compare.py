@@ -172,6 +172,11 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
     adjusted = covariate is not None or bool(fixed_effects)
 
     if method == "bootstrap":
+        if data.cluster is not None and int(data.cluster.max()) + 1 < FEW_CLUSTERS:
+            warnings.warn(f"method='bootstrap' with {int(data.cluster.max()) + 1} clusters: resampling so few "
+                          "clusters understates the spread (16% and 11% of A/A tests rejected at alpha 5% with 10 "
+                          "and 20 clusters); use method='cr2' (default) or 'wild'.", StatisticalWarning,
+                          stacklevel=2)
         rows, method_used = _bootstrap(data, kind, alpha, n_boot, seed)
         notes.append(f"BCa bootstrap with {n_boot} replications (seed {seed}); the p-value is the smallest "
                      "level at which the BCa interval excludes 0 (one rule for both). With fewer than about "
