@@ -1,6 +1,6 @@
 """Segmentation on the grid of simulated communities of tests/test_segmentation_grid.py, as a table.
 
-    .venv/bin/python benchmarks/segmentation_grid.py            # the 18 cells of the test
+    .venv/bin/python benchmarks/segmentation_grid.py            # the 18 cells of the test (two Latin squares)
     .venv/bin/python benchmarks/segmentation_grid.py --full     # every combination (4 x 3 x 3 x 3 = 108 cells)
 
 For each cell: the planted tiers' adjusted Rand index (ARI) with the default segmentation
