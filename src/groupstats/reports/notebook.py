@@ -102,7 +102,7 @@ PAGE_CSS = """
   margin-left: .4em; white-space: nowrap; }
 table.gs-card { width: 100%; margin: 0 !important; }
 table.gs-card th { text-align: left !important; white-space: nowrap; padding: .3em 1em .3em 0; vertical-align: top;
-  color: #57606a; background: none !important; width: 6em; }
+  color: #57606a; background: none !important; width: 1%; }
 table.gs-card td { text-align: left !important; padding: .3em 0; font-size: 1.05em; }
 .jp-RenderedHTMLCommon table { margin-left: 0 !important; margin-right: auto !important; }
 .gs-table-wrap { max-width: 100%; overflow-x: auto; margin: .4em 0 1em; }
