@@ -264,3 +264,36 @@ def test_ppml_drops_all_zero_levels_and_matches_glm():
     ref = sm.GLM.from_formula("y ~ t + C(g) + C(wk)", frame, family=sm.families.Poisson()).fit(tol=1e-13)
     assert fit.beta[0] == pytest.approx(ref.params["t"], rel=1e-8)
     np.testing.assert_allclose(fit.mu, ref.fittedvalues.to_numpy(), rtol=1e-7)
+
+
+def test_cr1_and_poisson_equal_pyfixest_and_model_equals_statsmodels(ref_data):
+    """pyfixest (feols / fepois with group and week effects, CRV1, small-sample factor counting every
+    fixed-effect level, as statsmodels' dummies do) gives the same estimates and CR1 SEs (to its
+    demeaning tolerance); the model-based SE equals statsmodels OLS with dummies."""
+    import pyfixest as pf
+    import statsmodels.formula.api as smf
+
+    d = ref_data
+    ssc = pf.ssc(k_adj=True, k_fixef="full", G_adj=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ols = compare_arms(d, arm="arm", metric="y", covariate="pre", cluster="group", fixed_effects=["group", "week"],
+                           method="cr1", correction="none").comparisons.set_index("arm")
+        pois = compare_arms(d, arm="arm", metric="replies", kind="count", covariate="pre", cluster="group",
+                            fixed_effects=["group", "week"], method="cr1", correction="none").comparisons.set_index("arm")
+        ref_ols = pf.feols("y ~ C(arm) + pre | group + week", d, vcov={"CRV1": "group"}, ssc=ssc).tidy()
+        ref_pois = pf.fepois("replies ~ C(arm) + pre | group + week", d, vcov={"CRV1": "group"}, ssc=ssc).tidy()
+    for arm in ("B", "C"):
+        name = f"C(arm)[T.{arm}]"
+        assert ols.loc[arm, "diff"] == pytest.approx(ref_ols.loc[name, "Estimate"], rel=1e-7)
+        assert ols.loc[arm, "se"] == pytest.approx(ref_ols.loc[name, "Std. Error"], rel=1e-6)
+        log_rr = np.log1p(pois.loc[arm, "rel_diff"])
+        assert log_rr == pytest.approx(ref_pois.loc[name, "Estimate"], rel=1e-6)
+        assert log_rr / pois.loc[arm, "statistic"] == pytest.approx(ref_pois.loc[name, "Std. Error"], rel=1e-5)
+        # groupstats keeps its t(G - 1) reference where fepois uses the normal
+        assert pois.loc[arm, "df"] == d.group.nunique() - 1
+    model = compare_arms(d, arm="arm", metric="y", covariate="pre", fixed_effects=["group", "week"], method="model",
+                         correction="none").comparisons.set_index("arm")
+    ref = smf.ols("y ~ C(arm) + pre + C(group) + C(week)", d).fit()
+    assert model.loc["B", "se"] == pytest.approx(ref.bse["C(arm)[T.B]"], rel=1e-9)
+    assert model.loc["B", "df"] == ref.df_resid
