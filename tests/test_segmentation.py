@@ -11,7 +11,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from groupstats.errors import InsufficientDataError, NotFittedError, ParameterError, StatisticalWarning
 from groupstats.tables.features import member_features
-from groupstats.analyses.segmentation import MemberSegmentation, group_association, segment_members
+from groupstats.analyses.segmentation import (
+    MemberSegmentation, group_association, rate_measurements, segment_members,
+)
 from groupstats.data.simulate import simulate_community
 
 
@@ -58,6 +60,12 @@ def test_segments_recover_overlapping_tiers_better_than_quantile_cut(small_featu
     old_default = MemberSegmentation(method="kmeans", n_bootstrap=0, random_state=0).fit(feats)
     assert ari_default > max(ari_gmm, ari_within) + 0.05, (ari_default, ari_gmm, ari_within)
     assert ari_default > adjusted_rand_score(tiers, old_default.labels_) + 0.2
+    np.testing.assert_array_equal(default.predict(feats), default.labels_)
+    # a group not seen in the fit gets no group effect: its members are placed by their own rates
+    renamed = feats.assign(group_id="a group not seen")
+    y, v, _ = rate_measurements(feats)
+    no_effect = default.model_.predict(y, v, np.zeros(len(feats), dtype=int), effects=np.zeros(1))
+    np.testing.assert_array_equal(default.predict(renamed), default._relabel[default._comp_map[no_effect]])
 
 
 def test_selection_picks_planted_k_with_scores(separated):

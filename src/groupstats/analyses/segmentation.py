@@ -345,16 +345,16 @@ class RateMixture:
         a = np.asarray(a, float)
         return a[:, None] if a.ndim == 1 else a
 
-    def _shift(self, y, group):
+    def _shift(self, y, group, effects=None):
         if not self.group_effects:
             return y
         out = y.copy()
-        out[:, 0] -= self.group_effect_[group]
+        out[:, 0] -= (self.group_effect_ if effects is None else effects)[group]
         return out
 
-    def _log_prob(self, y, v, group):
+    def _log_prob(self, y, v, group, effects=None):
         """log pi_k + log N(y | mu_k, var_k + v), shape (n, k) (the 2 pi constant left out)."""
-        yc = self._shift(y, group)
+        yc = self._shift(y, group, effects)
         inv = 1.0 / (self.var_[None, :, :] + v[:, None, :])  # n, k, d
         d = yc[:, None, :] - self.mean_[None, :, :]
         return 0.5 * (np.log(inv) - d * d * inv).sum(axis=2) + np.log(self.weights_)[None, :]
@@ -391,7 +391,6 @@ class RateMixture:
             b0 = (gm - centre) * tau2 / (tau2 + se2)
             self.group_effect_ = np.where(size > 0, b0 - np.average(b0, weights=size), 0.0)
             y0 = y[:, 0] - self.group_effect_[group]
-            start = y0[np.argsort(y0, kind="stable")][0:0]  # (recomputed below)
             order = np.argsort(y0, kind="stable")
             cum = np.cumsum(w[order]) / n
             self.mean_[:, 0] = y0[order[np.minimum(np.searchsorted(cum, (np.arange(k) + 0.5) / k), len(y) - 1)]]
@@ -453,13 +452,15 @@ class RateMixture:
     def bic(self) -> float:
         return -2.0 * self.log_likelihood_ + self.n_parameters() * np.log(self.n_)
 
-    def predict_proba(self, y, v, group) -> np.ndarray:
+    def predict_proba(self, y, v, group, effects=None) -> np.ndarray:
+        """Posterior probability of each component, shape (n, k); ``effects`` overrides the
+        fitted group effects (e.g. with 0 appended for groups not seen in the fit)."""
         from scipy.special import softmax
 
-        return softmax(self._log_prob(self._2d(y), self._2d(v), np.asarray(group, np.int64)), axis=1)
+        return softmax(self._log_prob(self._2d(y), self._2d(v), np.asarray(group, np.int64), effects), axis=1)
 
-    def predict(self, y, v, group) -> np.ndarray:
-        return self.predict_proba(y, v, group).argmax(axis=1)
+    def predict(self, y, v, group, effects=None) -> np.ndarray:
+        return self.predict_proba(y, v, group, effects).argmax(axis=1)
 
 
 def _bic_strength(delta: float) -> str:
@@ -864,13 +865,7 @@ class MemberSegmentation(BaseEstimator):
             if self.features == "within_group":  # groups not seen in fit get no group effect
                 g = self._group_index.get_indexer(X["group_id"].astype(str))
                 g = np.where(g < 0, len(self._group_index), g)
-                model = self.model_
-                saved = model.group_effect_
-                model.group_effect_ = np.r_[saved, 0.0]
-                try:
-                    raw = model.predict(y, v, g)
-                finally:
-                    model.group_effect_ = saved
+                raw = self.model_.predict(y, v, g, effects=np.r_[self.model_.group_effect_, 0.0])
             else:
                 raw = self.model_.predict(y, v, np.zeros(len(X), dtype=np.int64))
             return self._relabel[self._comp_map[raw]]
