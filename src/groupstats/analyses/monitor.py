@@ -103,6 +103,15 @@ i18n.register({
 })
 
 
+def _prob(p, lang: str) -> str:
+    """A chance for people: bounds beyond 99.9% / 0.1% instead of a rounded 100% / 0%."""
+    if p > 0.999:
+        return "> 99.9%"
+    if p < 0.001:
+        return "< 0.1%"
+    return i18n.fmt_pct(p, lang, digits=0)
+
+
 def _label(kind: str, value, lang: str) -> str:
     key = f"{kind}.{value}"
     return i18n.t(key, lang) if key in i18n.CATALOGUE else str(value)
@@ -182,7 +191,7 @@ class MonitorResult(Result):
         key_number = i18n.t("monitor.key_number", lang, date=f"{self.last_look:%Y-%m-%d}", arm=arm, control=control,
                             effect=i18n.fmt_pct(row["rel_diff"], lang, signed=True), level=level,
                             interval=i18n.fmt_interval(row["rel_low"], row["rel_high"], lang),
-                            prob=i18n.fmt_pct(row["prob_better"], lang, digits=0))
+                            prob=_prob(row["prob_better"], lang))
         last_day = self.planned_end - pd.Timedelta(days=1)
         next_step = i18n.t(f"monitor.next.{rec['code']}", lang, arm=arm, control=control,
                            mde=i18n.fmt_pct(self.mde, lang, digits=0), end=f"{last_day:%Y-%m-%d}",
@@ -271,7 +280,7 @@ class MonitorResult(Result):
             col("fixed"): [i18n.fmt_interval(lo, hi, lang) for lo, hi in zip(sub["rel_low_fixed"],
                                                                              sub["rel_high_fixed"])],
             col("p"): [i18n.fmt_p(p) for p in sub["p_value"]],
-            col("prob"): [i18n.fmt_pct(p, lang, digits=0) for p in sub["prob_better"]],
+            col("prob"): [_prob(p, lang) for p in sub["prob_better"]],
             col("loss"): [i18n.fmt_pct(v, lang, digits=2) for v in sub["expected_loss"]],
         }).reset_index(drop=True)
 
