@@ -133,5 +133,5 @@ def test_time_to_churn_when_nobody_left(odd):
     pd.testing.assert_series_equal(either["duration"], silent["duration"])
     pd.testing.assert_series_equal(either["event"], silent["event"])
     assert silent["event"].sum() > 0
-    survival = churn_survival(ds, horizon=7, definition="either")
-    assert survival.to_frame()["n"].sum() == len(either)
+    frame = churn_survival(ds, horizon=7, definition="either").to_frame()   # the view that crashed
+    assert 0 < frame["events"].sum() <= frame["n"].sum() <= len(either)
