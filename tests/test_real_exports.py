@@ -37,8 +37,8 @@ REFUSED = {
     "chatanalytics_discord_GC_3A_5M.json": "DiscordChatExporter",
     "chatanalytics_messenger_2A_7M.json": "Messenger",
     "chatminer_instagram_export.json": "Instagram",
-    "chatminer_batch_export.json": "not_a_group",  # a whole-account export whose one chat has no type
-    "chatminer_single_export.json": "invalid_value",  # minimal fixture: messages without id or sender
+    "chatminer_batch_export.json": "not_a_group (a chat that is not a group",  # its one chat has no type
+    "chatminer_single_export.json": "invalid_value (e.g. message without id)",  # minimal: no ids, no senders
     "chat_log.csv": "--map member=COLUMN",  # a generic table: needs a column mapping
 }
 #: ambiguous day/month files (every date <= 12): refused until the order is declared, never guessed

@@ -962,9 +962,12 @@ def assemble(parsed: Parsed, options: ImportOptions, out: str | os.PathLike):
         metadata["importer"]["inputs"] = sorted(set(metadata["importer"]["inputs"])
                                                 | set(existing.metadata["importer"].get("inputs", [])))
     if new_messages.empty:
-        raise GroupstatsError("No message could be imported: " + ", ".join(
-            f"{n} {k}" for k, n in {**counts_rejected, **counts_skipped}.items()) +
-            " (see the reasons in docs/importing.md). Check the format name and the input files.")
+        meaning = {r.code: r.description for r in (*RejectReason, *SkipReason)}
+        examples = rejected.dropna(subset=["detail"]).drop_duplicates("reason").set_index("reason")["detail"]
+        meaning.update({k: f"e.g. {v}" for k, v in examples.items()})
+        raise GroupstatsError("No message could be imported: " + "; ".join(
+            f"{n} {k} ({meaning.get(k, '')})" for k, n in {**counts_rejected, **counts_skipped}.items()) +
+            ". Check the format name and the input files (reasons: docs/importing.md).")
     dataset = Dataset.from_frames(tz=tz, metadata=metadata, messages=new_messages, members=members,
                                   groups=groups, posts=posts)
     dataset.save(out, format=options.out_format)
