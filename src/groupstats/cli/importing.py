@@ -48,10 +48,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import chat exports into a validated, pseudonymised groupstats dataset.
 
-        Prints the counts: read = imported + rejected + skipped (by reason), and for each file also the
-        members and leavers it names. Rejected rows are listed in OUT/rejected.csv (pseudonymised).
-        'auto' picks each file's importer from its content and refuses, with exit 2, files no importer
-        reads (saying what they are).
+        Prints the counts: read = imported + rejected + skipped (by reason),
+        and for each file also the members and leavers it names. Rejected
+        rows are listed in OUT/rejected.csv (pseudonymised). 'auto' picks
+        each file's importer from its content and refuses, with exit 2,
+        files no importer reads (saying what they are).
         """
         import warnings
 
