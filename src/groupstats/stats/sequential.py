@@ -431,7 +431,6 @@ def monitoring_readout(result, info: dict, sequential: bool = False, n_opt: floa
         ``sequential``, ``sequential_settings``, ``as_of``, ``n_rows_after_as_of``,
         ``comparisons`` (each with ``bayes``), ``conclusion`` and ``monitoring_notes``.
     """
-    from groupstats.results import to_jsonable
     from groupstats.stats.bayes import bayes_readout, bayes_records, describe
 
     settings, notes = None, []
@@ -449,7 +448,7 @@ def monitoring_readout(result, info: dict, sequential: bool = False, n_opt: floa
     if info.get("as_of") is not None:
         notes.append(f"As of {info['as_of']}: {info['n_rows_after_as_of']:,} later row(s) of "
                      f"{info['n_rows_total']:,} were left out.")
-    comparisons = to_jsonable(result.comparisons)
+    comparisons = result.to_dict()["comparisons"]        # unbounded interval ends stay "inf" / "-inf"
     readout = bayes_records(bayes)
     for row in comparisons:
         row["bayes"] = readout.get(str(row["arm"]))
