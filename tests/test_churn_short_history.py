@@ -82,6 +82,8 @@ def test_six_weeks_of_history_score_a_three_week_horizon(name, overrides, seed):
     assert res.cutoffs["mode"] == "time_split" and len(res.cutoffs["train"]) == 1
     assert all(c + pd.Timedelta(days=HORIZON) <= scoring for c in res.cutoffs["train"])
     assert any("No backtest" in n for n in res.notes) and any("feature windows shortened" in n for n in res.notes)
+    # no backtest to choose between logistic and hgb: their calibrated probabilities are averaged
+    assert res.model == "logistic+hgb" and any("mean of the calibrated logistic and hgb" in n for n in res.notes)
     truth = churn.churn_labels(ds, scoring, HORIZON)  # what happened
     scored = res.scores.merge(truth, on=["group_id", "member_id"], validate="one_to_one")
     assert len(scored) == len(res.scores) == len(truth)
@@ -117,7 +119,10 @@ def test_one_labelled_cutoff_cross_fits_across_groups_and_says_so():
     scored = res.scores.merge(truth, on=["group_id", "member_id"])
     y, p = scored["churned"].to_numpy(int), scored["risk"].to_numpy(float)
     m = churn.classification_metrics(y, p)
-    print(f"one cutoff (38 days): n={len(y)} churned={y.mean():.2f} AUC={m['roc_auc']:.3f} brier={m['brier']:.3f} "
+    base = baseline_auc(ds_cut, ds, scoring, truth)
+    assert m["roc_auc"] >= base - 0.005, (m["roc_auc"], base)
+    print(f"one cutoff (38 days): n={len(y)} churned={y.mean():.2f} AUC={m['roc_auc']:.3f} baseline={base:.3f} "
+          f"brier={m['brier']:.3f} "
           f"cal. intercept={m['calibration_intercept']:+.2f} slope={m['calibration_slope']:.2f} mean risk={p.mean():.2f}")
     assert m["roc_auc"] >= 0.8 and abs(p.mean() - y.mean()) < 0.1 and 0.6 < m["calibration_slope"] < 1.6
     # the cross-fitted calibration is what the model's out-of-fold scores say: held-out groups only

@@ -60,7 +60,7 @@ from groupstats.analyses.churn.metrics import (  # noqa: F401
     paired_auc_bootstrap,
 )
 from groupstats.analyses.churn.model import (  # noqa: F401
-    BGNBDChurn, ChurnRiskModel, _Platt, _make_estimator, _one_thread, _signed_log, plan_cutoffs,
+    AveragedChurnModel, BGNBDChurn, ChurnRiskModel, _Platt, _make_estimator, _one_thread, _signed_log, plan_cutoffs,
 )
 from groupstats.analyses.churn.backtest import (  # noqa: F401
     ChurnBacktest, ChurnRiskResult, _evaluate, _fit_all, backtest, churn_risk,

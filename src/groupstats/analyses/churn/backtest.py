@@ -17,7 +17,7 @@ from groupstats.analyses.churn.features import _Panel, feature_windows
 from groupstats.analyses.churn.metrics import (
     _calibration_table, _permutation_importance, classification_metrics, paired_auc_bootstrap,
 )
-from groupstats.analyses.churn.model import BGNBDChurn, ChurnRiskModel, plan_cutoffs
+from groupstats.analyses.churn.model import AveragedChurnModel, BGNBDChurn, ChurnRiskModel, plan_cutoffs
 
 
 # ======================================================================================
@@ -388,24 +388,25 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
         chosen = model
     elif prior is not None:
         chosen = prior.best_model
-    else:  # no backtest: pick by the held-out AUC the fit itself has (later cutoff, or held-out groups)
+    else:  # no backtest to choose between logistic and hgb: average them (the data cannot make the choice)
         for name in ("logistic", "hgb"):
             candidates[name] = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
                                               min_history_days, random_state=random_state).fit(ds, scoring,
                                                                                                _panel=panel)
-        aucs = {k: v.selection_auc_ for k, v in candidates.items()}
-        chosen = max(aucs, key=lambda k: -1 if aucs[k] != aucs[k] else aucs[k])
+        chosen = "logistic+hgb"
         where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
                  else "on held-out groups at the training cutoff")
-        notes.append(f"model='auto' chose {chosen} by ROC AUC {where} "
-                     f"({', '.join(f'{k} {v:.3f}' for k, v in aucs.items())}), as there is no backtest.")
+        notes.append("model='auto' without a backtest: the scores are the mean of the calibrated logistic and hgb "
+                     "probabilities (ROC AUC " + where + ": "
+                     + ", ".join(f"{k} {v.selection_auc_:.3f}" for k, v in candidates.items()) + ").")
     evaluation = None
     if scoring + pd.Timedelta(days=d.horizon) <= panel.end:
         evaluation = backtest(ds, scoring, d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs, step_days,
                               min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
-        fitted = evaluation.models[chosen]
-    elif chosen in candidates:
-        fitted = candidates[chosen]
+        fitted = evaluation.models[chosen] if chosen in evaluation.models else AveragedChurnModel(
+            [evaluation.models[n] for n in chosen.split("+")])
+    elif chosen == "logistic+hgb":
+        fitted = AveragedChurnModel([candidates["logistic"], candidates["hgb"]])
     else:
         fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
                                 min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)

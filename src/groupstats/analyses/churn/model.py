@@ -269,7 +269,11 @@ class ChurnRiskModel:
                 f"The feature frame lacks {missing}: this model uses the feature windows {self.windows_} (shortened to "
                 f"the history before its earliest training cutoff). Compute features with "
                 f"churn_features(ds, cutoff, windows=model.windows_), or call model.score(ds, cutoff).")
-        raw = self._raw(features[self.feature_names_].to_numpy(dtype=float))
+        return self._proba(features[self.feature_names_].to_numpy(dtype=float))
+
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probability from a feature matrix in ``feature_names_`` order."""
+        raw = self._raw(X)
         return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
 
     def score(self, ds: Dataset, cutoff=None, n_drivers: int = 3, _panel: _Panel | None = None) -> pd.DataFrame:
@@ -308,9 +312,7 @@ class ChurnRiskModel:
         for j, name in enumerate(self.feature_names_):  # one pass per feature (a couple of dozen)
             Xj = X.copy()
             Xj[:, j] = self.reference_[name]
-            raw = self._raw(Xj)
-            pj = self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
-            effects[:, j] = base - pj
+            effects[:, j] = base - self._proba(Xj)
         order = np.argsort(-effects, axis=1, kind="stable")[:, :n_drivers]
         top_eff = np.take_along_axis(effects, order, axis=1)
         names = np.asarray(self.feature_names_, dtype=object)[order]
@@ -328,6 +330,36 @@ class ChurnRiskModel:
             texts = texts + sep + piece
         out["top_drivers"] = texts.to_numpy()
         return out.astype({c: "str" for c in out.columns})
+
+
+class AveragedChurnModel(ChurnRiskModel):
+    """The mean of the calibrated probabilities of fitted :class:`ChurnRiskModel` s on the same
+    features (``logistic`` and ``hgb``): used by ``churn_risk(model="auto")`` when there is no
+    backtest to choose between them (short history), as averaging hedges a choice the data
+    cannot make. Drivers are computed on the averaged probability.
+    """
+
+    def __init__(self, models):
+        models = list(models)
+        names = {tuple(m.feature_names_) for m in models}
+        if len(names) != 1:
+            raise ParameterError("AveragedChurnModel needs fitted models on the same features.")
+        first = models[0]
+        super().__init__("+".join(m.model for m in models), first.horizon, first.definition, first.activity,
+                         first.n_train_cutoffs, first.step_days, first.min_history_days, first.calibrate,
+                         first.random_state)
+        self.models_ = models
+        for attr in ("estimator_", "feature_names_", "reference_", "cutoffs_", "n_train_", "n_calibration_",
+                     "train_base_rate_", "windows_"):
+            setattr(self, attr, getattr(first, attr))
+        self.calibrator_ = None
+        self.selection_auc_ = float(np.nanmean([m.selection_auc_ for m in models]))
+
+    def fit(self, *args, **kwargs):  # noqa: D102 - built from fitted models
+        raise NotImplementedError("AveragedChurnModel is built from fitted models; fit those instead.")
+
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        return np.mean([m._proba(X) for m in self.models_], axis=0)
 
 
 class BGNBDChurn:
