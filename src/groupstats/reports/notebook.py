@@ -100,14 +100,15 @@ PAGE_CSS = """
 .gs-conclusion h2 { margin: .4em 0 .5em; }
 .gs-badge { color: #fff; border-radius: 1em; padding: .1em .7em; font-size: .75em; vertical-align: middle;
   margin-left: .4em; white-space: nowrap; }
-table.gs-card { width: 100%; margin: 0 !important; }
-table.gs-card th { text-align: left !important; white-space: nowrap; padding: .3em 1em .3em 0; vertical-align: top;
+table.gs-card { width: 100%; margin: 0 !important; table-layout: auto !important; }
+table.gs-card th { text-align: left !important; white-space: nowrap !important; padding: .3em 1.2em .3em 0 !important;
+  vertical-align: top; min-width: max-content;
   color: #57606a; background: none !important; width: 1%; }
 table.gs-card td { text-align: left !important; padding: .3em 0; font-size: 1.05em; }
 .jp-RenderedHTMLCommon table { margin-left: 0 !important; margin-right: auto !important; }
 .gs-table-wrap { max-width: 100%; overflow-x: auto; margin: .4em 0 1em; }
 .gs-table-wrap.gs-tall { max-height: 32em; overflow-y: auto; }
-table.gs-table { border-collapse: collapse; font-size: .92em; }
+table.gs-table { border-collapse: collapse; font-size: .92em; table-layout: auto !important; }
 table.gs-table th { background: #f3f3f3; position: sticky; top: 0; text-align: left !important; white-space: normal;
   padding: .35em .6em; border-bottom: 1px solid #bbb; }
 table.gs-table td { padding: .3em .6em; border-bottom: 1px solid #e3e3e3; white-space: normal;
