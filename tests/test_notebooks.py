@@ -213,12 +213,6 @@ def visible_text(page: str) -> str:
     return html.unescape(text)
 
 
-#: Notebooks whose every visible word comes from groupstats.reports.pages (issue 14); the others
-#: (playbook_audit, experiment_monitor) are written by their own modules.
-PAGES_FROM_CATALOGUE = ("data_overview", "group_health", "member_segmentation", "churn_risk", "posting_time_ab",
-                        "content_mix", "plan_slots", "experiment_monitor")
-
-
 def test_every_notebook_declares_lang_defaulting_to_zh():
     for path in NOTEBOOK_PATHS:
         declared = declared_parameters(path)
@@ -247,8 +241,7 @@ def test_page_opens_with_its_conclusion_card_in_chinese(report_run, path):
     text = visible_text(page)
     assert "<Dataset" not in text and "object at 0x" not in text          # no raw reprs
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", text)} & english_words()
-    if path.stem in PAGES_FROM_CATALOGUE:
-        assert words == set(), f"{path.stem}: English words on the Chinese page: {sorted(words)}"
+    assert words == set(), f"{path.stem}: English words on the Chinese page: {sorted(words)}"
     assert t("index.defaults", "zh") not in text                           # values, not "(defaults)"
     # every figure rendered its Chinese text: no missing-glyph warning in any output
     executed = json.loads((out / f"{path.stem}.ipynb").read_text(encoding="utf-8"))
