@@ -136,3 +136,11 @@ def test_main_passes_on_exit_codes_of_commands():
         assert cli.main(["ok"]) == 0
     finally:
         cli.app = original
+
+
+def test_version_option_prints_the_version_and_exits_0(capsys):
+    from groupstats import __version__
+    from groupstats.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__

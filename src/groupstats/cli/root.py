@@ -39,13 +39,18 @@ for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from groupstats import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print the version and exit.")) -> None:
+    """Statistics for chat-group communities: test operating rules of thumb on your own data."""
 
 
 def _usage_exception_types() -> tuple[type[BaseException], ...]:
