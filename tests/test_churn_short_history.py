@@ -161,3 +161,19 @@ def test_feature_windows_shrink_with_history_and_match_across_cutoffs():
     assert {"act_days_21d", "act_trend_10d", "messages_21d"} <= set(a.columns) and "act_days_28d" not in a
     # a window never reaches before the data start at the earliest cutoff: 21-day counts = all activity
     np.testing.assert_array_equal(a["act_days_21d"], a["act_repeat_days"] + 1 - a["never_active"])
+
+
+def test_averaged_scores_are_judged_when_outcomes_are_known():
+    """Scoring an earlier date of a longer dataset: the averaged model's scores are in the evaluation."""
+    ds, _ = simulate_community(days=HISTORY + HORIZON, seed=1, n_groups=16, members_per_group=40)
+    scoring = churn.data_start_day(ds) + pd.Timedelta(days=HISTORY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = churn.churn_risk(ds, cutoff=scoring, horizon=HORIZON, n_boot=50, importance_repeats=0)
+    assert res.model == "logistic+hgb" and res.backtest is None and res.evaluation is not None
+    ev = res.evaluation.metrics.set_index(["model", "population"])
+    truth = churn.churn_labels(ds, scoring, HORIZON).merge(res.scores, on=["group_id", "member_id"])
+    assert ev.loc[("logistic+hgb", "all"), "roc_auc"] == pytest.approx(roc_auc_score(truth["churned"], truth["risk"]))
+    assert ev.loc[("logistic+hgb", "all"), "n"] == len(res.scores)
+    assert "Judged against what happened" in res.conclusion()
+    assert set(res.evaluation.calibration["model"]) >= {"logistic", "hgb", "logistic+hgb"}

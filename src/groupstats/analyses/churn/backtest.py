@@ -328,6 +328,24 @@ class ChurnRiskResult(Result):
         return "\n".join(lines)
 
 
+def _add_model_to_evaluation(evaluation: ChurnBacktest, panel: _Panel, cut: pd.Timestamp, name: str,
+                             model: ChurnRiskModel) -> None:
+    """Add a model's scores, metrics and calibration table to an evaluation at ``cut`` (same members)."""
+    frame = panel.frame(cut, panel.end)
+    preds = evaluation.predictions
+    preds[f"risk_{name}"] = model.predict_proba_frame(frame)
+    rows, calib = [], []
+    for pop, mask in (("all", np.ones(len(preds), bool)), ("active", preds["active_before"].to_numpy())):
+        y = preds.loc[mask, "churned"].to_numpy(int)
+        p = preds.loc[mask, f"risk_{name}"].to_numpy(float)
+        rows.append({"model": name, "population": pop, **classification_metrics(y, p)})
+        calib.append(_calibration_table(y, p).assign(model=name, population=pop))
+    evaluation.metrics = pd.concat([evaluation.metrics, pd.DataFrame(rows)], ignore_index=True)
+    evaluation.calibration = pd.concat([evaluation.calibration, pd.concat(calib)[evaluation.calibration.columns]],
+                                       ignore_index=True)
+    evaluation.models[name] = model
+
+
 def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
                activity=DEFAULT_ACTIVITY, model: str = "auto", n_train_cutoffs: int = N_TRAIN_CUTOFFS,
                step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
@@ -405,6 +423,8 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
                               min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
         fitted = evaluation.models[chosen] if chosen in evaluation.models else AveragedChurnModel(
             [evaluation.models[n] for n in chosen.split("+")])
+        if chosen not in evaluation.models:  # judge the averaged scores too, on the same members
+            _add_model_to_evaluation(evaluation, panel, scoring, chosen, fitted)
     elif chosen == "logistic+hgb":
         fitted = AveragedChurnModel([candidates["logistic"], candidates["hgb"]])
     else:
