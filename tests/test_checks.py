@@ -15,6 +15,7 @@ def test_check_scalar_returns_the_value_when_every_condition_holds():
     assert check_scalar(np.int64(3), "k", typ=int, ge=2) == 3
     assert check_scalar("duckdb", "engine", typ=str, in_=("duckdb", "spark")) == "duckdb"
     assert check_scalar(None, "threads", typ=int, ge=1, none_ok=True) is None
+    assert check_scalar(np.bool_(True), "flag", typ=bool)
 
 
 @pytest.mark.parametrize("value,kwargs,message", [

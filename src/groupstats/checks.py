@@ -73,6 +73,11 @@ def _is_type(value, typ) -> bool:
             return True
         if kind is float and isinstance(value, Real) and not isinstance(value, bool):
             return True
+        if kind is bool:
+            import numpy as np
+
+            if isinstance(value, (bool, np.bool_)):
+                return True
         if kind not in (int, float) and isinstance(value, kind):
             return True
     return False

@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from groupstats.checks import check_scalar
 from groupstats.data.dataset import Dataset, isin
 from groupstats.errors import ParameterError
 from groupstats.data.schema import OPERATOR_ROLES
@@ -437,6 +438,7 @@ def member_day_activity(ds, as_of=None, include_operators: bool = False) -> pd.D
 
     ``ds`` is a Dataset, a dataset folder or a :class:`groupstats.engine.Source`.
     """
+    check_scalar(include_operators, "include_operators", typ=bool)
     src = _source(ds, as_of)
     return _activity_frame(src.execute(member_day_activity_expr(src, include_operators)))
 

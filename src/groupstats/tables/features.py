@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.data.dataset import Dataset
+from groupstats.checks import check_scalar
 from groupstats.data.schema import OPERATOR_ROLES
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.tables.derived import EVENING_HOURS, event_types
@@ -253,6 +254,7 @@ def member_features(ds, cutoff=None, windows: Sequence[int] = (7, 30, 90),
         Invalid ``windows``.
     """
     windows = _check_windows(windows)
+    check_scalar(normalise_within_group, "normalise_within_group", typ=bool)
     wmax = windows[-1]
     recent_w, long_w = _trend_windows(windows)
     src = _cut_source(ds, cutoff)

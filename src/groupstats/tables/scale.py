@@ -24,10 +24,12 @@ from pathlib import Path
 def open_source(path, tz: str | None = None, threads: int | None = None, memory_limit: str = "512MB",
                 engine: str | None = None, spark_master: str | None = None):
     """The :class:`~groupstats.engine.Source` of a dataset folder (a Source is returned as it is)."""
+    from groupstats.checks import check_scalar
     from groupstats.engine import Source
 
     if isinstance(path, Source):
         return path
+    check_scalar(memory_limit, "memory_limit", typ=str)
     return Source.from_path(path, engine=engine, tz=tz, spark_master=spark_master, memory_limit=memory_limit,
                             threads=threads)
 
