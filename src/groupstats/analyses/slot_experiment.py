@@ -387,7 +387,9 @@ class SlotExperimentResult(Result):
         comp_cols = ["arm", "control", "diff", "ci_low", "ci_high", "rel_diff", "rel_ci_low",
                      "rel_ci_high", "p_value", "p_adjusted", "mde", "mde_rel", "significant"]
         comp_cols += [c for c in ("p_value_fixed", "ci_low_fixed", "ci_high_fixed", "rel_ci_low_fixed",
-                                  "rel_ci_high_fixed") if c in self.comparisons]
+                                  "rel_ci_high_fixed", "ci_level", "interval_adjusted", "ci_low_unadjusted",
+                                  "ci_high_unadjusted", "rel_ci_low_unadjusted", "rel_ci_high_unadjusted")
+                      if c in self.comparisons]
         comparisons = to_jsonable(self.comparisons[comp_cols])
         if self.bayes is not None:
             from groupstats.stats.bayes import bayes_records
@@ -441,7 +443,9 @@ class SlotExperimentResult(Result):
             + (f", window {s.get('window')}" if self.metric not in ("read_rate", "click_rate") else "")
             + f"), compared with '{self.control}' within groups"
             + (" (group, period and weekday effects)" if self.design == "switchback" else "")
-            + f" using {self.method} with {self.comparison.correction} correction."]
+            + f" using {self.method} with {self.comparison.correction} correction"
+            + ("; intervals adjusted for multiple comparisons." if "ci_level" in self.comparisons
+               and (self.comparisons["ci_level"] > 1 - alpha + 1e-12).any() else ".")]
         comp_share = s.get("compliance")
         if comp_share is not None and np.isfinite(comp_share):
             lines.append(f"Compliance: {_pct(comp_share, signed=False)} of posts were inside their arm's "
@@ -455,6 +459,7 @@ class SlotExperimentResult(Result):
                          "per arm do not match the plan; fix the assignment before trusting effects.")
         supported, not_shown = [], []
         for row in self.comparisons.itertuples(index=False):
+            level = f"{100 * getattr(row, 'ci_level', 1 - alpha):.3g}%"
             if bool(row.significant):
                 direction = "more" if row.diff > 0 else "fewer" if self.metric not in (
                     "read_rate", "click_rate") else ("higher" if row.diff > 0 else "lower")

@@ -94,7 +94,11 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
         Columns entered as fixed-effect dummies (e.g. group, period, weekday)
         for switchback designs where arms switch inside a group.
     alpha : float
-        Significance level; CIs have level ``1 - alpha`` (unadjusted).
+        Significance level. With several comparisons and a ``correction`` the CIs are
+        multiplicity-adjusted, each at level ``1 - alpha * p_value / p_adjusted`` (column
+        ``ci_level``), so they exclude 0 exactly when ``significant``; the marginal ``1 - alpha``
+        CIs are kept as ``ci_low_unadjusted`` etc. (wild bootstrap: not adjusted,
+        ``interval_adjusted`` false).
     correction : {"holm", "bh", "bonferroni", "none"}
         Multiple-comparison correction of the p-values
         (``statsmodels.stats.multitest.multipletests``).
@@ -276,7 +280,7 @@ def _adjust_p(p: np.ndarray, method: str) -> np.ndarray:
 
 
 def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.DataFrame:
-    comp = pd.DataFrame(rows)
+    comp = pd.DataFrame([{k: v for k, v in r.items() if k != "_interval_at"} for r in rows])
     if "variance_reduction" not in comp:
         comp["variance_reduction"] = np.nan
     p = comp["p_value"].to_numpy(float)
@@ -287,9 +291,55 @@ def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.Da
         adj[ok] = _adjust_p(p[ok], CORRECTIONS[correction])
     comp["p_adjusted"] = adj
     comp["significant"] = np.where(np.isfinite(adj), adj < alpha, False).astype(bool)
+    _adjust_intervals(comp, [r.get("_interval_at") for r in rows], alpha)
     comp["arm"] = pd.Series(list(comp["arm"]), dtype=object)
     comp["control"] = pd.Series(list(comp["control"]), dtype=object)
     return comp[COMPARISON_COLUMNS]
+
+
+def comparison_levels(p: np.ndarray, p_adjusted: np.ndarray, alpha: float) -> np.ndarray:
+    """Per-comparison level ``alpha_i = alpha * p / p_adjusted`` of multiplicity-adjusted intervals.
+
+    For Holm, Bonferroni and Benjamini-Hochberg ``p < alpha_i`` exactly when ``p_adjusted < alpha``,
+    so an interval at ``1 - alpha_i`` that is dual to ``p`` excludes 0 exactly when the comparison is
+    flagged significant. ``alpha`` where nothing is adjusted (one comparison, no correction, NaN);
+    ``alpha / m`` (Bonferroni) where ``p`` is 0.
+    """
+    p = np.asarray(p, dtype=float)
+    adj = np.asarray(p_adjusted, dtype=float)
+    level = np.full(len(p), float(alpha))
+    ok = np.isfinite(p) & np.isfinite(adj)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok & (adj > 0), p / adj, np.nan)
+    level = np.where(ok & (adj > 0), alpha * np.minimum(ratio, 1.0), level)
+    level = np.where(ok & (adj <= 0) & (p <= 0), alpha / max(int(ok.sum()), 1), level)
+    return level
+
+
+def _adjust_intervals(comp: pd.DataFrame, interval_at: list, alpha: float) -> None:
+    """Replace the intervals by multiplicity-adjusted ones (in place), keeping the marginal ones.
+
+    ``ci_low, ci_high, rel_ci_low, rel_ci_high`` become intervals at ``ci_level = 1 - alpha_i``
+    (:func:`comparison_levels`) recomputed by each row's own rule, so they exclude 0 exactly
+    when ``significant``; the marginal ``1 - alpha`` intervals stay as ``*_unadjusted``. Rows
+    whose method cannot recompute its interval at another level (wild bootstrap inversion) keep
+    the marginal interval, ``ci_level = 1 - alpha`` and ``interval_adjusted = False``.
+    """
+    cols = ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high")
+    for col in cols:
+        comp[col + "_unadjusted"] = comp[col].to_numpy(float)
+    levels = comparison_levels(comp["p_value"].to_numpy(float), comp["p_adjusted"].to_numpy(float), alpha)
+    adjusted = np.ones(len(comp), dtype=bool)
+    for i, (level, fn) in enumerate(zip(levels, interval_at)):
+        if fn is None:
+            adjusted[i], levels[i] = False, alpha
+            continue
+        if level == alpha:
+            continue
+        ci, rel_ci = fn(float(level))
+        comp.loc[comp.index[i], list(cols)] = [float(ci[0]), float(ci[1]), float(rel_ci[0]), float(rel_ci[1])]
+    comp["ci_level"] = 1.0 - levels
+    comp["interval_adjusted"] = adjusted
 
 
 def _add_notes(notes, data, cluster, method_used, srm, n_comp, correction):
@@ -306,9 +356,15 @@ def _add_notes(notes, data, cluster, method_used, srm, n_comp, correction):
     if not srm["ok"]:
         notes.append(f"Sample ratio mismatch: p = {srm['p_value']:.2g} < {SRM_P_THRESHOLD:g} "
                      f"({srm['unit']} per arm {srm['observed']}).")
-    if n_comp > 1 and correction != "none":
+    if n_comp > 1 and correction != "none" and "wild" in method_used:
+        notes.append(f"p_adjusted uses the {correction} correction over {n_comp} comparisons and sets "
+                     "'significant'; the wild-bootstrap CIs are not adjusted for multiplicity "
+                     "(interval_adjusted false), so an interval may exclude 0 while the adjusted "
+                     "p-value is not significant.")
+    elif n_comp > 1 and correction != "none":
         notes.append(f"p_adjusted uses the {correction} correction over {n_comp} comparisons; "
-                     "CIs are not adjusted for multiplicity.")
+                     "CIs are adjusted for multiple comparisons to match (each at level 1 - alpha * p / "
+                     "p_adjusted, column ci_level; the marginal CIs are the *_unadjusted columns).")
 
 
 _READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),

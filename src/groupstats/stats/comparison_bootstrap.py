@@ -67,18 +67,24 @@ def _bootstrap(data: _Data, kind: str, alpha: float, n_boot: int, seed) -> tuple
         r_boot = boot[:, a] / boot[:, 0] - 1
         d_jack = jack[:, a] - jack[:, 0]
         r_jack = jack[:, a] / jack[:, 0] - 1
-        d_low, d_high, p = _bca(d_hat, d_boot, d_jack, alpha)
-        r_low, r_high, _ = _bca(r_hat, r_boot, r_jack, alpha)
         valid = d_boot[np.isfinite(d_boot)]
         se = float(valid.std(ddof=1)) if len(valid) > 1 else np.nan
-        # the relative interval must not contradict the difference's: both BCa intervals come from
-        # the same draws but their bias corrections differ slightly, so at the edge they can disagree;
-        # then the difference's interval scaled by the control level is reported
-        if (d_low > 0 or d_high < 0) != (r_low > 0 or r_high < 0) and est[0] != 0:
-            r_low, r_high = sorted((d_low / est[0], d_high / est[0]))
+
+        def interval_at(level, d_hat=d_hat, r_hat=r_hat, d_boot=d_boot, d_jack=d_jack, r_boot=r_boot,
+                        r_jack=r_jack, c0=est[0]):
+            d_low, d_high, _ = _bca(d_hat, d_boot, d_jack, level)
+            r_low, r_high, _ = _bca(r_hat, r_boot, r_jack, level)
+            # the relative interval must not contradict the difference's: both BCa intervals come from
+            # the same draws but their bias corrections differ slightly, so at the edge they can disagree;
+            # then the difference's interval scaled by the control level is reported
+            if (d_low > 0 or d_high < 0) != (r_low > 0 or r_high < 0) and c0 != 0:
+                r_low, r_high = sorted((d_low / c0, d_high / c0))
+            return (d_low, d_high), (r_low, r_high)
+        (d_low, d_high), (r_low, r_high) = interval_at(alpha)
+        p = _bca(d_hat, d_boot, d_jack, alpha)[2]
         row = _row(data.labels[a], data.labels[0], d_hat, se, np.inf, alpha, est[a], est[0],
                    rel=r_hat, rel_ci=(r_low, r_high), p=p, stat=d_hat / se if se > 0 else np.nan,
-                   ci=(d_low, d_high))
+                   ci=(d_low, d_high), interval_at=interval_at)
         rows.append(row)
     prefix = "cluster-" if data.cluster is not None else ""
     return rows, f"{prefix}bootstrap-bca"

@@ -32,7 +32,9 @@ VERY_FEW_CLUSTERS = 8
 
 COMPARISON_COLUMNS = ["arm", "control", "diff", "ci_low", "ci_high", "rel_diff", "rel_ci_low",
                       "rel_ci_high", "p_value", "p_adjusted", "mde", "mde_rel", "significant",
-                      "se", "df", "statistic", "control_mean", "arm_mean", "variance_reduction"]
+                      "se", "df", "statistic", "control_mean", "arm_mean", "variance_reduction",
+                      "ci_level", "interval_adjusted", "ci_low_unadjusted", "ci_high_unadjusted",
+                      "rel_ci_low_unadjusted", "rel_ci_high_unadjusted"]
 
 
 def _finite(x) -> bool:
@@ -99,13 +101,27 @@ def _two_sided_p(stat: float, df: float) -> float:
 
 
 def _row(arm, control, diff, se, df, alpha, mu_t, mu_c, rel=None, rel_ci=None, p=None, stat=None,
-         var_t=None, var_c=None, cov_tc=0.0, ci=None) -> dict:
+         var_t=None, var_c=None, cov_tc=0.0, ci=None, interval_at="auto") -> dict:
     """Assemble one comparison from a difference, its SE and reference df.
 
     The relative interval is Fieller's for ``mu_t / mu_c`` (:func:`_fieller`) from
     ``var_t, var_c, cov_tc`` with the same critical value as the absolute interval, so it
     excludes 0 exactly when the absolute one does; unless ``rel_ci`` is given.
+
+    ``interval_at`` (private key ``_interval_at`` of the row) maps a level ``alpha_i`` to the
+    ``(ci, rel_ci)`` of the same rule at ``1 - alpha_i``, used for multiplicity-adjusted
+    intervals; built here when both intervals come from this rule, ``None`` (not adjustable)
+    when a caller passes its own intervals without one.
     """
+    if interval_at == "auto":
+        if ci is None and rel_ci is None:
+            def interval_at(level, _d=diff, _se=se, _df=df):
+                c = _q(1 - level / 2, _df)
+                rel_i = (_fieller(mu_t, mu_c, var_t, var_c, cov_tc, c)
+                         if var_t is not None and var_c is not None else (-np.inf, np.inf))
+                return (_d - c * _se, _d + c * _se), rel_i
+        else:
+            interval_at = None
     crit = _q(1 - alpha / 2, df)
     if stat is None:
         stat = diff / se if se > 0 else np.nan
@@ -125,7 +141,7 @@ def _row(arm, control, diff, se, df, alpha, mu_t, mu_c, rel=None, rel_ci=None, p
             "ci_high": ci[1], "rel_diff": rel, "rel_ci_low": rel_ci[0],
             "rel_ci_high": rel_ci[1], "p_value": p, "mde": mde,
             "mde_rel": mde / abs(mu_c) if mu_c != 0 else np.nan, "se": se, "df": df,
-            "statistic": stat, "control_mean": mu_c, "arm_mean": mu_t}
+            "statistic": stat, "control_mean": mu_c, "arm_mean": mu_t, "_interval_at": interval_at}
 
 
 def _fieller(mu_t, mu_c, var_t, var_c, cov_tc, crit) -> tuple[float, float]:

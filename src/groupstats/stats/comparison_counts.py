@@ -88,9 +88,13 @@ def _glm_count(data: _Data, vcov_type: str, family: str, alpha: float, notes: li
         rr = math.exp(log_rr)
         stat = log_rr / se_log if se_log > 0 else np.nan
         rel_ci = (math.exp(log_rr - crit * se_log) - 1, math.exp(log_rr + crit * se_log) - 1)
+        def interval_at(level, _b=log_rr, _se=se_log, _df=df, _mu=mu_c):   # same rule at 1 - level
+            c = _q(1 - level / 2, _df)
+            rel_i = (math.exp(_b - c * _se) - 1, math.exp(_b + c * _se) - 1)
+            return (_mu * rel_i[0], _mu * rel_i[1]), rel_i
         row = _row(data.labels[a], data.labels[0], mu_c * (rr - 1), mu_c * rr * se_log, df, alpha,
                    mu_c * rr, mu_c, rel=rr - 1, rel_ci=rel_ci, p=_two_sided_p(stat, df), stat=stat,
-                   ci=(mu_c * rel_ci[0], mu_c * rel_ci[1]))
+                   ci=(mu_c * rel_ci[0], mu_c * rel_ci[1]), interval_at=interval_at)
         rows.append(row)
     return rows
 

@@ -259,6 +259,7 @@ def _wild_rows(rows: list[dict], design: _Design, y, w, clus, alpha: float, n_bo
         contrast = grads[a] - grads[0]
         t, p = boot.test(contrast, 0.0)
         row["p_value"], row["statistic"] = p, t
+        row["_interval_at"] = None     # inversion at another level not recomputed: intervals stay unadjusted
         row["ci_low"], row["ci_high"] = boot.invert(lambda r, c=contrast: (c, r), row["diff"], row["se"], alpha)
         se_rel = row["se"] / abs(row["control_mean"]) if row["control_mean"] != 0 else np.nan
         if _finite(row["rel_diff"]) and _finite(se_rel) and se_rel > 0:

@@ -26,7 +26,7 @@ class ComparisonResult(Result):
         (e.g. ``"welch"``, ``"ztest"``, ``"delta"``, ``"ols-cr2"``, ``"lpm-cr2"``,
         ``"poisson-cr2"``, ``"negbin-hc2"``, ``"wls-cr2"``, ``"cluster-bootstrap-bca"``).
     alpha : float
-        Significance level (CIs are ``1 - alpha``, unadjusted for multiplicity).
+        Significance level (CIs are adjusted for multiple comparisons, at ``ci_level`` each).
     correction : str
         Multiple-comparison correction applied to ``p_adjusted``.
     arms : DataFrame
@@ -36,7 +36,11 @@ class ComparisonResult(Result):
         One row per non-control arm, columns :data:`COMPARISON_COLUMNS`:
         ``arm, control, diff, ci_low, ci_high, rel_diff, rel_ci_low, rel_ci_high,
         p_value, p_adjusted, mde, mde_rel, significant, se, df, statistic,
-        control_mean, arm_mean, variance_reduction``.  ``diff`` is in metric
+        control_mean, arm_mean, variance_reduction, ci_level, interval_adjusted,
+        ci_low_unadjusted, ci_high_unadjusted, rel_ci_low_unadjusted, rel_ci_high_unadjusted``.
+        The intervals are multiplicity-adjusted (level ``ci_level``, ``1 - alpha`` with one
+        comparison or no correction) and exclude 0 exactly when ``significant``; the marginal
+        ``1 - alpha`` intervals are the ``*_unadjusted`` columns.  ``diff`` is in metric
         units (arm minus control), ``rel_diff`` is arm / control - 1, ``mde``
         is the smallest absolute difference detectable with 80% power at
         ``alpha`` given the comparison's standard error, ``df`` is ``inf``
@@ -81,7 +85,10 @@ class ComparisonResult(Result):
         """JSON-ready dict with keys ``metric, kind, method, alpha, correction,
         arms, comparisons, srm, notes``."""
         comparisons = self.comparisons.copy()
-        for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high"):
+        for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high", "ci_low_unadjusted", "ci_high_unadjusted",
+                    "rel_ci_low_unadjusted", "rel_ci_high_unadjusted"):
+            if col not in comparisons:
+                continue
             # an unbounded interval end stays visible in strict JSON as "inf" / "-inf" (not null)
             values = comparisons[col].to_numpy(float)
             if np.isinf(values).any():
@@ -106,7 +113,12 @@ class ComparisonResult(Result):
             f"{self.correction} correction"
         lines = [f"'{self.metric}' by arm, each compared with control {self.control!r} "
                  f"({self.method}; {corr}; alpha = {self.alpha:g})."]
+        adjusted = bool(self.comparisons.get("interval_adjusted", pd.Series([False])).any()) and \
+            bool((self.comparisons.get("ci_level", pd.Series([1 - self.alpha])) > 1 - self.alpha + 1e-12).any())
+        if adjusted:
+            lines[0] += " Intervals are adjusted for multiple comparisons."
         for row in self.comparisons.itertuples(index=False):
+            level = f"{100 * getattr(row, 'ci_level', 1 - self.alpha):.3g}%"
             rel = _pct(row.rel_diff)
             rel_ci = f"{_pct(row.rel_ci_low)} to {_pct(row.rel_ci_high)}"
             if bool(row.significant):

@@ -207,7 +207,10 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
     the intervals (``ci_low, ci_high, rel_ci_low, rel_ci_high``) are the always-valid ones;
     the fixed-horizon values are kept as ``p_value_fixed, ci_low_fixed, ci_high_fixed,
     rel_ci_low_fixed, rel_ci_high_fixed``; plus ``n_units, n_opt, boundary`` (half-width in
-    standard errors). The relative interval is widened by the same factor as the absolute one
+    standard errors). With several arms and a correction the intervals are adjusted for multiple
+    comparisons (the boundary at level ``alpha * p / p_adjusted``, ``ci_level``; rho stays tuned
+    at ``alpha``), so they exclude 0 exactly when ``significant``; the marginal sequences are the
+    ``*_unadjusted`` columns. The relative interval is widened by the same factor as the absolute one
     (it keeps its own shape, e.g. for rate ratios).
     """
     from groupstats.stats.compare import CORRECTIONS
@@ -227,11 +230,15 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
         widen = (high - diff) / (fixed_crit * se)
     for col in ("p_value", "ci_low", "ci_high", "rel_ci_low", "rel_ci_high"):
         out[f"{col}_fixed"] = out[col]
-    out["ci_low"] = diff - widen * (diff - out["ci_low_fixed"].to_numpy(float))
-    out["ci_high"] = diff + widen * (out["ci_high_fixed"].to_numpy(float) - diff)
+    # the marginal (1 - alpha) fixed-horizon intervals, widened to the confidence sequence
+    marginal = {col: out[f"{col}_unadjusted"].to_numpy(float) if f"{col}_unadjusted" in out
+                else out[col].to_numpy(float) for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high")}
     rel = out["rel_diff"].to_numpy(float)
-    out["rel_ci_low"] = rel - widen * (rel - out["rel_ci_low_fixed"].to_numpy(float))
-    out["rel_ci_high"] = rel + widen * (out["rel_ci_high_fixed"].to_numpy(float) - rel)
+
+    def widened(factor):
+        return (diff - factor * (diff - marginal["ci_low"]), diff + factor * (marginal["ci_high"] - diff),
+                rel - factor * (rel - marginal["rel_ci_low"]), rel + factor * (marginal["rel_ci_high"] - rel))
+
     p = always_valid_p(diff, se, n_units, n_opt, alpha, df)
     adj = p.copy()
     ok = np.isfinite(p)
@@ -240,6 +247,22 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
     out["p_value"] = p
     out["p_adjusted"] = adj
     out["significant"] = np.where(np.isfinite(adj), adj < alpha, False).astype(bool)
+    # multiplicity-adjusted sequences: the boundary at level alpha_i = alpha * p / p_adjusted with rho
+    # kept at alpha's, which is dual to the always-valid p (p < alpha_i iff it excludes 0)
+    from groupstats.stats.compare import comparison_levels
+
+    levels = comparison_levels(p, adj, alpha)
+    x = float(n_units) * sequential_rho(n_opt, alpha) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_adj = np.where(x > 0, np.sqrt(2 * (x + 1) / x * np.log(np.sqrt(x + 1) / levels)), np.inf)
+        crit_adj = np.where(finite_df, sps.t.isf(sps.norm.sf(g_adj), np.where(finite_df, df, 1.0)), g_adj)
+        widen_adj = np.where(levels == alpha, widen, crit_adj / fixed_crit)
+    for col, values in zip(("ci_low", "ci_high", "rel_ci_low", "rel_ci_high"), widened(widen)):
+        out[f"{col}_unadjusted"] = values
+    for col, values in zip(("ci_low", "ci_high", "rel_ci_low", "rel_ci_high"), widened(widen_adj)):
+        out[col] = values
+    out["ci_level"] = 1.0 - levels
+    out["interval_adjusted"] = True
     out["n_units"] = float(n_units)
     out["n_opt"] = float(n_opt)
     out["boundary"] = g
