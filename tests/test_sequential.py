@@ -152,8 +152,8 @@ def test_sequential_comparisons_widen_and_keep_the_fixed_values():
     comp["p_adjusted"], comp["significant"] = comp["p_value"], comp["p_value"] < 0.05
     out = sequential_comparisons(comp, n_units=50, n_opt=100, alpha=0.05, correction="holm")
     g = boundary_multiplier(50, 100)
-    assert out["ci_high"].iloc[0] == pytest.approx(0.5 + 0.1 * g)
-    assert out["rel_ci_high"].iloc[0] == pytest.approx(0.25 + 0.05 * g)  # same widening factor
+    assert out["ci_high_unadjusted"].iloc[0] == pytest.approx(0.5 + 0.1 * g)
+    assert out["rel_ci_high_unadjusted"].iloc[0] == pytest.approx(0.25 + 0.05 * g)  # same widening factor
     assert out["p_value"].iloc[0] == pytest.approx(float(always_valid_p(0.5, 0.1, 50, 100)))
     assert (out["p_value"] >= out["p_value_fixed"]).all()
     assert (out["ci_low"] <= out["ci_low_fixed"]).all() and (out["ci_high"] >= out["ci_high_fixed"]).all()

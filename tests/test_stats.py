@@ -74,8 +74,8 @@ def test_fastfood_welch_matches_published_and_scipy(fastfood):
         assert comp.loc[other, "p_value"] == pytest.approx(ref.pvalue, rel=1e-8)
         assert comp.loc[other, "df"] == pytest.approx(ref.df, rel=1e-10)
         lo, hi = ref.confidence_interval(0.95)
-        assert comp.loc[other, "ci_low"] == pytest.approx(lo, rel=1e-8)
-        assert comp.loc[other, "ci_high"] == pytest.approx(hi, rel=1e-8)
+        assert comp.loc[other, "ci_low_unadjusted"] == pytest.approx(lo, rel=1e-8)
+        assert comp.loc[other, "ci_high_unadjusted"] == pytest.approx(hi, rel=1e-8)
     # unclustered SE of 1-vs-2 is about 1.70 (README)
     assert comp.loc[2, "se"] == pytest.approx(1.70, abs=0.05)
 
@@ -117,7 +117,7 @@ def test_fastfood_cr1_equals_statsmodels_cluster(fastfood):
         name = f"C(Promotion)[T.{arm}]"
         assert comp.loc[arm, "p_value"] == pytest.approx(ref.pvalues[name], rel=1e-8)
         lo, hi = ref.conf_int().loc[name]
-        assert comp.loc[arm, "ci_low"] == pytest.approx(lo, rel=1e-8)
+        assert comp.loc[arm, "ci_low_unadjusted"] == pytest.approx(lo, rel=1e-8)
     assert comp.loc[2, "se"] == pytest.approx(3.21, abs=0.01)
 
 
@@ -220,8 +220,8 @@ def test_proportion_matches_statsmodels_wald_test_and_interval():
         assert comp.loc[arm, "statistic"] == pytest.approx(ref.statistic, rel=1e-10)
         assert comp.loc[arm, "p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
         lo, hi = confint_proportions_2indep(count[0], nobs[0], count[1], nobs[1], method="wald")
-        assert comp.loc[arm, "ci_low"] == pytest.approx(lo, rel=1e-6)
-        assert comp.loc[arm, "ci_high"] == pytest.approx(hi, rel=1e-6)
+        assert comp.loc[arm, "ci_low_unadjusted"] == pytest.approx(lo, rel=1e-6)
+        assert comp.loc[arm, "ci_high_unadjusted"] == pytest.approx(hi, rel=1e-6)
         # the pooled-variance z-test (= chi-square) is the same test to within 1% here
         z, _ = proportions_ztest(count, nobs)
         assert comp.loc[arm, "statistic"] == pytest.approx(z, rel=0.01)
@@ -250,8 +250,8 @@ def test_count_rate_ratio_matches_statsmodels_glm():
         name = f"C(arm)[T.{arm}]"
         assert comp.loc[arm, "p_value"] == pytest.approx(ref.pvalues[name], rel=1e-5)
         lo, hi = np.exp(ref.conf_int().loc[name]) - 1
-        assert comp.loc[arm, "rel_ci_low"] == pytest.approx(lo, rel=1e-5)
-        assert comp.loc[arm, "rel_ci_high"] == pytest.approx(hi, rel=1e-5)
+        assert comp.loc[arm, "rel_ci_low_unadjusted"] == pytest.approx(lo, rel=1e-5)
+        assert comp.loc[arm, "rel_ci_high_unadjusted"] == pytest.approx(hi, rel=1e-5)
     # HC2 robust log-RR SE is close to statsmodels' HC0 (differs by the leverage factor only)
     z_robust = robust.comparisons.set_index("arm").loc[1, "statistic"]
     assert z_robust == pytest.approx(ref_hc.tvalues["C(arm)[T.1]"], rel=0.01)

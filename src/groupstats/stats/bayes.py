@@ -29,7 +29,7 @@ the engine's interval uses a t reference with Bell-McCaffrey degrees of freedom,
 the small-sample width (a normal on the plain standard error would be overconfident with 8-15
 groups), and with a flat prior (``prior_sd=inf``) the chance to beat control exceeds
 ``1 - alpha/2`` exactly when the engine's interval excludes 0, also for the asymmetric (Fieller)
-intervals of a ratio. When the table was made sequential the ``rel_ci_*_fixed`` columns are used.
+intervals of a ratio. When the table was made sequential the ``rel_ci_*_fixed`` columns are used, otherwise the marginal ``rel_ci_*_unadjusted`` ones.
 """
 from __future__ import annotations
 
@@ -101,8 +101,9 @@ def bayes_readout(comparisons: pd.DataFrame, alpha: float = 0.05, prior_sd: floa
         raise ParameterError(f"alpha must be between 0 and 1 (got {alpha!r}).")
     if not (prior_sd > 0):
         raise ParameterError(f"prior_sd must be positive (got {prior_sd!r}); 0.3 is the default.")
-    low_col = "rel_ci_low_fixed" if "rel_ci_low_fixed" in comparisons else "rel_ci_low"
-    high_col = "rel_ci_high_fixed" if "rel_ci_high_fixed" in comparisons else "rel_ci_high"
+    # the marginal 1 - alpha intervals (not the multiplicity-adjusted ones)
+    low_col = next(c for c in ("rel_ci_low_fixed", "rel_ci_low_unadjusted", "rel_ci_low") if c in comparisons)
+    high_col = next(c for c in ("rel_ci_high_fixed", "rel_ci_high_unadjusted", "rel_ci_high") if c in comparisons)
     z = sps.norm.isf(alpha / 2)
     low, high = comparisons[low_col].to_numpy(float), comparisons[high_col].to_numpy(float)
     rel = comparisons["rel_diff"].to_numpy(float)

@@ -206,7 +206,7 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
     DataFrame, same rows and columns, where ``p_value``, ``p_adjusted``, ``significant`` and
     the intervals (``ci_low, ci_high, rel_ci_low, rel_ci_high``) are the always-valid ones;
     the fixed-horizon values are kept as ``p_value_fixed, ci_low_fixed, ci_high_fixed,
-    rel_ci_low_fixed, rel_ci_high_fixed``; plus ``n_units, n_opt, boundary`` (half-width in
+    rel_ci_low_fixed, rel_ci_high_fixed`` (marginal, unadjusted intervals); plus ``n_units, n_opt, boundary`` (half-width in
     standard errors). With several arms and a correction the intervals are adjusted for multiple
     comparisons (the boundary at level ``alpha * p / p_adjusted``, ``ci_level``; rho stays tuned
     at ``alpha``), so they exclude 0 exactly when ``significant``; the marginal sequences are the
@@ -228,11 +228,12 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
     fixed_crit = np.where(finite_df, sps.t.isf(alpha / 2, np.where(finite_df, df, 1.0)), sps.norm.isf(alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         widen = (high - diff) / (fixed_crit * se)
-    for col in ("p_value", "ci_low", "ci_high", "rel_ci_low", "rel_ci_high"):
-        out[f"{col}_fixed"] = out[col]
-    # the marginal (1 - alpha) fixed-horizon intervals, widened to the confidence sequence
+    # the marginal (1 - alpha) fixed-horizon intervals (kept as *_fixed), widened to the confidence sequence
     marginal = {col: out[f"{col}_unadjusted"].to_numpy(float) if f"{col}_unadjusted" in out
                 else out[col].to_numpy(float) for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high")}
+    out["p_value_fixed"] = out["p_value"]
+    for col, values in marginal.items():
+        out[f"{col}_fixed"] = values
     rel = out["rel_diff"].to_numpy(float)
 
     def widened(factor):
