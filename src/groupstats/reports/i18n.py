@@ -42,6 +42,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "unit.members": {"zh": "位成员", "en": "members"},
     "unit.replies_per_post": {"zh": "每帖回复数", "en": "replies per post"},
     "word.ci95": {"zh": "95% 区间", "en": "95% interval"},
+    "word.ci_adjusted": {"zh": "区间(经多重比较校正)", "en": "Interval (adjusted for multiple comparisons)"},
     "word.unbounded": {"zh": "无上界", "en": "unbounded"},
     "word.yes": {"zh": "是", "en": "yes"},
     "word.no": {"zh": "否", "en": "no"},
@@ -269,12 +270,12 @@ CATALOGUE.update({
                        "(group, week and weekday effects)."},
     "ab.question": {"zh": "与{control}相比,换个时段发帖能否提高{metric}?",
                     "en": "Does posting in another slot than {control} raise the {metric}?"},
-    "ab.key_more": {"zh": "{arm}发帖的{metric}比{control}多 {pct}(95% 区间 {low}–{high},校正后 p {p})。",
-                    "en": "Posts in the {arm} slot get {pct} more {metric} than in the {control} slot (95% interval "
-                          "{low} to {high}, adjusted p {p})."},
-    "ab.key_less": {"zh": "{arm}发帖的{metric}比{control}少 {pct}(95% 区间 {low}–{high},校正后 p {p})。",
-                    "en": "Posts in the {arm} slot get {pct} fewer {metric} than in the {control} slot (95% "
-                          "interval {low} to {high}, adjusted p {p})."},
+    "ab.key_more": {"zh": "{arm}发帖的{metric}比{control}多 {pct}(经多重比较校正的区间 {low}–{high},校正后 p {p})。",
+                    "en": "Posts in the {arm} slot get {pct} more {metric} than in the {control} slot (interval "
+                          "adjusted for multiple comparisons {low} to {high}, adjusted p {p})."},
+    "ab.key_less": {"zh": "{arm}发帖的{metric}比{control}少 {pct}(经多重比较校正的区间 {low}–{high},校正后 p {p})。",
+                    "en": "Posts in the {arm} slot get {pct} fewer {metric} than in the {control} slot (interval "
+                          "adjusted for multiple comparisons {low} to {high}, adjusted p {p})."},
     "ab.next_supported": {"zh": "把常规帖子移到{arm}发布,并在之后几周继续监测回复数。",
                           "en": "Move regular posts to the {arm} slot and keep watching the replies in the "
                                 "following weeks."},
@@ -315,12 +316,13 @@ CATALOGUE.update({
     "ab.col.p_adjusted": {"zh": "校正后 p 值", "en": "Adjusted p"},
     "ab.col.mde": {"zh": "最小可检测效应", "en": "Smallest detectable effect"},
     "ab.means_note": {"zh": "均值为{metric}经模型调整(群、周期、星期效应)后的水平,所以对照均值在每一行都相同,并与各时段的原始平均略有差别;"
-                            "相对差异和区间都来自同一模型。p 值经 Holm 多重比较校正。",
+                            "相对差异和区间都来自同一模型。p 值和区间经 Holm 多重比较校正。",
                       "en": "Means are the {metric} adjusted by the model (group, period and weekday effects), so "
                             "the control mean is the same on every row and differs slightly from a raw average "
                             "of the control posts; the relative differences and intervals come from the same "
-                            "model. p-values are Holm-adjusted for multiple comparisons."},
-    "ab.fig.xlabel": {"zh": "{metric}相对{control}的差异(%),95% 区间", "en": "difference in {metric} vs {control} (%), 95% interval"},
+                            "model. p-values and intervals are Holm-adjusted for multiple comparisons."},
+    "ab.fig.xlabel": {"zh": "{metric}相对{control}的差异(%),经多重比较校正的区间",
+                      "en": "difference in {metric} vs {control} (%), interval adjusted for multiple comparisons"},
     "ab.fig.title": {"zh": "各时段相对{control}的{metric}:红色为显著差异", "en": "{metric} by slot against {control}: red where the difference is significant"},
     "ab.fig.heat_cbar": {"zh": "每天的成员消息数", "en": "member messages per day"},
     "ab.fig.heat_x": {"zh": "几点(当地时间)", "en": "hour of day (local time)"},

@@ -88,7 +88,7 @@ def show_effects(result, page) -> None:
     comp["verdict"] = [t("verdict.supported" if s else "verdict.not_shown", lang) for s in comp["significant"]]
     page.table(comp, [("label", "ab.col.comparison", "text"), ("arm_mean", "ab.col.arm_mean", "num"),
                       ("control_mean", "ab.col.control_mean", "num"), ("rel_diff", "ab.col.rel_diff", "pct_signed"),
-                      ("interval", "word.ci95", "text"), ("p_adjusted", "ab.col.p_adjusted", "p"),
+                      ("interval", "word.ci_adjusted", "text"), ("p_adjusted", "ab.col.p_adjusted", "p"),
                       ("mde_rel", "ab.col.mde", "pct"), ("verdict", "card.answer", "text")])
     page.caption("ab.means_note", metric=translate_metric(result.metric, lang))
 

@@ -42,7 +42,7 @@ def show_effect(exp, page) -> None:
                         for lo, hi in zip(comp["rel_ci_low"], comp["rel_ci_high"])]
     page.table(comp, [("label", "mix.col.arm", "text"), ("arm_mean", "mix.col.arm_mean", "num"),
                       ("control_mean", "mix.col.control_mean", "num"), ("rel_diff", "ab.col.rel_diff", "pct_signed"),
-                      ("interval", "word.ci95", "text"), ("p_adjusted", "ab.col.p_adjusted", "p"),
+                      ("interval", "word.ci_adjusted", "text"), ("p_adjusted", "ab.col.p_adjusted", "p"),
                       ("mde_rel", "ab.col.mde", "pct")])
     page.caption("mix.effect_note", metric=translate_metric(exp.metric, lang))
 
@@ -119,7 +119,7 @@ def show_observational(obs, page) -> None:
     f["interval"] = [f"{fmt_pct(lo, lang, signed=True)} – {fmt_pct(hi, lang, signed=True)}"
                      for lo, hi in zip(f["rel_ci_low"], f["rel_ci_high"])]
     cols = [("arm", "mix.col.type", "text"), ("rel_diff", "ab.col.rel_diff", "pct_signed"),
-            ("interval", "word.ci95", "text")]
+            ("interval", "word.ci_adjusted", "text")]
     if "p_adjusted" in f:
         cols.append(("p_adjusted", "ab.col.p_adjusted", "p"))
     page.table(f, cols)
