@@ -186,3 +186,36 @@ def test_sequential_adjusted_sequences_agree_with_flag(correction):
         np.testing.assert_allclose(plain["ci_low"], plain["ci_low_unadjusted"], rtol=1e-12)
         checked += len(seq)
     assert checked == 36
+
+
+@pytest.mark.parametrize("correction", ["holm", "bonferroni", "bh"])
+def test_vectorised_switchback_estimator_adjusts_like_compare_arms(correction):
+    from groupstats.analyses.slot_experiment import switchback_ols_cr2
+    from groupstats.stats.design import switchback_arm_matrix
+
+    rng = np.random.default_rng(17)
+    G, P, m = 10, 6, 8
+    arms = switchback_arm_matrix(rng.lognormal(size=G), 4, P, rng)
+    g = np.repeat(np.arange(G), P * m)
+    w = np.tile(np.repeat(np.arange(P), m), G)
+    a = arms[g, w]
+    ys = np.column_stack([rng.poisson(3 * rng.lognormal(0, 0.5, G)[g] * (1 + eff * a)).astype(float)
+                          for eff in (0.0, 0.08, 0.15, 0.3)])
+    fast = switchback_ols_cr2(ys, a, g, [g, w], correction=correction)
+    plain = switchback_ols_cr2(ys, a, g, [g, w])
+    for r in range(ys.shape[1]):
+        frame = pd.DataFrame({"arm": a, "y": ys[:, r], "g": g.astype(str), "w": w.astype(str)})
+        ref = _run_fe(frame, correction)
+        for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high", "p_adjusted", "ci_level",
+                    "ci_low_unadjusted", "rel_ci_high_unadjusted"):
+            np.testing.assert_allclose(fast[col][:, r], ref[col].to_numpy(float), rtol=1e-6, err_msg=col)
+        sig = ref["significant"].to_numpy(bool)
+        np.testing.assert_array_equal(sig, _excludes_zero(fast["ci_low"][:, r], fast["ci_high"][:, r]))
+        np.testing.assert_allclose(fast["ci_low_unadjusted"][:, r], plain["ci_low"][:, r])
+
+
+def _run_fe(frame, correction):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compare_arms(frame, arm="arm", metric="y", control=0, cluster="g", fixed_effects=["g", "w"],
+                            correction=correction).comparisons

@@ -860,7 +860,7 @@ def _dummies(codes: np.ndarray) -> np.ndarray:
 
 
 def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
-                       fixed_effects=(), alpha: float = 0.05, control: int = 0) -> dict:
+                       fixed_effects=(), alpha: float = 0.05, control: int = 0, correction: str = "none") -> dict:
     """The slot-experiment estimator for many outcome vectors of one design at once.
 
     Cell-means OLS of ``y`` on arm dummies plus fixed-effect dummies, CR2
@@ -883,12 +883,17 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
     alpha : float
     control : int
         Arm code of the control.
+    correction : {"none", "holm", "bonferroni", "bh"}
+        As in compare_arms: with a correction, ``p_adjusted`` is added and the intervals are
+        multiplicity-adjusted (level ``1 - alpha * p / p_adjusted``, ``ci_level``), the marginal
+        ones kept as ``*_unadjusted``.
 
     Returns
     -------
     dict of ndarray (k-1, R), rows in increasing arm code except the control:
         ``diff, se, df, p_value, ci_low, ci_high, rel_diff, rel_se, rel_ci_low,
-        rel_ci_high, arm_mean, control_mean``; plus ``arms`` (k-1,).
+        rel_ci_high, arm_mean, control_mean``; plus ``arms`` (k-1,); with a correction also
+        ``p_adjusted, ci_level`` and the ``*_unadjusted`` intervals.
     """
     from scipy import stats as sps
 
@@ -930,6 +935,7 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
     out = {key: [] for key in ("diff", "se", "df", "p_value", "ci_low", "ci_high", "rel_diff",
                                "rel_se", "rel_ci_low", "rel_ci_high", "arm_mean", "control_mean")}
     treated = [a for a in range(k_arms) if a != c_idx]
+    fieller_vars = ([], [], [])          # var_t, var_c, cov per arm (multiplicity-adjusted Fieller intervals)
     for a in treated:
         contrast = grads[a] - grads[c_idx]
         s_d = cluster_scores(contrast)
@@ -940,6 +946,8 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
         crit = sps.t.ppf(1 - alpha / 2, df)
         mu_t, mu_c = means[a], means[c_idx]
         var_t, var_c, cov = (s_t ** 2).sum(0), (s_c ** 2).sum(0), (s_t * s_c).sum(0)
+        for store, v in zip(fieller_vars, (var_t, var_c, cov)):
+            store.append(v)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = mu_t / mu_c - 1
             g_t, g_c = 1 / mu_c, -mu_t / mu_c ** 2
@@ -959,6 +967,26 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
         out["arm_mean"].append(mu_t)
         out["control_mean"].append(mu_c)
     result = {k: np.vstack(v) for k, v in out.items()}
+    if correction != "none":
+        from groupstats.stats.sequential import adjust_p
+
+        p = result["p_value"]
+        if correction == "holm":
+            adj = holm_adjust(p)
+        else:
+            adj = np.column_stack([adjust_p(p[:, r], correction) for r in range(p.shape[1])])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.where(adj > 0, alpha * np.minimum(p / adj, 1.0), alpha / len(treated))
+        level = np.where(np.isfinite(level), level, alpha)
+        crit = sps.t.ppf(1 - level / 2, result["df"])
+        for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high"):
+            result[col + "_unadjusted"] = result[col]
+        result["ci_low"] = result["diff"] - crit * result["se"]
+        result["ci_high"] = result["diff"] + crit * result["se"]
+        result["rel_ci_low"], result["rel_ci_high"] = fieller_relative(
+            result["arm_mean"], result["control_mean"], np.vstack(fieller_vars[0]), np.vstack(fieller_vars[1]),
+            np.vstack(fieller_vars[2]), crit)
+        result["p_adjusted"], result["ci_level"] = adj, 1 - level
     result["arms"] = arms[treated]
     return result
 
