@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -72,3 +73,55 @@ def pytest_configure(config):
     # make ``import benchmarks`` work from tests
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+
+
+# --------------------------------------------------------------- one report batch per test session
+def _run_all(out: Path) -> int:
+    from groupstats.cli import main
+
+    # plan_slots with fewer simulations than its default: the test checks the page, not the MDE
+    return main(["report", "all", "--data", str(SAMPLE), "--out", str(out), "--jobs", "2",
+                 "--timeout", "300", "-p", "n_sims=20"])
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory):
+    """(exit code, output folder, index.json) of `groupstats report all` on the sample."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # common to every xdist worker of this session
+    out = shared / "report_all"
+    done = shared / "report_all.exitcode"
+    lock_path = shared / "report_all.lock"
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: each worker runs its own
+        fcntl = None
+    with open(lock_path, "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                code = _run_all(out)
+                done.write_text(str(code))
+        finally:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    return int(done.read_text()), out, index
+
+
+
+@pytest.fixture(scope="session")
+def batch_records(report_run):
+    """``batch_records("group_health")`` -> records of that notebook as executed by the session's
+    `groupstats report all` on the sample (default parameters): tests of a notebook's numbers read
+    them here instead of executing the notebook a second time."""
+    from groupstats.reports.notebook import read_records
+
+    _, out, _ = report_run
+
+    def _records(name: str) -> dict:
+        return read_records(out / f"{name}.ipynb")
+
+    return _records

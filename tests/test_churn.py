@@ -310,8 +310,8 @@ def test_backtest_finds_planted_faders(faders):
     assert len(bt.importance) and bt.importance["importance_mean"].iloc[0] > 0
 
 
-def test_notebook_runs_on_sample(run_notebook):
-    _, rec = run_notebook("churn_risk", n_boot=200)
+def test_notebook_runs_on_sample(batch_records):
+    rec = batch_records("churn_risk")  # executed once per session by `report all` (conftest)
     assert rec["n_scored"] > 0 and rec["risk_in_unit_interval"]
     auc = rec["backtest_roc_auc_active"]
     assert set(auc) == {"recency", "logistic", "hgb", "bgnbd"}

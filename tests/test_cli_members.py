@@ -80,8 +80,8 @@ def test_segment_command_errors(sim_path, capsys):
 
 
 @pytest.mark.slow
-def test_notebook_runs_on_sample(run_notebook):
-    _, records = run_notebook("member_segmentation")
+def test_notebook_runs_on_sample(batch_records):
+    records = batch_records("member_segmentation")  # executed once per session by `report all`
     assert records["features"] == "within_group" and records["n_members"] > 500
     assert records["method"] == "rate_mixture"  # the notebook follows the library default
     assert 2 <= records["k"] <= 8 and len(records["segment_names"]) == records["k"]

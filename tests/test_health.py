@@ -158,8 +158,8 @@ def test_sample_health_consistent_with_group_day_metrics(sample):
     assert result.attention["score"].is_monotonic_decreasing
 
 
-def test_group_health_notebook(run_notebook):
-    _, records = run_notebook("group_health")
+def test_group_health_notebook(batch_records):
+    records = batch_records("group_health")  # executed once per session by `report all` (conftest)
     assert records["n_groups"] == 12
     assert set(records["status_counts"]) <= {"ok", "warning", "alert", "n/a"}
     assert len(records["attention"]) == 12

@@ -71,41 +71,6 @@ def test_notebook_structure(path):
 # --------------------------------------------------------------------------------------
 # one batch run of every notebook per session
 # --------------------------------------------------------------------------------------
-def _run_all(out: Path) -> int:
-    from groupstats.cli import main
-
-    # plan_slots with fewer simulations than its default: the test checks the page, not the MDE
-    return main(["report", "all", "--data", str(SAMPLE), "--out", str(out), "--jobs", "2",
-                 "--timeout", "300", "-p", "n_sims=20"])
-
-
-@pytest.fixture(scope="session")
-def report_run(tmp_path_factory):
-    """(exit code, output folder, index.json) of `groupstats report all` on the sample."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # common to every xdist worker of this session
-    out = shared / "report_all"
-    done = shared / "report_all.exitcode"
-    lock_path = shared / "report_all.lock"
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: each worker runs its own
-        fcntl = None
-    with open(lock_path, "w") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not done.exists():
-                code = _run_all(out)
-                done.write_text(str(code))
-        finally:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
-    return int(done.read_text()), out, index
-
-
 def embedded_images(page: str) -> int:
     """Number of images embedded in an HTML page as data URIs (base64 PNG/JPEG/SVG)."""
     return len(re.findall(r'<img\b[^>]*\bsrc="data:image/(?:png|jpeg|svg\+xml);base64,[A-Za-z0-9+/]{100}', page))

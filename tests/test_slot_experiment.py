@@ -186,13 +186,17 @@ def test_conclusion_differs_between_planted_and_aa_runs():
 
 
 @pytest.mark.slow
-def test_notebook_runs_on_sample(run_notebook, sample_truth):
-    _, records = run_notebook("posting_time_ab", experiment_id="slot_switchback", metric="replies")
+def test_notebook_runs_on_sample(batch_records, sample_truth):
+    from groupstats.reports.i18n import slot_name
+
+    # executed once per session by `report all` (conftest): experiment slot_switchback, metric replies
+    records = batch_records("posting_time_ab")
     assert records["design"] == "switchback" and records["srm_ok"] is True
     evening = next(r for r in records["comparisons"] if r["arm"] == "evening")
     assert evening["rel_ci_low"] <= sample_truth["slot_experiment"]["itt_rel_effect"]["evening"] <= \
         evening["rel_ci_high"]
-    assert "evening" in records["supported"] and "SUPPORTED: 'evening'" in records["conclusion"]
+    assert "evening" in records["supported"]
+    assert records["card"]["answer"] == "supported" and slot_name("evening", "zh") in records["card"]["key_number"]
     assert 19 <= records["heatmap_peak_hour"] <= 22          # the simulated evening-heavy chatter
 
 

@@ -206,6 +206,26 @@ def slot_name(arm: str, lang: str | None = None) -> str:
     return t(key, lang) if key in CATALOGUE else str(arm)
 
 
+#: the content types of the data model's examples (free labels: any other label stays as it is)
+CONTENT_TYPE_NAMES = {
+    "practical": ("干货", "practical"), "interactive": ("轻互动", "interactive"),
+    "lifestyle": ("生活化", "lifestyle"), "announcement": ("公告", "announcement"),
+    "ugc": ("用户原创", "UGC"), "emotional": ("情感", "emotional"), "marketing": ("营销", "marketing"),
+    "activity": ("活动通知", "activity notices"), "other": ("其他", "other"),
+}
+
+
+def content_type_name(label: str, lang: str | None = None) -> str:
+    """A content type in the language ('practical' -> '干货'); unknown labels stay as they are."""
+    names = CONTENT_TYPE_NAMES.get(str(label))
+    return str(label) if names is None else names[0 if check_lang(lang) == "zh" else 1]
+
+
+def mix_text(shares, lang: str | None = None) -> str:
+    """A content mix as 'type percent' pairs in the language, e.g. '干货 30%, 轻互动 50%'."""
+    return ", ".join(f"{content_type_name(c, lang)} {100 * float(v):g}%" for c, v in dict(shares).items())
+
+
 def english_words(min_length: int = 4) -> set[str]:
     """Every English word of the catalogue (lower case, at least ``min_length`` letters).
 

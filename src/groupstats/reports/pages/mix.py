@@ -6,12 +6,19 @@ import numpy as np
 import pandas as pd
 
 from groupstats.reports.card import ConclusionCard
-from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_p_eq, fmt_pct, t
+from groupstats.reports.i18n import content_type_name, fmt_date, fmt_num, fmt_p, fmt_p_eq, fmt_pct, mix_text, t
 from groupstats.reports.tables import translate_metric
 
 
 def arm_name(arm: str, lang: str) -> str:
-    return t("mix.control", lang) if arm == "control" else str(arm)
+    """An arm in the page's language: control, a preset mix by its shares ('干货 30%, 轻互动 50%, …'),
+    any other arm id as it is."""
+    if arm == "control":
+        return t("mix.control", lang)
+    from groupstats.analyses.content_mix import mix_presets
+
+    preset = mix_presets().get(str(arm))
+    return mix_text(preset.shares, lang) if preset is not None else str(arm)
 
 
 def card(exp, lang: str = "zh") -> ConclusionCard:
@@ -87,7 +94,7 @@ def show_compliance(table: pd.DataFrame, result, page, start, end, tz) -> None:
                                              tv=("tv_distance", "mean"), excess=("excess_tv", "mean"),
                                              consistent=("consistent", "mean")).reset_index()
     by_group = by_group.sort_values("excess", ascending=False, kind="stable")
-    page.say(t("mix.compliance_sentence", lang, target=result.target.compact(), start=fmt_date(start, tz),
+    page.say(t("mix.compliance_sentence", lang, target=mix_text(result.target.shares, lang), start=fmt_date(start, tz),
                end=fmt_date(end - pd.Timedelta(days=1), tz), groups=len(by_group),
                share=fmt_pct(table["consistent"].mean() if len(table) else np.nan, lang)))
     page.table(by_group, [("group_id", "col.group", "text"), ("weeks", "mix.col.weeks", "int"),
@@ -116,6 +123,7 @@ def plot_compliance(table: pd.DataFrame, lang: str):
 def show_observational(obs, page) -> None:
     lang = page.lang
     f = obs.to_frame().copy()
+    f["arm"] = [content_type_name(a, lang) for a in f["arm"]]
     f["interval"] = [f"{fmt_pct(lo, lang, signed=True)} – {fmt_pct(hi, lang, signed=True)}"
                      for lo, hi in zip(f["rel_ci_low"], f["rel_ci_high"])]
     cols = [("arm", "mix.col.type", "text"), ("rel_diff", "ab.col.rel_diff", "pct_signed"),
@@ -123,4 +131,5 @@ def show_observational(obs, page) -> None:
     if "p_adjusted" in f:
         cols.append(("p_adjusted", "ab.col.p_adjusted", "p"))
     page.table(f, cols)
-    page.caption("mix.observational_note", control=str(obs.to_frame()["control"].iloc[0]) if "control" in f else "")
+    page.caption("mix.observational_note",
+                 control=content_type_name(obs.to_frame()["control"].iloc[0], lang) if "control" in f else "")
