@@ -236,9 +236,15 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
         out[f"{col}_fixed"] = values
     rel = out["rel_diff"].to_numpy(float)
 
+    fieller = _fieller_from_marginal(diff, se, rel, marginal["rel_ci_low"], marginal["rel_ci_high"], fixed_crit)
+
     def widened(factor):
+        rel_low = rel - factor * (rel - marginal["rel_ci_low"])
+        rel_high = rel + factor * (marginal["rel_ci_high"] - rel)
+        f_low, f_high = _fieller_interval(diff, se, fieller, factor * fixed_crit)
+        use = fieller["ok"]
         return (diff - factor * (diff - marginal["ci_low"]), diff + factor * (marginal["ci_high"] - diff),
-                rel - factor * (rel - marginal["rel_ci_low"]), rel + factor * (marginal["rel_ci_high"] - rel))
+                np.where(use, f_low, rel_low), np.where(use, f_high, rel_high))
 
     p = always_valid_p(diff, se, n_units, n_opt, alpha, df)
     adj = p.copy()
@@ -269,6 +275,51 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
     out["boundary"] = g
     return out
 
+
+
+def _fieller_from_marginal(diff, se, rel, rel_low, rel_high, crit) -> dict:
+    """The variance terms of a Fieller interval, recovered from the marginal relative interval.
+
+    The relative effect is ``theta = diff / base`` with ``base = diff / rel`` (the control's level). A Fieller
+    interval at critical value ``c`` has endpoints solving ``(diff - theta*base)^2 = c^2 (V_dd - 2 theta V_db +
+    theta^2 V_bb)``; with ``V_dd = se^2`` known, its two endpoints give ``V_db`` and ``V_bb`` (two linear
+    equations). Rows where this does not reproduce the marginal interval (e.g. a log-scale rate ratio) are
+    marked ``ok = False`` and keep the stretched interval.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = diff / rel
+        t1, t2 = np.asarray(rel_low, float), np.asarray(rel_high, float)
+        r1 = (diff - t1 * base) ** 2 / crit ** 2 - se ** 2
+        r2 = (diff - t2 * base) ** 2 / crit ** 2 - se ** 2
+        det = -2 * t1 * t2 ** 2 + 2 * t2 * t1 ** 2           # | -2 t1  t1^2 ; -2 t2  t2^2 |
+        v_db = (r1 * t2 ** 2 - r2 * t1 ** 2) / det
+        v_bb = (-2 * t1 * r2 + 2 * t2 * r1) / det
+    ok = (np.isfinite(base) & np.isfinite(v_db) & np.isfinite(v_bb) & (v_bb >= 0) & (np.abs(det) > 1e-12)
+          & np.isfinite(t1) & np.isfinite(t2) & (se > 0))
+    terms = {"base": base, "v_dd": se ** 2, "v_db": v_db, "v_bb": v_bb, "ok": ok}
+    back_low, back_high = _fieller_interval(diff, se, terms, crit)
+    with np.errstate(invalid="ignore"):
+        same = (np.abs(back_low - t1) <= 1e-6 * (1 + np.abs(t1))) & (np.abs(back_high - t2) <= 1e-6 * (1 + np.abs(t2)))
+    terms["ok"] = ok & same
+    return terms
+
+
+def _fieller_interval(diff, se, terms: dict, crit):
+    """Fieller interval for ``diff / base`` at critical value ``crit`` (unbounded ends as -inf/inf)."""
+    b, v_dd, v_db, v_bb = terms["base"], terms["v_dd"], terms["v_db"], terms["v_bb"]
+    c2 = np.asarray(crit, float) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        qa = b ** 2 - c2 * v_bb
+        qb = -2 * (diff * b - c2 * v_db)
+        qc = diff ** 2 - c2 * v_dd
+        disc = qb ** 2 - 4 * qa * qc
+        root = np.sqrt(np.where(disc > 0, disc, np.nan))
+        lo = (-qb - root) / (2 * qa)
+        hi = (-qb + root) / (2 * qa)
+    bounded = (qa > 0) & (disc > 0)
+    low = np.where(bounded, np.minimum(lo, hi), -np.inf)
+    high = np.where(bounded, np.maximum(lo, hi), np.inf)
+    return low, high
 
 def adjust_p(p, correction: str = "holm") -> np.ndarray:
     """Multiplicity-adjusted p-values: ``holm``, ``bonferroni``, ``bh`` (Benjamini-Hochberg) or ``none``.
