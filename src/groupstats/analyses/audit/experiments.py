@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, StatisticalWarning
-from groupstats.reports.i18n import fmt_interval, fmt_p, fmt_pct, join, register, t
+from groupstats.reports.i18n import fmt_interval, fmt_p, fmt_p_eq, fmt_pct, join, register, t
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import holm_levels, invert_relative
 
@@ -286,9 +286,9 @@ def experiment_row(h: Hypothesis, rules: dict, lang: str, alpha: float, missing=
     binding = comp.loc[p_values.idxmax()] if h.direction == "for" else comp.loc[p_values.idxmin()]
     parts = [t("audit.reason.comparison", lang, focal=_arm_label(h, h.focal, lang),
                other=_arm_label(h, r.comparator, lang), est=fmt_pct(r.rel, lang, signed=True),
-               level=fmt_pct(1 - r.level, lang), ci=fmt_interval(r.rel_low, r.rel_high, lang), p=fmt_p(r.p_value))
+               level=fmt_pct(1 - r.level, lang), ci=fmt_interval(r.rel_low, r.rel_high, lang), p=fmt_p_eq(r.p_value))
              for r in comp.itertuples()]
-    tail = t("audit.reason.adjusted", lang, p=fmt_p(h.p_adjusted), method=rules["multiplicity"].capitalize())
+    tail = t("audit.reason.adjusted", lang, p=fmt_p_eq(h.p_adjusted), method=rules["multiplicity"].capitalize())
     verdict = claim_verdict(h.direction, h.p_adjusted, alpha, complete=not missing)
     if verdict == "not_shown":
         mde = float(np.nanmax(comp["mde_rel"])) if comp["mde_rel"].notna().any() else np.nan
@@ -501,9 +501,9 @@ register({
     "audit.reason.arm_preset": {"zh": "组 {arm}(≈{preset})", "en": "arm {arm} (~{preset})"},
     "audit.reason.arm_plain": {"zh": "组 {arm}", "en": "arm {arm}"},
     "audit.reason.experiment": {"zh": "实验 {experiment}:", "en": "Experiment {experiment}:"},
-    "audit.reason.comparison": {"zh": "{focal} 对 {other} {est}({level} 区间 {ci},p = {p})",
-                                "en": "{focal} vs {other} {est} ({level} interval {ci}, p = {p})"},
-    "audit.reason.adjusted": {"zh": "经 {method} 校正后 p = {p}。", "en": "{method}-adjusted p = {p}."},
+    "audit.reason.comparison": {"zh": "{focal} 对 {other} {est}({level} 区间 {ci},p {p})",
+                                "en": "{focal} vs {other} {est} ({level} interval {ci}, p {p})"},
+    "audit.reason.adjusted": {"zh": "经 {method} 校正后 p {p}。", "en": "{method}-adjusted p {p}."},
     "audit.reason.mde": {"zh": "本实验能可靠发现的最小效应约为 ±{mde};更小的效应不能排除。",
                          "en": "The smallest effect this experiment could reliably detect is about +/-{mde}; smaller effects are not ruled out."},
     "audit.reason.missing_window": {"zh": "实验中没有 {windows} 组,因此无法证明全部说法;用 groupstats plan-slots DATA --arms morning,noon,evening 设计完整实验。",

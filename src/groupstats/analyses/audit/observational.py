@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p, fmt_pct, register, t
+from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p, fmt_p_eq, fmt_pct, register, t
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import cluster_mean_ci, cluster_ratio_ci
 from groupstats.data.schema import OPERATOR_ROLES
@@ -210,7 +210,7 @@ def points_row(ds, rules: dict, lang: str, cache=None) -> dict:
     binding = min(pairs, key=lambda p: p["rel"])
     parts = "; ".join(t("audit.points.pair", lang, upper=p["upper"], lower=p["lower"], um=fmt_num(p["upper_mean"], lang),
                         lm=fmt_num(p["lower_mean"], lang), est=fmt_pct(p["rel"], lang, signed=True),
-                        ci=fmt_interval(p["rel_low"], p["rel_high"], lang), p=fmt_p(p["p_value"])) for p in pairs)
+                        ci=fmt_interval(p["rel_low"], p["rel_high"], lang), p=fmt_p_eq(p["p_value"])) for p in pairs)
     reason = t("audit.points.reason", lang, cutoff=f"{cutoff:%Y-%m-%d}", days=horizon,
                counts=", ".join(f"{n} {counts.get(n, 0)}" for n in ladder), pairs=parts)
     if verdict == "not_shown":
@@ -366,7 +366,7 @@ def lifecycle_row(ds, rules: dict, lang: str, cache=None) -> dict:
     r = comp.loc[comp["arm"].astype(str) == after].iloc[0]
     verdict = _verdict_from_interval(r["rel_ci_low"], r["rel_ci_high"], "below")
     reason = t("audit.lifecycle.reason", lang, after=after, before=before, est=fmt_pct(r["rel_diff"], lang, signed=True),
-               ci=fmt_interval(r["rel_ci_low"], r["rel_ci_high"], lang), p=fmt_p(r["p_value"]), n=n_cross,
+               ci=fmt_interval(r["rel_ci_low"], r["rel_ci_high"], lang), p=fmt_p_eq(r["p_value"]), n=n_cross,
                groups=int(wk["group_id"].nunique()),
                counts=", ".join(f"{s}: {int(counts.get(s, 0))}" for s in labels))
     if verdict == "not_shown":
@@ -397,8 +397,8 @@ register({
     "audit.points.failed": {"zh": "积分无法计算:{error}", "en": "Points could not be computed: {error}"},
     "audit.points.empty": {"zh": "某些积分层人数太少(至少 5 人、2 个群):{counts}。需要更长的积分历史(签到、任务事件)。",
                            "en": "Some tiers have too few members (at least 5 in 2 groups needed): {counts}. A longer points history (sign-in and task events) is needed."},
-    "audit.points.pair": {"zh": "{upper} 对 {lower}:{um} 对 {lm} 条,{est}(95% 区间 {ci},p = {p})",
-                          "en": "{upper} vs {lower}: {um} vs {lm} messages, {est} (95% interval {ci}, p = {p})"},
+    "audit.points.pair": {"zh": "{upper} 对 {lower}:{um} 对 {lm} 条,{est}(95% 区间 {ci},p {p})",
+                          "en": "{upper} vs {lower}: {um} vs {lm} messages, {est} (95% interval {ci}, p {p})"},
     "audit.points.reason": {"zh": "截止 {cutoff} 的积分分层({counts}),之后 {days} 天的人均发言:{pairs}。",
                             "en": "Tiers at {cutoff} ({counts}); member messages in the next {days} days: {pairs}."},
     "audit.settle.core": {"zh": "要定论,需要更多月份或更多群的数据。", "en": "More months or more groups would settle it."},
@@ -415,6 +415,6 @@ register({
     "audit.health.need": {"zh": "需要更长的历史(每次越线前后各 {weeks} 周)或更多群。", "en": "Needs a longer history ({weeks} weeks on each side of a crossing) or more groups."},
     "audit.lifecycle.need": {"zh": "只有 {n} 个群在数据期间跨过第 {b} 天;需要至少 2 个群在第 {b} 天前后都有数据(更长的历史)。",
                              "en": "Only {n} group(s) cross day {b} inside the data; needs at least 2 groups observed both before and after day {b} (a longer history)."},
-    "audit.lifecycle.reason": {"zh": "{after} 天阶段对 {before} 天阶段的人均日发言 {est}(95% 区间 {ci},p = {p});群与日历周固定效应,{n} / {groups} 个群跨过该界限。群周数:{counts}。",
-                               "en": "Messages per member-day at age {after} vs {before} days: {est} (95% interval {ci}, p = {p}); group and calendar-week effects, {n} of {groups} groups cross the boundary. Group-weeks: {counts}."},
+    "audit.lifecycle.reason": {"zh": "{after} 天阶段对 {before} 天阶段的人均日发言 {est}(95% 区间 {ci},p {p});群与日历周固定效应,{n} / {groups} 个群跨过该界限。群周数:{counts}。",
+                               "en": "Messages per member-day at age {after} vs {before} days: {est} (95% interval {ci}, p {p}); group and calendar-week effects, {n} of {groups} groups cross the boundary. Group-weeks: {counts}."},
 })
