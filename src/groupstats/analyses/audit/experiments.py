@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, StatisticalWarning
-from groupstats.reports.i18n import fmt_interval, fmt_p, fmt_p_eq, fmt_pct, join, register, t
+from groupstats.reports.i18n import fmt_interval, fmt_p_eq, fmt_pct, join, register, t
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import holm_levels, invert_relative
 

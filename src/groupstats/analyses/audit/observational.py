@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p, fmt_p_eq, fmt_pct, register, t
+from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p_eq, fmt_pct, register, t
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import cluster_mean_ci, cluster_ratio_ci
 from groupstats.data.schema import OPERATOR_ROLES
