@@ -324,26 +324,17 @@ def _fieller_interval(diff, se, terms: dict, crit):
 def adjust_p(p, correction: str = "holm") -> np.ndarray:
     """Multiplicity-adjusted p-values: ``holm``, ``bonferroni``, ``bh`` (Benjamini-Hochberg) or ``none``.
 
-    The same adjustments as statsmodels' ``multipletests`` (a test checks they agree), without its
-    per-call garbage collection, which costs a monitoring loop seconds.
+    The comparison engine's adjustment (one implementation; the same as statsmodels' ``multipletests``,
+    which a test checks, without its per-call garbage collection that costs a monitoring loop seconds).
     """
+    from groupstats.stats.compare import CORRECTIONS, _adjust_p
+
     p = np.asarray(p, dtype=float)
-    m = len(p)
-    if correction == "none" or m <= 1:
-        return p.copy()
-    if correction == "bonferroni":
-        return np.minimum(p * m, 1.0)
-    order = np.argsort(p, kind="stable")
-    ranked = p[order]
-    if correction == "holm":
-        adj = np.minimum(np.maximum.accumulate(ranked * (m - np.arange(m))), 1.0)
-    elif correction == "bh":
-        adj = np.minimum(np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1], 1.0)
-    else:
+    if correction not in CORRECTIONS:
         raise ParameterError(f"correction={correction!r} is not supported; use holm, bh, bonferroni or none.")
-    out = np.empty(m)
-    out[order] = adj
-    return out
+    if CORRECTIONS[correction] is None or len(p) <= 1:
+        return p.copy()
+    return _adjust_p(p, CORRECTIONS[correction])
 
 
 def with_comparisons(result, comparisons: pd.DataFrame):
