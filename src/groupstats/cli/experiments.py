@@ -5,6 +5,7 @@ import typer
 
 from groupstats.cli.engine_options import engine_option, spark_master_option
 
+from groupstats.cli.monitoring_options import as_of_option, n_opt_option, prior_sd_option, sequential_option
 from groupstats.cli.common import date_callback, dumps, duration_callback, load, timestamp_format_option
 
 
@@ -69,15 +70,10 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option("auto", "--method", help="auto (CR2), cr1, bootstrap or wild (wild cluster bootstrap, Webb weights)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
         timestamp_format: str = timestamp_format_option(),
-        as_of: str = typer.Option(None, "--as-of", help="Analyse with data up to this date (YYYY-MM-DD, the "
-                                  "whole day) only; posts whose window runs past it are excluded.",
-                                  callback=date_callback),
-        sequential: bool = typer.Option(False, "--sequential", help="Always-valid p-values and confidence "
-                                        "sequences: valid however often the experiment is looked at."),
-        n_opt: float = typer.Option(None, "--n-opt", help="Sequential tuning: units (group-periods, or "
-                                    "group-days) at which the interval is tightest; default the planned number."),
-        prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
-                                       "Bayesian read-out (0.3 = 30%)."),
+        as_of: str = as_of_option(),
+        sequential: bool = sequential_option("group-periods for switchbacks, group-days otherwise"),
+        n_opt: float = n_opt_option(),
+        prior_sd: float = prior_sd_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
     ) -> None:
@@ -131,16 +127,12 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Bootstrap seed (bootstrap, wild)."),
         n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replications (bootstrap, wild)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-        as_of: str = typer.Option(None, "--as-of", help="Use only rows whose --time-column is up to this date "
-                                  "(YYYY-MM-DD, the whole day).", callback=date_callback),
+        as_of: str = as_of_option("rows whose --time-column is later are left out"),
         time_column: str = typer.Option(None, "--time-column", help="Column with each row's time (for --as-of, "
                                         "and the days counted as units by --sequential)."),
-        sequential: bool = typer.Option(False, "--sequential", help="Always-valid p-values and confidence "
-                                        "sequences (units: cluster-days with --time-column, else clusters, else rows)."),
-        n_opt: float = typer.Option(None, "--n-opt", help="Sequential tuning: units at which the interval is "
-                                    "tightest (the planned sample size); default the units in the table."),
-        prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
-                                       "Bayesian read-out."),
+        sequential: bool = sequential_option("cluster-days with --time-column, else clusters, else rows"),
+        n_opt: float = n_opt_option("the units in the table"),
+        prior_sd: float = prior_sd_option(),
     ) -> None:
         """Compare arms on any tidy table (the comparison engine, for experiments run elsewhere)."""
         from pathlib import Path

@@ -5,6 +5,7 @@ import typer
 
 from groupstats.cli.engine_options import engine_option, spark_master_option
 
+from groupstats.cli.monitoring_options import as_of_option, n_opt_option, prior_sd_option, sequential_option
 from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
 
 
@@ -32,14 +33,10 @@ def register(app: typer.Typer) -> None:
                                 callback=date_callback),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        as_of: str = typer.Option(None, "--as-of", help="With --experiment: analyse with data up to this date "
-                                  "(YYYY-MM-DD, the whole day) only.", callback=date_callback),
-        sequential: bool = typer.Option(False, "--sequential", help="With --experiment: always-valid p-values "
-                                        "and confidence sequences (group-days as units)."),
-        n_opt: float = typer.Option(None, "--n-opt", help="Sequential tuning: group-days at which the interval "
-                                    "is tightest; default the planned number."),
-        prior_sd: float = typer.Option(0.3, "--prior-sd", help="Prior SD of the relative effect for the "
-                                       "Bayesian read-out."),
+        as_of: str = as_of_option("with --experiment"),
+        sequential: bool = sequential_option("group-days; with --experiment"),
+        n_opt: float = n_opt_option(),
+        prior_sd: float = prior_sd_option(),
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
