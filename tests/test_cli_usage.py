@@ -281,3 +281,17 @@ def test_library_durations_refuse_bare_numbers_too():
     for bare in ("2", "1.5", " 3 "):
         with pytest.raises(ParameterError, match="needs a unit"):
             _timedelta(bare, "window")
+
+
+def test_non_iso_date_hint_offers_only_readings_that_are_dates():
+    import pytest as _pytest
+
+    from groupstats.cli.common import parse_date
+    from groupstats.errors import ParameterError
+
+    with _pytest.raises(ParameterError) as info:
+        parse_date("15/03/2026", "--as-of")
+    assert "2026-03-15" in str(info.value) and "2026-15-03" not in str(info.value)
+    with _pytest.raises(ParameterError) as info:
+        parse_date("04/05/2026", "--as-of")
+    assert "2026-05-04" in str(info.value) and "2026-04-05" in str(info.value)

@@ -93,7 +93,10 @@ def parse_date(text: str, option: str = "date"):
         parts = re.split(r"[/.\-]", value)
         if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[2]) == 4:
             a, b, year = parts
-            example = f" ({value!r} could be {year}-{int(b):02d}-{int(a):02d} or {year}-{int(a):02d}-{int(b):02d})"
+            readings = [f"{year}-{m:02d}-{d:02d}" for m, d in ((int(b), int(a)), (int(a), int(b))) if 1 <= m <= 12 and 1 <= d <= 31]
+            readings = list(dict.fromkeys(readings))
+            if readings:
+                example = f" ({value!r} could be {' or '.join(readings)})"
         raise ParameterError(f"{hint}; not {value!r}{example}.")
     try:
         return pd.Timestamp(value)
