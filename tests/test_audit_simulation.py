@@ -10,7 +10,7 @@ group-week table of a group-randomised content-mix experiment, with no effect of
   used for the rest must give the same p-values and verdicts.
 - The fast path: the slot comparisons from the vectorised switchback estimator
   (:func:`switchback_ols_cr2`, what ``analyse_slot_experiment`` computes, on group-standardised
-  replies), the mix comparison from :func:`analyze_mix_experiment` on the replicate's
+  replies), the mix comparison from :func:`analyse_mix_experiment` on the replicate's
   group-week table (as the audit calls it), then the audit's decision functions
   (:func:`claim_test`, :func:`holm_levels`, :func:`claim_verdict`).
 - Two configurations (groups, weeks, group heterogeneity), 100 seeds each: every
@@ -29,7 +29,7 @@ from groupstats.analyses.audit.detect import detect_experiments
 from groupstats.analyses.audit.experiments import AnalysisCache, claim_test, claim_verdict, experiment_rows
 from groupstats.analyses.audit.rules import load_rules
 from groupstats.analyses.audit.stats import holm_levels
-from groupstats.analyses.content_mix import analyze_mix_experiment
+from groupstats.analyses.content_mix import analyse_mix_experiment
 from groupstats.analyses.slot_experiment import group_standardise, switchback_ols_cr2
 from groupstats.data.dataset import Dataset
 from groupstats.errors import StatisticalWarning
@@ -128,7 +128,7 @@ def fast_verdicts(design, replies, table, ds, alpha=0.05):
         p_slot, d_slot = claim_test(-slot["rel_diff"][:, r], slot["p_value"][:, r])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)
-            comp = analyze_mix_experiment(ds, "mixes", control="treated", alpha=alpha, correction="none",
+            comp = analyse_mix_experiment(ds, "mixes", control="treated", alpha=alpha, correction="none",
                                           table=table(r), compliance=False).comparison.comparisons.iloc[0]
         # comp is control (~4321) vs treated (~352)
         p_mix352, d_mix352 = claim_test([-comp["rel_diff"]], [comp["p_value"]])

@@ -75,9 +75,9 @@ def test_health_card_says_when_thresholds_flag_most_groups(health_result):
 
 
 def test_mix_card_matches_the_comparison(sample):
-    from groupstats.analyses.content_mix import analyze_mix_experiment
+    from groupstats.analyses.content_mix import analyse_mix_experiment
 
-    exp = analyze_mix_experiment(sample, "mix_policy")
+    exp = analyse_mix_experiment(sample, "mix_policy")
     row = exp.comparisons.iloc[0]
     card = exp.conclusion_card("en")
     expected = "supported" if row["significant"] and row["rel_diff"] > 0 else (

@@ -1147,6 +1147,3 @@ def content_type_engagement(ds: Dataset, metric: str = "replies", mapping=None, 
                                   cluster="group_id", fixed_effects=fe, alpha=alpha, method="cr2")
     return ContentEngagementResult(comparison, metric, [fixed_effects], baseline, int(len(po)))
 
-
-#: The old spelling, kept only while other modules move to the package's British ``analyse_``.
-analyze_mix_experiment = analyse_mix_experiment

@@ -92,13 +92,13 @@ class AnalysisCache:
     def mix(self, experiment: str, control: str, alpha: float, metric: str = "messages_per_member_day"):
         key = ("mix", experiment, control, round(alpha, 12), metric)
         if key not in self._runs:
-            from groupstats.analyses.content_mix import analyze_mix_experiment, mix_experiment_table
+            from groupstats.analyses.content_mix import analyse_mix_experiment, mix_experiment_table
 
             if experiment not in self._tables:
                 self._tables[experiment] = mix_experiment_table(self.ds, experiment, outcomes=self.outcomes)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", StatisticalWarning)
-                res = analyze_mix_experiment(self.ds, experiment, metric=metric, control=control, alpha=alpha,
+                res = analyse_mix_experiment(self.ds, experiment, metric=metric, control=control, alpha=alpha,
                                              correction="none", table=self._tables[experiment], compliance=False)
             self._runs[key] = res.comparison.comparisons
         return self._runs[key]
