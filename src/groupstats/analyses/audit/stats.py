@@ -94,15 +94,16 @@ def holm_levels(p_values, alpha: float = 0.05, method: str = "holm") -> tuple[np
     m = len(ok)
     if m == 0:
         return adj, level
+    if method not in ("holm", "bonferroni"):
+        raise ValueError(f"method must be 'holm' or 'bonferroni', got {method!r}")
+    from groupstats.stats.compare import _adjust_p  # the engine's adjustment (one implementation)
+
+    adj[ok] = _adjust_p(p[ok], method)
     if method == "bonferroni":
-        adj[ok] = np.minimum(p[ok] * m, 1.0)
         level[ok] = alpha / m
         return adj, level
-    if method != "holm":
-        raise ValueError(f"method must be 'holm' or 'bonferroni', got {method!r}")
     order = ok[np.argsort(p[ok], kind="stable")]
     factors = m - np.arange(m)
-    adj[order] = np.minimum(np.maximum.accumulate(p[order] * factors), 1.0)
     step_levels = alpha / factors
     stopped = None
     for k, idx in enumerate(order):
