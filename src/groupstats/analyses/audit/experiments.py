@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, StatisticalWarning
-from groupstats.reports.i18n import fmt_interval, fmt_p_eq, fmt_pct, join, register, t
+from groupstats.reports.i18n import fmt_interval, fmt_p_eq, fmt_pct, join, t
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import holm_levels, invert_relative
 
@@ -491,47 +491,3 @@ def causal_rows(ds, experiments: list[dict], rules: dict, lang: str, cache: Anal
             row["reason"] = t("audit.reason.failed", lang, error=failed[rid]) + " " + row["reason"]
         rows[rid] = row
     return rows, multiplicity
-
-
-register({
-    "audit.window.morning": {"zh": "07-09 点", "en": "07-09 h"},
-    "audit.window.noon": {"zh": "12-14 点", "en": "12-14 h"},
-    "audit.window.evening": {"zh": "19-21 点", "en": "19-21 h"},
-    "audit.reason.arm_window": {"zh": "组 {arm}({window})", "en": "arm {arm} ({window})"},
-    "audit.reason.arm_preset": {"zh": "组 {arm}(≈{preset})", "en": "arm {arm} (~{preset})"},
-    "audit.reason.arm_plain": {"zh": "组 {arm}", "en": "arm {arm}"},
-    "audit.reason.experiment": {"zh": "实验 {experiment}:", "en": "Experiment {experiment}:"},
-    "audit.reason.comparison": {"zh": "{focal} 对 {other} {est}({level} 区间 {ci},p {p})",
-                                "en": "{focal} vs {other} {est} ({level} interval {ci}, p {p})"},
-    "audit.reason.adjusted": {"zh": "经 {method} 校正后 p {p}。", "en": "{method}-adjusted p {p}."},
-    "audit.reason.mde": {"zh": "本实验能可靠发现的最小效应约为 ±{mde};更小的效应不能排除。",
-                         "en": "The smallest effect this experiment could reliably detect is about +/-{mde}; smaller effects are not ruled out."},
-    "audit.reason.missing_window": {"zh": "实验中没有 {windows} 组,因此无法证明全部说法;用 groupstats plan-slots DATA --arms morning,noon,evening 设计完整实验。",
-                                    "en": "The experiment has no {windows} arm, so the full claim cannot be supported; design a complete one with groupstats plan-slots DATA --arms morning,noon,evening."},
-    "audit.reason.no_assignments": {"zh": "数据没有 assignments 表,即没有实验。", "en": "The data have no assignments table, so no experiment."},
-    "audit.reason.no_experiment.slot": {"zh": "assignments 中的 {n} 个实验都没有分别在 19-21 点与 07-09 点或 12-14 点发帖的组。",
-                                        "en": "None of the {n} experiment(s) in assignments has arms that post mostly at 19-21 h and at 07-09 h or 12-14 h."},
-    "audit.reason.no_experiment.mix": {"zh": "assignments 中的 {n} 个实验都没有实际配比接近该配比的组,或没有可比的另一组。",
-                                       "en": "None of the {n} experiment(s) in assignments has an arm whose realised mix is near this one and another arm to compare with."},
-    "audit.reason.no_experiment.cap": {"zh": "assignments 中的 {n} 个实验都没有营销占比分别在 15% 两侧的组。",
-                                       "en": "None of the {n} experiment(s) in assignments has arms with marketing on either side of 15% of posts."},
-    "audit.reason.observational": {"zh": "仅为观察性关联(非随机,可能有混杂):{assoc}。", "en": "Observational association only (not randomised, may be confounded): {assoc}."},
-    "audit.reason.no_assoc": {"zh": "观察数据也不足以计算关联(没有或几乎没有所需的帖子或群周)。",
-                              "en": "The observational data do not allow an association either (no or too few posts or group-weeks of the kind needed)."},
-    "audit.reason.assoc_slot": {"zh": "晚间帖对 {other} 帖 {est}(95% 区间 {ci})", "en": "evening posts vs {other} posts {est} (95% interval {ci})"},
-    "audit.reason.assoc_mix": {"zh": "配比接近该预设的 {n} / {total} 个群周,下一周人均日发言 {est}(95% 区间 {ci})",
-                               "en": "in the {n} of {total} group-weeks whose mix was near this preset, next week's messages per member-day were {est} (95% interval {ci})"},
-    "audit.reason.assoc_cap": {"zh": "营销占比 ≤15% 的 {n} / {total} 个群周,下一周人均日发言 {est}(95% 区间 {ci})",
-                               "en": "in the {n} of {total} group-weeks with marketing at or under 15%, next week's messages per member-day were {est} (95% interval {ci})"},
-    "audit.settle.slot": {"zh": "要定论,请设计更长或更大的时段实验:groupstats plan-slots DATA --arms morning,noon,evening --weeks 12 --mde 0.1(先看它给出的功效)。",
-                          "en": "To settle it, plan a longer or larger slot experiment: groupstats plan-slots DATA --arms morning,noon,evening --weeks 12 --mde 0.1 (check the power it reports first)."},
-    "audit.settle.mix": {"zh": "要定论,请延长实验或增加群数(可发现的最小效应约与群数的平方根成反比:群数翻两番,最小效应减半)。",
-                         "en": "To settle it, run the experiment longer or on more groups (the detectable effect shrinks with the square root of the number of groups: four times the groups halves it)."},
-    "audit.reason.failed": {"zh": "实验分析失败:{error}", "en": "The experiment analysis failed: {error}"},
-    "audit.plan.slot": {"zh": "要验证,请运行时段实验:{cmd},执行约 8 周后再运行 groupstats audit DATA。",
-                        "en": "To settle it, run a slot experiment: {cmd}; after about 8 weeks run groupstats audit DATA again."},
-    "audit.plan.mix": {"zh": "要验证,请做群随机的配比实验:用 groupstats.stats.design.randomise_groups(群, [\"control\", \"{preset}\"], 开始, 结束) 写入 assignments,实验组按 {preset} 发帖至少 8 周,然后运行 groupstats mix DATA --experiment ID 或 groupstats audit DATA。",
-                       "en": "To settle it, run a group-randomised mix experiment: write assignments with groupstats.stats.design.randomise_groups(groups, [\"control\", \"{preset}\"], start, end), post to the {preset} mix in the treated groups for at least 8 weeks, then run groupstats mix DATA --experiment ID or groupstats audit DATA."},
-    "audit.plan.cap": {"zh": "要验证,请做群随机实验:对照组营销占比 ≤15%,实验组约 25%(groupstats.stats.design.randomise_groups 写入 assignments),至少 8 周后运行 groupstats audit DATA。",
-                       "en": "To settle it, run a group-randomised experiment with marketing at or under 15% in one arm and about 25% in the other (assignments from groupstats.stats.design.randomise_groups), then after at least 8 weeks run groupstats audit DATA."},
-})

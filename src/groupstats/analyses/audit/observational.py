@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p_eq, fmt_pct, register, t
+from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p_eq, fmt_pct, t
 from groupstats.analyses.audit.rules import make_row
 from groupstats.analyses.audit.stats import cluster_mean_ci, cluster_ratio_ci
 from groupstats.data.schema import OPERATOR_ROLES
@@ -374,47 +374,3 @@ def lifecycle_row(ds, rules: dict, lang: str, cache=None) -> dict:
     return make_row("lifecycle_decline", rules, lang, evidence="observational", verdict=verdict, reason=reason,
                     estimate=r["rel_diff"], ci_low=r["rel_ci_low"], ci_high=r["rel_ci_high"], unit_key="audit.unit.rel",
                     p_value=float(r["p_value"]), groups_crossing=n_cross)
-
-
-register({
-    "audit.silent.none": {"zh": "没有可分析的沉默期:{error}", "en": "No silence spells to analyse: {error}"},
-    "audit.silent.too_short": {"zh": "数据太短,无法估计沉默 {d} 天后 {within} 天内回来的概率(需要更长的历史)。",
-                               "en": "The data are too short to estimate the chance of returning within {within} days after {d} silent days (a longer history is needed)."},
-    "audit.silent.supported": {"zh": "已沉默 {d} 天的成员在 {within} 天内再次发言的概率为 {p}(95% 区间 {ci},{n} 个仍在沉默的沉默期),确定低于 {level}:可以视为流失。",
-                               "en": "Members silent for {d} days speak again within {within} days with probability {p} (95% interval {ci}; {n} spells still silent at day {d}), confidently below {level}: they are gone."},
-    "audit.silent.contradicted": {"zh": "已沉默 {d} 天的成员在 {within} 天内再次发言的概率为 {p}(95% 区间 {ci},{n} 个沉默期),确定高于 {level}:很多人还会回来,30 天就判流失太早。",
-                                  "en": "Members silent for {d} days speak again within {within} days with probability {p} (95% interval {ci}; {n} spells), confidently above {level}: many come back, so 30 days is too early to call them gone."},
-    "audit.silent.not_shown": {"zh": "已沉默 {d} 天的成员在 {within} 天内再次发言的概率为 {p}(95% 区间 {ci},{n} 个沉默期),区间跨过 {level}。",
-                               "en": "Members silent for {d} days speak again within {within} days with probability {p} (95% interval {ci}; {n} spells); the interval straddles {level}."},
-    "audit.silent.threshold": {"zh": "数据自己的建议阈值:沉默 {d} 天后回来的概率首次低于 {level}。", "en": "The data's own threshold: after {d} silent days the chance of returning first falls below {level}."},
-    "audit.silent.no_threshold": {"zh": "在数据能估计的沉默时长内(最长 {dmax} 天)回来的概率从未低于 {level},数据给不出阈值。",
-                                  "en": "At the silence lengths the data can estimate (up to {dmax} days) the chance of returning never falls below {level}: the data suggest no threshold."},
-    "audit.silent.confident": {"zh": "(从 {d} 天起确定低于)", "en": "(confidently below from {d} days)"},
-    "audit.core.too_short": {"zh": "需要至少两个群、每群至少两个完整月份的数据。", "en": "Needs at least two groups with two whole months of data each."},
-    "audit.core.reason": {"zh": "每月前 20% 的成员发出 {share} 的成员消息(95% 区间 {share_ci});其中 {stab} 下月仍在前 20%(95% 区间 {stab_ci});{groups} 个群、{months} 个月。核心的标准:占比 ≥ {min_share} 且留存 ≥ {min_stab}。",
-                          "en": "Each month the top 20% of members send {share} of the members' messages (95% interval {share_ci}); {stab} of them are in the top 20% again the next month (95% interval {stab_ci}); {groups} groups, {months} months. 'Core' requires a share of at least {min_share} and a stability of at least {min_stab}."},
-    "audit.points.too_short": {"zh": "需要截止日后 {days} 天、截止日前至少两周的数据。", "en": "Needs {days} days after a cutoff and at least two weeks before it."},
-    "audit.points.failed": {"zh": "积分无法计算:{error}", "en": "Points could not be computed: {error}"},
-    "audit.points.empty": {"zh": "某些积分层人数太少(至少 5 人、2 个群):{counts}。需要更长的积分历史(签到、任务事件)。",
-                           "en": "Some tiers have too few members (at least 5 in 2 groups needed): {counts}. A longer points history (sign-in and task events) is needed."},
-    "audit.points.pair": {"zh": "{upper} 对 {lower}:{um} 对 {lm} 条,{est}(95% 区间 {ci},p {p})",
-                          "en": "{upper} vs {lower}: {um} vs {lm} messages, {est} (95% interval {ci}, p {p})"},
-    "audit.points.reason": {"zh": "截止 {cutoff} 的积分分层({counts}),之后 {days} 天的人均发言:{pairs}。",
-                            "en": "Tiers at {cutoff} ({counts}); member messages in the next {days} days: {pairs}."},
-    "audit.settle.core": {"zh": "要定论,需要更多月份或更多群的数据。", "en": "More months or more groups would settle it."},
-    "audit.settle.points": {"zh": "要定论,需要更多成员或更长的积分历史(签到、任务事件)。", "en": "More members or a longer points history (sign-in and task events) would settle it."},
-    "audit.settle.lifecycle": {"zh": "要定论,需要更多在数据期间跨过第 {b} 天的群(更长的历史)。", "en": "More groups observed across day {b} (a longer history) would settle it."},
-    "audit.settle.silent": {"zh": "要定论,需要更长的历史(更多沉默满 30 天后仍被观察 60 天的成员)。", "en": "A longer history (more members observed for 60 days after 30 silent days) would settle it."},
-    "audit.health.too_short": {"zh": "需要至少 3 个群的完整周数据。", "en": "Needs whole weeks of at least 3 groups."},
-    "audit.health.reason": {"zh": "{n} 个完整群周;越线后 {weeks} 周相对越线前 {weeks} 周的人均日发言,与未越线群周比较:",
-                            "en": "{n} whole group-weeks; messages per member-day in the {weeks} weeks after a crossing relative to the {weeks} weeks before, compared with weeks that stay ok:"},
-    "audit.health.part": {"zh": "{metric} 标记 {share} 的群周,{n} 次越线后 {est}(95% 区间 {ci},{verdict})",
-                          "en": "{metric} flags {share} of group-weeks, after its {n} crossings {est} (95% interval {ci}, {verdict})"},
-    "audit.health.part_few": {"zh": "{metric} 标记 {share} 的群周,仅 {n} 次越线,无法检验", "en": "{metric} flags {share} of group-weeks, only {n} crossings: not testable"},
-    "audit.health.no_data": {"zh": "{metric} 无数据", "en": "{metric}: no data"},
-    "audit.health.need": {"zh": "需要更长的历史(每次越线前后各 {weeks} 周)或更多群。", "en": "Needs a longer history ({weeks} weeks on each side of a crossing) or more groups."},
-    "audit.lifecycle.need": {"zh": "只有 {n} 个群在数据期间跨过第 {b} 天;需要至少 2 个群在第 {b} 天前后都有数据(更长的历史)。",
-                             "en": "Only {n} group(s) cross day {b} inside the data; needs at least 2 groups observed both before and after day {b} (a longer history)."},
-    "audit.lifecycle.reason": {"zh": "{after} 天阶段对 {before} 天阶段的人均日发言 {est}(95% 区间 {ci},p {p});群与日历周固定效应,{n} / {groups} 个群跨过该界限。群周数:{counts}。",
-                               "en": "Messages per member-day at age {after} vs {before} days: {est} (95% interval {ci}, p {p}); group and calendar-week effects, {n} of {groups} groups cross the boundary. Group-weeks: {counts}."},
-})

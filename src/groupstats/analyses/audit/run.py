@@ -310,16 +310,3 @@ def _TEST_VALUES(rid: str, spec: dict, lang: str) -> dict:
                            "stab": fmt_pct(float(r.get("min_stability", 0.5)), lang)},
             "points_tiers": {"days": r.get("horizon_days", 30)},
             "health_thresholds": {"weeks": r.get("following_weeks", 4)}}.get(rid, {})
-
-
-from groupstats.reports.i18n import register  # noqa: E402
-
-register({
-    "audit.reason.error": {"zh": "无法检验:{error}", "en": "Not testable: {error}"},
-    "audit.arm.noposts": {"zh": "组 {arm}:没有帖子", "en": "arm {arm}: no posts"},
-    "audit.fig.title": {"zh": "每条经验的估计与区间(实心:实验;空心:观察)",
-                        "en": "Each rule's estimate and interval (filled: experiment; hollow: observational)"},
-    "audit.fig.x": {"zh": "相对差异(%)", "en": "relative difference (%)"},
-    "audit.design.switchback": {"zh": "轮换设计", "en": "switchback"},
-    "audit.design.group-randomised": {"zh": "按群随机", "en": "group-randomised"},
-})
