@@ -47,13 +47,13 @@ from __future__ import annotations
 
 from groupstats.analyses.churn.labels import (  # noqa: F401
     ACTIVITY_LEVELS, CHURN_WINDOWS, CROSS_FIT_FOLDS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS,
-    DEFINITIONS, KEYS, MEMBER_WINDOWS, MIN_HISTORY_DAYS, MODELS, N_TRAIN_CUTOFFS, STEP_DAYS, _DAY,
-    _activity_times, _definition, _fmt, _midnight, _operator_pairs, churn_labels, data_end_day,
+    DEFINITIONS, KEYS, MEMBER_WINDOWS, MIN_HISTORY_DAYS, MODELS, N_TRAIN_CUTOFFS, STEP_DAYS, _DAY, ChurnData,
+    _definition, _fmt, _midnight, _operator_pairs, activity_flags, churn_data, churn_labels, data_end_day,
     data_start_day, present_members,
 )
 from groupstats.analyses.churn.features import (  # noqa: F401
-    CHURN_FEATURES, EXCLUDED_PREFIX, KEPT_SHARES, _DayCodes, _Panel, _US_PER_DAY, _activity_days,
-    _churn_extras, _parquet_source, churn_features, feature_windows, model_feature_columns,
+    CHURN_FEATURES, EXCLUDED_PREFIX, KEPT_SHARES, _Panel, _US_PER_DAY, _churn_extras, churn_features,
+    feature_windows, model_feature_columns,
 )
 from groupstats.analyses.churn.metrics import (  # noqa: F401
     _calibration_table, _permutation_importance, _weighted_auc, calibration_line, classification_metrics,

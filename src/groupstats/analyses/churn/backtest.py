@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from groupstats.data.dataset import Dataset
 from groupstats.errors import ConvergenceError, InsufficientDataError, ParameterError
 from groupstats.results import Result, to_jsonable
 from groupstats.analyses.churn.labels import (
     CHURN_WINDOWS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS, KEYS, MEMBER_WINDOWS,
-    MIN_HISTORY_DAYS, MODELS, N_TRAIN_CUTOFFS, STEP_DAYS, _definition, _fmt, _midnight, data_end_day,
+    MIN_HISTORY_DAYS, MODELS, N_TRAIN_CUTOFFS, STEP_DAYS, _definition, _fmt, _midnight, churn_data, data_end_day,
 )
 from groupstats.analyses.churn.features import _Panel, feature_windows
 from groupstats.analyses.churn.metrics import (
@@ -188,7 +187,13 @@ def _fit_all(ds_or_panel: _Panel, definition: ChurnDefinition, cutoff: pd.Timest
     return fitted, bg_scores, bg_info
 
 
-def backtest(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+def _plan_cutoffs(plan: dict, evaluation: pd.Timestamp | None = None) -> list:
+    """The labelled cutoffs a plan uses (training, calibration and ``evaluation`` if given)."""
+    cuts = [*plan["train"], *([] if plan["calibration"] is None else [plan["calibration"]])]
+    return cuts + ([] if evaluation is None else [evaluation])
+
+
+def backtest(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
              activity=DEFAULT_ACTIVITY, models=MODELS, n_train_cutoffs: int = N_TRAIN_CUTOFFS,
              step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
              importance_repeats: int = 3, random_state: int = 0, _panel: _Panel | None = None) -> ChurnBacktest:
@@ -214,6 +219,7 @@ def backtest(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, defi
     ChurnBacktest
     """
     d = _definition(definition, horizon, activity)
+    ds = churn_data(ds)
     unknown = set(models) - set(MODELS)
     if unknown:
         raise ParameterError(f"Unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}.")
@@ -226,6 +232,7 @@ def backtest(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, defi
             f"{_fmt(end - pd.Timedelta(days=d.horizon))}.")
     plan = plan_cutoffs(ds, eval_cut, d.horizon, n_train_cutoffs, step_days, min_history_days)
     panel = _panel if _panel is not None else _Panel(ds, d, feature_windows(plan["history_days"]))
+    panel.prefetch(_plan_cutoffs(plan, eval_cut), _plan_cutoffs(plan, eval_cut))
     notes: list = []
     fitted, bg_scores, bg_info = _fit_all(panel, d, eval_cut, models, n_train_cutoffs, step_days,
                                           min_history_days, random_state, notes)
@@ -346,7 +353,7 @@ def _add_model_to_evaluation(evaluation: ChurnBacktest, panel: _Panel, cut: pd.T
     evaluation.models[name] = model
 
 
-def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
                activity=DEFAULT_ACTIVITY, model: str = "auto", n_train_cutoffs: int = N_TRAIN_CUTOFFS,
                step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
                importance_repeats: int = 3, n_drivers: int = 3, random_state: int = 0) -> ChurnRiskResult:
@@ -365,6 +372,7 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
         Too little history before the scoring date (the message says how much is needed).
     """
     d = _definition(definition, horizon, activity)
+    ds = churn_data(ds)
     if model not in ("auto", "recency", "logistic", "hgb"):
         raise ParameterError(f"model must be auto, recency, logistic or hgb, not {model!r}.")
     end = data_end_day(ds)
@@ -382,6 +390,11 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
         else plan["history_days"]
     windows = feature_windows(history)
     panel = _Panel(ds, d, windows)
+    evaluated = scoring + pd.Timedelta(days=d.horizon) <= panel.end
+    labelled = _plan_cutoffs(plan, scoring if evaluated else None)
+    if prior_plan is not None:
+        labelled += _plan_cutoffs(prior_plan, prior_plan["scoring"])
+    panel.prefetch([*labelled, scoring], labelled)  # every cutoff in one pass per table
     if windows["churn"] != CHURN_WINDOWS or windows["member"] != MEMBER_WINDOWS:
         notes.append(f"Short history ({history:.0f} days before the earliest training cutoff): feature windows "
                      f"shortened to {', '.join(map(str, windows['churn']))} days (activity) and "
@@ -431,10 +444,7 @@ def churn_risk(ds: Dataset, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, de
         fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
                                 min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)
     scored = fitted.score(ds, scoring, n_drivers=n_drivers, _panel=panel)
-    before = panel.activity.loc[((panel.activity["at"] <= scoring)
-                                 & (panel.activity["at"] > scoring - pd.Timedelta(days=d.horizon))).to_numpy()]
-    active = pd.MultiIndex.from_frame(scored[KEYS]).isin(pd.MultiIndex.from_frame(before[KEYS])) \
-        if len(before) else np.zeros(len(scored), bool)
+    active = panel.active_before(scored, scoring)
     scores = scored[[*KEYS, "risk"]].copy()
     scores["rank"] = scores["risk"].rank(ascending=False, method="first").astype(int)
     for c in [c for c in scored.columns if c.startswith("driver_")] + ["top_drivers"]:

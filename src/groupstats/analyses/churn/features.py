@@ -1,18 +1,15 @@
 """Churn features at a cutoff (from data up to it only), adaptive windows, and the panel of cutoffs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from groupstats.data.dataset import Dataset
 from groupstats.tables.derived import _int_us
 from groupstats.errors import InsufficientDataError
 from groupstats.data.schema import OPERATOR_ROLES
 from groupstats.analyses.churn.labels import (
-    CHURN_WINDOWS, ChurnDefinition, DEFAULT_ACTIVITY, KEYS, MEMBER_WINDOWS, _activity_times, _fmt, _midnight,
-    churn_labels, data_end_day, data_start_day,
+    CHURN_WINDOWS, ChurnData, ChurnDefinition, DEFAULT_ACTIVITY, KEYS, MEMBER_WINDOWS, _check_activity, _fmt,
+    _midnight, activity_flags, churn_data, churn_labels, data_end_day, data_start_day,
 )
 
 
@@ -25,56 +22,6 @@ CHURN_FEATURES = ("silent_days", "never_active", "act_days_7d", "act_days_14d", 
 
 
 _US_PER_DAY = 86_400_000_000
-
-
-@dataclass
-class _DayCodes:
-    """Activity days as integer arrays (one entry per row of the activity-days frame).
-
-    ``pairs`` : MultiIndex of the distinct (group_id, member_id); ``pair`` : int64 row in
-    ``pairs``; ``day`` : int64 local date as days since 1970-01-01; ``last_us`` : int64 last
-    activity time of the day (UTC microseconds).
-    """
-
-    pairs: pd.MultiIndex
-    pair: np.ndarray
-    day: np.ndarray
-    last_us: np.ndarray
-
-
-def _activity_days(act: pd.DataFrame, tz: str, _codes: bool = False):
-    """Distinct (group_id, member_id, date, at_max) activity days, in order of first appearance.
-
-    Computed on integer codes (factorised ids, day numbers) instead of grouping the string
-    keys: the same frame as ``groupby([group_id, member_id, date], sort=False)["at"].max()``,
-    several times faster at millions of rows. With ``_codes=True`` also returns
-    :class:`_DayCodes`.
-    """
-    at = act["at"]
-    g_code, g_uniq = pd.factorize(act["group_id"].to_numpy())
-    m_code, m_uniq = pd.factorize(act["member_id"].to_numpy())
-    local_us = at.dt.tz_localize(None).dt.as_unit("us").to_numpy().view("int64")
-    utc_us = _int_us(at) if len(at) else np.zeros(0, np.int64)
-    day = np.floor_divide(local_us, _US_PER_DAY)
-    pair = g_code.astype(np.int64) * max(len(m_uniq), 1) + m_code
-    d0 = int(day.min()) if len(day) else 0
-    n_days = int(day.max()) - d0 + 1 if len(day) else 1
-    row_code, row_uniq = pd.factorize(pair * n_days + (day - d0))  # first-appearance order, like sort=False
-    last_us = pd.Series(utc_us).groupby(row_code).max().to_numpy() if len(row_code) else np.zeros(0, np.int64)
-    row_pair, row_day = np.divmod(np.asarray(row_uniq, dtype=np.int64), n_days)
-    row_day = row_day + d0
-    pair_code, pair_uniq = pd.factorize(row_pair)
-    pair_uniq = np.asarray(pair_uniq, dtype=np.int64)
-    pg, pm = np.divmod(pair_uniq, max(len(m_uniq), 1))
-    pairs = pd.MultiIndex.from_arrays([pd.Index(g_uniq).take(pg), pd.Index(m_uniq).take(pm)], names=KEYS)
-    stamp = pd.Series(last_us.astype("datetime64[us]")).dt.tz_localize("UTC").dt.tz_convert(at.dt.tz)
-    frame = pd.DataFrame({"group_id": pairs.get_level_values(0).take(pair_code),
-                          "member_id": pairs.get_level_values(1).take(pair_code),
-                          "date": (row_day * _US_PER_DAY).astype("datetime64[us]"),
-                          "at": stamp.astype(at.dtype)})
-    if _codes:
-        return frame, _DayCodes(pairs, pair_code.astype(np.int64), row_day, last_us.astype(np.int64))
-    return frame
 
 
 def feature_windows(history_days: float | None) -> dict:
@@ -101,37 +48,36 @@ def feature_windows(history_days: float | None) -> dict:
     return {"churn": churn_w, "trend": max(churn_w[-1] // 2, 1), "member": member_w}
 
 
-def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.DataFrame | None,
-                  joined: pd.Series, cut: pd.Timestamp, start: pd.Timestamp, windows=CHURN_WINDOWS,
-                  trend: int | None = None) -> pd.DataFrame:
-    """Churn-specific features from activity days strictly before the cutoff's date."""
+def _day_number(ts: pd.Timestamp) -> int:
+    """Local day number (days since 1970-01-01) of a tz-aware time's date."""
+    return int((np.datetime64(ts.tz_localize(None), "us") - np.datetime64(0, "us")) // np.timedelta64(1, "D"))
+
+
+def _churn_extras(keys: pd.DataFrame, counts: pd.DataFrame | None, joined: pd.Series, cut: pd.Timestamp,
+                  start: pd.Timestamp, windows=CHURN_WINDOWS, trend: int | None = None) -> pd.DataFrame:
+    """Churn-specific features of the members ``keys`` from their activity counts before the cutoff's date.
+
+    ``counts`` holds one row per member with activity before the cutoff's date (the columns of
+    :func:`groupstats.tables.churn_features.churn_activity_counts`, computed by the engine; without
+    ``r_recent`` when the data have no read events); members absent from it have none.
+    """
     windows = tuple(int(w) for w in windows)
     half = int(trend) if trend is not None else windows[-1] // 2
     n = len(keys)
     key_index = pd.MultiIndex.from_frame(keys[KEYS])
-    cut_date = np.datetime64(cut.tz_localize(None))
-    if isinstance(act_days, _DayCodes):  # integer arrays (the panel): no string keys per row
-        cut_day = int((cut_date - np.datetime64(0, "us")) // np.timedelta64(1, "D"))
-        pos = np.asarray(key_index.get_indexer(act_days.pairs), dtype=np.int64)
-        before = act_days.day < cut_day
-        code = pos[act_days.pair[before]]
-        keep = code >= 0
-        code = code[keep]
-        age = cut_day - act_days.day[before][keep]
-        day_last_us = act_days.last_us[before][keep]
-    else:
-        days = act_days.loc[act_days["date"].to_numpy() < cut_date]
-        code = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(days[KEYS])), dtype=np.int64) \
-            if len(days) else np.zeros(0, np.int64)
-        keep = code >= 0
-        days, code = days.loc[keep], code[keep]
-        age = ((cut_date - days["date"].to_numpy()) / np.timedelta64(1, "D")).astype(np.int64)  # 1 = day before
-        day_last_us = _int_us(days["at"]) if len(days) else np.zeros(0, np.int64)
+    pos = (pd.MultiIndex.from_frame(counts[KEYS]).get_indexer(key_index) if counts is not None and len(counts)
+           else np.full(n, -1))
+    found = pos >= 0
+
+    def col(name, fill=np.nan) -> np.ndarray:
+        out = np.full(n, fill, dtype=float)
+        if counts is not None and name in counts:
+            out[found] = counts[name].to_numpy(dtype=float, na_value=fill)[pos[found]]
+        return out
+
     out = pd.DataFrame(index=keys.index)
-    last_us = pd.Series(day_last_us).groupby(code).max()
-    last_us = last_us.reindex(np.arange(n)).to_numpy(dtype=float)
-    first_day = pd.Series(age).groupby(code).max().reindex(np.arange(n)).to_numpy(dtype=float)
-    last_day = pd.Series(age).groupby(code).min().reindex(np.arange(n)).to_numpy(dtype=float)
+    last_us = col("last_us")
+    first_day, last_day = col("first_age"), col("last_age")
     observed_from = np.maximum(joined.to_numpy(), np.datetime64(start.tz_convert("UTC").tz_localize(None)))
     cut_utc = np.datetime64(cut.tz_convert("UTC").tz_localize(None))
     observed_days = (cut_utc - observed_from) / np.timedelta64(1, "D")
@@ -141,116 +87,81 @@ def _churn_extras(keys: pd.DataFrame, act_days: pd.DataFrame, read_days: pd.Data
     out["silent_days"] = np.where(never, np.maximum(observed_days, 0), silent)
     out["never_active"] = never.astype(float)
     for w in windows:
-        out[f"act_days_{w}d"] = np.bincount(code[age <= w], minlength=n).astype(float)
-    recent_act = np.bincount(code[age <= half], minlength=n).astype(float)
-    prev = np.bincount(code[(age > half) & (age <= 2 * half)], minlength=n).astype(float)
-    out[f"act_trend_{half}d"] = recent_act - prev
-    n_days = np.bincount(code, minlength=n).astype(float)
-    out["act_repeat_days"] = np.maximum(n_days - 1, 0)
+        out[f"act_days_{w}d"] = col(f"a{w}", 0.0)
+    out[f"act_trend_{half}d"] = col("recent", 0.0) - col("earlier", 0.0)
+    out["act_repeat_days"] = np.maximum(col("n_days", 0.0) - 1, 0)
     out["act_age_days"] = np.where(never, np.nan, first_day)
     out["act_span_days"] = np.where(never, np.nan, first_day - last_day)
-    if isinstance(read_days, _DayCodes):
-        rpos = np.asarray(key_index.get_indexer(read_days.pairs), dtype=np.int64)
-        rbefore = read_days.day < cut_day
-        rcode = rpos[read_days.pair[rbefore]]
-        ok = rcode >= 0
-        rcode, rage = rcode[ok], cut_day - read_days.day[rbefore][ok]
-        recent = np.bincount(rcode[rage <= half], minlength=n).astype(float)
-        earlier = np.bincount(rcode[(rage > half) & (rage <= 2 * half)], minlength=n).astype(float)
+    if counts is not None and "r_recent" in counts:
+        recent = col("r_recent", 0.0)
         out[f"read_days_{half}d"] = recent
-        out[f"read_trend_{half}d"] = recent - earlier
-    elif read_days is not None:
-        rd = read_days.loc[read_days["date"].to_numpy() < cut_date]
-        rcode = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(rd[KEYS])), dtype=np.int64) \
-            if len(rd) else np.zeros(0, np.int64)
-        rage = ((cut_date - rd["date"].to_numpy()) / np.timedelta64(1, "D")).astype(np.int64)
-        ok = rcode >= 0
-        rcode, rage = rcode[ok], rage[ok]
-        recent = np.bincount(rcode[rage <= half], minlength=n).astype(float)
-        earlier = np.bincount(rcode[(rage > half) & (rage <= 2 * half)], minlength=n).astype(float)
-        out[f"read_days_{half}d"] = recent
-        out[f"read_trend_{half}d"] = recent - earlier
+        out[f"read_trend_{half}d"] = recent - col("r_earlier", 0.0)
     else:
         out[f"read_days_{half}d"] = np.nan
         out[f"read_trend_{half}d"] = np.nan
     return out
 
 
-def _parquet_source(ds: Dataset):
-    """The Parquet folder ``ds`` was loaded from, opened for :mod:`groupstats.tables.scale`, if its
-    tables on disk are exactly the ones in memory; else None.
-
-    Checked cheaply: the dataset has a folder with ``messages.parquet`` (or a folder of
-    them), no cutoff of its own, and the same row counts of messages, members, events and
-    posts (None in memory = absent on disk). Any edited, cut or rebuilt dataset therefore
-    stays on the in-memory path.
-    """
-    from pathlib import Path
-
-    if ds.path is None or ds.cutoff is not None:
-        return None
-    folder = Path(ds.path)
-    if not ((folder / "messages.parquet").exists() or (folder / "messages").is_dir()):
-        return None
-    try:
-        from groupstats.engine import Source
-
-        src = Source.from_path(folder, tz=ds.tz)
-        for name in ("messages", "members", "events", "posts"):
-            table = getattr(ds, name)
-            if not src.has(name):
-                if table is not None and len(table):
-                    return None
-                continue
-            if table is None or int(src.execute(src.raw[name].count())) != len(table):
-                return None
-        return src
-    except Exception:  # noqa: BLE001 - any problem reading the folder: use the in-memory path
-        return None
-
-
 class _Panel:
     """Features and labels of one dataset at several cutoffs, computed once each.
 
     Features at cutoff c are always computed from data up to c only (as on
-    ``ds.as_of(c)``); labels at c use data in (c, c + horizon] only. When ``ds`` is
-    unchanged from the Parquet folder it was loaded from, the member features come from
-    :func:`groupstats.tables.scale.member_features` (DuckDB over the files: same values, tested in
-    tests/test_scale.py, ~4 s instead of ~100 s per cutoff at 10M messages).
+    ``ds.as_of(c)``); labels at c use data in (c, c + horizon] only. Everything is
+    computed by the dataset's engine (:class:`ChurnData`), all the cutoffs asked for at
+    once in one pass per table (:meth:`prefetch`): member features, the churn-only counts
+    (:func:`groupstats.tables.churn_features.churn_activity_counts`) and the activity
+    flags behind the labels.
     """
 
-    def __init__(self, ds: Dataset, definition: ChurnDefinition, windows: dict | None = None):
-        self.ds = ds
+    def __init__(self, ds, definition: ChurnDefinition, windows: dict | None = None):
+        self.data = churn_data(ds)
+        self.ds = self.data
         self.definition = definition
         self.windows = windows if windows is not None else feature_windows(None)
-        self.start = data_start_day(ds)
-        self.end = data_end_day(ds)
-        self.activity = _activity_times(ds, definition.activity)
-        self.activity_days, self.activity_day_codes = _activity_days(self.activity, ds.tz, _codes=True)
-        has_reads = ds.events is not None and (ds.events["event_type"] == "read").any()
-        if has_reads:
-            ev = ds.events.loc[(ds.events["event_type"] == "read").to_numpy() & ~ds.operator_mask(ds.events)]
-            self.read_days, self.read_day_codes = _activity_days(pd.DataFrame(
-                {"group_id": ev["group_id"].to_numpy(), "member_id": ev["member_id"].to_numpy(),
-                 "at": ev["occurred_at"].reset_index(drop=True)}), ds.tz, _codes=True)
-        else:
-            self.read_days = self.read_day_codes = None
+        self.start = data_start_day(self.data)
+        self.end = data_end_day(self.data)
+        _check_activity(self.data, definition.activity)
         self._features: dict = {}
         self._labels: dict = {}
-        self.source = _parquet_source(ds)
+        self._flags: dict = {}
+
+    def prefetch(self, cuts, labelled=()) -> None:
+        """Compute features at ``cuts`` and activity flags at ``cuts`` and ``labelled`` not yet known."""
+        cuts = [c for c in dict.fromkeys(cuts) if c not in self._features]
+        if cuts:
+            for c, frame in zip(cuts, _features_at(self.data, cuts, self.definition.activity, self.windows)):
+                self._features[c] = frame
+        todo = [c for c in dict.fromkeys([*cuts, *labelled]) if c not in self._flags]
+        if todo:
+            self._flags.update(activity_flags(self.data, self.definition.activity, todo, self.definition.horizon))
 
     def features(self, cut: pd.Timestamp) -> pd.DataFrame:
         if cut not in self._features:
-            self._features[cut] = churn_features(self.ds, cut, activity=self.definition.activity, _panel=self)
+            self.prefetch([cut])
         return self._features[cut]
+
+    def flags(self, cut: pd.Timestamp) -> pd.DataFrame:
+        if cut not in self._flags:
+            self.prefetch([], [cut])
+        return self._flags[cut]
+
+    def active_before(self, keys: pd.DataFrame, cut: pd.Timestamp) -> np.ndarray:
+        """Whether each member of ``keys`` had activity in the ``horizon`` days up to ``cut``."""
+        flags = self.flags(cut)
+        if not len(flags):
+            return np.zeros(len(keys), bool)
+        pos = pd.MultiIndex.from_frame(flags[KEYS]).get_indexer(pd.MultiIndex.from_frame(keys[KEYS]))
+        out = np.zeros(len(keys), bool)
+        out[pos >= 0] = flags["before"].to_numpy()[pos[pos >= 0]] > 0
+        return out
 
     def labels(self, cut: pd.Timestamp, limit: pd.Timestamp) -> pd.DataFrame:
         stop = cut + pd.Timedelta(days=self.definition.horizon)
         if stop > limit:  # guard: a label must never use data after the fit cutoff
             raise InsufficientDataError(f"Labels at {_fmt(cut)} end on {_fmt(stop)}, after {_fmt(limit)}.")
         if cut not in self._labels:
-            self._labels[cut] = churn_labels(self.ds, cut, self.definition.horizon, self.definition.kind,
-                                             self.definition.activity, _activity=self.activity)
+            self._labels[cut] = churn_labels(self.data, cut, self.definition.horizon, self.definition.kind,
+                                             self.definition.activity, _flags=self.flags(cut))
         return self._labels[cut]
 
     def frame(self, cut: pd.Timestamp, limit: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -262,7 +173,39 @@ class _Panel:
         return feats.merge(labels, on=KEYS, how="inner", validate="one_to_one")
 
 
-def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Panel | None = None,
+def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict) -> list:
+    """Churn features at each of ``cuts`` (local midnights): member features from data up to each,
+    plus the churn-only columns, the latter for every cutoff in one engine pass."""
+    from groupstats.tables.churn_features import churn_activity_counts
+    from groupstats.tables.derived import event_types
+    from groupstats.tables.features import member_features
+
+    src = data.src
+    start = data_start_day(data)
+    bases = [member_features(src, cutoff=c, windows=wins["member"]).reset_index(drop=True) for c in cuts]
+    with_reads = "read" in event_types(src)
+    counts = src.execute(churn_activity_counts(src, activity, [_day_number(c) for c in cuts], wins["churn"],
+                                               wins["trend"], with_reads))
+    members = data.members
+    out = []
+    for k, (cut, base) in enumerate(zip(cuts, bases)):
+        m = members.loc[(members["joined_at"] <= cut).to_numpy() & ~members["role"].isin(OPERATOR_ROLES)
+                        .to_numpy()]
+        joined = m.groupby(KEYS)["joined_at"].min()
+        joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
+        joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)
+        part = counts.loc[counts["cut_id"].to_numpy() == k]
+        if not with_reads:
+            part = part.drop(columns=["r_recent", "r_earlier"], errors="ignore")
+        extras = _churn_extras(base[KEYS], part, joined, cut, start, windows=wins["churn"], trend=wins["trend"])
+        frame = pd.concat([base, extras.set_axis(base.index)], axis=1)
+        frame.attrs = dict(base.attrs)
+        frame.attrs["cutoff"] = cut
+        out.append(frame)
+    return out
+
+
+def churn_features(ds, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Panel | None = None,
                    windows: dict | None = None) -> pd.DataFrame:
     """Features of every non-operator member present at ``cutoff``, from data up to it only.
 
@@ -287,33 +230,14 @@ def churn_features(ds: Dataset, cutoff, activity=DEFAULT_ACTIVITY, _panel: _Pane
     -------
     DataFrame, one row per (group_id, member_id), sorted by keys; ``attrs["cutoff"]``.
     """
-    from groupstats.tables.features import member_features
-
-    cut = _midnight(ds, cutoff)
-    panel = _panel if _panel is not None else _Panel(ds.as_of(cut), ChurnDefinition(activity=tuple(
-        activity if not isinstance(activity, str) else (activity,))).validate(), windows)
-    wins = getattr(panel, "windows", None) or feature_windows(None)
-    source = getattr(panel, "source", None)
-    if source is not None:
-        from groupstats.tables import scale as scale
-
-        base = scale.member_features(source, cutoff=cut, tz=ds.tz, windows=wins["member"])
-    else:
-        base = member_features(ds, cutoff=cut, windows=wins["member"])  # cuts the dataset at ``cut`` itself
-    base = base.reset_index(drop=True)
-    members = ds.members
-    members = members.loc[(members["joined_at"] <= cut).to_numpy() & ~members["role"].isin(OPERATOR_ROLES)
-                          .to_numpy()]
-    joined = members.groupby(KEYS)["joined_at"].min()
-    joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
-    joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)
-    extras = _churn_extras(base[KEYS], getattr(panel, "activity_day_codes", panel.activity_days),
-                           getattr(panel, "read_day_codes", panel.read_days), joined, cut, panel.start,
-                           windows=wins["churn"], trend=wins["trend"])
-    out = pd.concat([base, extras.set_axis(base.index)], axis=1)
-    out.attrs = dict(base.attrs)
-    out.attrs["cutoff"] = cut
-    return out
+    data = churn_data(ds)
+    cut = _midnight(data, cutoff)
+    if _panel is not None:
+        return _panel.features(cut)
+    d = ChurnDefinition(activity=tuple(activity if not isinstance(activity, str) else (activity,))).validate()
+    cut_data = data.as_of(cut)
+    _check_activity(cut_data, d.activity)
+    return _features_at(cut_data, [cut], d.activity, windows if windows is not None else feature_windows(None))[0]
 
 
 #: Segmentation features left out of the churn models: the message-type and time-of-day mix

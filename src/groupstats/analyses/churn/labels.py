@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from groupstats.data.dataset import Dataset
-from groupstats.tables.derived import member_messages
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.data.schema import OPERATOR_ROLES
 
@@ -84,26 +83,102 @@ def _definition(definition, horizon, activity) -> ChurnDefinition:
                            else (activity,)).validate()
 
 
-def _midnight(ds: Dataset, value) -> pd.Timestamp:
+class ChurnData:
+    """What the churn analysis reads of a dataset: its tables on the engine and its small members table.
+
+    Built by :func:`churn_data` from a :class:`~groupstats.data.dataset.Dataset` (its engine, via
+    :func:`groupstats.engine.source_of`), a :class:`~groupstats.engine.Source` or a dataset folder
+    (read by the engine, never loaded into pandas). Messages and events stay in the engine; only
+    ``members`` (one row per membership) is held in pandas.
+
+    Attributes
+    ----------
+    src : Source, cut at ``cutoff`` if set
+    tz : str
+    cutoff : Timestamp or None
+    members : DataFrame (group_id, member_id, joined_at, left_at, role; tz-aware times)
+    """
+
+    def __init__(self, src, members: pd.DataFrame, cutoff: pd.Timestamp | None = None):
+        self.src = src
+        self.tz = src.tz
+        self.members = members
+        self.cutoff = cutoff
+
+    def timestamp(self, value) -> pd.Timestamp:
+        """Interpret a date/time in the dataset's timezone."""
+        return self.src.to_timestamp(self.src.timestamp_us(value))
+
+    def as_of(self, cutoff) -> "ChurnData":
+        """The data as known at ``cutoff`` (as :meth:`Dataset.as_of <groupstats.data.dataset.Dataset.as_of>`)."""
+        cut = self.timestamp(cutoff)
+        if self.cutoff is not None and cut > self.cutoff:
+            cut = self.cutoff
+        m = self.members
+        m = m.loc[(m["joined_at"] <= cut).to_numpy()].copy()
+        m.loc[m["left_at"] > cut, "left_at"] = pd.NaT
+        return ChurnData(self.src.cut(self.src.timestamp_us(cut)), m.reset_index(drop=True), cut)
+
+    def message_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        lo, hi = self.src.message_range_us()
+        return (None if lo is None else self.src.to_timestamp(lo)), (None if hi is None else self.src.to_timestamp(hi))
+
+
+def _us_to_time(values, tz: str) -> pd.Series:
+    return pd.to_datetime(pd.Series(values).astype("Int64"), unit="us", utc=True).dt.tz_convert(tz)
+
+
+def churn_data(ds) -> ChurnData:
+    """The :class:`ChurnData` of a Dataset, a :class:`~groupstats.engine.Source` or a dataset folder."""
+    from pathlib import Path
+
+    from groupstats.engine import Source, source_of
+
+    if isinstance(ds, ChurnData):
+        return ds
+    if isinstance(ds, Dataset):
+        src = source_of(ds)
+        return ChurnData(src, ds.members, ds.cutoff)
+    src = ds if isinstance(ds, Source) else (Source.from_path(ds) if isinstance(ds, (str, Path)) else None)
+    if src is None:
+        raise ParameterError(f"Churn analysis needs a Dataset, a dataset folder or an engine Source, not "
+                             f"{type(ds).__name__}.")
+    members = src._cache.get("churn_members")
+    if members is None:
+        raw = src.execute(src.table("members").select(*KEYS, "joined_us", "left_us", "role"))
+        members = pd.DataFrame({"group_id": raw["group_id"].astype("str"), "member_id": raw["member_id"].astype("str"),
+                                "joined_at": _us_to_time(raw["joined_us"], src.tz),
+                                "left_at": _us_to_time(raw["left_us"], src.tz), "role": raw["role"].astype("str")})
+        src._cache["churn_members"] = members
+    return ChurnData(src, members, None if src.cut_us is None else src.to_timestamp(src.cut_us))
+
+
+def _midnight(ds, value) -> pd.Timestamp:
     """Local midnight at the start of the date of ``value`` (tz-aware)."""
+    if not hasattr(ds, "timestamp"):
+        ds = churn_data(ds)
     ts = ds.timestamp(value)
     return ts.tz_localize(None).normalize().tz_localize(ds.tz, nonexistent="shift_forward", ambiguous=False)
 
 
-def data_start_day(ds: Dataset) -> pd.Timestamp:
+def data_start_day(ds) -> pd.Timestamp:
     """Midnight of the first message's date."""
-    if len(ds.messages) == 0:
+    data = churn_data(ds)
+    first = data.message_range()[0]
+    if first is None:
         raise InsufficientDataError("The dataset has no messages; churn analysis needs message history.")
-    return _midnight(ds, ds.date_range()[0])
+    return _midnight(data, first)
 
 
-def data_end_day(ds: Dataset) -> pd.Timestamp:
+def data_end_day(ds) -> pd.Timestamp:
     """End of observation: the dataset's cutoff, else midnight after the last message's date."""
-    if ds.cutoff is not None:
-        return ds.cutoff
-    if len(ds.messages) == 0:
+    data = churn_data(ds)
+    if data.cutoff is not None:
+        return data.cutoff
+    last = data.message_range()[1]
+    if last is None:
         raise InsufficientDataError("The dataset has no messages; churn analysis needs message history.")
-    return _midnight(ds, ds.date_range()[1]) + _DAY
+    return _midnight(data, last) + _DAY
 
 
 def _fmt(ts: pd.Timestamp) -> str:
@@ -113,58 +188,95 @@ def _fmt(ts: pd.Timestamp) -> str:
 # ======================================================================================
 # activity, presence, labels
 # ======================================================================================
-def _operator_pairs(ds: Dataset) -> pd.MultiIndex:
-    ops = ds.operators
+def _operator_pairs(members: pd.DataFrame) -> pd.MultiIndex:
+    ops = members.loc[members["role"].isin(OPERATOR_ROLES), KEYS].drop_duplicates()
     return pd.MultiIndex.from_frame(ops) if len(ops) else pd.MultiIndex.from_arrays([[], []], names=KEYS)
 
 
-def _activity_times(ds: Dataset, activity: tuple) -> pd.DataFrame:
-    """(group_id, member_id, at) of every non-operator activity of the chosen kinds."""
-    frames = []
-    if "message" in activity:
-        msgs = member_messages(ds)
-        frames.append(pd.DataFrame({"group_id": msgs["group_id"].to_numpy(),
-                                    "member_id": msgs["member_id"].to_numpy(),
-                                    "at": msgs["sent_at"].reset_index(drop=True)}))
+def _check_activity(data: ChurnData, activity: tuple) -> None:
+    """Activity of event kinds needs an events table, and (without messages) some such events."""
+    from groupstats.tables.derived import event_types
+
     kinds = [a for a in activity if a != "message"]
-    if kinds:
-        events = ds.require("events", f"churn defined by {', '.join(kinds)} events")
-        ev = events.loc[events["event_type"].isin(kinds).to_numpy() & ~ds.operator_mask(events)]
-        if ev.empty and "message" not in activity:
-            raise InsufficientDataError(f"The events table has no {', '.join(kinds)} events; churn cannot be "
-                                        f"defined by them. Add 'message' to the activity kinds.")
-        frames.append(pd.DataFrame({"group_id": ev["group_id"].to_numpy(), "member_id": ev["member_id"].to_numpy(),
-                                    "at": ev["occurred_at"].dt.tz_convert(ds.tz).dt.as_unit("us")
-                                    .reset_index(drop=True)}))
-    out = pd.concat(frames, ignore_index=True)
+    if not kinds:
+        return
+    data.src.require("events", f"churn defined by {', '.join(kinds)} events")
+    if "message" not in activity and not set(kinds) & set(event_types(data.src, include_operators=False)):
+        raise InsufficientDataError(f"The events table has no {', '.join(kinds)} events; churn cannot be "
+                                    f"defined by them. Add 'message' to the activity kinds.")
+
+
+def activity_flags(data: ChurnData, activity: tuple, cuts, horizon: int) -> dict:
+    """Per cutoff, (group_id, member_id, after, before): members with activity in (cut, cut + horizon]
+    (``after`` > 0) or in (cut - horizon, cut] (``before`` > 0); one engine pass for all cutoffs
+    (:func:`groupstats.tables.churn_features.churn_label_flags`)."""
+    from groupstats.tables.churn_features import US_PER_DAY, churn_label_flags
+
+    cuts = list(cuts)
+    if not cuts:
+        return {}
+    _check_activity(data, activity)
+    cut_us = [data.src.timestamp_us(c) for c in cuts]
+    flags = data.src.execute(churn_label_flags(data.src, activity, cut_us, int(horizon) * US_PER_DAY))
+    out = {}
+    for k, c in enumerate(cuts):
+        part = flags.loc[flags["cut_id"].to_numpy() == k]
+        out[c] = pd.DataFrame({"group_id": part["group_id"].astype("str").to_numpy(),
+                               "member_id": part["member_id"].astype("str").to_numpy(),
+                               "after": part["after"].to_numpy(dtype=np.int64),
+                               "before": part["before"].to_numpy(dtype=np.int64)})
     return out
 
 
-def present_members(ds: Dataset, cutoff) -> pd.DataFrame:
+def present_members(ds, cutoff) -> pd.DataFrame:
     """Non-operator memberships present at ``cutoff``: group_id, member_id, joined_at, left_at.
 
     ``left_at`` is the membership's (possibly later) leaving time from the full data; use
     it only for labels.
     """
-    cut = ds.timestamp(cutoff)
-    m = ds.members
+    data = churn_data(ds)
+    cut = data.timestamp(cutoff)
+    m = data.members
     keep = (m["joined_at"] <= cut) & (m["left_at"].isna() | (m["left_at"] > cut))
     keep &= ~m["role"].isin(OPERATOR_ROLES)
     rows = m.loc[keep, [*KEYS, "joined_at", "left_at"]]
-    ops = _operator_pairs(ds)
+    ops = _operator_pairs(m)
     if len(ops):
         rows = rows.loc[~pd.MultiIndex.from_frame(rows[KEYS]).isin(ops)]
     rows = rows.sort_values([*KEYS, "joined_at"], kind="stable").drop_duplicates(KEYS, keep="last")
     return rows.reset_index(drop=True)
 
 
-def churn_labels(ds: Dataset, cutoff, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
-                 activity=DEFAULT_ACTIVITY, _activity: pd.DataFrame | None = None) -> pd.DataFrame:
+def _labels(members: pd.DataFrame, flags: pd.DataFrame, d: ChurnDefinition, cut: pd.Timestamp,
+            stop: pd.Timestamp) -> pd.DataFrame:
+    """Labels of the members present at ``cut`` from their activity flags there."""
+    key_index = pd.MultiIndex.from_frame(members[KEYS])
+    flagged = pd.MultiIndex.from_frame(flags[KEYS]) if len(flags) else None
+    pos = flagged.get_indexer(key_index) if flagged is not None else np.full(len(members), -1)
+    found = pos >= 0
+    spoke_after = np.zeros(len(members), bool)
+    active_before = np.zeros(len(members), bool)
+    spoke_after[found] = flags["after"].to_numpy()[pos[found]] > 0
+    active_before[found] = flags["before"].to_numpy()[pos[found]] > 0
+    left = (members["left_at"].notna() & (members["left_at"] <= stop)).to_numpy()
+    silent = ~spoke_after
+    churned = {"silent": silent, "left": left, "either": silent | left}[d.kind]
+    out = members[KEYS].copy()
+    out["silent"] = silent
+    out["left"] = left
+    out["churned"] = churned
+    out["active_before"] = active_before
+    out.attrs.update({"cutoff": cut, "horizon": d.horizon, "definition": d.kind, "activity": list(d.activity)})
+    return out
+
+
+def churn_labels(ds, cutoff, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+                 activity=DEFAULT_ACTIVITY, _flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """Churn outcome of every non-operator member present at ``cutoff``, from data after it only.
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset, dataset folder or :class:`groupstats.engine.Source`
     cutoff : date
         Taken at local midnight (start of the date).
     horizon : int, default 30
@@ -185,31 +297,15 @@ def churn_labels(ds: Dataset, cutoff, horizon: int = DEFAULT_HORIZON_DAYS, defin
         The data do not extend ``horizon`` days past the cutoff.
     """
     d = _definition(definition, horizon, activity)
-    cut = _midnight(ds, cutoff)
-    end = data_end_day(ds)
+    data = churn_data(ds)
+    cut = _midnight(data, cutoff)
+    end = data_end_day(data)
     stop = cut + pd.Timedelta(days=d.horizon)
     if stop > end:
         raise InsufficientDataError(
             f"Churn labels at {_fmt(cut)} need {d.horizon} days of data after it (to {_fmt(stop)}); the data end "
             f"on {_fmt(end)}. Use a cutoff on or before {_fmt(end - pd.Timedelta(days=d.horizon))} or a shorter "
             f"horizon.")
-    members = present_members(ds, cut)
-    act = _activity_times(ds, d.activity) if _activity is None else _activity
-    key_index = pd.MultiIndex.from_frame(members[KEYS])
-    at = act["at"]
-    after = act.loc[((at > cut) & (at <= stop)).to_numpy()]
-    before = act.loc[((at <= cut) & (at > cut - pd.Timedelta(days=d.horizon))).to_numpy()]
-    spoke_after = key_index.isin(pd.MultiIndex.from_frame(after[KEYS])) if len(after) else np.zeros(len(members),
-                                                                                                     bool)
-    active_before = key_index.isin(pd.MultiIndex.from_frame(before[KEYS])) if len(before) else \
-        np.zeros(len(members), bool)
-    left = (members["left_at"].notna() & (members["left_at"] <= stop)).to_numpy()
-    silent = ~np.asarray(spoke_after)
-    churned = {"silent": silent, "left": left, "either": silent | left}[d.kind]
-    out = members[KEYS].copy()
-    out["silent"] = silent
-    out["left"] = left
-    out["churned"] = churned
-    out["active_before"] = np.asarray(active_before)
-    out.attrs.update({"cutoff": cut, "horizon": d.horizon, "definition": d.kind, "activity": list(d.activity)})
-    return out
+    members = present_members(data, cut)
+    flags = activity_flags(data, d.activity, [cut], d.horizon)[cut] if _flags is None else _flags
+    return _labels(members, flags, d, cut, stop)

@@ -12,7 +12,7 @@ from groupstats.errors import (
 )
 from groupstats.analyses.churn.labels import (
     CROSS_FIT_FOLDS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS, MIN_HISTORY_DAYS,
-    N_TRAIN_CUTOFFS, STEP_DAYS, _DAY, _definition, _fmt, _midnight, data_end_day, data_start_day,
+    N_TRAIN_CUTOFFS, STEP_DAYS, _DAY, _definition, _fmt, _midnight, churn_data, data_end_day, data_start_day,
 )
 from groupstats.analyses.churn.features import _Panel, churn_features, feature_windows, model_feature_columns
 from groupstats.analyses.churn.metrics import _weighted_auc
@@ -187,7 +187,10 @@ class ChurnRiskModel:
         d = self._def()
         plan = plan_cutoffs(ds, cutoff, d.horizon, self.n_train_cutoffs, self.step_days, self.min_history_days)
         limit = plan["scoring"]
-        panel = _panel if _panel is not None else _Panel(ds.as_of(limit), d, feature_windows(plan["history_days"]))
+        panel = _panel if _panel is not None else _Panel(churn_data(ds).as_of(limit), d,
+                                                         feature_windows(plan["history_days"]))
+        labelled = [*plan["train"], *([] if plan["calibration"] is None else [plan["calibration"]])]
+        panel.prefetch(labelled, labelled)
         train = pd.concat([panel.frame(c, limit) for c in plan["train"]], ignore_index=True)
         cross_fit = plan["mode"] == "cross_fit"
         calib = train if cross_fit else panel.frame(plan["calibration"], limit)

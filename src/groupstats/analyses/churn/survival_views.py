@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from groupstats.data.dataset import Dataset
-from groupstats.tables.derived import local_date
+from groupstats.tables.derived import day_to_date, local_date
 from groupstats.errors import ConvergenceError, InsufficientDataError, ParameterError
 from groupstats.results import Result, to_jsonable
 from groupstats.data.schema import OPERATOR_ROLES
 from groupstats.analyses.churn.labels import (
     ACTIVITY_LEVELS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS, KEYS, MIN_HISTORY_DAYS, _DAY,
-    _activity_times, _definition, _fmt, _midnight, data_end_day, data_start_day, present_members,
+    _check_activity, _definition, _fmt, _midnight, churn_data, data_end_day, data_start_day, present_members,
 )
-from groupstats.analyses.churn.features import _Panel, _activity_days
+from groupstats.analyses.churn.features import _Panel, _day_number
+from groupstats.tables.churn_features import first_silence_candidates
 from groupstats.analyses.churn.backtest import ChurnBacktest
 
 
@@ -47,7 +47,7 @@ def _segments_for(keys: pd.DataFrame, segments, default: np.ndarray) -> np.ndarr
 # ======================================================================================
 # "how long is gone?": silence spells and return probability
 # ======================================================================================
-def silence_spells(ds: Dataset, activity=DEFAULT_ACTIVITY, as_of=None) -> pd.DataFrame:
+def silence_spells(ds, activity=DEFAULT_ACTIVITY, as_of=None) -> pd.DataFrame:
     """Silence spells of non-operator members: from each active day to the next one.
 
     A spell starts on a day with activity (of the chosen kinds) and lasts until the
@@ -57,7 +57,7 @@ def silence_spells(ds: Dataset, activity=DEFAULT_ACTIVITY, as_of=None) -> pd.Dat
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset, dataset folder or :class:`groupstats.engine.Source`
     activity : tuple of str
         Kinds of activity that end a silence (see :class:`ChurnDefinition`).
     as_of : date, optional
@@ -68,27 +68,28 @@ def silence_spells(ds: Dataset, activity=DEFAULT_ACTIVITY, as_of=None) -> pd.Dat
     DataFrame, one row per spell: group_id, member_id, start (local date), duration (days,
     >= 0), returned (bool), left (bool).
     """
+    from groupstats.tables.churn_features import silence_spell_days
+
+    data = churn_data(ds)
     if as_of is not None:
-        ds = ds.as_of(as_of)
+        data = data.as_of(as_of)
     d = ChurnDefinition(activity=activity if not isinstance(activity, str) else (activity,)).validate()
-    act = _activity_times(ds, d.activity)
-    days = _activity_days(act, ds.tz)[[*KEYS, "date"]].sort_values([*KEYS, "date"], kind="stable")
-    days = days.reset_index(drop=True)
-    end_date = np.datetime64((data_end_day(ds) - _DAY).tz_localize(None))  # last observed date
-    same_next = np.r_[(days["group_id"].to_numpy()[1:] == days["group_id"].to_numpy()[:-1])
-                      & (days["member_id"].to_numpy()[1:] == days["member_id"].to_numpy()[:-1]), False]
-    dates = days["date"].to_numpy()
-    next_date = np.r_[dates[1:], dates[-1:]] if len(dates) else dates
-    returned = same_next
-    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES)]
+    _check_activity(data, d.activity)
+    days = data.src.execute(silence_spell_days(data.src, d.activity))
+    end_date = np.datetime64((data_end_day(data) - _DAY).tz_localize(None))  # last observed date
+    returned = days["next_day"].notna().to_numpy()
+    dates = day_to_date(days["day"])
+    next_date = day_to_date(days["next_day"].fillna(days["day"]))
+    keys = days[KEYS].astype("str").reset_index(drop=True)
+    members = data.members.loc[~data.members["role"].isin(OPERATOR_ROLES)]
     last_row = members.sort_values([*KEYS, "joined_at"], kind="stable").drop_duplicates(KEYS, keep="last")
-    left_at = last_row.set_index(KEYS)["left_at"].reindex(pd.MultiIndex.from_frame(days[KEYS]))
+    left_at = last_row.set_index(KEYS)["left_at"].reindex(pd.MultiIndex.from_frame(keys))
     left_date = local_date(pd.Series(left_at.to_numpy())).to_numpy()
     has_left = ~pd.isna(left_date) & ~returned
     has_left &= np.where(has_left, left_date >= dates, False)
     end = np.where(returned, next_date, np.where(has_left, left_date, end_date))
     duration = ((end - dates) / np.timedelta64(1, "D")).astype(float)
-    out = days[KEYS].copy()
+    out = keys
     out["start"] = dates
     out["duration"] = np.maximum(duration, 0.0)
     out["returned"] = returned
@@ -149,7 +150,7 @@ class SilenceReturn(Result):
         return "\n".join(lines + ([base] if base else []))
 
 
-def how_long_is_gone(ds: Dataset, within: float = 60, days=range(1, 91), level: float = 0.2,
+def how_long_is_gone(ds, within: float = 60, days=range(1, 91), level: float = 0.2,
                      activity=DEFAULT_ACTIVITY, segments=None, as_of=None, min_at_risk: int = 10) -> SilenceReturn:
     """Probability that a member silent for d days speaks again within ``within`` days, by segment.
 
@@ -177,7 +178,7 @@ def how_long_is_gone(ds: Dataset, within: float = 60, days=range(1, 91), level: 
     if spells.empty:
         raise InsufficientDataError("No member activity, so there are no silence spells to analyse.")
     if segments is None:
-        cds = ds if as_of is None else ds.as_of(as_of)
+        cds = churn_data(ds) if as_of is None else churn_data(ds).as_of(as_of)
         start, end = data_start_day(cds), data_end_day(cds)
         keys = spells[KEYS].drop_duplicates().reset_index(drop=True)
         members = cds.members.groupby(KEYS)["joined_at"].min().reindex(pd.MultiIndex.from_frame(keys))
@@ -201,7 +202,7 @@ def how_long_is_gone(ds: Dataset, within: float = 60, days=range(1, 91), level: 
 # ======================================================================================
 # survival view: time to churn
 # ======================================================================================
-def time_to_churn(ds: Dataset, start=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+def time_to_churn(ds, start=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
                   activity=DEFAULT_ACTIVITY, _panel: _Panel | None = None) -> pd.DataFrame:
     """Days from ``start`` to churn for every member present at ``start``.
 
@@ -228,27 +229,24 @@ def time_to_churn(ds: Dataset, start=None, horizon: int = DEFAULT_HORIZON_DAYS, 
             f"Time to churn from {_fmt(begin)} needs more than {H} days of data after it (the data end on "
             f"{_fmt(panel.end)}); use an earlier start or a shorter horizon.")
     feats = panel.features(begin)
-    members = present_members(ds, begin).set_index(KEYS).reindex(pd.MultiIndex.from_frame(feats[KEYS]))
+    members = present_members(panel.data, begin).set_index(KEYS).reindex(pd.MultiIndex.from_frame(feats[KEYS]))
     n = len(feats)
     key_index = pd.MultiIndex.from_frame(feats[KEYS])
     begin_date = np.datetime64(begin.tz_localize(None))
-    days = panel.activity_days
-    rel = ((days["date"].to_numpy() - begin_date) / np.timedelta64(1, "D")).astype(np.int64)
-    keep = rel >= 0
-    code = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(days.loc[keep, KEYS])), dtype=np.int64) \
-        if keep.any() else np.zeros(0, np.int64)
-    rel = rel[keep]
-    ok = code >= 0
-    code, rel = code[ok], rel[ok]
-    # candidate silence starts: p = -1 (the start) and each active day p; silence = days p+1..p+H
-    cand_code = np.r_[np.arange(n), code]
-    cand_p = np.r_[np.full(n, -1), rel]
-    order = np.lexsort((cand_p, cand_code))
-    cand_code, cand_p = cand_code[order], cand_p[order]
-    uniq = np.r_[True, (cand_code[1:] != cand_code[:-1]) | (cand_p[1:] != cand_p[:-1])]
-    cand_code, cand_p = cand_code[uniq], cand_p[uniq]
-    same = np.r_[cand_code[1:] == cand_code[:-1], False]
-    next_p = np.where(same, np.r_[cand_p[1:], 0], np.iinfo(np.int64).max // 4)
+    # silence starts: the start (p = -1) and each active day p from the start on; a silence is days
+    # p+1..p+H with no activity (the engine lists the active days followed by one, and each member's
+    # first active day from the start on)
+    src = panel.data.src
+    cands = src.execute(first_silence_candidates(src, d.activity, _day_number(begin), H, E))
+    code = np.asarray(key_index.get_indexer(pd.MultiIndex.from_frame(cands[KEYS].astype("str"))), dtype=np.int64) \
+        if len(cands) else np.zeros(0, np.int64)
+    is_first = cands["p"].isna().to_numpy() if len(cands) else np.zeros(0, bool)
+    first_p = np.full(n, np.inf)
+    sel = is_first & (code >= 0)
+    first_p[code[sel]] = cands["first_p"].to_numpy(dtype=float, na_value=np.nan)[sel]
+    sel = ~is_first & (code >= 0)
+    cand_code = np.r_[np.arange(n)[first_p > -1 + H], code[sel]]  # the start: silent if nothing before day H
+    cand_p = np.r_[np.full(int((first_p > -1 + H).sum()), -1.0), cands["p"].to_numpy(dtype=float, na_value=np.nan)[sel]]
     left_at = members["left_at"]
     left_rel = np.full(n, np.inf)
     has_left = left_at.notna().to_numpy()
@@ -257,7 +255,7 @@ def time_to_churn(ds: Dataset, start=None, horizon: int = DEFAULT_HORIZON_DAYS, 
         left_dates = local_date(pd.to_datetime(left_at[has_left])).to_numpy()
         left_rel[has_left] = ((left_dates - begin_date) / np.timedelta64(1, "D")).astype(float)
     silence_end = cand_p + H  # last silent day
-    silent_ok = (next_p > silence_end) & (silence_end <= E - 1)
+    silent_ok = silence_end <= E - 1
     if d.kind == "either":
         silent_ok &= silence_end < left_rel[cand_code]
     first = pd.Series(np.where(silent_ok, cand_p + 1, np.inf)).groupby(cand_code).min()
@@ -348,7 +346,7 @@ class ChurnSurvival(Result):
 COX_COVARIATES = ("log_silent_days", "log_act_days_28d", "act_trend_14d", "log_tenure_days")
 
 
-def churn_survival(ds: Dataset, start=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
+def churn_survival(ds, start=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
                    activity=DEFAULT_ACTIVITY, segments=None, _panel: _Panel | None = None) -> ChurnSurvival:
     """Kaplan-Meier curves of time to churn by segment, a Cox model, and (for ``either``)
     Aalen-Johansen cumulative incidence of silence and leaving as competing events.
