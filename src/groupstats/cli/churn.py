@@ -8,6 +8,22 @@ import typer
 from groupstats.cli.engine_options import engine_option, spark_master_option
 
 from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
+from groupstats.cli.language_option import lang_option
+
+
+def _open(data: str, engine: str, spark_master: str | None):
+    """The dataset for ``churn``: a Parquet folder is validated and read by the engine (messages and events
+    never loaded into pandas); other folders are loaded as usual."""
+    from groupstats.cli.members import parquet_folder
+
+    folder = parquet_folder(data)
+    if folder is None:
+        return load(data, engine=engine, spark_master=spark_master)
+    from groupstats.engine import Source
+    from groupstats.tables import scale
+
+    scale.validate(folder, engine=engine, spark_master=spark_master)
+    return Source.from_path(folder, engine=engine, spark_master=spark_master)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +44,7 @@ def register(app: typer.Typer) -> None:
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
+        lang: str = lang_option(),
     ) -> None:
         """Churn risk of every member present at the scoring date.
 
@@ -46,14 +63,14 @@ def register(app: typer.Typer) -> None:
 
         if definition not in DEFINITIONS:
             raise ParameterError(f"--definition must be one of {', '.join(DEFINITIONS)}, not {definition!r}.")
-        dataset = load(data, engine=engine, spark_master=spark_master)
+        dataset = _open(data, engine, spark_master)
         result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
         out = Path(out)
         if out.parent and not out.parent.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
         result.scores.to_csv(out, index=False)
-        if as_json:
-            emit(result, as_json=True)
-        else:
-            emit(result, as_json=False)
-            typer.echo(f"\nwrote {len(result.scores):,} member risk scores to {out}")
+        emit(result, as_json, lang)
+        if not as_json:
+            from groupstats.reports.i18n import fmt_num, t
+
+            typer.echo("\n" + t("cli.wrote_risk", lang, n=fmt_num(len(result.scores), lang), path=out))

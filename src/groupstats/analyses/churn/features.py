@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from groupstats.tables.derived import _int_us
+from groupstats.engine import to_us
 from groupstats.errors import InsufficientDataError
 from groupstats.data.schema import OPERATOR_ROLES
 from groupstats.analyses.churn.labels import (
@@ -81,7 +81,7 @@ def _churn_extras(keys: pd.DataFrame, counts: pd.DataFrame | None, joined: pd.Se
     observed_from = np.maximum(joined.to_numpy(), np.datetime64(start.tz_convert("UTC").tz_localize(None)))
     cut_utc = np.datetime64(cut.tz_convert("UTC").tz_localize(None))
     observed_days = (cut_utc - observed_from) / np.timedelta64(1, "D")
-    cut_us = float(_int_us(pd.Series([cut]))[0])
+    cut_us = float(to_us(cut))
     silent = (cut_us - last_us) / 86_400_000_000
     never = np.isnan(silent)
     out["silent_days"] = np.where(never, np.maximum(observed_days, 0), silent)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from groupstats.tables.derived import day_to_date, local_date
 from groupstats.errors import ConvergenceError, InsufficientDataError, ParameterError
 from groupstats.results import Result, to_jsonable
 from groupstats.data.schema import OPERATOR_ROLES
@@ -18,6 +17,16 @@ from groupstats.analyses.churn.labels import (
 from groupstats.analyses.churn.features import _Panel, _day_number
 from groupstats.tables.churn_features import first_silence_candidates
 from groupstats.analyses.churn.backtest import ChurnBacktest
+
+
+def local_date(times: pd.Series) -> pd.Series:
+    """Local calendar date (naive midnight) of tz-aware timestamps."""
+    return times.dt.tz_localize(None).dt.normalize()
+
+
+def day_to_date(days) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) as naive midnight ``datetime64[us]``."""
+    return (np.asarray(days, dtype="int64") * 86_400_000_000).astype("datetime64[us]")
 
 
 # ======================================================================================
