@@ -61,10 +61,22 @@ class Result:
     Subclasses implement :meth:`to_frame` (the main table) and :meth:`to_dict`
     (everything, JSON-ready), and usually :meth:`conclusion` (plain words
     generated from the numbers, never written by hand).
+
+    Text for people (:meth:`to_string`, :meth:`conclusion`, ``str``, ``_repr_html_``) is drawn
+    from the message catalogue (:mod:`groupstats.reports.i18n`) in a language: the ``lang``
+    argument, else the object's :attr:`lang` (set with :meth:`in_language`). The CLI passes its
+    ``--lang`` (default ``zh``) and the reports their ``lang``; a bare ``str(result)`` in Python is
+    English. ``to_dict`` / ``to_frame`` never change with the language.
     """
 
-    #: Title shown above the table.
+    #: Title shown above the table (English; :meth:`title_text` gives it in a language).
     title: str = "Result"
+    #: Language of ``str(result)`` and ``_repr_html_`` (see :meth:`in_language`).
+    lang: str = "en"
+    #: The main table for people: ``(column of to_frame(), catalogue key of its header, kind)``
+    #: with the kinds of :func:`groupstats.reports.tables.format_value`; ``None``: every column,
+    #: headers from ``field.<column>`` where the catalogue has one.
+    text_columns: tuple | None = None
 
     def to_frame(self) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -72,21 +84,52 @@ class Result:
     def to_dict(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def conclusion(self) -> str:
+    def in_language(self, lang: str | None):
+        """Show this result in ``lang`` (``zh`` or ``en``) from now on; returns the result."""
+        from groupstats.reports.i18n import check_lang
+
+        self.lang = check_lang(lang)
+        return self
+
+    def _lang(self, lang: str | None) -> str:
+        from groupstats.reports.i18n import check_lang
+
+        return check_lang(lang if lang is not None else getattr(self, "lang", "en"))
+
+    def title_text(self, lang: str | None = None) -> str:
+        """The title in ``lang`` (subclasses draw it from the catalogue)."""
+        return self.title
+
+    def conclusion(self, lang: str | None = None) -> str:
         return ""
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        """The main table as text for people: headers in ``lang``, formatted values, no index."""
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        frame = self.to_frame()
+        columns = self.text_columns
+        if columns is None:
+            columns = [(c, f"field.{c}", "num" if pd.api.types.is_numeric_dtype(frame[c])
+                        and not pd.api.types.is_bool_dtype(frame[c]) else
+                        "bool" if pd.api.types.is_bool_dtype(frame[c]) else "text") for c in frame.columns]
+        return format_frame(frame, [c for c in columns if c[0] in frame.columns], lang)
 
     def to_json(self, **kwargs) -> str:
         kwargs.setdefault("indent", 2)
         kwargs.setdefault("ensure_ascii", False)
         return json.dumps(to_jsonable(self.to_dict()), **kwargs)
 
-    def to_string(self) -> str:
-        frame = self.to_frame()
-        with pd.option_context("display.width", 160, "display.max_columns", 50,
-                               "display.float_format", "{:.4g}".format):
-            body = frame.to_string(index=False) if len(frame) else "(no rows)"
-        text = f"{self.title}\n{body}"
-        concl = self.conclusion()
+    def to_string(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        lang = self._lang(lang)
+        frame = self.text_frame(lang)
+        with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 80):
+            body = frame.to_string(index=False) if len(frame) else t("result.no_rows", lang)
+        text = f"{self.title_text(lang)}\n{body}"
+        concl = self.conclusion(lang)
         if concl:
             text += f"\n\n{concl}"
         return text
@@ -98,9 +141,12 @@ class Result:
         return self.to_string()
 
     def _repr_html_(self) -> str:
-        frame = self.to_frame()
-        html = f"<h4>{self.title}</h4>" + frame.to_html(index=False, float_format="{:.4g}".format)
-        concl = self.conclusion()
+        import html as _html
+
+        lang = self._lang(None)
+        frame = self.text_frame(lang)
+        out = f"<h4>{_html.escape(self.title_text(lang))}</h4>" + frame.to_html(index=False)
+        concl = self.conclusion(lang)
         if concl:
-            html += "<p>" + concl.replace("\n", "<br>") + "</p>"
-        return html
+            out += "<p>" + _html.escape(concl).replace("\n", "<br>") + "</p>"
+        return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 
 from groupstats.cli.common import dumps, load, timestamp_format_option
+from groupstats.cli.language_option import lang_option
 
 
 def register(app: typer.Typer) -> None:
@@ -12,7 +13,7 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Argument(..., help="Dataset folder, or 'sample'."),
         as_json: bool = typer.Option(False, "--json", help="Print {\"claims\": [...], \"multiplicity\": ..., "
                                                            "\"experiments\": [...]} as JSON."),
-        lang: str = typer.Option("zh", "--lang", help="Language of the claims, tests and reasons: zh or en."),
+        lang: str = lang_option("claims, tests, reasons and verdicts, in the table and in --json"),
         rules: str = typer.Option(None, "--rules", help="Audit rules YAML (default: the shipped "
                                                         "presets/audit_rules.yaml)."),
         timestamp_format: str = timestamp_format_option(),

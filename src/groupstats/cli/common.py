@@ -8,12 +8,26 @@ import re
 import typer
 
 
-def emit(result, as_json: bool) -> None:
-    """Print a result object as JSON (``--json``) or as its readable table."""
+def emit(result, as_json: bool, lang: str | None = None) -> None:
+    """Print a result object as JSON (``--json``) or as its readable table, in ``lang`` (``--lang``).
+
+    The language changes only the text for people: the table and conclusion, and the JSON's
+    ``conclusion``; the JSON's keys and other values stay as they are.
+    """
+    if lang is not None:
+        result.in_language(lang)
     if as_json:
         typer.echo(result.to_json())
     else:
         typer.echo(result.to_string())
+
+
+def echo_notes(notes, lang: str | None = None) -> None:
+    """Print an analysis's notes (caveats), each on a line headed in ``lang``."""
+    from groupstats.reports.i18n import t
+
+    for note in notes:
+        typer.echo(t("result.note", lang, note=note))
 
 
 def load(data: str, tz: str | None = None, tables: list[str] | None = None, validate: bool = True,

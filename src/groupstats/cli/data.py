@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from groupstats.cli.common import dumps, emit, load, timestamp_format_option
+from groupstats.cli.language_option import lang_option
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +17,7 @@ def register(app: typer.Typer) -> None:
                                                   "else Asia/Shanghai)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         timestamp_format: str = timestamp_format_option(),
+        lang: str = lang_option("the summary"),
     ) -> None:
         """Check a dataset against the data model and print a summary.
 
@@ -27,8 +29,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(summary.to_json())
         else:
-            typer.echo(f"{dataset.path}: valid groupstats dataset")
-            emit(summary, as_json=False)
+            from groupstats.reports.i18n import t
+
+            typer.echo(t("cli.valid_dataset", lang, path=dataset.path))
+            emit(summary, False, lang)
 
     @app.command("simulate")
     def simulate(
@@ -39,6 +43,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
         members: float = typer.Option(80.0, "--members", help="Median members per group."),
         no_events: bool = typer.Option(False, "--no-events", help="Skip the events table (faster at scale)."),
+        lang: str = lang_option("the summary lines"),
     ) -> None:
         """Generate a realistic community with planted ground truth (truth.json)."""
         from groupstats.errors import ParameterError
@@ -48,6 +53,9 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--format must be parquet or csv, not {fmt!r}.")
         folder, truth = write_simulation(out, n_groups=groups, days=days, seed=seed, format=fmt,
                                          members_per_group=members, events=not no_events)
-        typer.echo(f"wrote {truth['n_messages']:,} messages in {groups} groups over {days} days to {folder}")
-        typer.echo("planted truth: " + dumps({"slot_experiment": truth["slot_experiment"]["itt_rel_effect"],
+        from groupstats.reports.i18n import fmt_num, t
+
+        typer.echo(t("cli.wrote_simulation", lang, n=fmt_num(truth["n_messages"], lang), groups=groups, days=days,
+                     path=folder))
+        typer.echo(t("cli.planted_truth", lang) + dumps({"slot_experiment": truth["slot_experiment"]["itt_rel_effect"],
                                               "mix_experiment": truth["mix_experiment"]["rel_effect"]}))

@@ -6,7 +6,8 @@ import typer
 from groupstats.cli.engine_options import engine_option, spark_master_option
 
 from groupstats.cli.monitoring_options import as_of_option, n_opt_option, prior_sd_option, sequential_option
-from groupstats.cli.common import date_callback, dumps, duration_callback, load, timestamp_format_option
+from groupstats.cli.common import date_callback, dumps, duration_callback, echo_notes, load, timestamp_format_option
+from groupstats.cli.language_option import lang_option
 
 
 def _parse_ratio(text: str | None):
@@ -29,7 +30,10 @@ def _split(text: str | None) -> list[str]:
 
 
 def _comparison_json(result, experiment: str, extra: dict | None = None) -> str:
-    """The JSON contract shared by abtest and compare (``extra``: keys added by compare's monitoring options)."""
+    """The JSON contract shared by abtest and compare (``extra``: keys added by compare's monitoring options).
+
+    ``conclusion`` is in the result's language (``--lang``); every other key and value is not.
+    """
     d = result.to_dict()
     d.update(extra or {})
     arms = [{k: a.get(k) for k in ("arm", "n_units", "n_clusters", "mean")} | {
@@ -76,6 +80,7 @@ def register(app: typer.Typer) -> None:
         prior_sd: float = prior_sd_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
+        lang: str = lang_option(),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
         from groupstats.analyses.slot_experiment import METRICS, analyse_slot_experiment
@@ -101,12 +106,12 @@ def register(app: typer.Typer) -> None:
             slots=slots, washout=washout, exclude_red_packets=exclude_red_packets, kind=kind,
             method=method, expected_ratio=_parse_ratio(expected_ratio), secondary=_split(secondary),
             seed=seed, outcomes=outcomes, as_of=as_of, sequential=sequential, n_opt=n_opt, prior_sd=prior_sd)
+        result.in_language(lang)
         if as_json:
             typer.echo(_comparison_json(result, experiment))
         else:
             typer.echo(result.to_string())
-            for note in result.notes + list(result.comparison.notes):
-                typer.echo(f"note: {note}")
+            echo_notes(result.notes + list(result.comparison.notes), lang)
 
     @app.command("compare")
     def compare(
@@ -133,6 +138,7 @@ def register(app: typer.Typer) -> None:
         sequential: bool = sequential_option("cluster-days with --time-column, else clusters, else rows"),
         n_opt: float = n_opt_option("the units in the table"),
         prior_sd: float = prior_sd_option(),
+        lang: str = lang_option(),
     ) -> None:
         """Compare arms on any tidy table (the comparison engine, for experiments run elsewhere)."""
         from pathlib import Path
@@ -145,19 +151,18 @@ def register(app: typer.Typer) -> None:
                        fixed_effects=_split(fixed_effects), alpha=alpha, correction=correction,
                        method=method, expected_ratio=_parse_ratio(expected_ratio), n_boot=n_boot, seed=seed)
         if as_of is None and time_column is None and not sequential:
-            result = compare_table(table, **options)
+            result = compare_table(table, **options).in_language(lang)
             result, extra = monitoring_readout(result, {}, prior_sd=prior_sd)
         else:
             frame, info = monitored_table(table, time_column=time_column, as_of=as_of, cluster=cluster)
-            result = compare_arms(frame, **options)
+            result = compare_arms(frame, **options).in_language(lang)
             result, extra = monitoring_readout(result, info, sequential=sequential, n_opt=n_opt,
                                                prior_sd=prior_sd)
         if as_json:
-            typer.echo(_comparison_json(result, Path(table).stem, extra))
+            typer.echo(_comparison_json(result.in_language(lang), Path(table).stem, extra))
         else:
-            typer.echo(result.to_string())
-            for note in result.notes + extra.get("monitoring_notes", []):
-                typer.echo(f"note: {note}")
+            typer.echo(result.in_language(lang).to_string())
+            echo_notes(result.notes + extra.get("monitoring_notes", []), lang)
 
     @app.command("plan-slots")
     def plan_slots(
@@ -186,6 +191,7 @@ def register(app: typer.Typer) -> None:
         timestamp_format: str = timestamp_format_option(),
         planned_end: str = typer.Option(None, "--end", help="Planned last day (YYYY-MM-DD): the weeks run from "
                                         "--start to it (instead of --weeks).", callback=date_callback),
+        lang: str = lang_option(),
     ) -> None:
         """Power / minimum detectable effect of a posting-slot test, and its assignments."""
         import pandas as pd
@@ -235,6 +241,7 @@ def register(app: typer.Typer) -> None:
                                          sizes=sizes, seed=seed, experiment_id=experiment_id, tz=ds.tz)
             written = write_assignments(table, write, replace=replace)
             plan.assignments = table
+        plan.in_language(lang)
         if as_json:
             out = plan.to_dict()
             if written is not None:
@@ -242,8 +249,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(dumps(out))
         else:
             typer.echo(plan.to_string())
-            for note in plan.notes:
-                typer.echo(f"note: {note}")
+            echo_notes(plan.notes, lang)
             if written is not None:
-                typer.echo(f"wrote {len(plan.assignments)} assignment rows of experiment "
-                           f"'{experiment_id}' to {written}")
+                from groupstats.reports.i18n import t
+
+                typer.echo(t("cli.wrote_assignments", lang, n=len(plan.assignments), experiment=experiment_id,
+                             path=written))

@@ -7,6 +7,7 @@ import typer
 
 from groupstats.cli.common import date_callback, load, timestamp_format_option
 from groupstats.cli.engine_options import engine_option, spark_master_option
+from groupstats.cli.language_option import lang_option
 
 
 def _write_table(frame, out: Path) -> None:
@@ -57,6 +58,7 @@ def _register_features(app: typer.Typer) -> None:
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
+        lang: str = lang_option("the summary line"),
     ) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
         folder = parquet_folder(data)
@@ -73,8 +75,10 @@ def _register_features(app: typer.Typer) -> None:
             frame = member_features(load(data, engine=engine, spark_master=spark_master), cutoff=cutoff,
                                     normalise_within_group=within_group)
         _write_table(frame, out)
-        typer.echo(f"wrote features of {len(frame):,} members in {frame['group_id'].nunique()} groups "
-                   f"({len(frame.columns) - 2} features, cutoff {frame.attrs.get('cutoff', '')}) to {out}")
+        from groupstats.reports.i18n import fmt_num, t
+
+        typer.echo(t("cli.wrote_features", lang, n=fmt_num(len(frame), lang), groups=frame["group_id"].nunique(),
+                     features=len(frame.columns) - 2, cutoff=frame.attrs.get("cutoff", ""), path=out))
 
 
 def register_segment(app: typer.Typer) -> None:
@@ -100,6 +104,7 @@ def register_segment(app: typer.Typer) -> None:
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
+        lang: str = lang_option(),
     ) -> None:
         """Segment members from their activity up to a cutoff and compare with rule-based tiers."""
         from groupstats.errors import ParameterError
@@ -134,6 +139,8 @@ def register_segment(app: typer.Typer) -> None:
         if out is not None:
             cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
             _write_table(result.assignments[cols], out)
-        emit(result, as_json)
+        emit(result, as_json, lang)
         if out is not None and not as_json:
-            typer.echo(f"\nwrote {len(result.assignments):,} members to {out}")
+            from groupstats.reports.i18n import fmt_num, t
+
+            typer.echo("\n" + t("cli.wrote_segments", lang, n=fmt_num(len(result.assignments), lang), path=out))

@@ -7,6 +7,7 @@ from groupstats.cli.engine_options import engine_option, spark_master_option
 
 from groupstats.cli.monitoring_options import as_of_option, n_opt_option, prior_sd_option, sequential_option
 from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
+from groupstats.cli.language_option import lang_option
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
+        lang: str = lang_option(),
     ) -> None:
         """Analyse a content-mix experiment (--experiment) or check compliance with a target mix (--target).
 
@@ -87,7 +89,7 @@ def register(app: typer.Typer) -> None:
         else:
             ds = load(data, engine=engine, spark_master=spark_master)
             result = content_type_engagement(ds, mapping=mapping, alpha=alpha)
-        emit(result, as_json)
+        emit(result, as_json, lang)
 
     @app.command("health")
     def health(
@@ -101,9 +103,10 @@ def register(app: typer.Typer) -> None:
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
+        lang: str = lang_option(),
     ) -> None:
         """Judge each group-week against health thresholds and rank the groups needing attention."""
         from groupstats.analyses.health import assess_health
 
         ds = load(data, engine=engine, spark_master=spark_master)
-        emit(assess_health(ds, thresholds=thresholds, start=start, end=end, recent_weeks=recent_weeks), as_json)
+        emit(assess_health(ds, thresholds=thresholds, start=start, end=end, recent_weeks=recent_weeks), as_json, lang)

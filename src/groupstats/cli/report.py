@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from groupstats.cli.language_option import lang_option
+
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
@@ -24,7 +26,7 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Reports run in parallel (one kernel each)."),
         timeout: float = typer.Option(600.0, "--timeout", help="Seconds a single cell may run."),
         list_only: bool = typer.Option(False, "--list", help="List the notebooks and their parameters; run nothing."),
-        lang: str = typer.Option("zh", "--lang", help="Language of the reports: zh (Chinese, default) or en."),
+        lang: str = lang_option("the reports and the index"),
     ) -> None:
         """Execute notebooks with papermill and write HTML reports plus an index.html.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.results import Result, to_jsonable
-from groupstats.stats.comparison_common import SRM_P_THRESHOLD, _finite, _num, _p, _pct
+from groupstats.stats.comparison_common import SRM_P_THRESHOLD, _finite
 
 # --------------------------------------------------------------------------- result
 @dataclass(repr=False)
@@ -75,7 +75,21 @@ class ComparisonResult(Result):
 
     @property
     def title(self) -> str:  # type: ignore[override]
-        return f"Comparison of '{self.metric}' ({self.kind}, {self.method}) against arm {self.control!r}"
+        return self.title_text("en")
+
+    #: the comparisons table for people (header key, kind of value)
+    text_columns = (("arm", "field.arm", "text"), ("control", "field.control", "text"),
+                    ("arm_mean", "field.arm_mean", "num"), ("control_mean", "field.control_mean", "num"),
+                    ("diff", "field.diff", "num"), ("ci_low", "field.ci_low", "num"), ("ci_high", "field.ci_high", "num"),
+                    ("rel_diff", "field.rel_diff", "pct_signed"), ("rel_ci_low", "field.rel_ci_low", "pct_signed"),
+                    ("rel_ci_high", "field.rel_ci_high", "pct_signed"), ("p_adjusted", "field.p_adjusted", "p"),
+                    ("mde_rel", "field.mde_rel", "pct"), ("significant", "field.significant", "bool"))
+
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("compare.title", self._lang(lang), metric=self.metric, kind=self.kind, method=self.method,
+                 control=self.control)
 
     def to_frame(self) -> pd.DataFrame:
         """The comparisons table (one row per non-control arm)."""
@@ -106,46 +120,57 @@ class ComparisonResult(Result):
             "notes": list(self.notes),
         })
 
-    def conclusion(self) -> str:
-        """Plain words generated from the numbers."""
-        level = f"{100 * (1 - self.alpha):g}%"
-        corr = "no multiple-comparison correction" if self.correction == "none" else \
-            f"{self.correction} correction"
-        lines = [f"'{self.metric}' by arm, each compared with control {self.control!r} "
-                 f"({self.method}; {corr}; alpha = {self.alpha:g})."]
+    def conclusion(self, lang: str | None = None, arm_names=None, metric_name: str | None = None) -> str:
+        """Plain words generated from the numbers, in ``lang`` (catalogue ``compare.*``).
+
+        ``arm_names`` (arm -> words) and ``metric_name`` let an analysis name its arms and metric
+        in the reader's language (e.g. slots); ids are shown as they are otherwise.
+        """
+        from groupstats.reports.i18n import fmt_num, fmt_p_eq, fmt_pct, t
+
+        lang = self._lang(lang)
+        names = dict(arm_names or {})
+
+        def arm(a) -> str:
+            return str(names.get(a, a))
+
+        def num(x) -> str:
+            return fmt_num(x, lang, digits=4, signed=True)
+
+        def pct(x) -> str:
+            return fmt_pct(x, lang, signed=True)
+
+        metric = metric_name or self.metric
+        corr = t("compare.no_correction", lang) if self.correction == "none" else \
+            t("compare.correction", lang, correction=self.correction)
+        first = t("compare.intro", lang, metric=metric, control=arm(self.control), method=self.method,
+                  correction=corr, alpha=f"{self.alpha:g}")
         adjusted = bool(self.comparisons.get("interval_adjusted", pd.Series([False])).any()) and \
             bool((self.comparisons.get("ci_level", pd.Series([1 - self.alpha])) > 1 - self.alpha + 1e-12).any())
         if adjusted:
-            lines[0] += " Intervals are adjusted for multiple comparisons."
+            first += t("compare.adjusted", lang)
+        lines = [first]
         for row in self.comparisons.itertuples(index=False):
-            level = f"{100 * getattr(row, 'ci_level', 1 - self.alpha):.3g}%"
-            rel = _pct(row.rel_diff)
-            rel_ci = f"{_pct(row.rel_ci_low)} to {_pct(row.rel_ci_high)}"
+            values = dict(arm=arm(row.arm), control=arm(row.control), diff=num(row.diff),
+                          level=f"{100 * getattr(row, 'ci_level', 1 - self.alpha):.3g}%",
+                          low=num(row.ci_low), high=num(row.ci_high), rel=pct(row.rel_diff),
+                          rel_low=pct(row.rel_ci_low), rel_high=pct(row.rel_ci_high),
+                          p=fmt_p_eq(row.p_adjusted))
             if bool(row.significant):
-                direction = "higher" if row.diff > 0 else "lower"
-                lines.append(
-                    f"- Arm {row.arm!r} is significantly {direction} than {row.control!r}: "
-                    f"{_num(row.diff, signed=True)} ({level} CI {_num(row.ci_low, True)} to "
-                    f"{_num(row.ci_high, True)}), {rel} relative ({rel_ci}); "
-                    f"adjusted p = {_p(row.p_adjusted)}.")
+                key = "compare.higher" if row.diff > 0 else "compare.lower"
+                lines.append(t(key, lang, **values))
             else:
-                lines.append(
-                    f"- Arm {row.arm!r} vs {row.control!r}: no significant difference "
-                    f"({_num(row.diff, True)}, {level} CI {_num(row.ci_low, True)} to "
-                    f"{_num(row.ci_high, True)}; {rel} relative ({rel_ci}); adjusted p = {_p(row.p_adjusted)}). "
-                    f"The minimum detectable effect at 80% power is about +/-{_num(row.mde)}"
-                    + (f" ({_pct(row.mde_rel, signed=False)} of the control level)"
-                       if _finite(row.mde_rel) else "")
-                    + "; smaller effects cannot be ruled out.")
+                text = t("compare.no_difference", lang, **values, mde=fmt_num(row.mde, lang, digits=4))
+                if _finite(row.mde_rel):
+                    text += t("compare.mde_rel", lang, mde_rel=fmt_pct(row.mde_rel, lang))
+                lines.append(text + t("compare.not_ruled_out", lang))
         if not self.srm.get("ok", True):
-            lines.append(
-                f"WARNING: sample ratio mismatch (p = {_p(self.srm['p_value'])} < "
-                f"{self.srm.get('threshold', SRM_P_THRESHOLD):g}): the arms' {self.srm.get('unit', 'unit')} "
-                f"counts {self.srm['observed']} do not match the planned allocation; "
-                "check the assignment and logging before trusting these effects.")
+            lines.append(t("compare.srm", lang, p=fmt_p_eq(self.srm["p_value"]),
+                           threshold=f"{self.srm.get('threshold', SRM_P_THRESHOLD):g}",
+                           unit=self.srm.get("unit", "unit"), observed=self.srm["observed"]))
         if self.variance_reduction is not None and _finite(self.variance_reduction):
-            lines.append(f"The covariate '{self.covariate}' reduced the residual variance by "
-                         f"{100 * self.variance_reduction:.0f}%.")
+            lines.append(t("compare.variance_reduction", lang, covariate=self.covariate,
+                           pct=f"{100 * self.variance_reduction:.0f}%"))
         return "\n".join(lines)
 
     def plot(self, ax=None):

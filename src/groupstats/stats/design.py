@@ -304,20 +304,75 @@ class PowerPlan(Result):
             out["n_assignments"] = len(self.assignments)
         return to_jsonable(out)
 
-    def conclusion(self) -> str:
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("powerplan.title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        """The plan as (quantity, value) rows in ``lang``."""
+        from groupstats.reports.i18n import arm_name, fmt_num, fmt_pct, join, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        target = fmt_pct(self.mde, lang, digits=0, signed=True)
+        design_key = f"ab.design.{self.design}"
+        rows = [("design", t(design_key, lang) if design_key in _catalogue() else self.design),
+                ("arms", join([arm_name(a, lang) for a in self.arms], lang)),
+                ("control", arm_name(self.control, lang)), ("metric", translate_metric(self.metric, lang)),
+                ("groups", fmt_num(self.n_groups, lang)), ("weeks", fmt_num(self.weeks, lang)),
+                ("posts", fmt_num(self.posts_per_group_week, lang)), ("control_mean", fmt_num(self.control_mean, lang)),
+                ("mde", fmt_pct(self.mde_rel, lang)), ("power_at", fmt_pct(self.power_at_mde, lang, digits=0)),
+                ("fpr", fmt_pct(self.false_positive_rate, lang)), ("weeks_needed", fmt_num(self.weeks_needed, lang)),
+                ("groups_needed", fmt_num(self.groups_needed, lang)), ("sims", fmt_num(self.n_sims, lang))]
+        if self.start is not None and self.end is not None:
+            rows.insert(5, ("dates", t("powerplan.dates", lang, start=f"{self.start:%Y-%m-%d}",
+                                       end=f"{self.end - pd.Timedelta(days=1):%Y-%m-%d}")))
+        return pd.DataFrame({t("powerplan.col.quantity", lang): [t(f"powerplan.q.{k}", lang, target=target,
+                                                                   weeks=self.weeks) for k, _ in rows],
+                             t("powerplan.col.value", lang): [v for _, v in rows]})
+
+    def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import arm_name, join, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
         enough = self.power_at_mde >= self.power
-        text = (f"With {self.n_groups} groups for {self.weeks} weeks ({self.design}, arms "
-                f"{', '.join(self.arms)}), the smallest effect on '{self.metric}' detectable with "
-                f"{100 * self.power:.0f}% power at alpha {self.alpha:g} is about "
-                f"{100 * self.mde_rel:.1f}% of the control level. ")
-        if enough:
-            text += (f"An effect of {100 * self.mde:g}% would be detected in about "
-                     f"{100 * self.power_at_mde:.0f}% of experiments: the plan is large enough.")
-        else:
-            text += (f"An effect of {100 * self.mde:g}% would be detected in only about "
-                     f"{100 * self.power_at_mde:.0f}% of experiments: run about {self.weeks_needed} weeks "
-                     f"or use about {self.groups_needed} groups.")
-        return text
+        values = dict(groups=self.n_groups, weeks=self.weeks, design=self.design,
+                      arms=join([arm_name(a, lang) for a in self.arms], lang),
+                      metric=translate_metric(self.metric, lang), power=f"{100 * self.power:.0f}%",
+                      alpha=f"{self.alpha:g}", mde_rel=f"{100 * self.mde_rel:.1f}%", target=f"{100 * self.mde:g}%",
+                      power_at=f"{100 * self.power_at_mde:.0f}%", weeks_needed=self.weeks_needed,
+                      groups_needed=self.groups_needed)
+        design_key = f"audit.design.{self.design}"
+        if design_key in _catalogue():
+            values["design"] = t(design_key, lang)
+        return t("powerplan.conclusion", lang, **values) + \
+            t("powerplan.enough" if enough else "powerplan.not_enough", lang, **values)
+
+    def conclusion_card(self, lang: str | None = None, target: float | None = None):
+        """The planning report's conclusion card: can this plan detect ``target`` (default: ``mde``)?"""
+        from groupstats.reports.card import ConclusionCard
+        from groupstats.reports.i18n import fmt_pct, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        target = self.mde if target is None else target
+        answer = "supported" if self.mde_rel <= target else "needs_more_data"
+        goal = fmt_pct(target, lang, digits=0)
+        key = t("plan.key", lang, groups=self.n_groups, weeks=self.weeks, mde=fmt_pct(self.mde_rel, lang, digits=0),
+                metric=translate_metric(self.metric, lang))
+        nxt = t("plan.next", lang, target=goal, weeks=self.weeks_needed, groups=self.groups_needed,
+                now_groups=self.n_groups, now_weeks=self.weeks)
+        caveat = t("plan.caveat", lang, fpr=fmt_pct(self.false_positive_rate, lang), sims=self.n_sims)
+        return ConclusionCard(question=t("plan.question", lang, target=goal), answer=answer, key_number=key,
+                              next_step=nxt, caveat=caveat, lang=lang)
+
+
+def _catalogue():
+    from groupstats.reports.i18n import CATALOGUE
+
+    return CATALOGUE
 
 
 def planned_weeks(start, end, tz: str, design: str = "switchback") -> tuple[pd.Timestamp, pd.Timestamp, int, list]:

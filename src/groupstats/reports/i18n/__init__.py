@@ -72,16 +72,27 @@ def _finite(x: Any) -> bool:
         return False
 
 
-def fmt_num(x: Any, lang: str | None = None, digits: int = 3) -> str:
-    """A number for people: thousands separators, at most ``digits`` significant decimals."""
+def fmt_num(x: Any, lang: str | None = None, digits: int = 3, signed: bool = False) -> str:
+    """A number for people: thousands separators, at most ``digits`` significant decimals.
+
+    ``signed`` writes '+' before positive numbers and shows an infinite interval end as
+    "unbounded" (without it an infinity, like NaN, shows as '–').
+    """
+    if signed:
+        try:
+            if math.isinf(float(x)):
+                return ("-" if float(x) < 0 else "+") + t("word.unbounded", lang)
+        except (TypeError, ValueError):
+            pass
     if not _finite(x):
         return "–"
     x = float(x)
+    sign = "+" if signed and x > 0 else ""
     if x == int(x) and abs(x) < 1e15:
-        return f"{int(x):,}"
+        return f"{sign}{int(x):,}"
     magnitude = math.floor(math.log10(abs(x))) if x != 0 else 0
     decimals = max(0, digits - 1 - magnitude)
-    return f"{x:,.{min(decimals, digits)}f}"
+    return f"{sign}{x:,.{min(decimals, digits)}f}"
 
 
 def fmt_pct(x: Any, lang: str | None = None, digits: int = 1, signed: bool = False) -> str:
@@ -123,6 +134,23 @@ def slot_name(arm: str, lang: str | None = None) -> str:
     """A slot arm in the language ('evening' -> '晚间'); other arm ids stay as they are."""
     key = f"slot.{arm}"
     return t(key, lang) if key in CATALOGUE else str(arm)
+
+
+def arm_name(arm: Any, lang: str | None = None) -> str:
+    """An experiment arm in the language: a slot ('evening' -> '晚间'), the control arm, a preset mix
+    by its shares ('干货 30%, 轻互动 50%, 生活化 20%'); any other arm id stays as it is."""
+    text = str(arm)
+    if f"slot.{text}" in CATALOGUE:
+        return t(f"slot.{text}", lang)
+    if text == "control":
+        return t("word.control", lang)
+    try:
+        from groupstats.analyses.content_mix import mix_presets
+
+        preset = mix_presets().get(text)
+    except Exception:  # pragma: no cover - presets unreadable: the id as it is
+        preset = None
+    return mix_text(preset.shares, lang) if preset is not None else text
 
 
 #: the content types of the data model's examples (free labels: any other label stays as it is)

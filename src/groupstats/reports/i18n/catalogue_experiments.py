@@ -26,9 +26,11 @@ ENTRIES: dict[str, dict[str, str]] = {
     "ab.next_not_shown": {"zh": "暂不改变发帖时间;若要检验更小的差异,用“实验规划”报告确定所需周数和群数。",
                           "en": "Do not change the posting time yet; to test smaller differences, size the next "
                                 "test with the planning report (weeks and groups needed)."},
-    "ab.caveat": {"zh": "本实验能以 80% 把握发现的最小效应约为 ±{mde};更小的差异无法排除。",
-                  "en": "The smallest effect this experiment could detect with 80% power is about ±{mde}; "
-                        "smaller differences are not ruled out."},
+    "ab.caveat": {"zh": "本实验能以 80% 把握发现的最小效应(每项比较各自计算,同效应表的“最小可检测效应”列):{mdes};"
+                        "更小的差异无法排除。",
+                  "en": "The smallest effect this experiment could detect with 80% power, per comparison (as in "
+                        "the effects table's smallest detectable effect column): {mdes}; smaller differences are "
+                        "not ruled out."},
     "ab.caveat_compliance": {"zh": "{share} 的帖子按计划在所属时段发出,效应是按计划执行时的效果。",
                              "en": " {share} of posts went out in their arm's slot; effects are those of the "
                                    "schedule as followed."},

@@ -48,7 +48,7 @@ ENTRIES: dict[str, dict[str, str]] = {
     "monitor.fig.fixed": {"zh": "普通区间(仅结束时有效)", "en": "fixed-horizon interval (valid at the end only)"},
     "monitor.fig.sequence": {"zh": "随时有效区间", "en": "always-valid interval"},
     "monitor.h.timeline": {"zh": "逐日结果", "en": "Day by day"},
-    "monitor.h.latest": {"zh": "最新一次结果", "en": "Latest read-out"},
+    "monitor.h.latest": {"zh": "每次查看的结果(最新的在最后)", "en": "Every look, the latest last"},
     "monitor.col.date": {"zh": "日期", "en": "date"},
     "monitor.col.arm": {"zh": "时段", "en": "slot"},
     "monitor.col.effect": {"zh": "相对效应", "en": "relative effect"},

@@ -36,16 +36,8 @@ def mde_grid(plans, weeks=(4, 6, 8, 12, 16, 24), group_factors=(1, 2, 4)) -> pd.
 
 
 def card(plans, target: float, lang: str = "zh") -> ConclusionCard:
-    ref = plans[-1]
-    enough = ref.mde_rel <= target
-    answer = "supported" if enough else "needs_more_data"
-    key = t("plan.key", lang, groups=ref.n_groups, weeks=ref.weeks, mde=fmt_pct(ref.mde_rel, lang, digits=0),
-            metric=translate_metric(ref.metric, lang))
-    nxt = t("plan.next", lang, target=fmt_pct(target, lang, digits=0), weeks=ref.weeks_needed,
-            groups=ref.groups_needed, now_groups=ref.n_groups, now_weeks=ref.weeks)
-    caveat = t("plan.caveat", lang, fpr=fmt_pct(ref.false_positive_rate, lang), sims=ref.n_sims)
-    return ConclusionCard(question=t("plan.question", lang, target=fmt_pct(target, lang, digits=0)), answer=answer,
-                          key_number=key, next_step=nxt, caveat=caveat, lang=lang)
+    """The card of the longest simulated plan (:meth:`PowerPlan.conclusion_card`)."""
+    return plans[-1].conclusion_card(lang, target=target)
 
 
 def plot_mde(plans, grid: pd.DataFrame, target: float, lang: str):
