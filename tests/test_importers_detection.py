@@ -55,6 +55,50 @@ def test_auto_refuses_what_it_cannot_import(tmp_path, salt, capsys, content, nam
     assert not (tmp_path / "out").exists()
 
 
+#: WhatsApp (iOS style) with ISO dates, the same header shape as a Signal text export
+ISO_WHATSAPP = {
+    "lrm_notice": ("[2021-03-04, 09:15] Book Club: \u200eMessages and calls are end-to-end encrypted. No one "
+                   "outside of this chat, not even WhatsApp, can read or listen to them.\n"
+                   "[2021-03-04, 09:15] Anna: Hello\n[2021-03-04, 09:16] Ben: Hi Anna\n"),
+    "system_line": ("[2021-03-04, 09:15] Anna: Hello\n[2021-03-04, 09:16] Ben: Hi Anna\n"
+                    "[2021-03-05, 10:00] Carl joined using this group's invite link\n"
+                    "[2021-03-05, 10:02] Carl: Hello all\n[2021-03-06, 18:30] Ben left\n"),
+    "placeholder": ("[2021-03-04, 09:15] Anna: Hello\n[2021-03-04, 09:16] Ben: <Media omitted>\n"
+                    "[2021-03-04, 09:17] Anna: Thanks\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ISO_WHATSAPP))
+def test_iso_dated_whatsapp_is_not_taken_for_signal(tmp_path, salt, capsys, case):
+    """`[YYYY-MM-DD, HH:MM] Name:` headers are Signal's and also an iOS WhatsApp form: a line only WhatsApp
+    writes (U+200E mark, a system line, a media placeholder) decides for WhatsApp; without one, Signal, with a
+    pointer to `import whatsapp`."""
+    path = tmp_path / "chat.txt"
+    path.write_text(ISO_WHATSAPP[case], encoding="utf-8")
+    assert detect(path).format == "whatsapp"
+    code = main(["import", "auto", str(path), "--out", str(tmp_path / "out"), "--salt-file", str(salt), "--json"])
+    counts = json.loads(capsys.readouterr().out)
+    lines = ISO_WHATSAPP[case].count("\n")
+    assert code == 0 and counts["read"] == lines
+    ds = load_dataset(tmp_path / "out")
+    if case == "lrm_notice":  # the notice is rejected (about nobody), the two messages imported
+        assert counts["imported"] == 2 and counts["rejected_by_reason"] == {"system_without_member": 1}
+    if case == "system_line":  # a join and a leave: 3 members, one left, 3 messages
+        assert len(ds.messages) == 3 and len(ds.members) == 3
+        assert ds.members["left_at"].notna().sum() == 1
+    if case == "placeholder":  # "<Media omitted>" does not say which medium: other
+        assert sorted(ds.messages["msg_type"]) == ["other", "text", "text"]
+    # the same text without any WhatsApp-only line stays a Signal refusal that names the way out
+    plain = tmp_path / "plain.txt"
+    plain.write_text("[2021-03-04, 09:15] Anna: Hello\n[2021-03-04, 09:16] Ben: Hi Anna\n", encoding="utf-8")
+    assert detect(plain).format is None and "Signal" in detect(plain).what
+    code = main(["import", "auto", str(plain), "--out", str(tmp_path / "out2"), "--salt-file", str(salt)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Signal" in err and "groupstats import whatsapp" in err
+    code = main(["import", "whatsapp", str(plain), "--out", str(tmp_path / "out3"), "--salt-file", str(salt)])
+    assert code == 0
+
+
 @pytest.mark.parametrize("named, rel, fits", [
     ("whatsapp", "telegram/result.json", "telegram"), ("telegram", "wechatmsg/读书会群.csv", "wechatmsg"),
     ("wechatmsg", "pywxdump/2233445566@chatroom_0_5000.csv", "pywxdump"),

@@ -15,7 +15,10 @@ without a mapping). The rules, in order:
 * a CSV header: WeChatMsg/MemoTrace or PyWxDump by their columns, otherwise a
   generic table (``import csv`` with a mapping);
 * text whose message lines look like ``[2019-12-24, 12:23] Name: text`` (ISO
-  date, comma, no seconds) everywhere: Signal (signal-export); lines with a
+  date, comma, no seconds) everywhere: Signal (signal-export), unless a line
+  carries something only WhatsApp writes (U+200E marks, a system line, a media
+  placeholder; :func:`~groupstats.data.importers.whatsapp.whatsapp_evidence`):
+  iOS WhatsApp writes the same header in some locales. Other lines with a
   WhatsApp header: WhatsApp.
 
 Named formats use the same rules to refuse a file that is clearly another
@@ -109,8 +112,13 @@ def detect(path: str | Path) -> Detection:
     lines = [line for line in body.splitlines()[:400] if line.strip()]
     heads = [line for line in lines if _match(line)]
     if heads and all(_SIGNAL.match(line.lstrip("\ufeff\u200e")) for line in heads):
+        from groupstats.data.importers.whatsapp import whatsapp_evidence
+
+        if whatsapp_evidence(lines):
+            return Detection("whatsapp", "a WhatsApp chat export (.txt, [YYYY-MM-DD, HH:MM] headers)")
         return Detection(None, "a Signal text export ([YYYY-MM-DD, HH:MM] Name: text), which groupstats does not "
-                               "import", strong=False)
+                               "import (if it is a WhatsApp export without any system line or media placeholder, "
+                               "import it with `groupstats import whatsapp`)", strong=False)
     if heads and (_match(lines[0]) or len(heads) >= len(lines) / 2):
         return Detection("whatsapp", "a WhatsApp chat export (.txt)")
     try:

@@ -104,6 +104,27 @@ def header_match(line: str):
     return _match(line.translate(_INVISIBLE).translate(_SPACES).lstrip("\u200e"))
 
 
+def whatsapp_evidence(lines: list[str]) -> bool:
+    """Whether raw text lines carry something only WhatsApp writes (for telling its exports from look-alikes).
+
+    WhatsApp marks iOS system lines and attachments with U+200E and writes system lines (joins, the
+    encryption notice, ...), media placeholders ("<Media omitted>", "image omitted") and "This message was
+    deleted" in the phone's language; a Signal text export (signal-export) has the same
+    ``[YYYY-MM-DD, HH:MM] Name: text`` header but none of these.
+    """
+    for line in lines:
+        if "\u200e" in line:
+            return True
+        found = header_match(line)
+        if found is None:
+            continue
+        body = found.group(8)
+        item = _classify(body, body)
+        if item[0] == "system" or (item[0] == "message" and item[4] in ("placeholder", "deleted")):
+            return True
+    return False
+
+
 def _order(headers: list, date_order: str | None, path: Path) -> str:
     """dmy or mdy for the dates whose year is last: from the file where a date decides it, else ``date_order``.
 
