@@ -53,7 +53,9 @@ class Problem:
         rows = [] if rows is None else list(rows)
         self.n_rows = len(rows) if n_rows is None else n_rows
         self.rows = rows[:10]
-        self.values = None if values is None else list(values)[:len(self.rows)]
+        # one value per named row; without row numbers (files the engine does not number), a few values
+        self.values = None if values is None else \
+            list(values)[:len(self.rows) or self.MAX_VALUES_SHOWN]
 
     @staticmethod
     def _show(value) -> str:
@@ -64,7 +66,14 @@ class Problem:
     def __str__(self) -> str:
         where = self.file + (f", column '{self.column}'" if self.column else "")
         text = f"{where}: {self.message}"
-        if self.values:
+        if self.values and not self.rows:
+            label = self.column if self.column and "," not in self.column else \
+                f"({self.column})" if self.column else ""
+            shown = self.values[:self.MAX_VALUES_SHOWN]
+            cases = ", ".join(f"{label} {self._show(v)}".strip() for v in shown)
+            more = f" and {self.n_rows - len(shown)} more" if self.n_rows > len(shown) else ""
+            text += f" ({self.n_rows} row(s)): {cases}{more}"
+        elif self.values:
             shown = list(zip(self.values, self.rows))[:self.MAX_VALUES_SHOWN]
             label = self.column if self.column and "," not in self.column else \
                 f"({self.column})" if self.column else ""

@@ -1,8 +1,10 @@
 """Reading, coercing and validating the tables of a dataset.
 
-Per-row rules (types, ISO 8601 timestamps, whole numbers) are checked while the raw
-files are coerced; table rules (required values, categories, keys) by pandera; and
-cross-table rules (references, intervals, overlaps) by :func:`_check_references`.
+Per-row rules (types, ISO 8601 timestamps, whole numbers) are checked here, while the raw
+files are parsed and coerced; the rules that are aggregations (required values, categories,
+non-negative counts, unique keys, references between tables, intervals and overlaps) have one
+definition, as Ibis expressions in :mod:`groupstats.tables.checks`, run on the coerced frames
+registered in DuckDB (:func:`~groupstats.tables.checks.check_frames`) as on a dataset folder.
 :mod:`groupstats.data.dataset` builds the :class:`~groupstats.data.dataset.Dataset` from
 the result of :func:`validate_tables`.
 """
@@ -127,7 +129,8 @@ def _timestamp_problem(file: str, col: str, series: pd.Series, bad: np.ndarray,
 
 
 def _coerce(frame: pd.DataFrame, spec: TableSpec, file: str, tz: str,
-            problems: list[Problem], timestamp_format: str | None = None) -> pd.DataFrame:
+            problems: list[Problem], timestamp_format: str | None = None,
+            unparsed: dict | None = None) -> pd.DataFrame:
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         problems.append(Problem(file, ", ".join(missing),
@@ -149,6 +152,8 @@ def _coerce(frame: pd.DataFrame, spec: TableSpec, file: str, tz: str,
             parsed, bad = _parse_timestamps(frame[col], tz, timestamp_format)
             if bad.any():
                 problems.append(_timestamp_problem(file, col, frame[col], bad, timestamp_format))
+                if unparsed is not None:  # empty now: the required-value rule does not report them again
+                    unparsed[(spec.name, col)] = np.flatnonzero(bad)
             frame[col] = parsed
         elif col not in spec.required:
             frame[col] = pd.Series(pd.NaT, index=frame.index, dtype=f"datetime64[us, {tz}]")
@@ -182,60 +187,6 @@ def _values_at(frame: pd.DataFrame, columns, rows) -> list:
     return [tuple(None if pd.isna(v) else v for v in row) for row in picked.itertuples(index=False)]
 
 
-def _pandera_schema(spec: TableSpec):
-    import pandera.pandas as pa
-
-    columns = {}
-    for col in spec.required:
-        columns[col] = pa.Column(nullable=False, required=True)
-    for col, allowed in spec.categories.items():
-        columns[col] = pa.Column(checks=pa.Check.isin(list(allowed)), nullable=False, required=False)
-    for col in spec.ints:
-        columns[col] = pa.Column(checks=pa.Check.ge(0), nullable=True, required=False)
-    unique = list(spec.key) if spec.key else None
-    return pa.DataFrameSchema(columns, unique=unique, report_duplicates="all")
-
-
-_CHECK_TEXT = {
-    "not_nullable": "empty values in a required column",
-    "isin": "unknown categories",
-    "greater_than_or_equal_to": "negative counts",
-    "field_uniqueness": "duplicate keys",
-    "multiple_fields_uniqueness": "duplicate keys",
-}
-
-
-def _run_pandera(frame: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]) -> None:
-    import pandera.errors as pae
-
-    try:
-        _pandera_schema(spec).validate(frame, lazy=True)
-    except pae.SchemaErrors as exc:
-        cases = exc.failure_cases
-        reported = {(p.column, r) for p in problems if p.file == file for r in p.rows}
-        for (column, check), sub in cases.groupby(["column", "check"], dropna=False, sort=False):
-            check_name = str(check).split("(")[0]
-            rows = sorted({int(i) + 1 for i in sub["index"].dropna()})
-            if check_name == "not_nullable":
-                rows = [r for r in rows if (column, r) not in reported]
-                if not rows:
-                    continue
-            text = _CHECK_TEXT.get(check_name, f"failed check {check}")
-            if check_name == "isin":
-                allowed = spec.categories.get(column, ())
-                values = sorted({str(v) for v in sub["failure_case"]})[:5]
-                text += f" {', '.join(values)} (allowed: {', '.join(allowed)})"
-            positions = [r - 1 for r in rows]
-            if "uniqueness" in check_name:
-                column = ", ".join(spec.key)
-                values = _values_at(frame, spec.key if len(spec.key) > 1 else spec.key[0], positions)
-            elif not pd.isna(column) and column in frame.columns:
-                values = _values_at(frame, column, positions)
-            else:
-                values = None
-            problems.append(Problem(file, None if pd.isna(column) else str(column), text, rows, values=values))
-
-
 def isin(values: pd.Series, allowed) -> np.ndarray:
     """Boolean mask: which of ``values`` are in ``allowed`` (Series, array or set), vectorised.
 
@@ -261,95 +212,6 @@ def isin(values: pd.Series, allowed) -> np.ndarray:
         return np.asarray(values.isin(allowed))
 
 
-def _rows_of(mask) -> np.ndarray:
-    return np.flatnonzero(np.asarray(mask)) + 1
-
-
-def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, str],
-                      problems: list[Problem]) -> None:
-    """Cross-table rules: known groups, messages, posts, members; intervals."""
-    groups = tables.get("groups")
-    members = tables.get("members")
-    known_groups = set(groups["group_id"]) if groups is not None else None
-    if known_groups is not None:
-        for name in ("members", "messages", "posts", "events", "assignments"):
-            table = tables.get(name)
-            if table is not None and "group_id" in table:
-                bad = ~isin(table["group_id"], known_groups)
-                if bad.any():
-                    problems.append(Problem(files[name], "group_id",
-                                            "references to groups not in the groups table", _rows_of(bad),
-                                            values=_values_at(table, "group_id", bad)))
-    messages = tables.get("messages")
-    if messages is not None and members is not None:
-        member_keys = pd.MultiIndex.from_frame(members[["group_id", "member_id"]])
-        msg_keys = pd.MultiIndex.from_frame(messages[["group_id", "member_id"]])
-        bad = ~msg_keys.isin(member_keys)
-        if bad.any():
-            problems.append(Problem(files["messages"], "member_id",
-                                    "senders with no row in members for that group", _rows_of(bad),
-                                    values=_values_at(messages, "member_id", bad)))
-        if "reply_to" in messages:
-            bad = messages["reply_to"].notna() & ~isin(messages["reply_to"], messages["message_id"])
-            if bad.any():
-                problems.append(Problem(files["messages"], "reply_to",
-                                        "quotes a message_id that is not in messages", _rows_of(bad),
-                                        values=_values_at(messages, "reply_to", bad)))
-    posts = tables.get("posts")
-    if posts is not None and messages is not None and "message_id" in posts:
-        bad = posts["message_id"].notna() & ~isin(posts["message_id"], messages["message_id"])
-        if bad.any():
-            problems.append(Problem(files["posts"], "message_id",
-                                    "references to messages not in messages", _rows_of(bad),
-                                    values=_values_at(posts, "message_id", bad)))
-    events = tables.get("events")
-    if events is not None and "post_id" in events:
-        known_posts = set(posts["post_id"]) if posts is not None else set()
-        bad = events["post_id"].notna() & ~isin(events["post_id"], known_posts)
-        if bad.any():
-            problems.append(Problem(files["events"], "post_id",
-                                    "references to posts not in posts" + ("" if posts is not None else
-                                                                          " (there is no posts table)"),
-                                    _rows_of(bad), values=_values_at(events, "post_id", bad)))
-    if members is not None:
-        bad = members["left_at"].notna() & (members["left_at"] < members["joined_at"])
-        if bad.any():
-            problems.append(Problem(files["members"], "joined_at, left_at", "left_at before joined_at",
-                                    _rows_of(bad), values=_values_at(members, ["joined_at", "left_at"], bad)))
-        _check_overlaps(members, ["group_id", "member_id"], "joined_at", "left_at", files["members"],
-                        "memberships of one member in one group overlap (a rejoin must start "
-                        "after the previous left_at)", problems)
-    assignments = tables.get("assignments")
-    if assignments is not None:
-        bad = assignments["end_at"] <= assignments["start_at"]
-        if bad.any():
-            problems.append(Problem(files["assignments"], "start_at, end_at", "end_at not after start_at",
-                                    _rows_of(bad), values=_values_at(assignments, ["start_at", "end_at"], bad)))
-        _check_overlaps(assignments, ["experiment_id", "group_id"], "start_at", "end_at",
-                        files["assignments"],
-                        "assignments overlap for one group and experiment", problems)
-
-
-def _check_overlaps(frame: pd.DataFrame, by: list[str], start: str, end: str, file: str,
-                    message: str, problems: list[Problem]) -> None:
-    """Flag rows whose [start, end) interval starts before the previous one (same key) ends."""
-    if frame.empty:
-        return
-    order = frame.sort_values([*by, start], kind="stable")
-    same_key = np.ones(len(order), dtype=bool)
-    for col in by:
-        values = order[col].to_numpy()
-        same_key[1:] &= values[1:] == values[:-1]
-    same_key[0] = False
-    prev_end = order[end].shift(1)
-    open_ended = prev_end.isna()
-    overlap = same_key & ((open_ended | (order[start] < prev_end)).to_numpy())
-    if overlap.any():
-        rows = np.sort(order.index.to_numpy()[overlap]) + 1
-        problems.append(Problem(file, ", ".join([*by, start, end]), message, rows,
-                                values=_values_at(frame, [*by, start, end], rows - 1)))
-
-
 def validate_tables(raw: dict[str, pd.DataFrame | None], files: dict[str, str], tz: str,
                     validate: bool, path: Path | None,
                     timestamp_format: str | None = None) -> dict[str, pd.DataFrame]:
@@ -365,19 +227,26 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], files: dict[str, str], 
             problems.append(Problem(where, None, f"required table '{name}' is missing "
                                                  f"(expected {name}.parquet or {name}.csv)"))
     tables: dict[str, pd.DataFrame] = {}
+    checkable: list[str] = []
+    unparsed: dict = {}
     for name in TABLE_NAMES:
         frame = raw.get(name)
         if frame is None:
             continue
         n_before = len(problems)
         frame = _coerce(frame.reset_index(drop=True), TABLES[name], files[name], tz, problems,
-                        timestamp_format=timestamp_format)
+                        timestamp_format=timestamp_format, unparsed=unparsed)
         if len(problems) == n_before or all(c in frame.columns for c in TABLES[name].required):
-            if validate:
-                _run_pandera(frame, TABLES[name], files[name], problems)
+            checkable.append(name)
         tables[name] = frame
-    if validate and not problems:
-        _check_references(tables, files, problems)
+    if validate and checkable:
+        # the aggregation rules (required values, categories, counts, keys, references, intervals)
+        # have one definition, in the engine: groupstats.tables.checks; references are checked once
+        # the rows pass
+        from groupstats.tables.checks import check_frames
+
+        problems += check_frames(tables, files, tz, checkable, references="never" if problems else "if_clean",
+                                 skip_rows=unparsed)
     if problems:
         raise DataValidationError(problems, header=(
             f"{path or 'The dataset'} is not a valid groupstats dataset ({len(problems)} problem(s)):"))

@@ -1,27 +1,71 @@
 """Dataset checks that are aggregations, defined once as Ibis expressions.
 
-The rules of the data model that a count answers ("how many rows break it?")
-run in the engine on a :class:`~groupstats.engine.Source`, so a dataset folder
-is checked without loading it into pandas (DuckDB, or Spark on a cluster):
-required columns present and non-empty, closed categories, non-negative counts,
-unique keys, references between tables (groups, senders' memberships, quoted
-messages, posts' messages, events' posts), ``left_at`` not before
-``joined_at``, assignments ending after they start, and no overlapping
-memberships or assignments.
+The rules of the data model that a count answers ("how many rows break it?") run
+in the engine on a :class:`~groupstats.engine.Source`, for a dataset folder
+(DuckDB or Spark read the files; nothing is loaded into pandas) and for the
+tables of an in-memory dataset alike (:func:`check_frames`: the coerced pandas
+frames are registered in DuckDB and scanned in place):
 
-Each rule is one boolean expression per row; every rule of a table is counted in
-one aggregation over it. Only for rules that fail are details fetched: a few
-offending values and, where the engine numbers the rows of a single file
-(DuckDB reading Parquet), the first row numbers. Row-level messages for
-in-memory tables are :mod:`groupstats.data.dataset`'s.
+- rows: required values present, closed categories, non-negative counts, unique keys;
+- references: groups, senders' memberships, quoted messages, posts' messages, events'
+  posts; ``left_at`` not before ``joined_at``; assignments ending after they start;
+  no overlapping memberships or assignments.
+
+Each rule is one boolean expression per row of its table (:func:`rules`); every
+count is computed in one query (one aggregation per table, one over the message
+ids for uniqueness and the references to messages, one per other keyed table).
+Only for rules that fail are details fetched: the first rows (numbered from 1, in
+file order, where the engine numbers the rows: a single Parquet file read by
+DuckDB, an in-memory table) and their offending values, e.g.
+``group_id 'grp_nowhere' (row 5)``.
+
+Per-row type and format rules (ISO 8601 timestamps, whole numbers, readable
+files) are checked where the raw files are parsed (:mod:`groupstats.data.validation`).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 from groupstats.data.schema import TABLE_NAMES, TABLES
 from groupstats.errors import DataValidationError, Problem
 
+ROW = "row"
+REFERENCE = "reference"
+#: Column holding the 0-based row number of a table's file (DuckDB's ``file_row_number``).
+ROW_NUMBER = "file_row_number"
+#: Rows named per problem (the message shows up to Problem.MAX_VALUES_SHOWN of them with values).
+ROWS_NAMED = 10
 
-def _file(src, name: str) -> str:
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a table: rows where ``offending(table)`` is true break it.
+
+    ``columns`` are the data-model columns the message names; ``shown`` the (canonical) columns whose
+    values are shown for each offending row; ``kind`` is ``"row"`` or ``"reference"`` (reference rules
+    are checked on in-memory tables only once the row rules pass).
+    """
+
+    table: str
+    key: str
+    column: str
+    message: str
+    offending: Callable
+    shown: tuple[str, ...]
+    kind: str = ROW
+    #: a closed category: the message lists the unknown values found
+    allowed: tuple[str, ...] | None = None
+
+
+def _canonical(col: str, spec) -> str:
+    """The column's name in :meth:`Source.table` (timestamps ``x_at`` become ``x_us``)."""
+    return col[:-3] + "_us" if col in spec.timestamps and col.endswith("_at") else col
+
+
+def _file(src, name: str, files: dict | None = None) -> str:
+    if files and name in files:
+        return files[name]
     path = getattr(src, "path", None)
     if path is None:
         return f"<{name} table>"
@@ -32,59 +76,296 @@ def _file(src, name: str) -> str:
     return str(csv) if csv.exists() else str(path / name)
 
 
+# ------------------------------------------------------------------------------------------
+# the rules
+# ------------------------------------------------------------------------------------------
+def bases(src, names: list[str]) -> dict:
+    """Per table, the Ibis table the rules are evaluated on: :meth:`Source.table`, plus for messages
+    a flag of a sender's membership and for members/assignments the end of the previous interval
+    of the same key (for the overlap rules)."""
+    import ibis
+
+    out = {}
+    for name in names:
+        t = src.table(name)
+        if name == "messages" and src.has("members"):
+            m = src.table("members")
+            keys = m.select("group_id", "member_id").distinct().mutate(_member=ibis.literal(1))
+            t = t.left_join(keys, ["group_id", "member_id"]).drop("group_id_right", "member_id_right")
+        overlap = _OVERLAPS.get(name)
+        if overlap is not None and src.has(name):
+            by, start, end, _ = overlap
+            order = [t[start], t[ROW_NUMBER]] if ROW_NUMBER in t.columns else [t[start]]
+            w = ibis.window(group_by=[t[c] for c in by], order_by=order)
+            t = t.mutate(_prev_end=t[end].lag().over(w), _k=ibis.row_number().over(w))
+        out[name] = t
+    return out
+
+
+_OVERLAPS = {  # table: (key, start, end, message)
+    "members": (("group_id", "member_id"), "joined_us", "left_us",
+                "memberships of one member in one group overlap (a rejoin must start after the previous left_at)"),
+    "assignments": (("experiment_id", "group_id"), "start_us", "end_us",
+                    "assignments overlap for one group and experiment"),
+}
+
+
+def rules(src, names: list[str]) -> list[Rule]:
+    """Every per-row rule of the tables ``names`` of ``src`` (uniqueness and the references to
+    messages are aggregations over keys, see :func:`_key_counts`)."""
+    out: list[Rule] = []
+    have_groups = src.has("groups")
+    groups = src.table("groups").select("group_id") if have_groups else None
+    for name in names:
+        spec = TABLES[name]
+        raw_cols = set(src.raw[name].columns)
+        for col in spec.required:
+            c = _canonical(col, spec)
+            out.append(Rule(name, f"null:{col}", col, "empty values in a required column",
+                            lambda t, c=c: t[c].isnull(), (c,)))
+        for col, allowed in spec.categories.items():
+            out.append(Rule(name, f"category:{col}", col, "unknown categories",
+                            lambda t, c=col, a=allowed: t[c].notnull() & ~t[c].isin(a), (col,), allowed=allowed))
+        for col in spec.ints:
+            if col in raw_cols:
+                out.append(Rule(name, f"negative:{col}", col, "negative counts",
+                                lambda t, c=col: t[c].notnull() & (t[c] < 0), (col,)))
+        if have_groups and name in ("members", "messages", "posts", "events", "assignments"):
+            out.append(Rule(name, "ref:group_id", "group_id", "references to groups not in the groups table",
+                            lambda t, g=groups: t.group_id.notnull() & ~t.group_id.isin(g.group_id),
+                            ("group_id",), REFERENCE))
+        if name == "messages" and src.has("members"):
+            out.append(Rule(name, "ref:member", "member_id", "senders with no row in members for that group",
+                            lambda t: t._member.isnull(), ("member_id",), REFERENCE))
+        if name == "events":
+            if src.has("posts"):
+                posts = src.table("posts").select(_post_id="post_id")
+                out.append(Rule(name, "ref:post_id", "post_id", "references to posts not in posts",
+                                lambda t, p=posts: t.post_id.notnull() & ~t.post_id.isin(p._post_id),
+                                ("post_id",), REFERENCE))
+            else:
+                out.append(Rule(name, "ref:post_id", "post_id",
+                                "references to posts not in posts (there is no posts table)",
+                                lambda t: t.post_id.notnull(), ("post_id",), REFERENCE))
+        if name == "members":
+            out.append(Rule(name, "order:left", "joined_at, left_at", "left_at before joined_at",
+                            lambda t: t.left_us.notnull() & (t.left_us < t.joined_us),
+                            ("joined_us", "left_us"), REFERENCE))
+        if name == "assignments":
+            out.append(Rule(name, "order:end", "start_at, end_at", "end_at not after start_at",
+                            lambda t: t.end_us <= t.start_us, ("start_us", "end_us"), REFERENCE))
+        if name in _OVERLAPS:
+            by, start, end, message = _OVERLAPS[name]
+            out.append(Rule(name, "overlap", ", ".join([*by, start[:-3] + "_at", end[:-3] + "_at"]), message,
+                            lambda t, s=start: (t._k > 0) & (t._prev_end.isnull() | (t[s] < t._prev_end)),
+                            (*by, start, end), REFERENCE))
+    return out
+
+
+def _key_tables(src, names: list[str]) -> dict:
+    """Per keyed table, (key columns, Ibis table of (key, _n) for keys on more than one row)."""
+    out = {}
+    for name in names:
+        spec = TABLES[name]
+        if not spec.key or name == "messages":
+            continue
+        t = src.table(name)
+        key = [_canonical(c, spec) for c in spec.key]
+        out[name] = (key, t.group_by(key).aggregate(_n=t.count()).filter(lambda g: g._n > 1))
+    return out
+
+
+def _message_ids(src):
+    """One aggregation over message ids: own rows, quotes (reply_to) and posts' message_id per id.
+
+    Uniqueness of ``message_id`` and both references to messages in one hash aggregation, instead
+    of a distinct count and two anti joins over the 10M-row id column.
+    """
+    import ibis
+
+    raw = src.raw["messages"]
+    as_text = (lambda c: c if c.type().is_string() else c.cast("string"))
+    own = raw.select(_id=as_text(raw.message_id), _own=ibis.literal(1), _reply=ibis.literal(0),
+                     _post=ibis.literal(0))
+    parts = [own]
+    if "reply_to" in raw.columns:
+        quoting = raw.filter(raw.reply_to.notnull())
+        parts.append(quoting.select(_id=as_text(quoting.reply_to), _own=ibis.literal(0), _reply=ibis.literal(1),
+                                    _post=ibis.literal(0)))
+    if src.has("posts") and "message_id" in src.raw["posts"].columns:
+        p = src.raw["posts"]
+        p = p.filter(p.message_id.notnull())
+        parts.append(p.select(_id=as_text(p.message_id), _own=ibis.literal(0), _reply=ibis.literal(0),
+                              _post=ibis.literal(1)))
+    ids = ibis.union(*parts, distinct=False)
+    return ids.group_by("_id").aggregate(own=ids._own.sum(), reply=ids._reply.sum(), post=ids._post.sum())
+
+
+# ------------------------------------------------------------------------------------------
+# running them
+# ------------------------------------------------------------------------------------------
+def check_source(src, names: list[str] | None = None, files: dict | None = None,
+                 references: str = "always", skip_rows: dict | None = None) -> tuple[list[Problem], dict]:
+    """Evaluate every aggregation rule on the tables ``names`` of ``src``; (problems, rows per table).
+
+    Parameters
+    ----------
+    references : {"always", "if_clean", "never"}
+        ``"if_clean"``: report the reference rules only when no row rule fails (in-memory datasets,
+        as loading always did); ``"never"``: row rules only.
+    skip_rows : dict, optional
+        ``{(table, column): 0-based rows}`` already reported by the parser (unparseable timestamps
+        become empty values, which the required-value rule does not report again).
+    """
+    names = [n for n in (names or TABLE_NAMES) if src.has(n)]
+    base = bases(src, names)
+    all_rules = rules(src, names)
+    parts = []
+    for name in names:
+        t = base[name]
+        aggs = {f"{name}__n": t.count()}
+        for i, rule in enumerate(all_rules):
+            if rule.table == name:
+                aggs[f"rule_{i}"] = rule.offending(t).fill_null(False).cast("int64").sum()
+        parts.append(t.aggregate(**aggs))
+    keyed = _key_tables(src, names)
+    for name, (_, dups) in keyed.items():
+        parts.append(dups.aggregate(**{f"{name}__dup": dups._n.sum()}))
+    with_ids = "messages" in names
+    if with_ids:
+        ids = _message_ids(src)
+        parts.append(ids.aggregate(messages__dup=ids.own.sum(where=ids.own > 1),
+                                   messages__reply=ids.reply.sum(where=ids.own == 0),
+                                   posts__msgref=ids.post.sum(where=ids.own == 0)))
+    query = parts[0]
+    for part in parts[1:]:
+        query = query.cross_join(part)
+    counts = src.execute(query).iloc[0].to_dict()
+
+    def n_of(key) -> int:
+        v = counts.get(key)
+        return 0 if v is None or v != v else int(v)
+
+    rows = {name: n_of(f"{name}__n") for name in names}
+    row_problems: list[Problem] = []
+    ref_problems: list[Problem] = []
+    for i, rule in enumerate(all_rules):
+        n_bad = n_of(f"rule_{i}")
+        if not n_bad:
+            continue
+        t = base[rule.table]
+        pred = rule.offending
+        skip = (skip_rows or {}).get((rule.table, rule.column)) if rule.key.startswith("null:") else None
+        if skip is not None and len(skip):
+            n_bad -= len(skip)  # the parser's unparseable values are empty here
+            if n_bad <= 0:
+                continue
+            t, pred = _without_rows(src, t, skip, rule.offending)
+        numbers, values = _offending(src, t, pred, rule.shown)
+        message = rule.message
+        if rule.allowed is not None:
+            found = src.execute(t.filter(pred(t).fill_null(False)).select(rule.shown[0]).distinct()
+                                .order_by(rule.shown[0]).limit(Problem.MAX_VALUES_SHOWN))[rule.shown[0]]
+            message += f" {', '.join(str(v) for v in found)} (allowed: {', '.join(rule.allowed)})"
+        problem = Problem(_file(src, rule.table, files), rule.column, message, numbers, n_rows=n_bad, values=values)
+        if rule.kind == ROW:
+            row_problems.append(problem)
+        else:
+            ref_problems.append((rule.table, problem))
+    for name in names:
+        n_dup = n_of(f"{name}__dup")
+        if not n_dup:
+            continue
+        spec = TABLES[name]
+        key = [_canonical(c, spec) for c in spec.key]
+        t = base[name]
+        if name == "messages":
+            dup_ids = _message_ids(src)
+            dup_ids = dup_ids.filter(dup_ids.own > 1).select(_dup_id="_id")
+            pred = (lambda tt, d=dup_ids: tt.message_id.isin(d._dup_id))
+        else:
+            dups = keyed[name][1].select(*key).mutate(_dup=1)
+            t = t.left_join(dups, key)
+            t = t.drop(*[c for c in t.columns if c.endswith("_right")])
+            pred = (lambda tt: tt._dup.notnull())
+        numbers, values = _offending(src, t, pred, tuple(key))
+        row_problems.append(Problem(_file(src, name, files), ", ".join(spec.key), "duplicate keys", numbers,
+                                    n_rows=n_dup, values=values))
+    if with_ids:
+        refs = [("messages", "reply_to", "quotes a message_id that is not in messages", n_of("messages__reply"))]
+        if "posts" in names:
+            refs.append(("posts", "message_id", "references to messages not in messages", n_of("posts__msgref")))
+        ids = src.table("messages").select(_known="message_id")
+        for name, col, message, n_bad in refs:
+            if not n_bad:
+                continue
+            pred = (lambda tt, c=col: tt[c].notnull() & ~tt[c].isin(ids._known))
+            numbers, values = _offending(src, src.table(name), pred, (col,))
+            ref_problems.append((name, Problem(_file(src, name, files), col, message, numbers, n_rows=n_bad,
+                                               values=values)))
+    if references == "never" or (references == "if_clean" and row_problems):
+        ref_problems = []
+    # reference problems by table, in the data model's order, then as found
+    ref_problems.sort(key=lambda item: TABLE_NAMES.index(item[0]))
+    return row_problems + [p for _, p in ref_problems], rows
+
+
+def _without_rows(src, t, rows, pred):
+    """(table, predicate) excluding the 0-based ``rows`` (needs the row number column)."""
+    import pandas as pd
+
+    if ROW_NUMBER not in t.columns:
+        return t, pred
+    skip = src.engine.register(pd.DataFrame({"_skip_row": pd.Series(rows, dtype="int64")}))
+    t = t.left_join(skip, t[ROW_NUMBER] == skip._skip_row)
+    return t, (lambda tt: pred(tt) & tt._skip_row.isnull())
+
+
+def _offending(src, t, pred, shown: tuple[str, ...]) -> tuple[list[int], list]:
+    """First rows (1-based, in file order) where ``pred`` holds and their values of ``shown``.
+
+    Without row numbers (a folder of several Parquet files, CSV read by the engine): no rows, values
+    of a few offending rows.
+    """
+    hits = t.filter(pred(t).fill_null(False))
+    numbered = ROW_NUMBER in t.columns
+    if numbered:
+        hits = hits.order_by(ROW_NUMBER)
+    cols = ([ROW_NUMBER] if numbered else []) + list(shown)
+    found = src.execute(hits.select(*cols).limit(ROWS_NAMED if numbered else Problem.MAX_VALUES_SHOWN))
+    numbers = [int(r) + 1 for r in found[ROW_NUMBER]] if numbered else []
+    shown_values = [[_display(src, c, v) for v in found[c]] for c in shown]
+    values = [vals[0] if len(vals) == 1 else tuple(vals) for vals in zip(*shown_values)]
+    return numbers, values
+
+
+def _display(src, column: str, value):
+    """A value as the data model has it: timestamps (``*_us``) as times in the dataset's zone."""
+    import pandas as pd
+
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
+        return None
+    if column.endswith("_us"):
+        return pd.Timestamp(int(value), unit="us", tz="UTC").tz_convert(src.tz)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
 def _raise(src, problems: list[Problem]) -> None:
     raise DataValidationError(problems, header=f"{src.where} is not a valid groupstats dataset "
                                                f"({len(problems)} problem(s)):")
 
 
-def row_rules(src) -> dict[str, list[tuple]]:
-    """Per table: (column, message, predicate(table) -> boolean expr true on offending rows, example column)."""
-    import ibis
-
-    names = [n for n in TABLE_NAMES if src.has(n)]
-    rules: dict[str, list[tuple]] = {n: [] for n in names}
-    for name in names:
-        spec = TABLES[name]
-        raw_cols = set(src.raw[name].columns)
-        for col in spec.required:
-            target = _canonical(col, spec)
-            rules[name].append((col, "empty values in a required column",
-                                lambda t, c=target: t[c].isnull(), None))
-        for col, allowed in spec.categories.items():
-            rules[name].append((col, f"unknown categories (allowed: {', '.join(allowed)}):",
-                                lambda t, c=col, a=allowed: t[c].isnull() | ~t[c].isin(a), col))
-        for col in spec.ints:
-            if col in raw_cols:
-                rules[name].append((col, "negative counts", lambda t, c=col: t[c].fill_null(0) < 0, None))
-    if src.has("groups"):
-        groups = src.table("groups").select("group_id").distinct()
-        for name in ("members", "messages", "posts", "events", "assignments"):
-            if src.has(name):
-                rules[name].append(("group_id", "references to groups not in the groups table",
-                                    lambda t, g=groups: ~t.group_id.isin(g.group_id), None))
-    rules["members"].append(("left_at", "left_at before joined_at",
-                             lambda t: t.left_us.notnull() & (t.left_us < t.joined_us), None))
-    if src.has("assignments"):
-        rules["assignments"].append(("end_at", "end_at not after start_at", lambda t: t.end_us <= t.start_us, None))
-    del ibis
-    return rules
-
-
-def _canonical(col: str, spec) -> str:
-    return col[:-3] + "_us" if col in spec.timestamps and col.endswith("_at") else col
-
-
 def validate_source(src) -> dict:
-    """Check every aggregation rule of the data model on ``src``; rows per table.
+    """Check every rule of the data model on ``src`` (a folder read by the engine); rows per table.
 
     Raises
     ------
     DataValidationError
-        Naming the file, column, number of rows and, where the engine can tell, the first
-        row numbers and offending values of every problem.
+        Naming the file, column and number of rows of every problem, with the first rows and their
+        values (row numbers where the engine numbers the file's rows: a single Parquet file).
     """
-    import ibis
-
     problems: list[Problem] = []
     names = [n for n in TABLE_NAMES if src.has(n)]
     for name in names:
@@ -92,7 +373,7 @@ def validate_source(src) -> dict:
         have = list(src.raw[name].columns)
         missing = [c for c in spec.required if c not in have]
         if missing:
-            shown = [c for c in have if c != "file_row_number"]
+            shown = [c for c in have if c != ROW_NUMBER]
             problems.append(Problem(_file(src, name), ", ".join(missing),
                                     f"required column(s) missing; the file has: {', '.join(shown)}"))
         for col in spec.timestamps:
@@ -102,86 +383,31 @@ def validate_source(src) -> dict:
                                                                f"CSV and the in-memory loader)"))
     if problems:
         _raise(src, problems)
-
-    rules = row_rules(src)
-    rows: dict[str, int] = {}
-    for name in names:
-        t = src.table(name)
-        aggs = {"_n": t.count()}
-        for i, (_, _, pred, _) in enumerate(rules[name]):
-            aggs[f"r{i}"] = pred(t).fill_null(False).cast("int64").sum()
-        counts = src.execute(t.aggregate(**aggs)).iloc[0]
-        rows[name] = int(counts["_n"])
-        for i, (col, message, pred, example) in enumerate(rules[name]):
-            n_bad = counts[f"r{i}"]
-            if not n_bad or n_bad != n_bad:
-                continue
-            bad = t.filter(pred(t).fill_null(False))
-            if example:
-                values = sorted(str(v) for v in src.execute(bad.select(example).distinct().limit(5))[example])
-                message = message + " " + ", ".join(values)
-            problems.append(Problem(_file(src, name), col, message, _first_rows(src, name, pred),
-                                    n_rows=int(n_bad)))
-
-    # references to other tables: anti joins
-    msgs, members = src.table("messages"), src.table("members")
-    ids = msgs.select(m_id=msgs.message_id)
-    refs = [("messages", "member_id", "senders with no row in members for that group",
-             msgs.anti_join(members.select("group_id", "member_id").distinct(), ["group_id", "member_id"]))]
-    quoting = msgs.filter(msgs.reply_to.notnull())
-    refs.append(("messages", "reply_to", "quotes a message_id that is not in messages",
-                 quoting.anti_join(ids, quoting.reply_to == ids.m_id)))
-    if src.has("posts"):
-        posts = src.table("posts")
-        posts = posts.filter(posts.message_id.notnull())
-        refs.append(("posts", "message_id", "references to messages not in messages",
-                     posts.anti_join(ids, posts.message_id == ids.m_id)))
-    if src.has("events"):
-        ev = src.table("events")
-        ev = ev.filter(ev.post_id.notnull())
-        if src.has("posts"):
-            pids = src.table("posts").select(p_id=ibis._.post_id)
-            bad = ev.anti_join(pids, ev.post_id == pids.p_id)
-            text = "references to posts not in posts"
-        else:
-            bad, text = ev, "references to posts not in posts (there is no posts table)"
-        refs.append(("events", "post_id", text, bad))
-    for name, col, message, bad in refs:
-        n_bad = int(src.execute(bad.count()))
-        if n_bad:
-            problems.append(Problem(_file(src, name), col, message, n_rows=n_bad))
-
-    for name in names:
-        spec = TABLES[name]
-        if spec.key:
-            t = src.table(name)
-            key = [_canonical(c, spec) for c in spec.key]
-            n_dup = rows[name] - int(src.execute(t.select(*key).distinct().count()))
-            if n_dup:
-                problems.append(Problem(_file(src, name), ", ".join(spec.key), "duplicate keys", n_rows=n_dup))
-
-    overlaps = [("members", ["group_id", "member_id"], "joined", "left",
-                 "memberships of one member in one group overlap (a rejoin must start after the previous left_at)")]
-    if src.has("assignments"):
-        overlaps.append(("assignments", ["experiment_id", "group_id"], "start", "end",
-                         "assignments overlap for one group and experiment"))
-    for name, by, start, end, message in overlaps:
-        t = src.table(name)
-        w = ibis.window(group_by=[t[c] for c in by], order_by=t[f"{start}_us"])
-        t = t.mutate(prev_end=t[f"{end}_us"].lag().over(w), k=ibis.row_number().over(w))
-        n_bad = int(src.execute(t.filter((t.k > 0) & (t.prev_end.isnull() | (t[f"{start}_us"] < t.prev_end)))
-                                .count()))
-        if n_bad:
-            problems.append(Problem(_file(src, name), f"{start}_at, {end}_at", message, n_rows=n_bad))
+    problems, rows = check_source(src, names)
     if problems:
         _raise(src, problems)
     return rows
 
 
-def _first_rows(src, name: str, pred) -> list[int]:
-    """First (1-based) row numbers where ``pred`` holds, if the engine numbers the file's rows; else []."""
-    t = src.table(name)
-    if "file_row_number" not in t.columns:
-        return []
-    hits = t.filter(pred(t).fill_null(False)).order_by("file_row_number").limit(10)
-    return [int(r) + 1 for r in src.execute(hits.select("file_row_number"))["file_row_number"]]
+def check_frames(frames: dict, files: dict, tz: str, names: list[str], references: str = "if_clean",
+                 skip_rows: dict | None = None) -> list[Problem]:
+    """The aggregation rules on in-memory (coerced) tables: registered in the process's DuckDB and
+    scanned in place, each with its row numbers; the problems found (see :func:`check_source`)."""
+    import numpy as np
+
+    from groupstats.engine import Source, default_engine
+
+    engine = default_engine()
+    raw, registered = {}, []
+    try:
+        for name, frame in frames.items():
+            numbered = frame.assign(**{ROW_NUMBER: np.arange(len(frame), dtype=np.int64)})
+            table_name = f"gs_check_{name}_{id(numbered)}"
+            raw[name] = engine.register(numbered, table_name)
+            registered.append(table_name)
+        src = Source(engine, raw, tz, "the dataset")
+        problems, _ = check_source(src, names, files=files, references=references, skip_rows=skip_rows)
+    finally:
+        for table_name in registered:
+            engine.unregister(table_name)
+    return problems
