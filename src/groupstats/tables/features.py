@@ -142,45 +142,57 @@ def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ..
     keys = rows.group_by(list(KEY_COLUMNS)).aggregate(first_join_us=rows.joined_us.min())
     msgs = src.with_local(src.member_messages(include_operators=True), "sent_us")
     msgs = msgs.mutate(age=cut_day - msgs.day)
+    has_posts = src.has("posts")
+    if has_posts:
+        # quote-replies to posts flagged in the one pass over the messages (a semi join on a second
+        # reference to the messages would make the engine materialise all of them)
+        posts = src.table("posts")
+        post_msgs = posts.filter(posts.message_id.notnull()).select(_post_msg=posts.message_id).distinct()
+        msgs = msgs.left_join(post_msgs, msgs.reply_to == post_msgs._post_msg)
     day = msgs.group_by([*KEY_COLUMNS, "age"]).aggregate(
         n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
         mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
         **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
         evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
         night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
-        weekend=msgs.sent_us.count(where=msgs.weekday >= 5))
+        weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
+        **({"post_replies": msgs._post_msg.count()} if has_posts else {}))
     per = day.group_by(list(KEY_COLUMNS)).aggregate(
         n=day.n.sum(), last_us=day.last_us.max(), replies=day.replies.sum(), mentions=day.mentions.sum(),
         **{f"t_{t}": day[f"t_{t}"].sum() for t in MIX_TYPES},
         evening=day.evening.sum(), night=day.night.sum(), weekend=day.weekend.sum(),
         **{f"m{w}": day.n.sum(where=day.age < w) for w in sorted({*windows, recent_w, long_w})},
-        **{f"a{w}": day.n.count(where=(day.age < w) & (day.n > 0)) for w in windows})
+        **{f"a{w}": day.n.count(where=(day.age < w) & (day.n > 0)) for w in windows},
+        **({"post_replies": day.post_replies.sum()} if has_posts else {}))
     out = keys.left_join(per, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
-    if src.has("posts"):
-        posts = src.table("posts")
+    if has_posts:
         pr = rows.join(posts, [rows.group_id == posts.group_id, posts.posted_us >= rows.joined_us,
                                posts.posted_us <= ibis.coalesce(rows.left_us, cut_us)])
         pr = pr.group_by(list(KEY_COLUMNS)).aggregate(posts_present=pr.posted_us.count())
-        post_msgs = posts.filter(posts.message_id.notnull()).select(reply_to=posts.message_id).distinct()
-        rep = msgs.semi_join(post_msgs, "reply_to")
-        rep = rep.group_by(list(KEY_COLUMNS)).aggregate(post_replies=rep.sent_us.count())
-        for part in (pr, rep):
-            out = out.left_join(part, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
-        if types_present & {"read", "click"}:
-            ev = src.table("events")
-            ev = ev.filter(ev.event_type.isin(("read", "click")) & ev.post_id.notnull())
-            ev = ev.semi_join(posts.select("post_id"), "post_id")
-            ev = ev.select(*KEY_COLUMNS, "event_type", "post_id").distinct()
-            ev = ev.group_by(list(KEY_COLUMNS)).aggregate(reads=ev.post_id.count(where=ev.event_type == "read"),
-                                                          clicks=ev.post_id.count(where=ev.event_type == "click"))
-            out = out.left_join(ev, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
-    if "sign_in" in types_present:
+        out = out.left_join(pr, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+    with_reads = has_posts and bool(types_present & {"read", "click"})
+    if with_reads or "sign_in" in types_present:
+        # one pass over the events: distinct posts read / clicked and distinct local sign-in days
         ev = src.table("events")
-        ev = ev.filter(ev.event_type == "sign_in")
-        ev = src.with_local(ev, "occurred_us")
-        ev = ev.filter(cut_day - ev.day < windows[-1])
-        si = ev.group_by(list(KEY_COLUMNS)).aggregate(sign_in=ev.day.nunique())
-        out = out.left_join(si, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+        wanted = ibis.literal(False)
+        if with_reads:
+            post_ids = posts.select(_post_id=posts.post_id)
+            wanted = ev.event_type.isin(("read", "click")) & ev.post_id.isin(post_ids._post_id)
+        if "sign_in" in types_present:
+            ev = src.with_local(ev, "occurred_us")
+            wanted = wanted | ((ev.event_type == "sign_in") & (cut_day - ev.day < windows[-1]))
+            token = ibis.ifelse(ev.event_type == "sign_in", ev.day.cast("string"), ev.post_id)
+        else:
+            token = ev.post_id
+        ev = ev.filter(wanted).select(*KEY_COLUMNS, "event_type", _token=token).distinct()
+        agg = {}
+        if with_reads:
+            agg.update(reads=ev._token.count(where=ev.event_type == "read"),
+                       clicks=ev._token.count(where=ev.event_type == "click"))
+        if "sign_in" in types_present:
+            agg["sign_in"] = ev._token.count(where=ev.event_type == "sign_in")
+        ev = ev.group_by(list(KEY_COLUMNS)).aggregate(**agg)
+        out = out.left_join(ev, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
     return out
 
 
