@@ -1,6 +1,7 @@
 """Issue 16: with several arms and a multiplicity correction, the reported intervals are adjusted
-(level 1 - alpha * p / p_adjusted) so they never contradict ``significant``; the marginal intervals
-stay in the ``*_unadjusted`` columns."""
+(drawn at the level at which the correction judges each comparison: Bonferroni alpha/m, Holm its
+step, BH alpha R/m; stats/multiplicity.py) so they never contradict ``significant``; the marginal
+intervals stay in the ``*_unadjusted`` columns."""
 from __future__ import annotations
 
 import warnings
@@ -120,8 +121,9 @@ def test_adjusted_welch_interval_matches_reference(correction, sm):
     p_ref = np.array([sps.ttest_ind(frame.loc[frame.arm == a, "y"], frame.loc[frame.arm == 0, "y"],
                                     equal_var=False).pvalue for a in res["arm"]])
     np.testing.assert_allclose(res["p_value"], p_ref, rtol=1e-10)
-    adj_ref = multipletests(p_ref, alpha=ALPHA, method=sm)[1]
-    level = ALPHA * p_ref / adj_ref
+    rejected, adj_ref = multipletests(p_ref, alpha=ALPHA, method=sm)[:2]
+    level = _judged_levels(p_ref, rejected, correction)
+    np.testing.assert_allclose(res["p_adjusted"], adj_ref, rtol=1e-12)
     crit = sps.t.ppf(1 - level / 2, res["df"].to_numpy(float))
     np.testing.assert_allclose(res["ci_low"], res["diff"] - crit * res["se"], rtol=1e-10)
     np.testing.assert_allclose(res["ci_high"], res["diff"] + crit * res["se"], rtol=1e-10)
@@ -131,6 +133,48 @@ def test_adjusted_welch_interval_matches_reference(correction, sm):
         shifted = frame.loc[frame.arm == a, "y"] - res["ci_low"].iloc[i]
         p_edge = sps.ttest_ind(shifted, frame.loc[frame.arm == 0, "y"], equal_var=False).pvalue
         assert p_edge == pytest.approx(level[i], rel=1e-6)
+
+
+def _judged_levels(p, rejected, correction):
+    """The level each hypothesis is judged at, written from the procedures' definitions (an independent
+    implementation): Bonferroni alpha/m; Holm alpha/(m - k + 1) at step k, the first non-rejecting step's
+    level after it; BH alpha * max(R, 1) / m (Benjamini-Yekutieli FCR intervals)."""
+    m = len(p)
+    if correction == "bonferroni":
+        return np.full(m, ALPHA / m)
+    if correction == "bh":
+        return np.full(m, ALPHA * max(int(rejected.sum()), 1) / m)
+    level = np.empty(m)
+    stopped = None
+    for k, i in enumerate(np.argsort(p)):
+        if stopped is None and p[i] * (m - k) >= ALPHA:
+            stopped = ALPHA / (m - k)
+        level[i] = ALPHA / (m - k) if stopped is None else stopped
+    return level
+
+
+def test_levels_are_the_steps_of_the_procedures_and_dual_to_the_flag():
+    """stats.multiplicity.adjusted_levels against the hand-written step levels on random p-values (with
+    ties and p = 0), and p < level exactly when p_adjusted < alpha, for every correction."""
+    from groupstats.stats.multiplicity import adjusted_levels
+
+    rng = np.random.default_rng(12)
+    checked = 0
+    for rep in range(300):
+        m = int(rng.integers(2, 7))
+        p = rng.uniform(0, 0.08, m) ** rng.choice([1.0, 0.5])
+        if rep % 10 == 0:
+            p[0] = p[-1]
+        if rep % 17 == 0:
+            p[1] = 0.0
+        for correction, sm in (("holm", "holm"), ("bonferroni", "bonferroni"), ("bh", "fdr_bh")):
+            rejected, adj_ref = multipletests(p, alpha=ALPHA, method=sm)[:2]
+            adj, level = adjusted_levels(p, ALPHA, correction)
+            np.testing.assert_allclose(adj, adj_ref, rtol=1e-12)
+            np.testing.assert_allclose(level, _judged_levels(p, adj < ALPHA, correction), rtol=1e-12)
+            np.testing.assert_array_equal(p < level, adj < ALPHA)
+            checked += int((adj < ALPHA).sum())
+    assert checked > 300
 
 
 def test_bootstrap_intervals_adjusted_and_consistent():
@@ -146,19 +190,31 @@ def test_bootstrap_intervals_adjusted_and_consistent():
         np.testing.assert_allclose(res["ci_low_unadjusted"], plain["ci_low"])
 
 
-def test_wild_bootstrap_keeps_marginal_intervals_and_says_so():
+def test_wild_bootstrap_intervals_adjusted_by_inverting_at_the_judged_level():
+    """Wild bootstrap with several arms: the intervals invert the bootstrap test at the level the correction
+    judges each arm at, so they exclude 0 exactly when significant (the marginal ones kept)."""
+    from groupstats.stats.multiplicity import adjusted_levels
+
     rng = np.random.default_rng(3)
     frame = _frame(rng, "mean", 3, 18, effect=0.4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = compare_arms(frame, arm="arm", metric="y", cluster="g", method="wild", n_boot=199, seed=1,
-                           correction="holm")
+                           correction="bonferroni")
+        plain = compare_arms(frame, arm="arm", metric="y", cluster="g", method="wild", n_boot=199, seed=1,
+                             correction="none").comparisons
     comp = res.comparisons
-    assert not comp["interval_adjusted"].any()
-    np.testing.assert_allclose(comp["ci_level"], 1 - ALPHA)
-    np.testing.assert_array_equal(comp["ci_low"], comp["ci_low_unadjusted"])
-    np.testing.assert_array_equal(comp["significant"].to_numpy(bool), comp["p_adjusted"].to_numpy(float) < ALPHA)
-    assert any("not adjusted for multiplicity" in n for n in res.notes)
+    assert comp["interval_adjusted"].all()
+    np.testing.assert_allclose(comp["ci_level"], 1 - ALPHA / 2)
+    np.testing.assert_allclose(comp["ci_low_unadjusted"], plain["ci_low"], rtol=1e-12)
+    assert (comp["ci_low"] < comp["ci_low_unadjusted"]).all() and (comp["ci_high"] > comp["ci_high_unadjusted"]).all()
+    _, level = adjusted_levels(comp["p_value"].to_numpy(float), ALPHA, "bonferroni")
+    np.testing.assert_allclose(1 - comp["ci_level"], level)
+    sig = comp["significant"].to_numpy(bool)
+    np.testing.assert_array_equal(sig, comp["p_adjusted"].to_numpy(float) < ALPHA)
+    np.testing.assert_array_equal(sig, _excludes_zero(comp["ci_low"], comp["ci_high"]))
+    np.testing.assert_array_equal(sig, _excludes_zero(comp["rel_ci_low"], comp["rel_ci_high"]))
+    assert not any("not adjusted for multiplicity" in n for n in res.notes)
 
 
 def test_conclusion_mentions_adjusted_intervals():

@@ -426,7 +426,9 @@ def test_result_contract_and_serialisation(fastfood):
     comp = res.comparisons
     # relative diff and MDE derive from the numbers
     np.testing.assert_allclose(comp.rel_diff, comp.arm_mean / comp.control_mean - 1)
-    crit = sps.t.ppf(0.975, comp.df) + sps.t.ppf(0.8, comp.df)
+    # the MDE is at the level each comparison is judged at after Holm (its step: alpha/2, then alpha)
+    assert sorted(1 - comp.ci_level) == pytest.approx([0.025, 0.05])
+    crit = sps.t.ppf(1 - (1 - comp.ci_level) / 2, comp.df) + sps.t.ppf(0.8, comp.df)
     np.testing.assert_allclose(comp.mde, crit * comp.se)
     np.testing.assert_allclose(comp.p_adjusted, multipletests(comp.p_value, method="holm")[1])
     text = res.conclusion()

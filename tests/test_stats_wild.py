@@ -63,8 +63,9 @@ def test_wild_equals_brute_force_refits_with_fixed_effects():
     # CI by test inversion: the bounds sit where the bootstrap p-value crosses alpha
     assert row["ci_low"] < row["diff"] < row["ci_high"]
     eps = 1e-4 * row["se"]
-    assert boot.test(c, row["ci_low"] - eps)[1] <= 0.05 < boot.test(c, row["ci_low"] + eps)[1]
-    assert boot.test(c, row["ci_high"] + eps)[1] <= 0.05 < boot.test(c, row["ci_high"] - eps)[1]
+    # (a value is rejected when its p-value is below alpha, the rule of 'significant')
+    assert boot.test(c, row["ci_low"] - eps)[1] < 0.05 <= boot.test(c, row["ci_low"] + eps)[1]
+    assert boot.test(c, row["ci_high"] + eps)[1] < 0.05 <= boot.test(c, row["ci_high"] - eps)[1]
     assert (row["p_value"] < 0.05) == (not row["ci_low"] <= 0 <= row["ci_high"])
     # relative CI: rel_diff's bounds invert H0: mu_B = (1 + rho) mu_A
     assert row["rel_ci_low"] < row["rel_diff"] < row["rel_ci_high"]

@@ -370,41 +370,17 @@ class WildClusterBootstrap:
 
     def invert(self, contrast_at, start: float, scale: float, alpha: float,
                max_expand: int = 12, iterations: int = 60) -> tuple[float, float]:
-        """Confidence interval by test inversion: the set of ``r`` with p(r) > alpha.
+        """Confidence interval by test inversion: the set of ``r`` with ``p(r) >= alpha``
+        (:func:`groupstats.stats.wild.invert_test`).
 
         ``contrast_at(r)`` returns ``(contrast, delta)`` of the hypothesis for parameter
-        value ``r`` (p(start) must be large, e.g. the point estimate); the bounds are found
-        by expanding ``start +- scale * 2^j`` until rejection, then bisection.  A side that is
-        not rejected within ``2^max_expand`` scales is unbounded: ``-inf`` / ``inf``.
+        value ``r`` (p(start) must be large, e.g. the point estimate). A side that is not
+        rejected within ``2^max_expand`` scales is unbounded: ``-inf`` / ``inf``.
         """
-        def p_of(r):
-            c, delta = contrast_at(r)
-            return self.test(c, delta)[1]
+        from groupstats.stats.wild import invert_test
 
-        if not (math.isfinite(start) and math.isfinite(scale) and scale > 0):
-            return np.nan, np.nan
-        out = []
-        for sign in (-1.0, 1.0):
-            inside, outside = start, None
-            for j in range(max_expand + 1):
-                trial = start + sign * scale * 2.0 ** j
-                if p_of(trial) <= alpha:
-                    outside = trial
-                    break
-                inside = trial
-            if outside is None:
-                out.append(sign * np.inf)
-                continue
-            for _ in range(iterations):
-                mid = 0.5 * (inside + outside)
-                if p_of(mid) <= alpha:
-                    outside = mid
-                else:
-                    inside = mid
-                if abs(outside - inside) <= 1e-10 * max(scale, abs(start)):
-                    break
-            out.append(0.5 * (inside + outside))
-        return out[0], out[1]
+        return invert_test(lambda r: self.test(*contrast_at(r))[1], start, scale, alpha,
+                           max_expand=max_expand, iterations=iterations)
 
 
 def wild_two_arm_cluster_means(cluster_sums: np.ndarray, cluster_sizes: np.ndarray, treated: np.ndarray,

@@ -36,11 +36,12 @@ import pandas as pd
 from groupstats.errors import InsufficientDataError, ParameterError, StatisticalWarning
 from groupstats.stats.comparison_bootstrap import _bootstrap
 from groupstats.stats.comparison_common import (COMPARISON_COLUMNS, CORRECTIONS, FEW_CLUSTERS, KINDS, MDE_POWER,
-                                                METHODS, SRM_P_THRESHOLD, VERY_FEW_CLUSTERS, _Data)
+                                                METHODS, SRM_P_THRESHOLD, VERY_FEW_CLUSTERS, _Data, _finite)
 from groupstats.stats.comparison_counts import _count_means_cr2, _glm_count
 from groupstats.stats.comparison_inputs import _arm_table, _nested, _prepare, _srm, _validate_params
 from groupstats.stats.comparison_means import _delta_ratio, _linear, _welch, _ztest
 from groupstats.stats.comparison_result import ComparisonResult
+from groupstats.stats.multiplicity import adjusted_levels
 
 __all__ = ["compare_arms", "compare_table", "ComparisonResult", "SRM_P_THRESHOLD",
            "KINDS", "CORRECTIONS", "METHODS", "COMPARISON_COLUMNS", "MDE_POWER"]
@@ -95,10 +96,12 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
         for switchback designs where arms switch inside a group.
     alpha : float
         Significance level. With several comparisons and a ``correction`` the CIs are
-        multiplicity-adjusted, each at level ``1 - alpha * p_value / p_adjusted`` (column
-        ``ci_level``), so they exclude 0 exactly when ``significant``; the marginal ``1 - alpha``
-        CIs are kept as ``ci_low_unadjusted`` etc. (wild bootstrap: not adjusted,
-        ``interval_adjusted`` false).
+        multiplicity-adjusted: each is drawn at the level ``alpha_i`` at which the correction
+        judges the comparison (:func:`groupstats.stats.multiplicity.adjusted_levels`: Bonferroni
+        ``alpha / m``, Holm the level of the comparison's step, BH ``alpha R / m``; column
+        ``ci_level = 1 - alpha_i``), so they exclude 0 exactly when ``significant``; the marginal
+        ``1 - alpha`` CIs are kept as ``ci_low_unadjusted`` etc. ``mde``/``mde_rel`` are at the same
+        ``alpha_i`` (the test actually run), at ``alpha`` with one comparison.
     correction : {"holm", "bh", "bonferroni", "none"}
         Multiple-comparison correction of the p-values
         (``statsmodels.stats.multitest.multipletests``).
@@ -117,8 +120,9 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
         (``n_boot`` draws, ``seed``) for the linear kinds (mean, proportion,
         ratio) with ``cluster``, also with ``covariate`` and ``fixed_effects``:
         the p-value is ``mean(|t*| >= |t|)`` (CR0 t-ratios) and the CIs (absolute
-        and relative) invert that test with the same weights; ``se``, ``df`` and
-        ``mde`` are CR2's.
+        and relative) invert that test with the same weights, at ``alpha_i`` when
+        adjusted; fixed effects are absorbed (never a dense column per level);
+        ``se``, ``df`` and ``mde`` are CR2's.
     expected_ratio : dict or list, optional
         Planned allocation for the SRM check, ``{arm: weight}`` or a list in
         sorted arm order; equal by default.
@@ -260,86 +264,60 @@ def _pooled_variance_reduction(data: _Data) -> float:
     return float(1 - ((yc - theta * xc) @ (yc - theta * xc)) / (yc @ yc))
 
 
-def _adjust_p(p: np.ndarray, method: str) -> np.ndarray:
-    """Holm, Benjamini-Hochberg or Bonferroni adjusted p-values (as statsmodels' ``multipletests``,
-    which the tests use as the reference; computed here to keep statsmodels out of the CLI's start-up)."""
-    m = len(p)
-    if method == "bonferroni":
-        return np.minimum(p * m, 1.0)
-    order = np.argsort(p, kind="stable")
-    ranked = p[order]
-    if method == "holm":
-        adj = np.minimum(np.maximum.accumulate(ranked * (m - np.arange(m))), 1.0)
-    elif method == "fdr_bh":
-        adj = np.minimum(np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1], 1.0)
-    else:  # pragma: no cover - guarded by CORRECTIONS
-        raise ValueError(method)
-    out = np.empty(m)
-    out[order] = adj
-    return out
-
-
 def _comparisons_frame(rows: list[dict], correction: str, alpha: float) -> pd.DataFrame:
-    comp = pd.DataFrame([{k: v for k, v in r.items() if k != "_interval_at"} for r in rows])
+    comp = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
     if "variance_reduction" not in comp:
         comp["variance_reduction"] = np.nan
-    p = comp["p_value"].to_numpy(float)
-    adj = p.copy()
-    ok = np.isfinite(p)
-    # one comparison: every correction is the identity (skip the call, it is slow)
-    if CORRECTIONS[correction] is not None and ok.sum() > 1:
-        adj[ok] = _adjust_p(p[ok], CORRECTIONS[correction])
+    adj, levels = adjusted_levels(comp["p_value"].to_numpy(float), alpha, correction)
     comp["p_adjusted"] = adj
     comp["significant"] = np.where(np.isfinite(adj), adj < alpha, False).astype(bool)
-    _adjust_intervals(comp, [r.get("_interval_at") for r in rows], alpha)
+    _adjust_intervals(comp, rows, levels, alpha)
     comp["arm"] = pd.Series(list(comp["arm"]), dtype=object)
     comp["control"] = pd.Series(list(comp["control"]), dtype=object)
     return comp[COMPARISON_COLUMNS]
 
 
-def comparison_levels(p: np.ndarray, p_adjusted: np.ndarray, alpha: float) -> np.ndarray:
-    """Per-comparison level ``alpha_i = alpha * p / p_adjusted`` of multiplicity-adjusted intervals.
+def _adjust_intervals(comp: pd.DataFrame, rows: list[dict], levels: np.ndarray, alpha: float) -> None:
+    """Multiplicity-adjusted intervals and MDEs (in place), keeping the marginal intervals.
 
-    For Holm, Bonferroni and Benjamini-Hochberg ``p < alpha_i`` exactly when ``p_adjusted < alpha``,
-    so an interval at ``1 - alpha_i`` that is dual to ``p`` excludes 0 exactly when the comparison is
-    flagged significant. ``alpha`` where nothing is adjusted (one comparison, no correction, NaN);
-    ``alpha / m`` (Bonferroni) where ``p`` is 0.
-    """
-    p = np.asarray(p, dtype=float)
-    adj = np.asarray(p_adjusted, dtype=float)
-    level = np.full(len(p), float(alpha))
-    ok = np.isfinite(p) & np.isfinite(adj)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(ok & (adj > 0), p / adj, np.nan)
-    level = np.where(ok & (adj > 0), alpha * np.minimum(ratio, 1.0), level)
-    level = np.where(ok & (adj <= 0) & (p <= 0), alpha / max(int(ok.sum()), 1), level)
-    return level
-
-
-def _adjust_intervals(comp: pd.DataFrame, interval_at: list, alpha: float) -> None:
-    """Replace the intervals by multiplicity-adjusted ones (in place), keeping the marginal ones.
-
-    ``ci_low, ci_high, rel_ci_low, rel_ci_high`` become intervals at ``ci_level = 1 - alpha_i``
-    (:func:`comparison_levels`) recomputed by each row's own rule, so they exclude 0 exactly
-    when ``significant``; the marginal ``1 - alpha`` intervals stay as ``*_unadjusted``. Rows
-    whose method cannot recompute its interval at another level (wild bootstrap inversion) keep
-    the marginal interval, ``ci_level = 1 - alpha`` and ``interval_adjusted = False``.
+    ``ci_low, ci_high, rel_ci_low, rel_ci_high`` become intervals at ``ci_level = 1 - alpha_i``, the
+    level at which the correction judges the comparison (:func:`groupstats.stats.multiplicity.adjusted_levels`:
+    Bonferroni ``alpha / m``, Holm the comparison's step, BH ``alpha R / m``), recomputed by each row's own
+    rule (its ``_interval_at``), so they exclude 0 exactly when ``significant``; the marginal ``1 - alpha``
+    intervals stay as ``*_unadjusted``. ``mde`` and ``mde_rel`` are recomputed at the same ``alpha_i``: the
+    effect the test actually run detects with 80% power (two-sided level ``alpha_i``).
     """
     cols = ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high")
     for col in cols:
         comp[col + "_unadjusted"] = comp[col].to_numpy(float)
-    levels = comparison_levels(comp["p_value"].to_numpy(float), comp["p_adjusted"].to_numpy(float), alpha)
+    levels = np.asarray(levels, dtype=float).copy()
     adjusted = np.ones(len(comp), dtype=bool)
-    for i, (level, fn) in enumerate(zip(levels, interval_at)):
+    for i, (level, row) in enumerate(zip(levels, rows)):
+        fn = row.get("_interval_at")
         if fn is None:
             adjusted[i], levels[i] = False, alpha
             continue
         if level == alpha:
             continue
         ci, rel_ci = fn(float(level))
-        comp.loc[comp.index[i], list(cols)] = [float(ci[0]), float(ci[1]), float(rel_ci[0]), float(rel_ci[1])]
+        idx = comp.index[i]
+        comp.loc[idx, list(cols)] = [float(ci[0]), float(ci[1]), float(rel_ci[0]), float(rel_ci[1])]
+        mde_at = row.get("_mde_at") or _mde_rescaled(row, alpha)
+        mde = float(mde_at(float(level)))
+        comp.loc[idx, "mde"] = mde
+        mu_c = row.get("control_mean", np.nan)
+        comp.loc[idx, "mde_rel"] = mde / abs(mu_c) if _finite(mu_c) and mu_c != 0 else np.nan
     comp["ci_level"] = 1.0 - levels
     comp["interval_adjusted"] = adjusted
+
+
+def _mde_rescaled(row: dict, alpha: float):
+    """MDE at another level for a row whose MDE is ``(t_{1-alpha/2} + t_{power}) * se`` (df of the row)."""
+    from groupstats.stats.comparison_common import _q
+
+    df = float(row.get("df", np.inf))
+    base = _q(1 - alpha / 2, df) + _q(MDE_POWER, df)
+    return lambda level: row["mde"] * (_q(1 - level / 2, df) + _q(MDE_POWER, df)) / base
 
 
 def _add_notes(notes, data, cluster, method_used, srm, n_comp, correction):
@@ -356,15 +334,13 @@ def _add_notes(notes, data, cluster, method_used, srm, n_comp, correction):
     if not srm["ok"]:
         notes.append(f"Sample ratio mismatch: p = {srm['p_value']:.2g} < {SRM_P_THRESHOLD:g} "
                      f"({srm['unit']} per arm {srm['observed']}).")
-    if n_comp > 1 and correction != "none" and "wild" in method_used:
-        notes.append(f"p_adjusted uses the {correction} correction over {n_comp} comparisons and sets "
-                     "'significant'; the wild-bootstrap CIs are not adjusted for multiplicity "
-                     "(interval_adjusted false), so an interval may exclude 0 while the adjusted "
-                     "p-value is not significant.")
-    elif n_comp > 1 and correction != "none":
+    if n_comp > 1 and correction != "none":
+        rule = {"holm": "Holm: the level of its step", "bonferroni": "Bonferroni: alpha / m",
+                "bh": "Benjamini-Hochberg: alpha * rejections / m"}[correction]
         notes.append(f"p_adjusted uses the {correction} correction over {n_comp} comparisons; "
-                     "CIs are adjusted for multiple comparisons to match (each at level 1 - alpha * p / "
-                     "p_adjusted, column ci_level; the marginal CIs are the *_unadjusted columns).")
+                     "CIs are adjusted for multiple comparisons to match: each is drawn at the level at which "
+                     f"the correction judges it ({rule}; column ci_level; the marginal CIs are the "
+                     "*_unadjusted columns). The MDE is at the same level.")
 
 
 _READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),

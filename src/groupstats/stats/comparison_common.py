@@ -11,10 +11,9 @@ import pandas as pd
 from scipy import stats as sps
 
 from groupstats.stats.intervals import fieller_relative
+from groupstats.stats.multiplicity import CORRECTIONS  # noqa: F401  (re-exported: accepted correction values)
 
 KINDS = ("mean", "proportion", "count", "ratio")
-#: Accepted ``correction`` values and the statsmodels ``multipletests`` method each maps to.
-CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}
 #: Accepted ``method`` values (see :func:`compare_arms`).
 METHODS = ("auto", "cr2", "cr1", "model", "negbin", "bootstrap", "wild")
 #: SRM alarm threshold: the allocation is flagged when the chi-square p-value is

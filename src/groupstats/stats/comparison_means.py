@@ -13,6 +13,7 @@ from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.stats.cluster import SandwichFit, WildClusterBootstrap, sandwich, webb_weights
 from groupstats.stats.comparison_common import _Data, _finite, _row, _two_sided_p
 from groupstats.stats.fixed_effects import FixedEffects, absorbed_sandwich, demean
+from groupstats.stats.wild import AbsorbedWildBootstrap
 
 # --------------------------------------------------------------------------- unclustered classics
 def _welch(data: _Data, alpha: float) -> list[dict]:
@@ -159,7 +160,7 @@ def _linear(data: _Data, kind: str, vcov_type: str, alpha: float,
         y, w, codes, cov, fe, clus = _ratio_cells(data)
     else:
         w = np.ones(len(y))
-    absorbed = fe is not None and fe.shape[1] > 0 and wild is None
+    absorbed = fe is not None and fe.shape[1] > 0 and not (wild is not None and _WILD_DENSE_FE)
     if absorbed:
         fe_codes = FixedEffects.from_frame(fe)
         rows, resid_var = _absorbed_linear_fit(codes, n_arms, cov, fe_codes, y, w, clus, vcov_type,
@@ -168,7 +169,14 @@ def _linear(data: _Data, kind: str, vcov_type: str, alpha: float,
         design = _design(codes, n_arms, cov, fe, w)
         rows, resid_var = _linear_fit(design, y, w, clus, vcov_type, data.labels, alpha)
     if wild is not None:
-        _wild_rows(rows, design, y, w, clus, alpha, *wild)
+        n_boot, seed = wild
+        _, clus_codes = np.unique(np.asarray(clus), return_inverse=True)   # codes 0..G-1 in code order
+        draws = webb_weights(n_boot, int(clus_codes.max()) + 1, seed)
+        if absorbed:
+            boot, means = _absorbed_wild(codes, n_arms, cov, fe_codes, y, w, clus_codes, draws)
+        else:
+            boot, means = _dense_wild(design, y, w, clus_codes, draws)
+        _wild_rows(rows, boot, means, alpha)
     vr = None
     if cov is not None:
         if absorbed:
@@ -234,37 +242,73 @@ def _ratio_cells(data: _Data):
             clus[keep] if clus is not None else None)
 
 
-def _wild_rows(rows: list[dict], design: _Design, y, w, clus, alpha: float, n_boot: int, seed) -> None:
-    """Restricted wild cluster bootstrap (Webb weights) p-values and test-inversion CIs, in place.
+#: Test hook: build dense fixed-effect dummies for method='wild' (the reference the absorbed version is
+#: checked against); never set in production.
+_WILD_DENSE_FE = False
 
-    For arm a vs control the hypotheses are ``(l_a - l_0)' beta = delta`` (difference) and
-    ``(l_a - (1 + rho) l_0)' beta = 0`` (relative difference rho), with ``l_a`` the
-    g-computation vectors of :func:`_linear_fit`; each CI is the set of values not rejected at
-    ``alpha`` by the null-imposed bootstrap with the same (seeded) weights.  ``se``, ``df``
-    and ``mde`` stay those of the CR2 fit.
-    """
-    x = design.x
+
+def _dense_wild(design: _Design, y, w, clus_codes, draws):
+    """Wild bootstrap on the dense design (no fixed effects, or the test reference): the bootstrap
+    and each arm's g-computation mean as a vector of coefficients."""
     sw = np.sqrt(w)
-    _, clus = np.unique(np.asarray(clus), return_inverse=True)    # codes 0..G-1 in code order
-    n_clusters = int(clus.max()) + 1
-    boot = WildClusterBootstrap(x * sw[:, None], y * sw, clus, webb_weights(n_boot, n_clusters, seed))
-    avg = np.average(x, axis=0, weights=design.weights)
-    grads = []
+    boot = WildClusterBootstrap(design.x * sw[:, None], y * sw, clus_codes, draws)
+    avg = np.average(design.x, axis=0, weights=design.weights)
+    means = []
     for a in range(design.n_arms):
         lvec = avg.copy()
         lvec[:design.n_arms] = 0.0
         lvec[a] = 1.0
-        grads.append(lvec)
+        means.append(lvec)
+    return boot, means
+
+
+def _absorbed_wild(codes, n_arms, cov, fe: FixedEffects, y, w, clus_codes, draws):
+    """Wild bootstrap with the fixed effects absorbed (:class:`groupstats.stats.wild.AbsorbedWildBootstrap`):
+    memory proportional to the rows, not rows x levels. Arm means are functionals of
+    ``theta = (beta, mean_w(y))``: control ``mean(y) - share' beta``, arm a that plus ``beta_a`` (the
+    g-computation means of :func:`_absorbed_linear_fit`)."""
+    xd = _absorbed_regressors(codes, n_arms, cov, fe, w)
+    yd = demean(y, fe, weights=w)
+    boot = AbsorbedWildBootstrap(xd, yd, float(np.average(y, weights=w)), clus_codes, fe, draws, weights=w)
+    k = xd.shape[1]
+    share = np.array([np.average(codes == a, weights=w) for a in range(1, n_arms)])
+    g0 = np.zeros(k + 1)
+    g0[: n_arms - 1] = -share
+    g0[k] = 1.0
+    means = [g0]
+    for a in range(1, n_arms):
+        ga = g0.copy()
+        ga[a - 1] += 1.0
+        means.append(ga)
+    return boot, means
+
+
+def _wild_rows(rows: list[dict], boot, means: list, alpha: float) -> None:
+    """Restricted wild cluster bootstrap (Webb weights) p-values and test-inversion CIs, in place.
+
+    For arm a vs control the hypotheses are ``(m_a - m_0)' theta = delta`` (difference) and
+    ``(m_a - (1 + rho) m_0)' theta = 0`` (relative difference rho), with ``m_a`` the arm means as
+    functionals of the bootstrap's coefficients (``means``); each CI is the set of values not rejected
+    (p >= level) by the null-imposed bootstrap with the same (seeded) weights. The rows' ``_interval_at``
+    inverts the same test at another level, so multiplicity-adjusted intervals follow the same rule
+    and exclude 0 exactly when ``significant``. ``se``, ``df`` and ``mde`` stay those of the CR2 fit.
+    """
     for a, row in enumerate(rows, start=1):
-        contrast = grads[a] - grads[0]
+        contrast = means[a] - means[0]
         t, p = boot.test(contrast, 0.0)
         row["p_value"], row["statistic"] = p, t
-        row["_interval_at"] = None     # inversion at another level not recomputed: intervals stay unadjusted
-        row["ci_low"], row["ci_high"] = boot.invert(lambda r, c=contrast: (c, r), row["diff"], row["se"], alpha)
         se_rel = row["se"] / abs(row["control_mean"]) if row["control_mean"] != 0 else np.nan
-        if _finite(row["rel_diff"]) and _finite(se_rel) and se_rel > 0:
-            row["rel_ci_low"], row["rel_ci_high"] = boot.invert(
-                lambda r, ga=grads[a], g0=grads[0]: (ga - (1.0 + r) * g0, 0.0), row["rel_diff"], se_rel, alpha)
+        rel_ok = _finite(row["rel_diff"]) and _finite(se_rel) and se_rel > 0
+
+        def interval_at(level, c=contrast, ga=means[a], g0=means[0], diff=row["diff"], se=row["se"],
+                        rel=row["rel_diff"], se_rel=se_rel, rel_ok=rel_ok):
+            ci = boot.invert(lambda r: (c, r), diff, se, level)
+            rel_ci = (boot.invert(lambda r: (ga - (1.0 + r) * g0, 0.0), rel, se_rel, level)
+                      if rel_ok else (row["rel_ci_low"], row["rel_ci_high"]))
+            return ci, rel_ci
+
+        (row["ci_low"], row["ci_high"]), (row["rel_ci_low"], row["rel_ci_high"]) = interval_at(alpha)
+        row["_interval_at"] = interval_at
 
 
 _COLLINEAR_FE = ("The arms are collinear with the fixed effects (the arm does not vary within the "

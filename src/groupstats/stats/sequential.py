@@ -59,6 +59,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from groupstats.errors import ParameterError
+from groupstats.stats.multiplicity import adjusted_levels
 
 __all__ = ["sequential_rho", "boundary_multiplier", "confidence_sequence", "always_valid_p",
            "sequential_comparisons", "observed_units", "planned_units", "as_of_cutoff",
@@ -208,7 +209,8 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
     the fixed-horizon values are kept as ``p_value_fixed, ci_low_fixed, ci_high_fixed,
     rel_ci_low_fixed, rel_ci_high_fixed`` (marginal, unadjusted intervals); plus ``n_units, n_opt, boundary`` (half-width in
     standard errors). With several arms and a correction the intervals are adjusted for multiple
-    comparisons (the boundary at level ``alpha * p / p_adjusted``, ``ci_level``; rho stays tuned
+    comparisons (the boundary at the level at which the correction judges each comparison,
+    :func:`groupstats.stats.multiplicity.adjusted_levels`, ``ci_level``; rho stays tuned
     at ``alpha``), so they exclude 0 exactly when ``significant``; the marginal sequences are the
     ``*_unadjusted`` columns. The relative interval is widened by the same factor as the absolute one
     (it keeps its own shape, e.g. for rate ratios).
@@ -247,18 +249,13 @@ def sequential_comparisons(comparisons: pd.DataFrame, n_units: float, n_opt: flo
                 np.where(use, f_low, rel_low), np.where(use, f_high, rel_high))
 
     p = always_valid_p(diff, se, n_units, n_opt, alpha, df)
-    adj = p.copy()
-    ok = np.isfinite(p)
-    if correction != "none" and ok.sum() > 1:
-        adj[ok] = adjust_p(p[ok], correction)
+    # multiplicity-adjusted sequences: the boundary at the level alpha_i at which the correction judges
+    # each comparison (stats.multiplicity: Bonferroni alpha/m, Holm its step, BH alpha R/m) with rho kept
+    # at alpha's, which is dual to the always-valid p (p < alpha_i iff it excludes 0)
+    adj, levels = adjusted_levels(p, alpha, correction)
     out["p_value"] = p
     out["p_adjusted"] = adj
     out["significant"] = np.where(np.isfinite(adj), adj < alpha, False).astype(bool)
-    # multiplicity-adjusted sequences: the boundary at level alpha_i = alpha * p / p_adjusted with rho
-    # kept at alpha's, which is dual to the always-valid p (p < alpha_i iff it excludes 0)
-    from groupstats.stats.compare import comparison_levels
-
-    levels = comparison_levels(p, adj, alpha)
     x = float(n_units) * sequential_rho(n_opt, alpha) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         g_adj = np.where(x > 0, np.sqrt(2 * (x + 1) / x * np.log(np.sqrt(x + 1) / levels)), np.inf)
@@ -327,14 +324,15 @@ def adjust_p(p, correction: str = "holm") -> np.ndarray:
     The comparison engine's adjustment (one implementation; the same as statsmodels' ``multipletests``,
     which a test checks, without its per-call garbage collection that costs a monitoring loop seconds).
     """
-    from groupstats.stats.compare import CORRECTIONS, _adjust_p
+    from groupstats.stats.multiplicity import CORRECTIONS
+    from groupstats.stats.multiplicity import adjust_p as _adjust
 
     p = np.asarray(p, dtype=float)
     if correction not in CORRECTIONS:
         raise ParameterError(f"correction={correction!r} is not supported; use holm, bh, bonferroni or none.")
     if CORRECTIONS[correction] is None or len(p) <= 1:
         return p.copy()
-    return _adjust_p(p, CORRECTIONS[correction])
+    return _adjust(p, correction)
 
 
 def with_comparisons(result, comparisons: pd.DataFrame):
