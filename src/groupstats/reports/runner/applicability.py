@@ -1,0 +1,85 @@
+"""Which reports a dataset can support, decided from its tables before anything runs, and the reason
+shown for a report that does not apply."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from groupstats.reports.runner.planning import ReportJob
+from groupstats.reports.runner.header import report_lang
+
+
+# --------------------------------------------------------------------------------------
+# applicability: which reports a dataset can support, decided from its tables before papermill
+# --------------------------------------------------------------------------------------
+#: Tables a report needs besides messages and members (which every valid dataset has), by notebook.
+REPORT_NEEDS: dict[str, tuple[str, ...]] = {
+    "posting_time_ab": ("posts", "assignments"),
+    "experiment_monitor": ("posts", "assignments"),
+    "content_mix": ("posts", "assignments"),
+    "plan_slots": ("posts",),
+}
+
+
+def _register_applicability_words() -> None:
+    from groupstats.reports.i18n import register
+
+    register({
+        "index.not_applicable": {"zh": "不适用", "en": "not applicable"},
+        "index.n_not_applicable": {"zh": "{n} 份报告不适用于此数据集(原因见下表),未运行。",
+                                   "en": "{n} report(s) not applicable to this dataset (reasons below); not run."},
+        "applicability.no_table": {"zh": "没有 {table} 表:{report}需要 {needs}",
+                                   "en": "no {table} table: {report} needs {needs}"},
+        "applicability.empty_table": {"zh": "{table} 表没有数据:{report}需要 {needs}",
+                                      "en": "the {table} table is empty: {report} needs {needs}"},
+        "applicability.and": {"zh": "和", "en": "and"},
+        "report.posting_time_ab": {"zh": "发帖时段 A/B 检验", "en": "posting-time A/B"},
+        "report.experiment_monitor": {"zh": "实验监测", "en": "the experiment monitor"},
+        "report.content_mix": {"zh": "内容配比实验", "en": "the content-mix experiment"},
+        "report.plan_slots": {"zh": "时段实验规划", "en": "planning a slot test"},
+    })
+
+
+_register_applicability_words()
+
+
+def not_applicable_reason(report: str, table_rows: Mapping[str, int], lang: str = "en") -> str | None:
+    """Why report ``report`` (a notebook stem) cannot run on a dataset, or None if it can.
+
+    ``table_rows`` maps each table the dataset has to its number of rows. A report is not
+    applicable when a table it needs (:data:`REPORT_NEEDS`) is absent or empty, e.g.
+    "no posts table: posting-time A/B needs posts and assignments".
+    """
+    from groupstats.reports.i18n import t
+
+    needs = REPORT_NEEDS.get(report.split("--", 1)[0], ())
+    for table in needs:
+        rows = table_rows.get(table)
+        if rows is None or rows == 0:
+            return t("applicability.no_table" if rows is None else "applicability.empty_table", lang,
+                     table=table, report=t(f"report.{report.split('--', 1)[0]}", lang),
+                     needs=f" {t('applicability.and', lang)} ".join(needs))
+    return None
+
+
+#: Errors by which an analysis says the data cannot support it (too little history, a missing
+#: table): a report stopped by one of them is not applicable, with the error's message as reason.
+NOT_APPLICABLE_ERRORS = ("InsufficientDataError", "MissingTableError")
+
+
+def _mark_not_applicable(outcome: "ReportOutcome") -> None:
+    """Turn a run stopped by an :data:`NOT_APPLICABLE_ERRORS` error into ``not_applicable``.
+
+    Its page is kept: it shows where the analysis stopped and the message.
+    """
+    ename, _, evalue = (outcome.error or "").partition(": ")
+    if outcome.status == "failed" and ename in NOT_APPLICABLE_ERRORS:
+        outcome.status, outcome.reason = "not_applicable", evalue
+
+
+def job_not_applicable(job: ReportJob, table_rows: Mapping[str, int] | None) -> str | None:
+    """:func:`not_applicable_reason` of a planned run (None when the dataset could not be read:
+    the run then fails and its page shows why)."""
+    if table_rows is None:
+        return None
+    return not_applicable_reason(Path(job.notebook).stem, table_rows, report_lang(job))
