@@ -293,14 +293,40 @@ class TierAssignment(Result):
                             "source": self.spec.get("source"), "cutoff": self.cutoff, "counts": self.to_frame(),
                             "notes": self.notes, "conclusion": self.conclusion()})
 
-    def conclusion(self) -> str:
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("tiersres.title", self._lang(lang), preset=self.spec.get("title", self.spec["name"]))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
         frame = self.to_frame()
-        parts = ", ".join(f"{r.tier} {r.share:.0%}" for r in frame.itertuples())
-        text = (f"{len(self.assignments):,} members under the '{self.spec['name']}' preset (thresholds from "
-                f"the playbook article \"{self.spec.get('source', '?')}\"): {parts}.")
+        frame["tier"] = [tier_name(x, lang) for x in frame["tier"]]
+        return format_frame(frame, [("tier", "seg.col.tier", "text"), ("members", "seg.col.size", "int"),
+                                    ("share", "col.share", "pct")], lang)
+
+    def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import fmt_num, fmt_pct, join, note_text, t
+
+        lang = self._lang(lang)
+        frame = self.to_frame()
+        parts = join([f"{tier_name(r.tier, lang)} {fmt_pct(r.share, lang, digits=0)}" for r in frame.itertuples()],
+                     lang)
+        text = t("tiersres.conclusion", lang, n=fmt_num(len(self.assignments), lang), preset=self.spec["name"],
+                 source=self.spec.get("source", "?"), parts=parts)
         for note in self.notes:
-            text += f"\nNote: {note}"
+            text += "\n" + t("result.note", lang, note=note_text(note, lang))
         return text
+
+
+def tier_name(tier, lang: str) -> str:
+    """A tier in the language ('core' -> '核心'); tiers a preset names otherwise stay as they are."""
+    from groupstats.reports.i18n import CATALOGUE, t
+
+    key = f"tier.{tier}"
+    return t(key, lang) if key in CATALOGUE else str(tier)
 
 
 def compare_tiers_segments(tiers, segments, tier_order=None, segment_order=None) -> "TierComparison":
@@ -347,12 +373,33 @@ class TierComparison(Result):
         return to_jsonable({"adjusted_rand_index": self.ari, "adjusted_mutual_info": self.ami,
                             "crosstab": {str(k): v for k, v in self.crosstab.to_dict(orient="index").items()}})
 
-    def conclusion(self) -> str:
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("tiersres.vs_title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        from groupstats.reports.i18n import t
+
+        lang = self._lang(lang)
+        from groupstats.reports.pages.segments import segment_name
+
+        frame = self.crosstab.copy()
+        frame.index = [tier_name(x, lang) for x in frame.index]
+        frame.columns = [segment_name(c, lang) for c in frame.columns]
+        return frame.rename_axis(t("seg.col.tier", lang)).reset_index()
+
+    def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import fmt_pct, t
+        from groupstats.reports.pages.segments import segment_name
+
+        lang = self._lang(lang)
         level = ("closely" if self.ari >= 0.6 else "partly" if self.ari >= 0.3 else "weakly" if self.ari >= 0.1
                  else "hardly")
         main = self.crosstab.idxmax(axis=1)
         share = (self.crosstab.max(axis=1) / self.crosstab.sum(axis=1).clip(lower=1))
-        pairs = "; ".join(f"{t} -> mostly {main[t]} ({share[t]:.0%})" for t in self.crosstab.index
-                          if self.crosstab.loc[t].sum() > 0)
-        return (f"Tiers and segments agree {level} (adjusted Rand index {self.ari:.2f}, adjusted mutual "
-                f"information {self.ami:.2f}). {pairs}.")
+        pairs = t("healthres.sep", lang).join(
+            t("tiersres.pair", lang, tier=tier_name(x, lang), segment=segment_name(main[x], lang),
+              share=fmt_pct(share[x], lang, digits=0)) for x in self.crosstab.index if self.crosstab.loc[x].sum() > 0)
+        return t("tiersres.agree", lang, level=t(f"tiersres.level.{level}", lang), ari=f"{self.ari:.2f}",
+                 ami=f"{self.ami:.2f}", pairs=pairs)

@@ -191,7 +191,7 @@ class AuditResult(Result):
 
         display(HTML(self.summary_html() if what == "summary" else self.details_html()))
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         n = self.counts()
         lines = [t("audit.card.key", self.lang, n=len(self.claims), **n), self.multiplicity["description"]]
         lines += [e["description"] for e in self.experiments]

@@ -58,6 +58,30 @@ class ChurnBacktest(Result):
     models: dict = field(default_factory=dict, repr=False)
     title: str = "Churn risk: time-split backtest"
 
+    #: the metrics for people (header key, kind of value)
+    text_columns = (("model", "churn.col.model", "text"), ("population", "churn.col.population", "text"),
+                    ("n", "col.n", "int"), ("base_rate", "churn.col.base_rate", "pct"),
+                    ("roc_auc", "churn.col.roc_auc", "num"), ("brier", "churn.col.brier", "num"),
+                    ("calibration_intercept", "field.calibration_intercept", "num"),
+                    ("calibration_slope", "field.calibration_slope", "num"),
+                    ("capture_10", "churn.col.capture_10", "pct"))
+
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("churnres.backtest_title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        from groupstats.reports.i18n import CATALOGUE, t
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        m = self.metrics.copy()
+        m["model"] = [t(f"churn.model.{v}", lang) if f"churn.model.{v}" in CATALOGUE else v for v in m["model"]]
+        m["population"] = [t(f"churn.pop.{v}", lang) if f"churn.pop.{v}" in CATALOGUE else v
+                           for v in m["population"]]
+        return format_frame(m, [c for c in self.text_columns if c[0] in m], lang)
+
     def to_frame(self) -> pd.DataFrame:
         return self.metrics.copy()
 
@@ -71,7 +95,7 @@ class ChurnBacktest(Result):
             "calibration": self.calibration, "importance": self.importance, "bgnbd": self.bgnbd,
             "notes": self.notes, "conclusion": self.conclusion()})
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         m = self.metrics.set_index(["model", "population"])
         e = self.cutoffs["evaluation"]
         calibrated = (f"calibrated on {_fmt(self.cutoffs['calibration'])}" if self.cutoffs["calibration"] is not None
@@ -298,41 +322,135 @@ class ChurnRiskResult(Result):
         }
         return to_jsonable(out)
 
-    def to_string(self) -> str:
-        text = super().to_string() if len(self.scores) <= 20 else (
-            f"{self.title}\n{self.top(20).to_string(index=False)}\n... ({len(self.scores)} members)\n\n"
-            f"{self.conclusion()}")
-        if self.backtest is not None:
-            with pd.option_context("display.width", 160, "display.max_columns", 50,
-                                   "display.float_format", "{:.3g}".format):
-                text += "\n\nBacktest\n" + self.backtest.metrics.to_string(index=False)
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("churnres.title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None, n: int | None = None) -> pd.DataFrame:
+        """The members at highest risk for people (all with ``n=None``): risk in percent, drivers in words."""
+        from groupstats.reports.i18n import CATALOGUE, t
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        top = self.top(len(self.scores) if n is None else n).copy()
+
+        def words(name) -> str:
+            key = f"feature.{name}"
+            return t(key, lang) if key in CATALOGUE else str(name).replace("_", " ")
+
+        ordered = self.scores.loc[top.index]
+        drivers = [[ordered.at[i, c] for c in ("driver_1", "driver_2", "driver_3")
+                    if c in ordered and isinstance(ordered.at[i, c], str) and ordered.at[i, c]] for i in top.index]
+        top["drivers"] = [t("word.list_sep", lang).join(words(d) for d in ds) for ds in drivers]
+        return format_frame(top, [("group_id", "col.group", "text"), ("member_id", "col.member", "text"),
+                                  ("risk", "churn.col.risk", "pct"), ("rank", "field.rank", "int"),
+                                  ("silent_days", "churn.col.silent_days", "days"),
+                                  ("active_before", "field.active_before", "bool"),
+                                  ("drivers", "churn.col.drivers", "text")], lang)
+
+    def to_string(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import fmt_num, t
+
+        lang = self._lang(lang)
+        with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 90):
+            body = self.text_frame(lang, n=20).to_string(index=False)
+            text = f"{self.title_text(lang)}\n{body}"
+            if len(self.scores) > 20:
+                text += "\n" + t("churnres.more", lang, n=fmt_num(len(self.scores), lang))
+            text += f"\n\n{self.conclusion(lang)}"
+            if self.backtest is not None:
+                text += "\n\n" + self.backtest.title_text(lang) + "\n" + \
+                    self.backtest.text_frame(lang).to_string(index=False)
         return text
 
     def top(self, n: int = 20) -> pd.DataFrame:
         cols = [*KEYS, "risk", "rank", "silent_days", "active_before", "top_drivers"]
         return self.scores.sort_values("risk", ascending=False).head(n)[[c for c in cols if c in self.scores]]
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import fmt_num, fmt_pct, note_text, t
+
+        lang = self._lang(lang)
         s = self.scores
-        lines = [f"Scored {len(s)} members present on {_fmt(self.scoring_cutoff)} with the {self.model} model for "
-                 f"churn = {self.definition.describe()}. Mean risk {s['risk'].mean():.0%}; "
-                 f"{int((s['risk'] > 0.5).sum())} members have a risk above 50%."]
+        model = t(f"churn.model.{self.model}", lang) if f"churn.model.{self.model}" in _catalogue() else self.model
+        lines = [t("churnres.scored", lang, n=fmt_num(len(s), lang), date=_fmt(self.scoring_cutoff), model=model,
+                   definition=churn_definition_text(self.definition, lang), mean=fmt_pct(s["risk"].mean(), lang, digits=0),
+                   high=fmt_num(int((s["risk"] > 0.5).sum()), lang))]
         if self.backtest is not None:
             b = self.backtest.metrics.set_index(["model", "population"])
             if (self.model, "active") in b.index:
                 r = b.loc[(self.model, "active")]
-                lines.append(f"In the backtest at {_fmt(self.backtest.cutoffs['evaluation'])} this model reached ROC AUC "
-                             f"{r['roc_auc']:.2f} on members active before the cutoff (Brier {r['brier']:.3f}).")
+                lines.append(t("churnres.backtest", lang, date=_fmt(self.backtest.cutoffs["evaluation"]),
+                               auc=f"{r['roc_auc']:.2f}", brier=f"{r['brier']:.3f}"))
         if self.evaluation is not None:
             ev = self.evaluation.metrics.set_index(["model", "population"])
             if (self.model, "all") in ev.index:
                 r = ev.loc[(self.model, "all")]
-                lines.append(f"Judged against what happened after {_fmt(self.scoring_cutoff)}: ROC AUC {r['roc_auc']:.2f}, "
-                             f"Brier {r['brier']:.3f}, calibration intercept {r['calibration_intercept']:+.2f} and "
-                             f"slope {r['calibration_slope']:.2f} (perfect: 0 and 1), top 10% captured "
-                             f"{r['capture_10']:.0%} of churners.")
-        lines += self.notes
+                lines.append(t("churnres.judged", lang, date=_fmt(self.scoring_cutoff), auc=f"{r['roc_auc']:.2f}",
+                               brier=f"{r['brier']:.3f}", intercept=f"{r['calibration_intercept']:+.2f}",
+                               slope=f"{r['calibration_slope']:.2f}", capture=fmt_pct(r["capture_10"], lang, digits=0)))
+        lines += [note_text(n, lang) for n in self.notes]
         return "\n".join(lines)
+
+    def conclusion_card(self, lang: str | None = None, silence=None, rule_days: int = 30):
+        """The churn report's conclusion card: is a member silent ``rule_days`` days gone?
+
+        ``silence`` is the return curve (:func:`how_long_is_gone`); the verdict compares the chance of
+        speaking again after ``rule_days`` silent days (largest segment) with its "gone" level, and the
+        next step names the still-active members whose risk is above 50%.
+        """
+        from groupstats.reports.card import ConclusionCard
+        from groupstats.reports.i18n import CATALOGUE, fmt_num, fmt_pct, t
+
+        lang = self._lang(lang)
+        row = None
+        if silence is not None:
+            c = silence.curve.curve
+            at = c.loc[(c["d"] == rule_days) & np.isfinite(c["p_return"])]
+            row = None if at.empty else at.sort_values("n_at_risk", ascending=False).iloc[0]
+        question = t("churn.question", lang, days=rule_days)
+        if row is None:
+            answer, key = "needs_more_data", t("churn.key_none", lang, days=rule_days)
+        else:
+            word = str(row["segment"]).split(" ", 1)[0]
+            segment = t(f"churn.segment.{word}", lang) if f"churn.segment.{word}" in CATALOGUE else str(row["segment"])
+            answer = ("contradicted" if row["ci_low"] > silence.level else
+                      "supported" if row["ci_high"] < silence.level else "not_shown")
+            key = t("churn.key", lang, days=rule_days, p=fmt_pct(row["p_return"], lang, digits=0),
+                    low=fmt_pct(row["ci_low"], lang, digits=0), high=fmt_pct(row["ci_high"], lang, digits=0),
+                    within=f"{silence.curve.within:g}", segment=segment, n=fmt_num(row["n_at_risk"], lang))
+        thr = silence.thresholds.get(row["segment"]) if row is not None else None
+        at_risk = self.scores.loc[self.scores["silent_days"] < rule_days]
+        n_high = int((at_risk["risk"] > 0.5).sum())
+        nxt = (t("churn.next_contradicted", lang, days=rule_days) if answer == "contradicted" else
+               t("churn.next_supported", lang, days=rule_days) if answer == "supported" else "")
+        if thr is not None:
+            nxt += t("churn.next_threshold", lang, thr=f"{thr:g}", level=fmt_pct(silence.level, lang, digits=0))
+        nxt += t("churn.next_contact", lang, n=fmt_num(n_high, lang), horizon=self.definition.horizon)
+        caveat = ""
+        if self.backtest is not None:
+            m = self.backtest.metrics.set_index(["model", "population"])
+            if (self.model, "active") in m.index and ("recency", "active") in m.index:
+                caveat = t("churn.caveat", lang, auc=f"{m.loc[(self.model, 'active'), 'roc_auc']:.2f}",
+                           auc_recency=f"{m.loc[('recency', 'active'), 'roc_auc']:.2f}")
+        return ConclusionCard(question=question, answer=answer, key_number=key, next_step=nxt, caveat=caveat,
+                              lang=lang)
+
+
+def _catalogue():
+    from groupstats.reports.i18n import CATALOGUE
+
+    return CATALOGUE
+
+
+def churn_definition_text(definition: ChurnDefinition, lang: str) -> str:
+    """What churn means here, in ``lang`` (:meth:`ChurnDefinition.describe` is the English)."""
+    from groupstats.reports.i18n import t
+
+    if lang == "en" or tuple(definition.activity) != ("message",):
+        return definition.describe()
+    return t(f"churnres.def.{definition.kind}", lang, days=definition.horizon)
 
 
 def _add_model_to_evaluation(evaluation: ChurnBacktest, panel: _Panel, cut: pd.Timestamp, name: str,

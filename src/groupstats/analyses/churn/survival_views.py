@@ -143,7 +143,7 @@ class SilenceReturn(Result):
                             "segment_of": self.segment_of, "thresholds": self.threshold_table(),
                             "curve": self.curve.curve, "conclusion": self.conclusion()})
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         lines = []
         for seg, thr in self.thresholds.items():
             if thr is None:
@@ -332,7 +332,7 @@ class ChurnSurvival(Result):
                             "cumulative_incidence": self.incidence_table(), "notes": self.notes,
                             "conclusion": self.conclusion()})
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         lines = []
         for _, r in self.km_table.iterrows():
             lines.append(f"[{r['segment']}] {r['churned_by_30']:.0%} of {int(r['n'])} members had churned "

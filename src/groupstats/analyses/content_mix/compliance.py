@@ -150,7 +150,7 @@ class MixComplianceResult(Result):
     def share_consistent(self) -> float:
         return float(self.table["consistent"].mean()) if len(self.table) else float("nan")
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         t = self.table
         lines = [
             f"{len(t)} group-weeks checked against {self.target.compact()}"

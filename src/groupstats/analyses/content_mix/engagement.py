@@ -46,7 +46,7 @@ class ContentEngagementResult(Result):
                             "method": base["method"], "arms": base["arms"],
                             "comparisons": base["comparisons"], "notes": base["notes"]})
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         comp = self.comparison.comparisons.sort_values("rel_diff", ascending=False)
         parts = [f"{r.arm} {100 * r.rel_diff:+.0f}% ({100 * r.rel_ci_low:+.0f}% to {100 * r.rel_ci_high:+.0f}%)"
                  for r in comp.itertuples()]

@@ -109,7 +109,7 @@ class MixExperimentResult(Result):
                          f"group-days (tuned to be tightest at {sq['n_opt']:,.0f}).")
         return lines
 
-    def conclusion(self) -> str:
+    def conclusion(self, lang: str | None = None) -> str:
         lines = [f"Intent-to-treat, {self.metric} ({MIX_METRICS[self.metric][2]}), groups as units"
                  + {"cuped": ", adjusted for each group's pre-period level (CUPED).",
                     "did": ", difference-in-differences against each group's pre-period.",

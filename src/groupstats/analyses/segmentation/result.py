@@ -81,29 +81,65 @@ class SegmentationResult(Result):
 
         return segments.card(self, lang)
 
-    def conclusion(self) -> str:
-        kind = ({"within_group": "log message rate net of each group's level", "raw": "pooled log message rate"}
-                if self.method == "rate_mixture" else
-                {"within_group": "within-group percentile features", "raw": "raw features"})[self.features]
-        parts = [f"{len(self.assignments):,} members in {self.k} segments ({self.method}, {kind}). "
-                 + self.selection_note]
-        sizes = ", ".join(f"{r['name']} {r['share']:.0%}" for _, r in self.profiles.iterrows())
-        parts.append(f"From most to least engaged: {sizes}.")
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("segres.title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        """The profiles for people: segment names and feature headers in ``lang``."""
+        from groupstats.reports.i18n import CATALOGUE
+        from groupstats.reports.pages.segments import segment_name
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        frame = self.profiles.copy()
+        frame["name"] = [segment_name(x, lang) for x in frame["name"]]
+        columns = [("name", "seg.col.segment", "text"), ("size", "seg.col.size", "int"), ("share", "col.share", "pct")]
+        for c in frame.columns:
+            if c in ("segment", "name", "size", "share"):
+                continue
+            key = f"feature.{c}" if f"feature.{c}" in CATALOGUE else f"field.{c}"
+            columns.append((c, key, "pct" if c.endswith(("_share", "_rate")) or c.startswith("share_") else "num"))
+        return format_frame(frame, columns, lang)
+
+    def _selection_text(self, lang: str) -> str:
+        """The choice of k in ``lang`` (the estimator writes it in English; catalogue templates ``note.seg_*``)."""
+        import re
+
+        from groupstats.reports.i18n import note_text
+
+        if lang == "en":
+            return self.selection_note
+        sentences = re.split(r"(?<=[.)])\s+(?=[A-Zk0-9])", self.selection_note.strip())
+        return "".join(note_text(x, lang) for x in sentences if x)
+
+    def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import fmt_num, fmt_pct, join, t
+        from groupstats.reports.pages.segments import segment_name
+
+        lang = self._lang(lang)
+        kind = t(f"segres.kind.{'rate' if self.method == 'rate_mixture' else 'features'}.{self.features}", lang)
+        sep = "" if lang == "zh" else " "
+        parts = [t("segres.members", lang, n=fmt_num(len(self.assignments), lang), k=self.k, method=self.method,
+                   kind=kind) + sep + self._selection_text(lang)]
+        sizes = join([f"{segment_name(r['name'], lang)} {fmt_pct(r['share'], lang, digits=0)}"
+                      for _, r in self.profiles.iterrows()], lang)
+        parts.append(t("segres.sizes", lang, sizes=sizes))
         st = self.stability
         if st.get("n_bootstrap"):
-            level = "stable" if st["ari_mean"] >= 0.8 else "moderately stable" if st["ari_mean"] >= 0.6 else \
-                "unstable (read the segments as a rough sketch)"
-            parts.append(f"Bootstrap refits reproduce the segments with adjusted Rand index {st['ari_mean']:.2f} "
-                         f"(90% of refits {st['ari_low']:.2f}-{st['ari_high']:.2f}): {level}.")
+            level = "stable" if st["ari_mean"] >= 0.8 else "moderate" if st["ari_mean"] >= 0.6 else "unstable"
+            parts.append(t("segres.stability", lang, ari=f"{st['ari_mean']:.2f}", low=f"{st['ari_low']:.2f}",
+                           high=f"{st['ari_high']:.2f}", level=t(f"segres.level.{level}", lang)))
         v = self.group_association
         if v == v:
-            parts.append(f"Association of segments with groups (Cramer's V): {v:.2f}"
-                         + (" - segments largely follow the groups; try features='within_group'."
-                            if v >= 0.4 and self.features == "raw" else "."))
+            parts.append(t("segres.groups", lang, v=f"{v:.2f}")
+                         + (t("segres.groups_follow", lang) if v >= 0.4 and self.features == "raw" else
+                            t("segres.period", lang)))
         if self.columns_dropped:
-            parts.append(f"Not used (no data): {', '.join(self.columns_dropped)}.")
+            parts.append(t("segres.dropped", lang, columns=", ".join(self.columns_dropped)))
         if self.comparison is not None:
-            parts.append(self.comparison.conclusion())
+            parts.append(self.comparison.conclusion(lang))
         return "\n".join(parts)
 
     # ---- plots -------------------------------------------------------------------------------

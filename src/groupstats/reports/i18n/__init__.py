@@ -153,6 +153,36 @@ def arm_name(arm: Any, lang: str | None = None) -> str:
     return mix_text(preset.shares, lang) if preset is not None else text
 
 
+def note_text(note: str, lang: str | None = None) -> str:
+    """An analysis's note (an English caveat written where it arises) in ``lang``.
+
+    The catalogue's ``note.*`` entries are the notes' templates: a note that matches an entry's
+    English text (its ``{placeholders}`` matching any text) is rewritten with the entry's text in
+    ``lang``; a note no entry matches is shown as it is.
+    """
+    import re
+
+    lang = check_lang(lang)
+    if lang == "en":
+        return note
+    for key, texts in CATALOGUE.items():
+        if not key.startswith("note."):
+            continue
+        pattern = _NOTE_PATTERNS.get(key)
+        if pattern is None:
+            parts = re.split(r"\{(\w+)\}", texts["en"])
+            regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
+            pattern = _NOTE_PATTERNS[key] = re.compile(regex + "$", re.S)
+        m = pattern.match(note)
+        if m:  # a captured word the catalogue knows (``word.<text>``) is translated too
+            values = {k: t(f"word.{v}", lang) if f"word.{v}" in CATALOGUE else v for k, v in m.groupdict().items()}
+            return texts[lang].format(**values)
+    return note
+
+
+_NOTE_PATTERNS: dict = {}
+
+
 #: the content types of the data model's examples (free labels: any other label stays as it is)
 CONTENT_TYPE_NAMES = {
     "practical": ("干货", "practical"), "interactive": ("轻互动", "interactive"),

@@ -100,4 +100,99 @@ ENTRIES: dict[str, dict[str, str]] = {
                                    "{groups_needed} 个群。",
                              "en": "An effect of {target} would be detected in only about {power_at} of experiments: "
                                    "run about {weeks_needed} weeks or use about {groups_needed} groups."},
+    # ---- group health (analyses.health.HealthResult)
+    "healthres.title": {"zh": "群健康度:按需要关注的程度排名", "en": "Group health: groups ranked by need of attention"},
+    "field.alert_weeks": {"zh": "警报周数", "en": "alert weeks"},
+    "field.warning_weeks": {"zh": "预警周数", "en": "warning weeks"},
+    "field.score": {"zh": "关注分", "en": "score"},
+    "healthres.counts": {"zh": "按 {thresholds} 个阈值({file})评估了 {n} 个群-周:正常 {ok},预警 {warning},警报 {alert}。",
+                         "en": "{n} group-weeks judged against {thresholds} thresholds ({file}): {ok} ok, {warning} "
+                               "warning, {alert} alert."},
+    "healthres.group": {"zh": "{group}(警报 {alerts} 周 / 预警 {warnings} 周", "en": "{group} ({alerts} alert / {warnings} warning weeks"},
+    "healthres.now": {"zh": ";当前:{metrics}", "en": "; now: {metrics}"},
+    "healthres.close": {"zh": ")", "en": ")"},
+    "healthres.sep": {"zh": ";", "en": "; "},
+    "healthres.attention": {"zh": "最需要关注的群(最近 {weeks} 周):{groups}。",
+                            "en": "Groups needing attention most (last {weeks} weeks): {groups}."},
+    "healthres.none": {"zh": "最近 {weeks} 周没有群出现预警或警报。", "en": "No group had a warning or alert in the last {weeks} weeks."},
+    "healthres.metric_count": {"zh": "{metric}({n})", "en": "{metric} ({n})"},
+    "healthres.frequent": {"zh": "最常见的警报(群-周数):{metrics}。", "en": "Most frequent alerts (group-weeks): {metrics}."},
+    # ---- churn risk (analyses.churn.ChurnRiskResult, ChurnBacktest)
+    "churnres.title": {"zh": "成员流失风险", "en": "Churn risk by member"},
+    "churnres.backtest_title": {"zh": "按时间切分的回测", "en": "Backtest (time split)"},
+    "churnres.more": {"zh": "……(共 {n} 位成员)", "en": "... ({n} members)"},
+    "field.rank": {"zh": "排名", "en": "rank"},
+    "field.active_before": {"zh": "之前活跃", "en": "active before"},
+    "field.calibration_intercept": {"zh": "校准截距", "en": "calibration intercept"},
+    "field.calibration_slope": {"zh": "校准斜率", "en": "calibration slope"},
+    "churnres.def.silent": {"zh": "评分日后 {days} 天内没有发言", "en": "no message in the {days} days after the cutoff"},
+    "churnres.def.left": {"zh": "评分日后 {days} 天内退群", "en": "leaves the group within {days} days after the cutoff"},
+    "churnres.def.either": {"zh": "评分日后 {days} 天内没有发言或退群",
+                            "en": "no message in the {days} days after the cutoff, or leaves the group in them"},
+    "churnres.scored": {"zh": "用{model}为 {date} 在群内的 {n} 位成员打分,流失的定义为:{definition}。平均风险 {mean};"
+                              "{high} 位成员的风险超过 50%。",
+                        "en": "Scored {n} members present on {date} with the {model} model for churn = {definition}. "
+                              "Mean risk {mean}; {high} members have a risk above 50%."},
+    "churnres.backtest": {"zh": "在 {date} 的回测中,该模型对评分前活跃成员的 ROC AUC 为 {auc}(Brier 分数 {brier})。",
+                          "en": "In the backtest at {date} this model reached ROC AUC {auc} on members active before "
+                                "the cutoff (Brier {brier})."},
+    "churnres.judged": {"zh": "与 {date} 之后实际发生的情况对比:ROC AUC {auc},Brier 分数 {brier},校准截距 {intercept}、"
+                              "斜率 {slope}(理想为 0 和 1),风险前 10% 覆盖了 {capture} 的流失者。",
+                        "en": "Judged against what happened after {date}: ROC AUC {auc}, Brier {brier}, calibration "
+                              "intercept {intercept} and slope {slope} (perfect: 0 and 1), top 10% captured {capture} "
+                              "of churners."},
+    # ---- analyses' notes (templates matched by i18n.note_text; the analyses write the English)
+    "note.churn_short_history": {"zh": "历史较短(最早的训练截止日之前 {days} 天):特征窗口缩短为 {churn} 天(活跃)和 {member} 天"
+                                       "(成员特征),每个截止日相同。",
+                                 "en": "Short history ({days} days before the earliest training cutoff): feature "
+                                       "windows shortened to {churn} days (activity) and {member} days (member "
+                                       "features), the same at every cutoff."},
+    # ---- tiers (analyses.tiers.TierAssignment, TierComparison)
+    "tiersres.title": {"zh": "经验分层:{preset}", "en": "Tiers: {preset}"},
+    "tiersres.conclusion": {"zh": "按“{preset}”预设分层的 {n} 位成员(阈值出自运营文章《{source}》):{parts}。",
+                            "en": "{n} members under the '{preset}' preset (thresholds from the playbook article "
+                                  "\"{source}\"): {parts}."},
+    "tiersres.vs_title": {"zh": "经验分层与数据类别", "en": "Tiers vs segments"},
+    "tiersres.pair": {"zh": "{tier} → 多为{segment}({share})", "en": "{tier} -> mostly {segment} ({share})"},
+    "tiersres.agree": {"zh": "经验分层与数据类别{level}一致(调整兰德指数 {ari},调整互信息 {ami})。{pairs}。",
+                       "en": "Tiers and segments agree {level} (adjusted Rand index {ari}, adjusted mutual "
+                             "information {ami}). {pairs}."},
+    "tiersres.level.closely": {"zh": "高度", "en": "closely"},
+    "tiersres.level.partly": {"zh": "部分", "en": "partly"},
+    "tiersres.level.weakly": {"zh": "较弱地", "en": "weakly"},
+    "tiersres.level.hardly": {"zh": "几乎不", "en": "hardly"},
+    # ---- segments (analyses.segmentation.SegmentationResult)
+    "segres.title": {"zh": "成员分层", "en": "Member segments"},
+    "segres.kind.rate.within_group": {"zh": "扣除各群水平后的对数发言率", "en": "log message rate net of each group's level"},
+    "segres.kind.rate.raw": {"zh": "合并的对数发言率", "en": "pooled log message rate"},
+    "segres.kind.features.within_group": {"zh": "群内百分位特征", "en": "within-group percentile features"},
+    "segres.kind.features.raw": {"zh": "原始特征", "en": "raw features"},
+    "segres.members": {"zh": "{n} 位成员分为 {k} 类({method},{kind})。",
+                       "en": "{n} members in {k} segments ({method}, {kind})."},
+    "segres.sizes": {"zh": "从最活跃到最不活跃:{sizes}。", "en": "From most to least engaged: {sizes}."},
+    "segres.stability": {"zh": "重抽样重新拟合时,类别的调整兰德指数为 {ari}(90% 的重拟合在 {low}–{high}):{level}。",
+                         "en": "Bootstrap refits reproduce the segments with adjusted Rand index {ari} (90% of refits "
+                               "{low}-{high}): {level}."},
+    "segres.level.stable": {"zh": "稳定", "en": "stable"},
+    "segres.level.moderate": {"zh": "中等稳定", "en": "moderately stable"},
+    "segres.level.unstable": {"zh": "不稳定(只能把类别当作粗略的轮廓)", "en": "unstable (read the segments as a rough sketch)"},
+    "segres.groups": {"zh": "类别与群的关联(Cramér's V):{v}", "en": "Association of segments with groups (Cramer's V): {v}"},
+    "segres.groups_follow": {"zh": "——类别大体跟着群走;试试 features='within_group'。",
+                             "en": " - segments largely follow the groups; try features='within_group'."},
+    "segres.period": {"zh": "。", "en": "."},
+    "segres.dropped": {"zh": "未使用(没有数据):{columns}。", "en": "Not used (no data): {columns}."},
+    "field.engagement": {"zh": "活跃度得分", "en": "engagement"},
+    "field.recency_days": {"zh": "距上次发言天数", "en": "days since the last message"},
+    "field.sign_in_rate": {"zh": "签到率", "en": "sign-in rate"},
+    "field.share_evening": {"zh": "晚间消息占比", "en": "share of messages in the evening"},
+    "note.seg_lowest_bic": {"zh": "k = {k} 的 BIC 最低。", "en": "k = {k} has the lowest BIC."},
+    "note.seg_runner_up": {"zh": "次优的 k = {k2}:BIC 高 {delta}(按 Kass-Raftery 标准,{strength}支持 k = {k};BIC 权重 {w1} 对 {w2})。",
+                           "en": "Runner-up k = {k2}: BIC higher by {delta} ({strength} evidence for k = {k} on the "
+                                 "Kass-Raftery scale; BIC weights {w1} vs {w2})."},
+    "note.seg_given": {"zh": "k = {k} 为指定值。", "en": "k = {k} was given."},
+    "note.seg_silhouette": {"zh": "k = {k} 的轮廓系数最高({score})。", "en": "k = {k} has the highest silhouette score ({score})."},
+    "word.very strong": {"zh": "非常强地", "en": "very strong"},
+    "word.strong": {"zh": "强烈地", "en": "strong"},
+    "word.positive": {"zh": "有一定证据地", "en": "positive"},
+    "word.barely worth mentioning": {"zh": "几乎不", "en": "barely worth mentioning"},
 }

@@ -8,6 +8,9 @@ from groupstats.reports.card import ConclusionCard
 from groupstats.reports.i18n import CATALOGUE, fmt_date, fmt_num, fmt_pct, join, t
 
 RULE_DAYS = 30  # the playbook's "30 days silent = churned"
+ALL = "all"  # the segment of the all-members curve
+#: Activity levels in reading order (the curve's segments are labelled "none (…)", "low (…)", …).
+SEGMENT_ORDER = ("all", "none", "low", "medium", "high")
 
 
 def feature_words(name: str, lang: str) -> str:
@@ -21,42 +24,32 @@ def _segment(seg: str, lang: str) -> str:
     return t(key, lang) if key in CATALOGUE else str(seg)
 
 
+def all_members_return(ds, level: float = 0.2, within: float = 60, as_of=None, days=range(1, 181)):
+    """The return curve of all members together (one segment, ``"all"``), computed as the playbook
+    audit computes it for its rule ``silent_30d_churned``, so that the page and the audit quote the
+    same 30-day figure (:func:`groupstats.analyses.churn.how_long_is_gone`)."""
+    from groupstats.analyses.churn import how_long_is_gone
+
+    keys = ds.members[["group_id", "member_id"]].drop_duplicates().assign(segment=ALL)
+    return how_long_is_gone(ds, within=within, days=days, level=level, segments=keys, as_of=as_of)
+
+
 def rule_row(gone, day: int = RULE_DAYS):
-    """The return-curve row at ``day`` of the segment with most silences that long (None if none)."""
+    """The return-curve row at ``day``: the all-members segment when the curve has it, else the
+    segment with most silences that long (None if none)."""
     c = gone.curve.curve
     at = c.loc[(c["d"] == day) & np.isfinite(c["p_return"])]
     if at.empty:
         return None
+    if (at["segment"] == ALL).any():
+        return at.loc[at["segment"] == ALL].iloc[0]
     return at.sort_values("n_at_risk", ascending=False).iloc[0]
 
 
 def card(risk, gone, lang: str = "zh") -> ConclusionCard:
-    within = gone.curve.within
-    row = rule_row(gone)
-    question = t("churn.question", lang, days=RULE_DAYS)
-    if row is None:
-        answer, key = "needs_more_data", t("churn.key_none", lang, days=RULE_DAYS)
-    else:
-        answer = ("contradicted" if row["ci_low"] > gone.level else "supported" if row["ci_high"] < gone.level
-                  else "not_shown")
-        key = t("churn.key", lang, days=RULE_DAYS, p=fmt_pct(row["p_return"], lang, digits=0),
-                low=fmt_pct(row["ci_low"], lang, digits=0), high=fmt_pct(row["ci_high"], lang, digits=0),
-                within=f"{within:g}", segment=_segment(row["segment"], lang), n=fmt_num(row["n_at_risk"], lang))
-    thr = gone.thresholds.get(row["segment"]) if row is not None else None
-    at_risk = split_members(risk)[1]
-    n_high = int((at_risk["risk"] > 0.5).sum())
-    nxt = (t("churn.next_contradicted", lang, days=RULE_DAYS) if answer == "contradicted" else
-           t("churn.next_supported", lang, days=RULE_DAYS) if answer == "supported" else "")
-    if thr is not None:
-        nxt += t("churn.next_threshold", lang, thr=f"{thr:g}", level=fmt_pct(gone.level, lang, digits=0))
-    nxt += t("churn.next_contact", lang, n=fmt_num(n_high, lang), horizon=risk.definition.horizon)
-    caveat = ""
-    if risk.backtest is not None:
-        m = risk.backtest.metrics.set_index(["model", "population"])
-        if (risk.model, "active") in m.index and ("recency", "active") in m.index:
-            caveat = t("churn.caveat", lang, auc=f"{m.loc[(risk.model, 'active'), 'roc_auc']:.2f}",
-                       auc_recency=f"{m.loc[('recency', 'active'), 'roc_auc']:.2f}")
-    return ConclusionCard(question=question, answer=answer, key_number=key, next_step=nxt, caveat=caveat, lang=lang)
+    """The card of the churn result (:meth:`ChurnRiskResult.conclusion_card`) with the return curve ``gone``
+    (the report passes :func:`all_members_return`, the playbook audit's population)."""
+    return risk.conclusion_card(lang, silence=gone, rule_days=RULE_DAYS)
 
 
 def split_members(risk) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,21 +102,35 @@ def show_backtest(risk, page) -> None:
     page.caption("churn.backtest_note")
 
 
-def plot_return(gone, lang: str):
-    """Return curves with their 95% bands, the level, the data's threshold and the 30-day rule."""
+def _order(segments) -> list:
+    rank = {w: i for i, w in enumerate(SEGMENT_ORDER)}
+    return sorted(segments, key=lambda seg: rank.get(str(seg).split(" ", 1)[0], len(rank)))
+
+
+def _curves(gone, overall):
+    """(result, segment) pairs: all members first (when given), then the activity levels in order."""
+    pairs = [(overall, ALL)] if overall is not None else []
+    return pairs + [(gone, seg) for seg in _order(gone.curve.curve["segment"].unique())]
+
+
+def plot_return(gone, lang: str, overall=None):
+    """Return curves with their 95% bands, the level, the data's threshold and the 30-day rule:
+    all members (``overall``, :func:`all_members_return`) in black, then by activity level."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10, 4.6))
-    c = gone.curve.curve
-    for seg, part in c.groupby("segment", sort=False):
-        part = part.loc[np.isfinite(part["p_return"])]
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    for i, (res, seg) in enumerate(_curves(gone, overall)):
+        c = res.curve.curve
+        part = c.loc[(c["segment"] == seg) & np.isfinite(c["p_return"])]
         if part.empty:
             continue
-        line, = ax.plot(part["d"], 100 * part["p_return"], label=_segment(seg, lang))
-        ax.fill_between(part["d"], 100 * part["ci_low"], 100 * part["ci_high"], alpha=0.15, color=line.get_color())
-        thr = gone.thresholds.get(seg)
+        colour = "black" if seg == ALL else f"C{i}"
+        ax.plot(part["d"], 100 * part["p_return"], color=colour, lw=2.2 if seg == ALL else 1.3,
+                label=_segment(seg, lang))
+        ax.fill_between(part["d"], 100 * part["ci_low"], 100 * part["ci_high"], alpha=0.12, color=colour)
+        thr = res.thresholds.get(seg)
         if thr is not None:
-            ax.axvline(thr, color=line.get_color(), ls=":", lw=1.2,
+            ax.axvline(thr, color=colour, ls=":", lw=1.2,
                        label=t("churn.fig.threshold", lang, segment=_segment(seg, lang), thr=f"{thr:g}"))
     ax.axhline(100 * gone.level, color="grey", ls="--", lw=1, label=t("churn.fig.level", lang,
                                                                         level=fmt_pct(gone.level, lang, digits=0)))
@@ -137,10 +144,41 @@ def plot_return(gone, lang: str):
     return fig
 
 
-def show_thresholds(gone, page) -> None:
+def threshold_rows(gone, overall=None) -> pd.DataFrame:
+    """One row per curve (all members first, then the activity levels in order): segment, n_spells,
+    the rule's row (p_return, ci_low, ci_high at ``RULE_DAYS``; NaN when too few were silent that
+    long), threshold (the suggested one, None if the curve never falls below the level), last_day
+    (the longest silence the curve could estimate) and level."""
+    rows = []
+    for res, seg in _curves(gone, overall):
+        c = res.curve.curve
+        part = c.loc[(c["segment"] == seg) & np.isfinite(c["p_return"])]
+        at = part.loc[part["d"] == RULE_DAYS]
+        rows.append({"segment": seg, "n_spells": res.curve.n_spells.get(str(seg)),
+                     "p_return": at["p_return"].iloc[0] if len(at) else np.nan,
+                     "ci_low": at["ci_low"].iloc[0] if len(at) else np.nan,
+                     "ci_high": at["ci_high"].iloc[0] if len(at) else np.nan,
+                     "threshold": res.thresholds.get(seg), "last_day": part["d"].max() if len(part) else np.nan,
+                     "level": res.level})
+    return pd.DataFrame(rows)
+
+
+def show_thresholds(gone, page, overall=None) -> None:
+    """The table under the return curve: per curve its silences, the rule's chance with interval,
+    and the suggested threshold (or how far the curve could be estimated)."""
     lang = page.lang
-    tab = gone.threshold_table()
+    tab = threshold_rows(gone, overall)
     tab["seg"] = [_segment(s, lang) for s in tab["segment"]]
-    tab["thr"] = [t("churn.never", lang) if v is None or pd.isna(v) else f"{v:g}" for v in tab["suggested_threshold_days"]]
+    tab["rule"] = ["–" if not np.isfinite(p) else
+                   f"{fmt_pct(p, lang)}({fmt_pct(lo, lang)}–{fmt_pct(hi, lang)})" if lang == "zh" else
+                   f"{fmt_pct(p, lang)} ({fmt_pct(lo, lang)} to {fmt_pct(hi, lang)})"
+                   for p, lo, hi in zip(tab["p_return"], tab["ci_low"], tab["ci_high"])]
+    tab["thr"] = [f"{v:g}" if v is not None and pd.notna(v) else
+                  t("churn.never_until", lang, dmax=f"{d:g}", level=fmt_pct(level, lang, digits=0))
+                  if np.isfinite(d) else "–" for v, d, level in zip(tab["threshold"], tab["last_day"], tab["level"])]
+    within = f"{gone.curve.within:g}"
     page.table(tab, [("seg", "churn.col.segment", "text"), ("n_spells", "churn.col.spells", "int"),
+                     ("rule", t("churn.col.return_rule", lang, days=RULE_DAYS, within=within), "text"),
                      ("thr", "churn.col.threshold", "text")])
+    if overall is not None:
+        page.caption("churn.segments_note")
