@@ -125,13 +125,17 @@ def bayes_records(table: pd.DataFrame) -> dict:
     return {str(r["arm"]): {k: float(r[k]) for k in keys} for r in table.to_dict(orient="records")}
 
 
-def describe(row, level: str = "95%") -> str:
+def describe(row, level: str = "95%", lang: str = "en", arm: str | None = None, control: str | None = None) -> str:
     """One sentence for a conclusion from a row of :func:`bayes_readout` (chances above 99.9% and losses
-    below 0.01% are shown as bounds, not rounded to 100% and 0%)."""
+    below 0.01% are shown as bounds, not rounded to 100% and 0%), in ``lang`` (catalogue ``bayes.readout``);
+    ``arm`` / ``control`` name the arms in the reader's words (default: their ids)."""
+    from groupstats.reports.i18n import t
+
     p = float(row.prob_better)
     prob = "> 99.9%" if p > 0.999 else "< 0.1%" if p < 0.001 else f"{100 * p:.1f}%"
     loss = float(row.expected_loss)
     loss_text = "< 0.01%" if loss < 1e-4 else f"{100 * loss:.2f}%"
-    return (f"Bayesian read-out: {prob} chance that '{row.arm}' beats '{row.control}' (relative effect {level} "
-            f"credible interval {100 * row.ci_low:+.1f}% to {100 * row.ci_high:+.1f}%; expected loss if chosen "
-            f"{loss_text} of the control level; prior N(0, {row.prior_sd:g}) on the relative effect).")
+    return t("bayes.readout", lang, prob=prob, arm=arm if arm is not None else f"'{row.arm}'",
+             control=control if control is not None else f"'{row.control}'", level=level,
+             low=f"{100 * row.ci_low:+.1f}%", high=f"{100 * row.ci_high:+.1f}%", loss=loss_text,
+             prior=f"{row.prior_sd:g}")

@@ -150,25 +150,41 @@ class MixComplianceResult(Result):
     def share_consistent(self) -> float:
         return float(self.table["consistent"].mean()) if len(self.table) else float("nan")
 
+    #: the per-group summary for people (header key, kind of value)
+    text_columns = (("group_id", "col.group", "text"), ("weeks", "mix.col.weeks", "int"),
+                    ("posts", "ab.col.posts", "int"), ("mean_tv", "mix.col.tv", "num"),
+                    ("mean_expected_tv", "field.mean_expected_tv", "num"), ("mean_excess_tv", "mix.col.excess", "num"),
+                    ("share_weeks_consistent", "mix.col.consistent", "pct"), ("share_other", "field.share_other", "pct"),
+                    ("marketing_share", "field.marketing_share", "pct"), ("weeks_over_cap", "field.weeks_over_cap", "int"))
+
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import mix_text, t
+
+        lang = self._lang(lang)
+        return t("compres.title", lang, target=mix_text(self.target.shares, lang))
+
     def conclusion(self, lang: str | None = None) -> str:
-        t = self.table
-        lines = [
-            f"{len(t)} group-weeks checked against {self.target.compact()}"
-            + (f" (preset '{self.target.name}' from \"{self.target.source}\")" if self.target.source else "")
-            + f": {100 * self.share_consistent:.0f}% are consistent with perfect compliance (multinomial "
-              f"goodness of fit, p >= {self.alpha:g}); chance alone would reject about {100 * self.alpha:g}%.",
-            f"Mean distance from the target {t['tv_distance'].mean():.3f} (total variation) against "
-            f"{t['expected_tv'].mean():.3f} expected by chance at these numbers of posts.",
-        ]
+        from groupstats.reports.i18n import content_type_name, join, mix_text, note_text, t
+
+        lang = self._lang(lang)
+        table = self.table
+        target = mix_text(self.target.shares, lang)
+        first = t("compres.checked", lang, n=len(table), target=target)
+        if self.target.source:
+            first += t("compres.preset", lang, name=self.target.name, source=self.target.source)
+        first += t("compres.consistent", lang, share=f"{100 * self.share_consistent:.0f}%", alpha=f"{self.alpha:g}",
+                   reject=f"{100 * self.alpha:g}%")
+        lines = [first, t("compres.distance", lang, mean=f"{table['tv_distance'].mean():.3f}",
+                          expected=f"{table['expected_tv'].mean():.3f}")]
         worst = self.by_group.sort_values("mean_excess_tv", ascending=False).head(3)
         if len(worst):
-            lines.append("Furthest from the target (excess distance over chance): " + ", ".join(
-                f"{r.group_id} ({r.mean_excess_tv:+.3f})" for r in worst.itertuples()) + ".")
+            lines.append(t("compres.furthest", lang, groups=join(
+                [f"{r.group_id} ({r.mean_excess_tv:+.3f})" for r in worst.itertuples()], lang)))
         mk = self.marketing
-        lines.append(f"Marketing ('{mk['category']}') share {100 * (mk['share'] or 0):.1f}% of posts against a cap "
-                     f"of {100 * mk['cap']:g}% (\"{mk['source']}\"); {mk['group_weeks_over_cap']} group-week(s) "
-                     "over the cap.")
-        lines += self.notes
+        lines.append(t("compres.marketing", lang, category=content_type_name(mk["category"], lang),
+                       share=f"{100 * (mk['share'] or 0):.1f}%", cap=f"{100 * mk['cap']:g}%", source=mk["source"],
+                       n=mk["group_weeks_over_cap"]))
+        lines += [note_text(n, lang) for n in self.notes]
         return "\n".join(lines)
 
     def plot(self, ax=None):

@@ -46,14 +46,38 @@ class ContentEngagementResult(Result):
                             "method": base["method"], "arms": base["arms"],
                             "comparisons": base["comparisons"], "notes": base["notes"]})
 
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import content_type_name, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        return t("engres.title", lang, metric=translate_metric(self.metric, lang),
+                 baseline=content_type_name(self.baseline, lang),
+                 fixed_effects=" + ".join(t(f"engres.fe.{f}", lang) for f in self.fixed_effects))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        from groupstats.reports.i18n import content_type_name
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        frame = self.comparison.comparisons.copy()
+        for col in ("arm", "control"):
+            frame[col] = [content_type_name(a, lang) for a in frame[col]]
+        columns = [("arm", "mix.col.type", "text"), *[c for c in self.comparison.text_columns if c[0] != "arm"]]
+        return format_frame(frame, [c for c in columns if c[0] in frame], lang)
+
     def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import content_type_name, fmt_num, join, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
         comp = self.comparison.comparisons.sort_values("rel_diff", ascending=False)
-        parts = [f"{r.arm} {100 * r.rel_diff:+.0f}% ({100 * r.rel_ci_low:+.0f}% to {100 * r.rel_ci_high:+.0f}%)"
-                 for r in comp.itertuples()]
-        return (f"Observational, not an experiment: within the same {' and '.join(self.fixed_effects)}, posts of "
-                f"each type compared with '{self.baseline}' posts on {self.metric} ({self.n_posts} posts): "
-                + "; ".join(parts) + ". Content types are chosen by operators, so these differences may "
-                "reflect topics, timing or campaigns; test a mix policy with a randomised experiment.")
+        parts = [f"{content_type_name(r.arm, lang)} {100 * r.rel_diff:+.0f}% ({100 * r.rel_ci_low:+.0f}% "
+                 f"{t('engres.to', lang)} {100 * r.rel_ci_high:+.0f}%)" for r in comp.itertuples()]
+        return t("engres.conclusion", lang, fixed_effects=t("engres.and", lang).join(
+            t(f"engres.fe.{f}", lang) for f in self.fixed_effects), baseline=content_type_name(self.baseline, lang),
+            metric=translate_metric(self.metric, lang), n=fmt_num(self.n_posts, lang),
+            parts=t("healthres.sep", lang).join(parts))
 
 
 def content_type_engagement(ds: Dataset, metric: str = "replies", mapping=None, baseline=None,

@@ -93,39 +93,66 @@ class MixExperimentResult(Result):
                 row["bayes"] = readout.get(str(row["arm"]))
         return records
 
-    def _monitoring_lines(self) -> list:
+    def _monitoring_lines(self, lang: str = "en") -> list:
+        from groupstats.reports.i18n import arm_name, fmt_num, t
+
         lines = []
         bayes = getattr(self, "bayes", None)
         if bayes is not None:
             level = f"{100 * (1 - self.comparison.alpha):g}%"
             from groupstats.stats.bayes import describe
 
-            lines += [describe(row, level) for row in bayes.itertuples(index=False)]
+            lines += [describe(row, level, lang, **({} if lang == "en" else
+                                                     {"arm": arm_name(row.arm, lang),
+                                                      "control": arm_name(row.control, lang)}))
+                      for row in bayes.itertuples(index=False)]
         if getattr(self, "sequential", None) is not None:
-            from groupstats.stats.sequential import SEQUENTIAL_NOTE
-
             sq = self.sequential
-            lines.append(f"{SEQUENTIAL_NOTE} So far {sq['n_units']:,} of the {sq['planned_units']:,} planned "
-                         f"group-days (tuned to be tightest at {sq['n_opt']:,.0f}).")
+            lines.append(t("mixres.sequential", lang, n=fmt_num(sq["n_units"], lang),
+                           planned=fmt_num(sq["planned_units"], lang), n_opt=fmt_num(round(sq["n_opt"]), lang)))
         return lines
 
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        return t("mixres.title", lang, experiment=self.experiment_id, metric=translate_metric(self.metric, lang),
+                 method=self.method)
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        from groupstats.reports.i18n import arm_name
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        frame = self.comparisons.copy()
+        for col in ("arm", "control"):
+            frame[col] = [arm_name(a, lang) for a in frame[col]]
+        return format_frame(frame, [c for c in self.comparison.text_columns if c[0] in frame], lang)
+
     def conclusion(self, lang: str | None = None) -> str:
-        lines = [f"Intent-to-treat, {self.metric} ({MIX_METRICS[self.metric][2]}), groups as units"
-                 + {"cuped": ", adjusted for each group's pre-period level (CUPED).",
-                    "did": ", difference-in-differences against each group's pre-period.",
-                    "none": ", no pre-period adjustment."}[self.adjustment]]
-        lines.append(self.comparison.conclusion())
+        from groupstats.reports.i18n import arm_name, note_text, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        metric = translate_metric(self.metric, lang)
+        lines = [t("mixres.intro", lang, metric=metric,
+                   definition=t(f"mixres.definition.{self.metric}", lang) if f"mixres.definition.{self.metric}"
+                   in _catalogue() else MIX_METRICS[self.metric][2])
+                 + t(f"mixres.adjustment.{self.adjustment}", lang)]
+        arms = {a: arm_name(a, lang) for a in list(self.comparisons["arm"]) + list(self.comparisons["control"])}
+        lines.append(self.comparison.conclusion(lang, arm_names=arms if lang != "en" else None,
+                                                metric_name=metric if lang != "en" else None))
         for arm, info in self.compliance_summary.get("arms", {}).items():
-            text = (f"Compliance view: groups in {arm!r} moved {100 * info['mean_dose_arm']:.0f}% of the way from "
-                    f"the control mix to the arm's mix (control groups {100 * info['mean_dose_control']:.0f}%)")
+            text = t("mixres.compliance", lang, arm=arms.get(arm, arm) if lang != "en" else repr(arm),
+                     dose=f"{100 * info['mean_dose_arm']:.0f}%", control=f"{100 * info['mean_dose_control']:.0f}%")
             wald = info.get("wald_rel_effect")
             if wald is not None and np.isfinite(wald):
-                text += (f"; scaled to full compliance the effect would be {100 * wald:+.1f}% "
-                         f"(CI {100 * info['wald_rel_ci_low']:+.1f}% to {100 * info['wald_rel_ci_high']:+.1f}%; "
-                         "Wald estimate, first-stage uncertainty ignored)")
-            lines.append(text + ".")
-        lines += self._monitoring_lines()
-        lines += self.notes
+                text += t("mixres.wald", lang, effect=f"{100 * wald:+.1f}%", low=f"{100 * info['wald_rel_ci_low']:+.1f}%",
+                          high=f"{100 * info['wald_rel_ci_high']:+.1f}%")
+            lines.append(text + t("segres.period", lang))
+        lines += self._monitoring_lines(lang)
+        lines += [note_text(n, lang) for n in self.notes]
         return "\n".join(lines)
 
     def conclusion_card(self, lang: str = "zh"):
@@ -245,7 +272,7 @@ def analyse_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
         raise ParameterError(f"Unknown metric {metric!r}; choose one of {', '.join(MIX_METRICS)}.")
     if adjustment not in ("auto", "cuped", "did", "none"):
         raise ParameterError(f"adjustment must be 'auto', 'cuped', 'did' or 'none', got {adjustment!r}.")
-    if metric == "read_rate" and ds.events is None:
+    if metric == "read_rate" and not ds.has("events"):
         from groupstats.errors import MissingTableError
 
         raise MissingTableError("events", "the read_rate metric", str(ds.path) if ds.path else None)
@@ -263,11 +290,9 @@ def analyse_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
                                  "as_of or a precomputed table, not both.")
         cutoff = min(as_of_cutoff(as_of, ds.tz), ds.end)  # never past the end of the data
         ds = ds.as_of(cutoff)
-        outcomes = post_outcomes(ds) if ds.posts is not None and len(ds.posts) else None
-        if outcomes is not None:
-            n_incomplete = int((~outcomes["complete"]).sum())
-            outcomes = outcomes.loc[outcomes["complete"]]
-        table = mix_experiment_table(ds, experiment_id, outcomes=outcomes)
+        if ds.posts is not None and len(ds.posts):
+            n_incomplete = int((~post_outcomes(ds)["complete"]).sum())
+        table = mix_experiment_table(ds, experiment_id, complete_posts_only=True)
         notes.append(f"As of {cutoff:%Y-%m-%d %H:%M}: only data up to then; {n_incomplete} post(s) whose outcome "
                      "window runs past it were excluded.")
     if table is None:
@@ -332,3 +357,9 @@ def _monitoring_fields(result, table, alpha, correction, planned, n_opt, prior_s
                              "method": "asymptotic confidence sequence (Waudby-Smith et al.)"}
     result.bayes = bayes_readout(result.comparison.comparisons, alpha=alpha, prior_sd=prior_sd)
     return result
+
+
+def _catalogue():
+    from groupstats.reports.i18n import CATALOGUE
+
+    return CATALOGUE

@@ -176,6 +176,8 @@ def note_text(note: str, lang: str | None = None) -> str:
         m = pattern.match(note)
         if m:  # a captured word the catalogue knows (``word.<text>``) is translated too
             values = {k: t(f"word.{v}", lang) if f"word.{v}" in CATALOGUE else v for k, v in m.groupdict().items()}
+            if "types" in values:  # a list of content types
+                values["types"] = join([content_type_name(x.strip(), lang) for x in values["types"].split(",")], lang)
             return texts[lang].format(**values)
     return note
 

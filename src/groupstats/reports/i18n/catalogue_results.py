@@ -25,7 +25,7 @@ ENTRIES: dict[str, dict[str, str]] = {
     # ---- comparisons (stats.comparison_result.ComparisonResult)
     "compare.title": {"zh": "“{metric}”的比较({kind},{method}),对照组 {control}",
                       "en": "Comparison of '{metric}' ({kind}, {method}) against arm {control}"},
-    "compare.intro": {"zh": "按组比较“{metric}”,每组都与对照组 {control} 比较({method};{correction};α = {alpha})。",
+    "compare.intro": {"zh": "按组比较“{metric}”,每组都与{control}比较({method};{correction};α = {alpha})。",
                       "en": "'{metric}' by arm, each compared with control {control} ({method}; {correction}; "
                             "alpha = {alpha})."},
     "compare.no_correction": {"zh": "未做多重比较校正", "en": "no multiple-comparison correction"},
@@ -195,4 +195,76 @@ ENTRIES: dict[str, dict[str, str]] = {
     "word.strong": {"zh": "强烈地", "en": "strong"},
     "word.positive": {"zh": "有一定证据地", "en": "positive"},
     "word.barely worth mentioning": {"zh": "几乎不", "en": "barely worth mentioning"},
+    # ---- Bayesian read-out (stats.bayes.describe)
+    "bayes.readout": {"zh": "贝叶斯解读:{arm}优于{control}的概率为 {prob}(相对效应的 {level} 可信区间 {low} 至 {high};"
+                            "若选择它,期望损失为对照水平的 {loss};相对效应的先验为 N(0, {prior}))。",
+                      "en": "Bayesian read-out: {prob} chance that {arm} beats {control} (relative effect {level} "
+                            "credible interval {low} to {high}; expected loss if chosen {loss} of the control level; "
+                            "prior N(0, {prior}) on the relative effect)."},
+    # ---- content-mix experiment (analyses.content_mix.MixExperimentResult)
+    "mixres.title": {"zh": "内容配比实验“{experiment}”:{metric}(意向处理,以群为单位,{method})",
+                     "en": "Content-mix experiment '{experiment}': {metric} (intent-to-treat, group level, {method})"},
+    "mixres.intro": {"zh": "意向处理,{metric}({definition}),以群为单位", "en": "Intent-to-treat, {metric} ({definition}), groups as units"},
+    "mixres.definition.messages_per_member_day": {"zh": "成员消息数(不含运营)除以成员在群天数",
+                                                  "en": "member messages (operators excluded) over member-days present"},
+    "mixres.adjustment.cuped": {"zh": ",按各群实验前的水平调整(CUPED)。", "en": ", adjusted for each group's pre-period level (CUPED)."},
+    "mixres.adjustment.did": {"zh": ",与各群实验前相比的双重差分。", "en": ", difference-in-differences against each group's pre-period."},
+    "mixres.adjustment.none": {"zh": ",未按实验前水平调整。", "en": ", no pre-period adjustment."},
+    "mixres.compliance": {"zh": "依从:{arm}组的群从对照配比向该组配比走了 {dose}(对照组 {control})",
+                          "en": "Compliance view: groups in {arm} moved {dose} of the way from the control mix to the "
+                                "arm's mix (control groups {control})"},
+    "mixres.wald": {"zh": ";换算成完全依从时的效应为 {effect}(区间 {low} 至 {high};Wald 估计,忽略第一阶段的不确定性)",
+                    "en": "; scaled to full compliance the effect would be {effect} (CI {low} to {high}; Wald "
+                          "estimate, first-stage uncertainty ignored)"},
+    "mixres.sequential": {"zh": "序贯分析:p 值和区间随时有效(渐近置信序列,Waudby-Smith 等),无论查看多少次都有效,可以随时读取,一旦区间不含 0 即可停止实验。"
+                                "目前已有 {n} / 计划 {planned} 个群-日(在 {n_opt} 处最窄)。",
+                          "en": "Sequential analysis: p-values and intervals are always-valid (asymptotic confidence "
+                                "sequences, Waudby-Smith et al.); they stay valid however often the experiment is "
+                                "looked at, so this result may be read at any time and the experiment stopped as "
+                                "soon as an interval excludes zero. So far {n} of the {planned} planned group-days "
+                                "(tuned to be tightest at {n_opt})."},
+    "note.cuped_wls": {"zh": "CUPED:各群实验期的比率对组别和实验前比率回归,按分母加权;HC2 标准误(每个群是一个聚类)。",
+                       "en": "CUPED: each group's experiment-period ratio regressed on arm and its pre-period ratio, "
+                             "weighted by its denominator; HC2 standard errors (each group is a cluster)."},
+    # ---- observational content types (analyses.content_mix.ContentEngagementResult)
+    "engres.title": {"zh": "观察性对比(非随机):各内容类型的{metric},相对“{baseline}”,控制{fixed_effects}固定效应",
+                     "en": "OBSERVATIONAL (not randomised): {metric} by content type vs '{baseline}', {fixed_effects} "
+                           "fixed effects"},
+    "engres.fe.group": {"zh": "群", "en": "group"},
+    "engres.fe.group_week": {"zh": "群-周", "en": "group-week"},
+    "engres.and": {"zh": "和", "en": " and "},
+    "engres.to": {"zh": "至", "en": "to"},
+    "engres.conclusion": {"zh": "观察性结果,不是实验:在同一{fixed_effects}内,各类帖子与“{baseline}”帖子比较{metric}"
+                                "(共 {n} 个帖子):{parts}。内容类型由运营选择,这些差异可能反映话题、时间或活动;"
+                                "要检验配比政策,请做随机实验。",
+                          "en": "Observational, not an experiment: within the same {fixed_effects}, posts of each type "
+                                "compared with '{baseline}' posts on {metric} ({n} posts): {parts}. Content types are "
+                                "chosen by operators, so these differences may reflect topics, timing or campaigns; "
+                                "test a mix policy with a randomised experiment."},
+    # ---- compliance with a target mix (analyses.content_mix.MixComplianceResult)
+    "compres.title": {"zh": "内容配比与目标 {target} 的一致程度(按群,跨周)",
+                      "en": "Content-mix compliance with target {target} (per group, over weeks)"},
+    "field.mean_expected_tv": {"zh": "随机波动下的预期距离", "en": "distance expected by chance"},
+    "field.share_other": {"zh": "目标外类型占比", "en": "share outside the target"},
+    "field.marketing_share": {"zh": "营销占比", "en": "marketing share"},
+    "field.weeks_over_cap": {"zh": "超出上限的周数", "en": "weeks over the cap"},
+    "compres.checked": {"zh": "按目标 {target} 检查了 {n} 个群-周", "en": "{n} group-weeks checked against {target}"},
+    "compres.preset": {"zh": "(预设“{name}”,出自《{source}》)", "en": " (preset '{name}' from \"{source}\")"},
+    "compres.consistent": {"zh": ":{share} 与完全依从一致(多项分布拟合优度检验,p ≥ {alpha});单凭随机波动约会拒绝 {reject}。",
+                           "en": ": {share} are consistent with perfect compliance (multinomial goodness of fit, "
+                                 "p >= {alpha}); chance alone would reject about {reject}."},
+    "compres.distance": {"zh": "与目标的平均距离为 {mean}(总变差),按这些帖子数,随机波动预期为 {expected}。",
+                         "en": "Mean distance from the target {mean} (total variation) against {expected} expected by "
+                               "chance at these numbers of posts."},
+    "compres.furthest": {"zh": "离目标最远的群(超出随机波动的距离):{groups}。",
+                         "en": "Furthest from the target (excess distance over chance): {groups}."},
+    "compres.marketing": {"zh": "营销(“{category}”)帖子占 {share},上限为 {cap}(《{source}》);{n} 个群-周超出上限。",
+                          "en": "Marketing ('{category}') share {share} of posts against a cap of {cap} (\"{source}\"); "
+                                "{n} group-week(s) over the cap."},
+    "note.no_marketing": {"zh": "没有帖子标为“{label}”,所以营销占比为 0;如果你的营销帖用了别的标签,请用映射文件把它映射到“{label2}”。",
+                          "en": "No post is labelled '{label}', so the marketing share is 0; if your marketing posts "
+                                "carry another label, map it to '{label2}' with a mapping file."},
+    "note.outside_target": {"zh": "{n} 个帖子({share})属于目标以外的类型({types});含有这些帖子的周不可能完全依从。",
+                            "en": "{n} post(s) ({share}) carry categories outside the target ({types}); a week with "
+                                  "any of them is inconsistent with perfect compliance."},
 }
