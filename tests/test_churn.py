@@ -136,6 +136,29 @@ def test_paired_bootstrap_covers_truth_and_is_zero_for_identical_scores():
     assert same["ci_low"] == pytest.approx(0) and same["ci_high"] == pytest.approx(0)
 
 
+@pytest.mark.parametrize("seed,n,G,digits", [(3, 2000, 25, 2), (4, 900, 60, 1), (5, 400, 3, 3)])
+def test_cluster_bootstrap_equals_reweighting_every_row(monkeypatch, seed, n, G, digits):
+    """The bootstrap's cluster-pair shortcut gives the same replicates, bit for bit, as weighting every
+    row by its cluster's multiplicity (ties, unequal cluster sizes, clusters without churners)."""
+    from groupstats.analyses.churn import metrics
+
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, G, n) ** 2  # labels need not be 0..G-1; some clusters are small
+    y = rng.random(n) < 0.25
+    y[groups == groups[0]] = False
+    a = (rng.random(n) + 0.4 * y).round(digits)  # ties on purpose
+    b = rng.random(n).round(digits)
+    calls = []
+    pair_counts = metrics._cluster_pair_counts
+    monkeypatch.setattr(metrics, "_cluster_pair_counts", lambda *args: calls.append(1) or pair_counts(*args))
+    fast = churn.paired_auc_bootstrap(y, a, b, clusters=groups, n_boot=300, random_state=seed)
+    assert len(calls) == 2  # the shortcut was taken (once per score)
+    monkeypatch.setattr(metrics, "_MAX_CLUSTER_PAIRS_G", 0)  # every replicate reweights the rows
+    slow = churn.paired_auc_bootstrap(y, a, b, clusters=groups, n_boot=300, random_state=seed)
+    assert fast == slow
+    assert fast["ci_low"] < fast["delta"] < fast["ci_high"]
+
+
 # ------------------------------------------------------------------------------------------
 # time split: history needed, no leakage
 # ------------------------------------------------------------------------------------------
