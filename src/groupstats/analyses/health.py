@@ -30,7 +30,10 @@ age_days, lifecycle_stage    days since the group was created (``groups.created_
 
 :func:`assess_health` judges every group-week against the thresholds of a YAML file (default
 ``presets/health_thresholds.yaml``, each threshold citing its playbook article), marks it
-ok / warning / alert, and ranks the groups that need attention.
+ok / warning / alert, and ranks the groups that need attention. :func:`own_history` sets each
+group's recent weeks against its own earlier weeks, for every judged metric, so that groups can
+be ranked by change as well as by level (a threshold that flags nearly every group says little;
+a group that is worse than its own usual says more).
 """
 from __future__ import annotations
 
@@ -47,7 +50,8 @@ from groupstats.results import Result, to_jsonable
 from groupstats.data.schema import OPERATOR_ROLES
 
 __all__ = ["group_day_health", "group_week_health", "load_thresholds", "assess_health", "HealthResult",
-           "lifecycle_stage", "HEALTH_METRICS", "LIFECYCLE_STAGES", "DEFAULT_THRESHOLDS_FILE"]
+           "own_history", "lifecycle_stage", "HEALTH_METRICS", "LIFECYCLE_STAGES", "DEFAULT_THRESHOLDS_FILE",
+           "UNUSUAL_Z"]
 
 DEFAULT_THRESHOLDS_FILE = PRESETS_DIR / "health_thresholds.yaml"
 
@@ -62,6 +66,10 @@ LIFECYCLE_STAGES = (("launch (0-30)", 30), ("growth (31-90)", 90), ("maturity (9
                     ("decline (181+)", np.inf))
 
 STATUS_ORDER = {"n/a": -1, "ok": 0, "warning": 1, "alert": 2}
+
+#: A recent mean this many standard errors from the group's own earlier weeks counts as a change
+#: beyond the group's usual week-to-week variation ("worse" / "better" in :func:`own_history`).
+UNUSUAL_Z = 2.0
 
 
 def lifecycle_stage(age_days) -> np.ndarray:
@@ -164,7 +172,7 @@ def group_day_health(ds: Dataset, silent_days: int = 3, start=None, end=None) ->
     # read rate of the day's posts
     gd["n_readers_posts"] = np.nan
     gd["post_reach"] = 0
-    if ds.posts is not None and ds.events is not None and len(ds.posts):
+    if ds.posts is not None and ds.has("events") and len(ds.posts):
         po = post_outcomes(ds)
         agg = po.groupby(["group_id", "date"]).agg(r=("readers", "sum"), reach=("n_present", "sum"))
         key = pd.MultiIndex.from_frame(gd[["group_id", "date"]])
@@ -296,6 +304,86 @@ def _judge(values: np.ndarray, spec: dict) -> np.ndarray:
     return status
 
 
+def own_history(weekly: pd.DataFrame, thresholds: dict, recent_weeks: int = 4,
+                baseline_weeks: int | None = 8) -> pd.DataFrame:
+    """Each group's recent level of every judged metric against its own earlier weeks.
+
+    The recent window is the last ``recent_weeks`` weeks of the table, the baseline the
+    ``baseline_weeks`` weeks before it (None: all earlier weeks). Means over a window weigh each
+    week by its days, so a partial week at the edge of the data counts for what it holds.
+
+    Parameters
+    ----------
+    weekly : DataFrame
+        :func:`group_week_health` (group_id, week_start, days and the metrics).
+    thresholds : dict
+        :func:`load_thresholds`; its metrics are compared, and each metric's ``healthy``
+        side says which direction of change is worse.
+    recent_weeks, baseline_weeks : int
+
+    Returns
+    -------
+    DataFrame, one row per (group_id, metric)
+        healthy ('above'/'below'), before (baseline mean), now (recent mean), change
+        (now - before), rel_change (now / before - 1; NaN when before is 0), n_baseline (weeks),
+        sd_before (SD of the baseline's weekly values; when it is 0 or undefined, the median
+        positive SD of the other groups for that metric), z (change / its standard error
+        ``sd_before * sqrt(1 / recent weeks + 1 / n_baseline)``, weeks counted by their days),
+        worsening (z signed so that positive is towards the unhealthy side) and verdict:
+        ``worse`` / ``better`` when ``|z| >= UNUSUAL_Z`` on that side, ``steady`` otherwise, ``n/a``
+        without a value in both windows.
+    """
+    if not isinstance(recent_weeks, (int, np.integer)) or recent_weeks < 1:
+        raise ParameterError(f"recent_weeks must be a whole number >= 1, got {recent_weeks!r}.")
+    if baseline_weeks is not None and (not isinstance(baseline_weeks, (int, np.integer)) or baseline_weeks < 1):
+        raise ParameterError(f"baseline_weeks must be a whole number >= 1 or None, got {baseline_weeks!r}.")
+    specs = thresholds["thresholds"]
+    metrics = [m for m in specs if m in weekly]
+    weeks = np.sort(weekly["week_start"].unique())
+    recent = weeks[-recent_weeks:]
+    earlier = weeks[:-recent_weeks] if len(weeks) > recent_weeks else weeks[:0]
+    base = earlier if baseline_weeks is None else earlier[-baseline_weeks:]
+    long = weekly.melt(id_vars=["group_id", "week_start", "days"], value_vars=metrics, var_name="metric")
+    long = long.loc[np.isfinite(long["value"].to_numpy(float))]
+    long["window"] = np.where(long["week_start"].isin(recent), "now",
+                              np.where(long["week_start"].isin(base), "before", ""))
+    long = long.loc[long["window"] != ""]
+    long["wx"] = long["value"].astype(float) * long["days"]
+    g = long.groupby(["group_id", "metric", "window"])
+    agg = pd.DataFrame({"mean": g["wx"].sum() / g["days"].sum(), "days": g["days"].sum(),
+                        "n": g.size(), "sd": g["value"].std(ddof=1)}).unstack("window")
+    keys = pd.MultiIndex.from_product([sorted(weekly["group_id"].unique()), metrics], names=["group_id", "metric"])
+    agg = agg.reindex(keys)
+
+    def col(stat, window):
+        return agg[(stat, window)] if (stat, window) in agg.columns else pd.Series(np.nan, index=agg.index)
+
+    out = pd.DataFrame({"before": col("mean", "before"), "now": col("mean", "now"),
+                        "n_baseline": col("n", "before").fillna(0).astype(int),
+                        "sd_own": col("sd", "before"), "recent_days": col("days", "now")}, index=agg.index)
+    out = out.reset_index()
+    out["healthy"] = out["metric"].map({m: specs[m]["healthy"] for m in metrics})
+    out["change"] = out["now"] - out["before"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rel_change"] = np.where(out["before"] != 0, out["now"] / out["before"] - 1, np.nan)
+    positive = out["sd_own"].where(out["sd_own"] > 0)
+    typical = positive.groupby(out["metric"]).transform("median")
+    out["sd_before"] = positive.fillna(typical)
+    n_recent = out["recent_days"] / 7
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = out["sd_before"] * np.sqrt(1 / n_recent + 1 / out["n_baseline"].where(out["n_baseline"] > 0))
+        z = np.where(out["change"] == 0, 0.0, out["change"] / se)
+    out["z"] = np.where(np.isfinite(out["change"]) & np.isfinite(se), z, np.nan)
+    sign = np.where(out["healthy"] == "above", -1.0, 1.0)
+    out["worsening"] = sign * out["z"]
+    verdict = np.where(out["worsening"] >= UNUSUAL_Z, "worse", np.where(out["worsening"] <= -UNUSUAL_Z, "better",
+                                                                         "steady"))
+    out["verdict"] = np.where(np.isfinite(out["worsening"]), verdict, "n/a")
+    out = out.drop(columns=["sd_own", "recent_days"])
+    return out[["group_id", "metric", "healthy", "before", "now", "change", "rel_change", "n_baseline",
+                "sd_before", "z", "worsening", "verdict"]]
+
+
 class HealthResult(Result):
     """Health of every group-week against thresholds, and the groups that need attention.
 
@@ -315,17 +403,49 @@ class HealthResult(Result):
         warning in each week).
     thresholds : dict
         As returned by :func:`load_thresholds`.
+    history : DataFrame
+        Every group's recent weeks against its own earlier weeks, per judged metric
+        (:func:`own_history`).
     """
 
     title = "Group health: groups ranked by need of attention"
 
-    def __init__(self, weekly, daily, table, attention, thresholds, recent_weeks):
+    def __init__(self, weekly, daily, table, attention, thresholds, recent_weeks, history=None,
+                 baseline_weeks: int | None = 8):
         self.weekly = weekly
         self.daily = daily
         self.table = table
         self.attention = attention
         self.thresholds = thresholds
         self.recent_weeks = recent_weeks
+        self.baseline_weeks = baseline_weeks
+        self.history = history if history is not None else own_history(weekly, thresholds, recent_weeks,
+                                                                       baseline_weeks)
+
+    def change_ranking(self) -> pd.DataFrame:
+        """Groups ranked by how far they moved from their own history towards the unhealthy side.
+
+        Returns
+        -------
+        DataFrame, one row per group: rank, group_id, worst_metric (the metric that worsened most,
+        in standard errors of the group's own week-to-week variation), worst_worsening (that
+        value; positive = worse), n_worse (metrics with verdict ``worse``), n_better; ranked by
+        worst_worsening, largest first.
+        """
+        h = self.history.loc[np.isfinite(self.history["worsening"].to_numpy(float))]
+        if h.empty:
+            return pd.DataFrame(columns=["rank", "group_id", "worst_metric", "worst_worsening", "n_worse",
+                                         "n_better"])
+        worst = h.sort_values(["group_id", "worsening"], ascending=[True, False], kind="stable") \
+            .drop_duplicates("group_id")
+        counts = h.groupby("group_id")["verdict"].agg(n_worse=lambda v: int((v == "worse").sum()),
+                                                      n_better=lambda v: int((v == "better").sum()))
+        out = worst[["group_id", "metric", "worsening"]].rename(
+            columns={"metric": "worst_metric", "worsening": "worst_worsening"}).merge(counts.reset_index(),
+                                                                                       on="group_id")
+        out = out.sort_values(["worst_worsening", "group_id"], ascending=[False, True], kind="stable")
+        out.insert(0, "rank", np.arange(1, len(out) + 1))
+        return out.reset_index(drop=True)
 
     def to_frame(self) -> pd.DataFrame:
         return self.attention.copy()
@@ -338,26 +458,47 @@ class HealthResult(Result):
             "thresholds_file": self.thresholds["file"], "silent_days": self.thresholds["silent_days"],
             "thresholds": self.thresholds["thresholds"], "recent_weeks": self.recent_weeks,
             "status_counts": self.table["status"].value_counts().to_dict(),
-            "attention": self.attention, "weeks": weeks[[c for c in cols if c in weeks]]})
+            "attention": self.attention, "weeks": weeks[[c for c in cols if c in weeks]],
+            "baseline_weeks": self.baseline_weeks, "own_history": self.history})
 
-    def conclusion(self) -> str:
-        t = self.table
-        counts = t["status"].value_counts()
-        lines = [f"{len(t)} group-weeks judged against {len(self.thresholds['thresholds'])} thresholds "
-                 f"({Path(self.thresholds['file']).name}): {counts.get('ok', 0)} ok, {counts.get('warning', 0)} "
-                 f"warning, {counts.get('alert', 0)} alert."]
+    #: the ranking for people (header key, kind of value)
+    text_columns = (("rank", "health.col.rank", "int"), ("group_id", "col.group", "text"),
+                    ("lifecycle_stage", "col.stage", "stage"), ("latest_week", "col.week", "date"),
+                    ("latest_status", "col.status", "status"), ("alert_weeks", "field.alert_weeks", "int"),
+                    ("warning_weeks", "field.warning_weeks", "int"), ("latest_alerts", "health.col.alerts", "metrics"),
+                    ("latest_warnings", "health.col.warnings", "metrics"), ("score", "field.score", "int"))
+
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("healthres.title", self._lang(lang))
+
+    def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import join, t
+        from groupstats.reports.tables import format_value
+
+        lang = self._lang(lang)
+        table = self.table
+        counts = table["status"].value_counts()
+        lines = [t("healthres.counts", lang, n=len(table), thresholds=len(self.thresholds["thresholds"]),
+                   file=Path(self.thresholds["file"]).name, ok=counts.get("ok", 0),
+                   warning=counts.get("warning", 0), alert=counts.get("alert", 0))]
         need = self.attention.loc[self.attention["score"] > 0]
         if len(need):
-            top = need.head(5)
-            lines.append(f"Groups needing attention most (last {self.recent_weeks} weeks): " + "; ".join(
-                f"{r.group_id} ({r.alert_weeks} alert / {r.warning_weeks} warning weeks"
-                + (f"; now: {r.latest_alerts}" if r.latest_alerts else "") + ")" for r in top.itertuples()) + ".")
+            items = []
+            for r in need.head(5).itertuples():
+                item = t("healthres.group", lang, group=r.group_id, alerts=r.alert_weeks, warnings=r.warning_weeks)
+                if r.latest_alerts:
+                    item += t("healthres.now", lang, metrics=format_value(r.latest_alerts, "metrics", lang))
+                items.append(item + t("healthres.close", lang))
+            lines.append(t("healthres.attention", lang, weeks=self.recent_weeks, groups=t("healthres.sep", lang).join(items)))
         else:
-            lines.append(f"No group had a warning or alert in the last {self.recent_weeks} weeks.")
-        by_metric = {m: int((t[f"status_{m}"] == "alert").sum()) for m in self.thresholds["thresholds"]}
-        common = [f"{m} ({n})" for m, n in sorted(by_metric.items(), key=lambda kv: -kv[1]) if n > 0][:3]
+            lines.append(t("healthres.none", lang, weeks=self.recent_weeks))
+        by_metric = {m: int((table[f"status_{m}"] == "alert").sum()) for m in self.thresholds["thresholds"]}
+        common = [t("healthres.metric_count", lang, metric=format_value(m, "metrics", lang), n=n)
+                  for m, n in sorted(by_metric.items(), key=lambda kv: -kv[1]) if n > 0][:3]
         if common:
-            lines.append("Most frequent alerts (group-weeks): " + ", ".join(common) + ".")
+            lines.append(t("healthres.frequent", lang, metrics=join(common, lang)))
         return "\n".join(lines)
 
     def conclusion_card(self, lang: str = "zh"):
@@ -420,7 +561,8 @@ class HealthResult(Result):
         return fig
 
 
-def assess_health(ds: Dataset, thresholds=None, start=None, end=None, recent_weeks: int = 4) -> HealthResult:
+def assess_health(ds: Dataset, thresholds=None, start=None, end=None, recent_weeks: int = 4,
+                  baseline_weeks: int | None = 8) -> HealthResult:
     """Judge every group-week against thresholds and rank the groups needing attention.
 
     Parameters
@@ -433,6 +575,8 @@ def assess_health(ds: Dataset, thresholds=None, start=None, end=None, recent_wee
         Date range (inclusive).
     recent_weeks : int
         Weeks (the last ones of the range) over which groups are ranked.
+    baseline_weeks : int or None
+        Weeks before those that make a group's own history (:func:`own_history`; None: all).
 
     Returns
     -------
@@ -480,4 +624,5 @@ def assess_health(ds: Dataset, thresholds=None, start=None, end=None, recent_wee
     att.insert(0, "rank", np.arange(1, len(att) + 1))
     att = att[["rank", "group_id", "lifecycle_stage", "latest_week", "latest_status", "alert_weeks",
                "warning_weeks", "latest_alerts", "latest_warnings", "score"]].reset_index(drop=True)
-    return HealthResult(weekly, daily, table, att, spec, int(recent_weeks))
+    history = own_history(weekly, spec, int(recent_weeks), baseline_weeks)
+    return HealthResult(weekly, daily, table, att, spec, int(recent_weeks), history, baseline_weeks)

@@ -26,7 +26,6 @@ Its :meth:`MonitorResult.conclusion` is the report's :class:`~groupstats.reports
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
@@ -164,7 +163,7 @@ class MonitorResult(Result):
 
         lang = i18n.check_lang(lang)
         if axes is None:
-            fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+            fig, axes = plt.subplots(2, 1, figsize=(11.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
         else:
             fig = axes[0].figure
         control = _label("slot", self.control, lang)
@@ -188,7 +187,8 @@ class MonitorResult(Result):
         axes[0].set_ylabel(i18n.t("monitor.fig.effect", lang, control=control) + " (%)")
         axes[0].set_title(i18n.t("monitor.fig.effect_title", lang, metric=_label("metric", self.metric, lang),
                                  control=control))
-        axes[0].legend(fontsize=8, loc="upper left", ncol=2)
+        # the legend sits outside the data, to the right of the effect panel (inside it covered the bands)
+        axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
         axes[1].set_ylim(0, 100)
         axes[1].axhline(50, color="black", lw=0.6, ls=":")
         axes[1].set_ylabel(i18n.t("monitor.fig.prob", lang, control=control) + " (%)")
@@ -248,8 +248,7 @@ def _recommend(last: pd.DataFrame, mde: float, last_look: pd.Timestamp, planned_
 
 def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies", *, step="1D", first_look=None,
                        last_look=None, planned_end=None, mde: float = 0.10, alpha: float = 0.05,
-                       n_opt: float | None = None, prior_sd: float = 0.3, window="2h", control=None,
-                       outcomes: pd.DataFrame | None = None) -> MonitorResult:
+                       n_opt: float | None = None, prior_sd: float = 0.3, window="2h", control=None) -> MonitorResult:
     """Analyse a posting-slot experiment as of each date and recommend whether to stop.
 
     Parameters
@@ -271,10 +270,6 @@ def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies",
         Minimum relative effect worth detecting (0.10 = 10%), for the futility rule.
     alpha, n_opt, prior_sd, window, control
         See :func:`~groupstats.analyses.slot_experiment.analyse_slot_experiment`.
-    outcomes : DataFrame, optional
-        Post outcomes of the whole dataset for ``window`` (computed once if not given; each look
-        cuts them at its date).
-
     Returns
     -------
     MonitorResult
@@ -283,7 +278,6 @@ def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies",
         experiment_design
     from groupstats.stats.bayes import bayes_readout
     from groupstats.stats.sequential import as_of_cutoff, planned_units, sequential_comparisons
-    from groupstats.tables.derived import post_outcomes
 
     if not (0 < mde < 10):
         raise ParameterError(f"mde must be a relative effect such as 0.10 (10%), got {mde!r}.")
@@ -308,14 +302,6 @@ def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies",
     days = pd.date_range(first.normalize().tz_localize(None), last.normalize().tz_localize(None), freq=f"{step_days}D")
     if len(days) == 0 or days[-1] != last.normalize().tz_localize(None):
         days = days.append(pd.DatetimeIndex([last.normalize().tz_localize(None)]))
-    if outcomes is None:
-        outcomes = post_outcomes(ds, window=window)
-    if metric != "incremental_responses":
-        # with the outcomes given, each look reads only posts and assignments: drop the big tables
-        # (0-row frames keep the tables' presence) so that cutting the dataset at each date is cheap
-        ds = dataclasses.replace(ds, messages=ds.messages.iloc[:0], members=ds.members.iloc[:0],
-                                 events=None if ds.events is None else ds.events.iloc[:0],
-                                 cutoff=ds.end if ds.cutoff is None else ds.cutoff)
     frames, latest, notes = [], None, []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
@@ -323,7 +309,7 @@ def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies",
             as_of = f"{day:%Y-%m-%d}"
             try:
                 res = analyse_slot_experiment(ds, experiment_id, metric, window=window, control=control,
-                                              alpha=alpha, correction="none", outcomes=outcomes, as_of=as_of)
+                                              alpha=alpha, correction="none", as_of=as_of)
             except InsufficientDataError:
                 continue
             seq = sequential_comparisons(res.comparisons, res.summary["n_units"], n_opt, alpha, "holm")
@@ -344,7 +330,7 @@ def monitor_experiment(ds: Dataset, experiment_id: str, metric: str = "replies",
                                         f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}; it needs posts of every arm "
                                         "in at least 3 groups.")
         latest = analyse_slot_experiment(ds, experiment_id, metric, window=window, control=control, alpha=alpha,
-                                         outcomes=outcomes, as_of=f"{latest_day:%Y-%m-%d}", sequential=True,
+                                         as_of=f"{latest_day:%Y-%m-%d}", sequential=True,
                                          n_opt=n_opt, prior_sd=prior_sd)
     timeline = pd.concat(frames, ignore_index=True)
     last_look = as_of_cutoff(f"{latest_day:%Y-%m-%d}", ds.tz)

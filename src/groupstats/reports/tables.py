@@ -28,7 +28,7 @@ import pandas as pd
 
 from groupstats.reports.i18n import CATALOGUE, fmt_num, fmt_p, fmt_pct, t
 
-NUMERIC_KINDS = {"int", "num", "pct", "pct_signed", "p"}
+NUMERIC_KINDS = {"int", "num", "pct", "pct_signed", "p", "days"}
 
 
 def _date(value) -> str:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.reports.card import ConclusionCard
-from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_p_eq, fmt_pct, slot_name, t
+from groupstats.reports.i18n import fmt_date, fmt_num, fmt_p, fmt_p_eq, fmt_pct, join, slot_name, t
 from groupstats.reports.tables import translate_metric
 
 
@@ -21,6 +21,18 @@ def arm_label(result, arm: str, lang: str) -> str:
     if not window:
         return name
     return f"{name}({window})" if lang == "zh" else f"{name} ({window})"
+
+
+def _by_time(result, frame: pd.DataFrame, column: str = "arm") -> pd.DataFrame:
+    """Rows in the order of the day (by their slot's window; arms without a window last)."""
+    key = [_window(result, a) or "~" for a in frame[column]]
+    return frame.iloc[sorted(range(len(frame)), key=lambda i: key[i])]
+
+
+def comparison_labels(comp: pd.DataFrame, lang: str) -> list[str]:
+    """'晚间 对比 早间' / 'evening vs morning' for each comparison row (the effects table's first column)."""
+    return [f"{slot_name(a, lang)} vs {slot_name(c, lang)}" if lang == "en" else
+            f"{slot_name(a, lang)} 对比 {slot_name(c, lang)}" for a, c in zip(comp["arm"], comp["control"])]
 
 
 def card(result, lang: str = "zh") -> ConclusionCard:
@@ -49,8 +61,9 @@ def card(result, lang: str = "zh") -> ConclusionCard:
         nxt = t("ab.next_contradicted", lang, control=control)
     else:
         nxt = t("ab.next_not_shown", lang)
-    mde = comp["mde_rel"].max()
-    caveat = t("ab.caveat", lang, mde=fmt_pct(mde, lang, digits=0))
+    # each comparison's MDE, labelled and formatted as in the effects table (show_effects)
+    mdes = [f"{label} ±{fmt_pct(m, lang)}" for label, m in zip(comparison_labels(comp, lang), comp["mde_rel"])]
+    caveat = t("ab.caveat", lang, mdes=join(mdes, lang))
     compliance = (result.summary or {}).get("compliance")
     if compliance is not None and np.isfinite(compliance):
         caveat += t("ab.caveat_compliance", lang, share=fmt_pct(compliance, lang, digits=0))
@@ -66,7 +79,7 @@ def show_design(result, page, tz: str | None = None) -> None:
     page.say(t("ab.design_sentence", lang, design=t(f"ab.design.{result.design}", lang), groups=s["n_groups"],
                periods=s["n_periods"], posts=fmt_num(s["n_posts"], lang), start=fmt_date(s["start"], tz),
                end=fmt_date(s["end"], tz), control=arm_label(result, result.control, lang)))
-    arms = result.arms.merge(result.compliance[["arm", "n_posts"]], on="arm", how="left")
+    arms = _by_time(result, result.arms.merge(result.compliance[["arm", "n_posts"]], on="arm", how="left"))
     arms["slot"] = [slot_name(a, lang) for a in arms["arm"]]
     arms["window"] = [_window(result, a) or "–" for a in arms["arm"]]
     alloc = (s.get("allocation") or {})
@@ -80,9 +93,8 @@ def show_design(result, page, tz: str | None = None) -> None:
 
 def show_effects(result, page) -> None:
     lang = page.lang
-    comp = result.comparisons.copy()
-    comp["label"] = [f"{slot_name(a, lang)} vs {slot_name(c, lang)}" if lang == "en" else
-                     f"{slot_name(a, lang)} 对比 {slot_name(c, lang)}" for a, c in zip(comp["arm"], comp["control"])]
+    comp = _by_time(result, result.comparisons.copy())
+    comp["label"] = comparison_labels(comp, lang)
     comp["interval"] = [f"{fmt_pct(lo, lang, signed=True)} – {fmt_pct(hi, lang, signed=True)}"
                         for lo, hi in zip(comp["rel_ci_low"], comp["rel_ci_high"])]
     comp["verdict"] = [t("verdict.supported" if s else "verdict.not_shown", lang) for s in comp["significant"]]

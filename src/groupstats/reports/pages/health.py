@@ -4,17 +4,37 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from groupstats.analyses.health import LIFECYCLE_STAGES, UNUSUAL_Z
 from groupstats.reports.card import ConclusionCard
 from groupstats.reports.i18n import fmt_num, fmt_pct, join, t
 from groupstats.reports.tables import translate_metric
 
 #: A threshold that puts more than this share of group-weeks in alert says little about a group.
 MOST = 0.5
-RATE_METRICS = {"read_rate", "exit_rate_30d", "silent_share", "complaint_rate", "active_share"}
+RATE_METRICS = {"read_rate", "exit_rate_30d", "silent_share", "complaint_rate", "active_share", "exit_rate",
+                "join_rate", "join_rate_30d"}
 
 
 def _fmt_metric(metric: str, value, lang: str) -> str:
     return fmt_pct(value, lang) if metric in RATE_METRICS else fmt_num(value, lang)
+
+
+#: Small counts whose change reads better as a difference than as a ratio (0.3 -> 2.3 is not "+664%").
+ABSOLUTE_METRICS = {"max_daily_complaints", "red_packets_per_day", "n_members"}
+
+
+def fmt_change(metric: str, before, now, lang: str) -> str:
+    """A change against the group's own history: percentage points (one decimal) for shares and
+    rates, a difference for small counts, a relative change otherwise (a difference when the
+    earlier level was 0)."""
+    if not (np.isfinite(before) and np.isfinite(now)):
+        return "–"
+    if metric in RATE_METRICS:
+        pts = f"{100 * (now - before):+.1f}"
+        return t("health.pp", lang, v="0.0" if pts in ("+0.0", "-0.0") else pts)
+    if metric in ABSOLUTE_METRICS or before == 0:
+        return fmt_num(now - before, lang, signed=True)
+    return fmt_pct(now / before - 1, lang, digits=0, signed=True)
 
 
 def threshold_summary(result) -> pd.DataFrame:
@@ -34,20 +54,6 @@ def threshold_summary(result) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("share_alert", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def change_ranking(result, metric: str = "messages_per_day", recent: int | None = None) -> pd.DataFrame:
-    """Groups ranked by the change of ``metric``: mean of the last ``recent`` weeks vs the weeks before."""
-    recent = recent or result.recent_weeks
-    w = result.weekly.sort_values("week_start")
-    weeks = np.sort(w["week_start"].unique())
-    now = w.loc[w["week_start"].isin(weeks[-recent:])].groupby("group_id")[metric].mean()
-    before = w.loc[w["week_start"].isin(weeks[:-recent])].groupby("group_id")[metric].mean()
-    out = pd.DataFrame({"now": now, "before": before})
-    out["change"] = out["now"] / out["before"] - 1
-    out = out.reset_index().sort_values("change", kind="stable").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out
-
-
 def card(result, lang: str = "zh") -> ConclusionCard:
     table = result.table
     n = len(table)
@@ -55,8 +61,9 @@ def card(result, lang: str = "zh") -> ConclusionCard:
     summary = threshold_summary(result)
     top = summary.iloc[0]
     most = summary.loc[summary["share_alert"] > MOST, "metric"].tolist()
-    ranking = change_ranking(result)
-    falling = ranking.loc[ranking["change"] < 0].head(3)
+    hist = result.history
+    worse = hist.loc[hist["verdict"] == "worse"].sort_values("worsening", ascending=False, kind="stable") \
+        .drop_duplicates("group_id").head(3)
     question = t("health.question", lang)
     key = t("health.key", lang, n_alert=fmt_num(n_alert, lang), n=fmt_num(n, lang),
             share=fmt_pct(n_alert / n if n else np.nan, lang, digits=0),
@@ -70,10 +77,12 @@ def card(result, lang: str = "zh") -> ConclusionCard:
     else:
         answer = "supported"
         nxt = t("health.next_none", lang)
-    if len(falling):
-        nxt += t("health.next_falling", lang, groups=join(
-            [f"{g}({fmt_pct(c, lang, digits=0, signed=True)})" if lang == "zh" else f"{g} ({fmt_pct(c, lang, digits=0, signed=True)})"
-             for g, c in zip(falling["group_id"], falling["change"])], lang))
+    if len(worse):
+        items = []
+        for r in worse.itertuples(index=False):
+            what = f"{translate_metric(r.metric, lang)} {fmt_change(r.metric, r.before, r.now, lang)}"
+            items.append(f"{r.group_id}({what})" if lang == "zh" else f"{r.group_id} ({what})")
+        nxt += t("health.next_worse", lang, groups=join(items, lang))
     caveat = t("health.caveat", lang)
     return ConclusionCard(question=question, answer=answer, key_number=key, next_step=nxt, caveat=caveat, lang=lang)
 
@@ -101,7 +110,8 @@ def group_positions(result) -> pd.DataFrame:
     weeks = np.sort(result.weekly["week_start"].unique())[-result.recent_weeks:]
     recent = result.weekly.loc[result.weekly["week_start"].isin(weeks)]
     metrics = [m for m in result.thresholds["thresholds"] if m in recent]
-    means = recent.groupby("group_id")[metrics].mean()
+    # a day's maximum is judged by the largest of the weeks, every other metric by the mean
+    means = recent.groupby("group_id")[metrics].agg({m: "max" if m.startswith("max_") else "mean" for m in metrics})
     out = means.reset_index()
     for m in metrics:
         out[f"status_{m}"] = _judge(means[m].to_numpy(float), result.thresholds["thresholds"][m])
@@ -111,7 +121,7 @@ def group_positions(result) -> pd.DataFrame:
 def show_positions(result, page) -> None:
     lang = page.lang
     pos = group_positions(result)
-    metrics = [m for m in result.thresholds["thresholds"] if m in pos and m != "max_daily_complaints"]
+    metrics = [m for m in result.thresholds["thresholds"] if m in pos]
     for m in metrics:
         pos[f"cell_{m}"] = [f"{_fmt_metric(m, v, lang)} · {t('status.' + s, lang)}"
                             for v, s in zip(pos[m], pos[f"status_{m}"])]
@@ -120,13 +130,35 @@ def show_positions(result, page) -> None:
     page.caption("health.positions_note", weeks=result.recent_weeks)
 
 
+def history_table(result, lang: str) -> pd.DataFrame:
+    """One row per group, ranked by change against its own history (see
+    :meth:`~groupstats.analyses.health.HealthResult.change_ranking`): rank, group_id, worst (the
+    metric that worsened most, in words, when one is worse than usual), n_worse, and
+    ``hist_<metric>`` for every judged metric: the change and its verdict (``-4.2 个百分点 · 变差``)."""
+    ranking = result.change_ranking()
+    hist = result.history
+    metrics = [m for m in result.thresholds["thresholds"] if m in set(hist["metric"])]
+    cells = {(r.group_id, r.metric): f"{fmt_change(r.metric, r.before, r.now, lang)} · "
+                                      f"{t('health.history.' + r.verdict, lang)}"
+             for r in hist.itertuples(index=False)}
+    groups = list(ranking["group_id"]) + sorted(set(hist["group_id"]) - set(ranking["group_id"]))
+    out = ranking.set_index("group_id").reindex(groups).reset_index()
+    out["worst"] = [translate_metric(m, lang) if isinstance(m, str) and n > 0 else "–"
+                    for m, n in zip(out["worst_metric"], out["n_worse"].fillna(0))]
+    for m in metrics:
+        out[f"hist_{m}"] = [cells.get((g, m), "–") for g in out["group_id"]]
+    return out
+
+
 def show_change(result, page) -> None:
     lang = page.lang
-    ranking = change_ranking(result)
-    page.table(ranking, [("rank", "health.col.rank", "int"), ("group_id", "col.group", "text"),
-                         ("before", "health.col.before", "num"), ("now", "health.col.now", "num"),
-                         ("change", "health.col.change", "pct_signed")])
-    page.caption("health.change_note", weeks=result.recent_weeks)
+    table = history_table(result, lang)
+    metrics = [c[len("hist_"):] for c in table.columns if c.startswith("hist_")]
+    cols = [("rank", "health.col.rank", "int"), ("group_id", "col.group", "text"),
+            ("worst", "health.col.worst_metric", "text"), ("n_worse", "health.col.n_worse", "int")]
+    page.table(table, cols + [(f"hist_{m}", f"metric.{m}", "text") for m in metrics])
+    base = result.baseline_weeks if result.baseline_weeks is not None else "…"
+    page.caption("health.change_note", weeks=result.recent_weeks, base=base, z=f"{UNUSUAL_Z:g}")
 
 
 def alerted_metrics(result) -> list[str]:
@@ -139,6 +171,7 @@ def plot_metric(result, metric: str, lang: str, ncols: int = 6):
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     groups = sorted(result.weekly["group_id"].unique())
     nrows = int(np.ceil(len(groups) / ncols))
@@ -146,8 +179,16 @@ def plot_metric(result, metric: str, lang: str, ncols: int = 6):
                              squeeze=False)
     spec = result.thresholds["thresholds"][metric]
     scale = 100 if metric in RATE_METRICS else 1
+    weeks = np.sort(result.weekly["week_start"].unique())
+    recent = weeks[-result.recent_weeks:]
+    earlier = weeks[:-result.recent_weeks]
+    base = earlier if result.baseline_weeks is None else earlier[-result.baseline_weeks:]
+    hist = result.history.loc[result.history["metric"] == metric].set_index("group_id")
     for ax, group in zip(axes.flat, groups):
         sub = result.weekly.loc[result.weekly["group_id"] == group]
+        ax.axvspan(recent[0], recent[-1], color="0.85", alpha=0.6, lw=0, zorder=0)
+        if len(base) and group in hist.index and np.isfinite(hist.loc[group, "before"]):
+            ax.plot([base[0], recent[-1]], [scale * hist.loc[group, "before"]] * 2, color="0.35", lw=1, ls=":")
         ax.plot(sub["week_start"], scale * sub[metric], color="tab:blue", lw=1.2)
         bad = result.table.loc[(result.table["group_id"] == group) & (result.table[f"status_{metric}"] == "alert"),
                                "week_start"]
@@ -167,8 +208,11 @@ def plot_metric(result, metric: str, lang: str, ncols: int = 6):
     handles = [Line2D([], [], color="tab:blue", lw=1.2, label=t("health.fig.weekly", lang)),
                Line2D([], [], color="orange", ls="--", label=t("health.fig.warning", lang)),
                Line2D([], [], color="red", ls="--", label=t("health.fig.alert", lang)),
-               Line2D([], [], color="red", marker="o", ls="", markersize=4, label=t("health.fig.alert_week", lang))]
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+               Line2D([], [], color="red", marker="o", ls="", markersize=4, label=t("health.fig.alert_week", lang)),
+               Line2D([], [], color="0.35", ls=":", lw=1,
+                      label=t("health.fig.baseline", lang, base=result.baseline_weeks or len(base))),
+               Patch(color="0.85", alpha=0.6, label=t("health.fig.recent", lang, weeks=result.recent_weeks))]
+    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     return fig
 
@@ -184,7 +228,9 @@ def show_alerts(result, page) -> None:
 
 
 def show_lifecycle(result, page) -> None:
+    order = {label: i for i, (label, _) in enumerate(LIFECYCLE_STAGES)}
     life = result.lifecycle_summary().reset_index()
+    life = life.sort_values("lifecycle_stage", key=lambda s: s.map(order), kind="stable")
     page.table(life, [("lifecycle_stage", "col.stage", "stage"), ("group_weeks", "health.col.group_weeks", "int"),
                       ("groups", "ab.col.groups", "int"), ("messages_per_day", "metric.messages_per_day", "num"),
                       ("active_share", "metric.active_share", "pct"), ("read_rate", "metric.read_rate", "pct"),
