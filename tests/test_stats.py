@@ -99,7 +99,7 @@ def test_fastfood_clustered_matches_published(fastfood):
     # cluster bootstrap lands near the CR2 answer
     boot = compare_arms(fastfood, arm="Promotion", metric="SalesInThousands", control=1,
                         cluster="LocationID", method="bootstrap", n_boot=2000, seed=3)
-    assert boot.method == "cluster-bootstrap-bca"
+    assert boot.method == "cluster-bootstrap-t"
     bcomp = boot.comparisons.set_index("arm")
     assert bcomp.loc[2, "se"] == pytest.approx(comp.loc[2, "se"], rel=0.15)
     assert bcomp.loc[2, "ci_high"] < 0 < bcomp.loc[3, "ci_high"]
@@ -462,7 +462,7 @@ def test_bootstrap_is_seeded_and_close_to_welch():
     pd.testing.assert_frame_equal(a.comparisons, b.comparisons)
     welch = compare_arms(df, arm="arm", metric="y").comparisons.iloc[0]
     row = a.comparisons.iloc[0]
-    assert a.method == "bootstrap-bca"
+    assert a.method == "bootstrap-t"
     assert row["ci_low"] == pytest.approx(welch["ci_low"], abs=0.25 * welch["se"])
     assert row["ci_high"] == pytest.approx(welch["ci_high"], abs=0.25 * welch["se"])
 

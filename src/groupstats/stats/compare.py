@@ -16,7 +16,7 @@ experiments (posting-slot tests, content-mix tests):
   designs whose arms switch inside a group (within-group comparison).
 * ``covariate`` adds a pre-period covariate (CUPED / regression adjustment);
   the variance reduction achieved is reported.
-* ``method="bootstrap"`` gives a seeded BCa bootstrap (of clusters when
+* ``method="bootstrap"`` gives a seeded studentized bootstrap-t (of clusters when
   ``cluster`` is given).
 
 Every comparison gets an absolute and a relative difference (arm / control - 1)
@@ -114,8 +114,11 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
         clusters.  ``model``: model-based SEs (Welch, z-test, delta method,
         Poisson information matrix); refused with ``cluster``.  ``negbin``:
         negative binomial (NB2) GLM for counts with ``cr2``/HC2 SEs.
-        ``bootstrap``: seeded BCa bootstrap of units, or of clusters when
-        ``cluster`` is given; not with ``fixed_effects``.  ``wild``: restricted
+        ``bootstrap``: seeded studentized bootstrap (bootstrap-t: pivots
+        ``(d* - d) / se*`` with CR2 ``se``) of units, or of clusters when
+        ``cluster`` is given, resampled within arm when clusters are nested in
+        arms; p-value and interval from the same order statistics of the
+        pivots; not with ``fixed_effects``.  ``wild``: restricted
         (null-imposed) wild cluster bootstrap-t with Webb six-point weights
         (``n_boot`` draws, ``seed``) for the linear kinds (mean, proportion,
         ratio) with ``cluster``, also with ``covariate`` and ``fixed_effects``:
@@ -180,15 +183,11 @@ def compare_arms(frame: pd.DataFrame, *, arm: str, metric: str, kind: str = "mea
     adjusted = covariate is not None or bool(fixed_effects)
 
     if method == "bootstrap":
-        if data.cluster is not None and int(data.cluster.max()) + 1 < FEW_CLUSTERS:
-            warnings.warn(f"method='bootstrap' with {int(data.cluster.max()) + 1} clusters: resampling so few "
-                          "clusters understates the spread (16% and 11% of A/A tests rejected at alpha 5% with 10 "
-                          "and 20 clusters); use method='cr2' (default) or 'wild'.", StatisticalWarning,
-                          stacklevel=2)
         rows, method_used = _bootstrap(data, kind, alpha, n_boot, seed)
-        notes.append(f"BCa bootstrap with {n_boot} replications (seed {seed}); the p-value is the smallest "
-                     "level at which the BCa interval excludes 0 (one rule for both). With fewer than about "
-                     "30 clusters the cluster bootstrap rejects too often; prefer method='cr2' or 'wild'.")
+        notes.append(f"Studentized bootstrap (bootstrap-t) with {n_boot} replications (seed {seed}): each draw's "
+                     "difference minus the estimate over its own CR2 standard error; the p-value and the "
+                     "interval (d - c_hi se, d - c_lo se) come from the same order statistics of those pivots, "
+                     "so the interval excludes 0 exactly when p < alpha.")
     elif kind == "count":
         family = "negbin" if method == "negbin" else "poisson"
         if method == "model":

@@ -37,6 +37,7 @@ inference in Stata using boottest. Stata Journal 19(1).
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -123,33 +124,49 @@ class AbsorbedWildBootstrap:
         starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
         sw = np.sqrt(w)[order]
         xw = xd[order] * sw[:, None]
-        yw = np.asarray(yd, dtype=float)[order] * sw
         self.k, self.n_clusters, self.v = k, n_clusters, draws
+        self._order, self._starts, self._sw, self._xw = order, starts, sw, xw
         self.m, _ = _pinv_psd(xw.T @ xw)
-        beta = self.m @ (xw.T @ yw)
-        self.theta = np.r_[beta, float(y_mean)]
-        resid = yw - xw @ beta
         basis = np.column_stack([xw @ self.m, sw / w.sum()])                    # H (n, k + 1)
+        self._basis = basis
         self.hh = _cluster_sums(basis[:, :, None] * basis[:, None, :], starts)  # (G, k+1, k+1)
         self.hh_total = self.hh.sum(axis=0)
-        self.hu = _cluster_sums(basis * resid[:, None], starts)                 # (G, k+1)
         self.xh = _cluster_sums(xw[:, :, None] * basis[:, None, :], starts)     # (G, k, k+1)
-        self.xu = _cluster_sums(xw * resid[:, None], starts)                    # (G, k)
         fe_sorted = FixedEffects(codes=[c[order] for c in fe.codes], n_levels=list(fe.n_levels),
                                  names=list(fe.names))
         nested, crossing = _split_nested(fe_sorted, codes[order], singleton=False)
         self.has_nested = bool(nested)
-        self.dh, self.du, self.mc_cross = None, None, None
+        self.dh, self.du, self.mc_cross, self._per_cluster = None, None, None, None
         if crossing:
-            self._crossing(fe_sorted, nested, crossing, codes[order], starts, w[order], sw, basis, resid)
+            self._crossing(fe_sorted, nested, crossing, codes[order], starts, w[order], sw, basis)
+        self._set_outcome(yd, y_mean)
+
+    def _set_outcome(self, yd, y_mean: float) -> None:
+        """The outcome's parts: coefficients, residuals and their per-cluster sums."""
+        yw = np.asarray(yd, dtype=float)[self._order] * self._sw
+        xw, starts = self._xw, self._starts
+        beta = self.m @ (xw.T @ yw)
+        self.theta = np.r_[beta, float(y_mean)]
+        resid = yw - xw @ beta
+        self.hu = _cluster_sums(self._basis * resid[:, None], starts)           # (G, k+1)
+        self.xu = _cluster_sums(xw * resid[:, None], starts)                    # (G, k)
+        if self._per_cluster is not None:
+            self.du = self._per_cluster(resid)
+            # draws x crossing levels, independent of the hypothesis: V (D~'u) M_C
+            self.vdu_m = np.asarray((self.du.T @ self.v.T).T) @ self.mc_cross
         self._cache: dict = {}
         self._vxu = None
 
-    # ------------------------------------------------------------------ crossing fixed effects
-    def _crossing(self, fe, nested, crossing, clus, starts, w, sw, basis, resid):
-        """``D~_C,g' H_g`` and ``D~_C,g' u_g`` per cluster (G x c each) and ``M_C = (D~_C'D~_C)^+``."""
-        from scipy.sparse import coo_matrix, csr_matrix
+    def for_outcome(self, yd, y_mean: float) -> "AbsorbedWildBootstrap":
+        """The same design, clusters and draws with another outcome (demeaned ``yd``, mean ``y_mean``):
+        only the outcome's parts are recomputed (for simulations on one design)."""
+        new = copy.copy(self)
+        new._set_outcome(yd, y_mean)
+        return new
 
+    # ------------------------------------------------------------------ crossing fixed effects
+    def _crossing(self, fe, nested, crossing, clus, starts, w, sw, basis):
+        """``D~_C,g' H_g`` and ``D~_C,g' u_g`` per cluster (G x c each) and ``M_C = (D~_C'D~_C)^+``."""
         n = len(clus)
         offsets = np.cumsum([0] + [fe.n_levels[j] for j in crossing])
         c_total = int(offsets[-1])
@@ -158,29 +175,37 @@ class AbsorbedWildBootstrap:
         basis_n = basis.copy()
         if nested:
             basis_n[:, -1] = 0.0        # the weighted mean vector lies in the span of nested dummies
-        rows = np.repeat(clus, len(cross))
-        cols = np.column_stack(cross).ravel()
+        dense = self.n_clusters * c_total * (basis.shape[1] + 1) <= 5e6
 
         def per_cluster(values):
-            vals = np.repeat(sw * values, len(cross))
-            return coo_matrix((vals, (rows, cols)), shape=(self.n_clusters, c_total)).tocsr()
+            """(G, c): sum over cluster g's rows at crossing level l of sqrt(w) * values."""
+            if dense:
+                return sum(np.bincount(clus * c_total + c, weights=sw * values,
+                                       minlength=self.n_clusters * c_total) for c in cross
+                           ).reshape(self.n_clusters, c_total)
+            from scipy.sparse import coo_matrix
+
+            return coo_matrix((np.tile(sw * values, len(cross)), (np.tile(clus, len(cross)), np.concatenate(cross))),
+                              shape=(self.n_clusters, c_total)).tocsr()
 
         self.dh = [per_cluster(basis_n[:, j]) for j in range(basis.shape[1])]
-        if self.n_clusters * c_total * len(self.dh) <= 5e6:       # small: dense (G, c) arrays are faster
-            self.dh = np.stack([d.toarray() for d in self.dh])
-        self.du = per_cluster(resid)
+        if dense:
+            self.dh = np.stack(self.dh)
+        self._per_cluster = per_cluster
         # gram = (sqrt(w) D_C)' M_N (sqrt(w) D_C), M_N the projection off the nested dummies
-        d_w = csr_matrix((np.repeat(sw, len(cross)), (np.repeat(np.arange(n), len(cross)), cols)),
-                         shape=(n, c_total))
-        gram = (d_w.T @ d_w).toarray()
+        gram = np.zeros(c_total * c_total)
+        for ca in cross:
+            for cb in cross:
+                gram += np.bincount(ca * c_total + cb, weights=w, minlength=c_total * c_total)
+        gram = gram.reshape(c_total, c_total)
         if len(nested) == 1:
             level = fe.codes[nested[0]]
             n_lev = int(level.max()) + 1
             wsum = np.bincount(level, weights=w, minlength=n_lev)
-            q = coo_matrix((np.repeat(w, len(cross)), (np.repeat(level, len(cross)), cols)),
-                           shape=(n_lev, c_total)).tocsr()
+            q = sum(np.bincount(level * c_total + c, weights=w, minlength=n_lev * c_total) for c in cross
+                    ).reshape(n_lev, c_total)
             inv = np.divide(1.0, wsum, out=np.zeros_like(wsum), where=wsum > 0)
-            gram -= (q.T @ q.multiply(inv[:, None]).tocsr()).toarray()
+            gram -= q.T @ (q * inv[:, None])
         elif nested:
             gram = np.zeros((c_total, c_total))
             bounds = np.r_[starts, n]
@@ -198,8 +223,6 @@ class AbsorbedWildBootstrap:
                 block = demean(block, sub, weights=w[lo:hi]) * sw[lo:hi, None]
                 gram[np.ix_(lcols, lcols)] += block.T @ block
         self.mc_cross, _ = _pinv_psd(gram)
-        # draws x crossing levels, independent of the hypothesis: V (D~'u) M_C
-        self.vdu_m = np.asarray((self.du.T @ self.v.T).T) @ self.mc_cross
 
     # ------------------------------------------------------------------ tests
     def _prepared(self, contrast: np.ndarray):
