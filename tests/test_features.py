@@ -175,3 +175,41 @@ def test_panel_stacks_cutoffs(small_sim):
     one = member_features(ds, "2026-02-20")
     got = panel.loc[panel["cutoff"] == one.attrs["cutoff"]].drop(columns="cutoff").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, one, check_like=False)
+
+
+def test_posts_present_counts_posts_at_the_membership_bounds_and_over_rejoins():
+    """posts_present (a running count read at each membership's bounds) equals the brute-force count
+    of posts with joined_at <= posted_at <= left_at (or the cutoff), summed over a member's
+    memberships; posts exactly at a join or a leave count, as do several posts at one time."""
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2026-01-01", tz=TZ)
+    hours = np.sort(rng.choice(24 * 40, size=60, replace=False))
+    post_times = start + pd.to_timedelta(np.r_[hours, hours[:5]], unit="h")  # 5 times with two posts
+    members, t = [], []
+    for i in range(12):  # member k: memberships at post times (ties), some rejoin after leaving
+        a, b = np.sort(rng.choice(len(hours), size=2, replace=False))
+        left = start + pd.Timedelta(hours=int(hours[b])) if i % 3 else None
+        members.append(("g1", f"u{i}", start + pd.Timedelta(hours=int(hours[a])), left))
+        if left is not None and i % 2:
+            members.append(("g1", f"u{i}", left + pd.Timedelta(hours=1), None))  # rejoin, still there
+    members.append(("g1", "o1", start, None))
+    mem = pd.DataFrame(members, columns=["group_id", "member_id", "joined_at", "left_at"]).assign(
+        role=lambda f: np.where(f["member_id"] == "o1", "owner", "member"))
+    mem["left_at"] = pd.to_datetime(mem["left_at"]).dt.tz_convert(TZ) if mem["left_at"].notna().any() else None
+    posts = pd.DataFrame({"post_id": [f"p{i}" for i in range(len(post_times))], "group_id": "g1",
+                          "posted_at": post_times, "content_type": "practical", "member_id": "o1"})
+    messages = pd.DataFrame({"message_id": ["m1"], "group_id": "g1", "member_id": "o1",
+                             "sent_at": [start + pd.Timedelta(days=45)], "msg_type": "text"})
+    ds = Dataset.from_frames(tz=TZ, members=mem, messages=messages, posts=posts)
+    cutoff = start + pd.Timedelta(days=45)
+    got = member_features(ds, cutoff=cutoff).set_index("member_id")["posts_present"]
+    present = mem.groupby("member_id")["left_at"].apply(lambda s: s.isna().any())
+    expected = {}
+    for row in mem.itertuples():
+        if row.member_id == "o1" or not present[row.member_id]:
+            continue
+        end = cutoff if pd.isna(row.left_at) else row.left_at
+        n = int(((posts["posted_at"] >= row.joined_at) & (posts["posted_at"] <= end)).sum())
+        expected[row.member_id] = expected.get(row.member_id, 0) + n
+    assert expected and got.to_dict() == expected
+    assert any(v > 0 for v in expected.values())

@@ -166,13 +166,12 @@ def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ..
         **({"post_replies": day.post_replies.sum()} if has_posts else {}))
     out = keys.left_join(per, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
     if has_posts:
-        pr = rows.join(posts, [rows.group_id == posts.group_id, posts.posted_us >= rows.joined_us,
-                               posts.posted_us <= ibis.coalesce(rows.left_us, cut_us)])
-        pr = pr.group_by(list(KEY_COLUMNS)).aggregate(posts_present=pr.posted_us.count())
-        out = out.left_join(pr, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
+        out = out.left_join(posts_present_expr(rows, posts, cut_us), list(KEY_COLUMNS)).drop(
+            "group_id_right", "member_id_right")
     with_reads = has_posts and bool(types_present & {"read", "click"})
     if with_reads or "sign_in" in types_present:
-        # one pass over the events: distinct posts read / clicked and distinct local sign-in days
+        # one pass over the events: per (member, post read or clicked, or local sign-in day) one row
+        # with flags (a group-by on three keys; cheaper than a distinct on four)
         ev = src.table("events")
         wanted = ibis.literal(False)
         if with_reads:
@@ -181,19 +180,50 @@ def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ..
         if "sign_in" in types_present:
             ev = src.with_local(ev, "occurred_us")
             wanted = wanted | ((ev.event_type == "sign_in") & (cut_day - ev.day < windows[-1]))
-            token = ibis.ifelse(ev.event_type == "sign_in", ev.day.cast("string"), ev.post_id)
+            is_day = ev.event_type == "sign_in"
+            token = ibis.ifelse(is_day, ev.day.cast("string"), ev.post_id)
         else:
-            token = ev.post_id
-        ev = ev.filter(wanted).select(*KEY_COLUMNS, "event_type", _token=token).distinct()
+            is_day, token = ibis.literal(False), ev.post_id
+        ev = ev.filter(wanted)
+        ev = ev.group_by([*KEY_COLUMNS, is_day.name("_is_day"), token.name("_token")]).aggregate(
+            _read=(ev.event_type == "read").any(), _click=(ev.event_type == "click").any())
         agg = {}
         if with_reads:
-            agg.update(reads=ev._token.count(where=ev.event_type == "read"),
-                       clicks=ev._token.count(where=ev.event_type == "click"))
+            agg.update(reads=ev._token.count(where=~ev._is_day & ev._read),
+                       clicks=ev._token.count(where=~ev._is_day & ev._click))
         if "sign_in" in types_present:
-            agg["sign_in"] = ev._token.count(where=ev.event_type == "sign_in")
+            agg["sign_in"] = ev._token.count(where=ev._is_day)
         ev = ev.group_by(list(KEY_COLUMNS)).aggregate(**agg)
         out = out.left_join(ev, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
     return out
+
+
+def posts_present_expr(memberships, posts, cut_us: int):
+    """Expression: per (group_id, member_id), the posts of its group made during its memberships
+    (``joined_us <= posted_us <= left_us``, or the cut while it lasts).
+
+    A running count of posts per group, read at each membership's start (posts before it) and end
+    (posts up to it): one window over posts and membership bounds instead of a join of every
+    membership with every post of its group (22M pairs with 2,150 groups).
+    """
+    import ibis
+
+    null_id, null_us = ibis.null("string"), ibis.null("int64")
+    marks = ibis.union(
+        posts.select(group_id=posts.group_id, member_id=null_id, _t=posts.posted_us, _order=ibis.literal(1),
+                     _post=ibis.literal(1), _sign=ibis.literal(0)),
+        memberships.select(group_id=memberships.group_id, member_id=memberships.member_id,
+                           _t=memberships.joined_us, _order=ibis.literal(0), _post=ibis.literal(0),
+                           _sign=ibis.literal(-1)),
+        memberships.select(group_id=memberships.group_id, member_id=memberships.member_id,
+                           _t=ibis.coalesce(memberships.left_us, cut_us), _order=ibis.literal(2),
+                           _post=ibis.literal(0), _sign=ibis.literal(1)),
+        distinct=False)
+    # posts at a membership's start count (start before them), posts at its end count (end after them)
+    w = ibis.window(group_by=marks.group_id, order_by=[marks._t, marks._order], preceding=None, following=0)
+    marks = marks.mutate(_before=marks._post.sum().over(w))
+    bounds = marks.filter(marks._sign != 0)
+    return bounds.group_by(list(KEY_COLUMNS)).aggregate(posts_present=(bounds._before * bounds._sign).sum())
 
 
 def member_features(ds, cutoff=None, windows: Sequence[int] = (7, 30, 90),
