@@ -94,8 +94,13 @@ def _available(case: str, module: str | None) -> str | None:
     return None
 
 
-def run_once(case: str, path: Path) -> dict:
-    """Run one case in a fresh process; return wall/CPU seconds, inner seconds, peak RSS."""
+def run_once(case: str, path: Path, src: str | None = None) -> dict:
+    """Run one case in a fresh process; return wall/CPU seconds, inner seconds, peak RSS and the
+    machine's load averages (1, 5, 15 min, as ``uptime`` prints them) before and after.
+
+    ``src``: another checkout's ``src`` folder to import groupstats from (PYTHONPATH), to time a
+    version before a change against the current one in the same run.
+    """
     if case.startswith("cli_features"):
         out = Path("/tmp/groupstats_bench_features.parquet")
         cmd = [GROUPSTATS, "features", str(path), "--out", str(out)]
@@ -106,9 +111,13 @@ def run_once(case: str, path: Path) -> dict:
         cmd = [GROUPSTATS, command, str(path), *options]
     else:
         cmd = [PYTHON, "-m", "benchmarks.cases", case, str(path)]
-    load = os.getloadavg()[0]
+    loads = os.getloadavg()
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), str(ROOT.parent)])
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -120,7 +129,10 @@ def run_once(case: str, path: Path) -> dict:
     usage = _child_usage()
     if proc.returncode != 0:
         return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}
-    result = {"wall_s": wall, "cpu_s": usage["cpu"], "peak_rss_mb": usage["maxrss_mb"], "load1": load}
+    result = {"wall_s": wall, "cpu_s": usage["cpu"], "peak_rss_mb": usage["maxrss_mb"], "load1": loads[0],
+              "load_before": [round(x, 2) for x in loads],
+              "load_after": [round(x, 2) for x in os.getloadavg()],
+              "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
     if case.startswith("cli_"):
         result["inner_s"] = wall
     else:
@@ -149,11 +161,12 @@ def _child_usage() -> dict:
     return out
 
 
-def _run_isolated(case: str, path: Path, reps: int) -> list[dict]:
+def _run_isolated(case: str, path: Path, reps: int, src: str | None = None) -> list[dict]:
     """Run ``reps`` repetitions of a case, each from a fresh runner (so max RSS is that case's)."""
     results = []
     for _ in range(reps):
-        proc = subprocess.run([PYTHON, "-m", "benchmarks.run", "--_one", case, str(path)], cwd=ROOT.parent,
+        extra = ["--_src", src] if src else []
+        proc = subprocess.run([PYTHON, "-m", "benchmarks.run", "--_one", case, str(path), *extra], cwd=ROOT.parent,
                               capture_output=True, text=True)
         if proc.returncode != 0:
             results.append({"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]})
@@ -168,7 +181,9 @@ def summarise(runs: list[dict]) -> dict:
     ok = [r for r in runs if "error" not in r]
     if not ok:
         return {"status": runs[0]["error"] if runs else "not run"}
-    out = {"status": "ok", "n": len(ok), "rows": ok[0].get("rows")}
+    out = {"status": "ok", "n": len(ok), "rows": ok[0].get("rows"),
+           "runs": [{k: r.get(k) for k in ("at", "wall_s", "cpu_s", "peak_rss_mb", "load_before", "load_after")}
+                    for r in ok]}
     for key in ("inner_s", "wall_s", "cpu_s", "peak_rss_mb", "load1"):
         values = [r[key] for r in ok]
         out[key] = statistics.median(values)
@@ -190,7 +205,12 @@ def markdown(results: dict) -> str:
     for size, cases in results["sizes"].items():
         base = cases.get("baseline_duckdb", {})
         pbase = cases.get("baseline_pandas", {})
-        for case, desc, *_ in CASES + [(c, c, None, None) for c in cases if c not in {x[0] for x in CASES}]:
+        described = {x[0]: x[1] for x in CASES}
+        order = [c for c, *_ in CASES if c in cases]
+        order += [c for c in cases if c not in order]
+        for case, desc in ((c, described.get(c.split("@")[0], c) + (f" [{c.split('@')[1]}]" if "@" in c else ""))
+                           for c in sorted(order, key=lambda c: (order.index(c.split("@")[0])
+                                                                 if c.split("@")[0] in order else 99, c))):
             r = cases.get(case)
             if r is None:
                 continue
@@ -224,11 +244,21 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--merge", action="store_true",
                         help="update the cases run in an existing results.json instead of starting afresh")
+    parser.add_argument("--interleave", action="store_true",
+                        help="run the cases of a dataset in turns (A, B, C, A, B, C, ...) rather than all "
+                             "repetitions of one case after the other: fairer ratios on a shared machine")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=SRC",
+                        help="also run the cases with groupstats imported from SRC (another checkout's src "
+                             "folder), recorded as CASE@NAME; e.g. before=/tmp/before/src")
+    parser.add_argument("--variants-only", action="store_true",
+                        help="with --variant: run groupstats only from the variants' sources (the baselines too)")
     parser.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--_src", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
-        print(json.dumps(run_once(args._one[0], Path(args._one[1]))))
+        print(json.dumps(run_once(args._one[0], Path(args._one[1]), args._src)))
         return 0
+    variants = dict(v.split("=", 1) for v in args.variant)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
     sizes = [1] if quick else [int(s) for s in args.sizes.split(",")]
     wanted = set(args.cases.split(",")) if args.cases else None
@@ -272,6 +302,7 @@ def main(argv=None) -> int:
         n_msgs = json.loads(meta_file.read_text()).get("n_messages") if meta_file.exists() else None
         cases = results["sizes"].setdefault(label, {})
         results["meta"].setdefault("messages", {})[label] = n_msgs
+        todo = []
         for case, desc, engine, module in names:
             why = _available(case, module)
             if why:
@@ -280,12 +311,26 @@ def main(argv=None) -> int:
                 continue
             reps = 1 if make is None else args.reps if make == "many_groups" else (max(1, min(args.reps, args.slow_reps)) if millions >= 10 and case in SLOW
                                           else args.reps)
-            runs = _run_isolated(case, path, reps)
-            cases[case] = summarise(runs)
-            r = cases[case]
-            log(f"  {case}: " + (f"wall {r['wall_s']:.2f} s, inner {r['inner_s']:.2f} s, "
-                                 f"peak {r['peak_rss_mb']:.0f} MB" if r["status"] == "ok" else r["status"]))
-            save()
+            baseline = case.startswith("baseline_")
+            if baseline or not args.variants_only:
+                todo.append((case, None, reps))
+            todo += [(case, name, reps) for name in variants if not baseline]
+        runs_of: dict = {}
+        rounds = max((r for *_, r in todo), default=0) if args.interleave else 1
+        for round_ in range(rounds):
+            for case, variant, reps in todo:
+                if args.interleave and round_ >= reps:
+                    continue
+                key = case if variant is None else f"{case}@{variant}"
+                runs = _run_isolated(case, path, 1 if args.interleave else reps,
+                                     variants.get(variant) if variant else None)
+                runs_of.setdefault(key, []).extend(runs)
+                cases[key] = summarise(runs_of[key])
+                r = cases[key]
+                log(f"  {key}: " + (f"wall {r['wall_s']:.2f} s, CPU {r['cpu_s']:.2f} s, "
+                                    f"peak {r['peak_rss_mb']:.0f} MB, load {os.getloadavg()[0]:.1f}"
+                                    if r["status"] == "ok" else r["status"]))
+                save()
     save()
     print(markdown(results))
     return 0
