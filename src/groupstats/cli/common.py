@@ -24,10 +24,10 @@ def emit(result, as_json: bool, lang: str | None = None) -> None:
 
 def echo_notes(notes, lang: str | None = None) -> None:
     """Print an analysis's notes (caveats), each on a line headed in ``lang``."""
-    from groupstats.reports.i18n import t
+    from groupstats.reports.i18n import note_text, t
 
     for note in notes:
-        typer.echo(t("result.note", lang, note=note))
+        typer.echo(t("result.note", lang, note=note_text(note, lang)))
 
 
 def load(data: str, tz: str | None = None, tables: list[str] | None = None, validate: bool = True,

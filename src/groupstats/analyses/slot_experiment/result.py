@@ -152,86 +152,121 @@ class SlotExperimentResult(Result):
         comp = self.comparisons
         return comp.loc[comp["significant"].astype(bool), "arm"].tolist()
 
-    def conclusion(self) -> str:
-        """What the data support and what they do not, generated from the numbers."""
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import arm_name, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        return t("slotres.title", lang, experiment=self.experiment, design=self._design_text(lang),
+                 metric=translate_metric(self.metric, lang) if lang != "en" else self.metric,
+                 control=arm_name(self.control, lang) if lang != "en" else repr(self.control), method=self.method)
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        """The comparisons for people: slots in words, relative effects in percent, p-values readable."""
+        from groupstats.reports.i18n import arm_name
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        frame = self.to_frame()
+        for col in ("arm", "control"):
+            frame[col] = [arm_name(a, lang) for a in frame[col]]
+        columns = [c for c in self.comparison.text_columns if c[0] in frame]
+        columns += [("prob_better", "field.prob_better", "pct"), ("expected_loss", "field.expected_loss", "num")]
+        return format_frame(frame, [c for c in columns if c[0] in frame], lang)
+
+    def _design_text(self, lang: str) -> str:
+        from groupstats.reports.i18n import CATALOGUE, t
+
+        key = f"audit.design.{self.design}"
+        return self.design if lang == "en" or key not in CATALOGUE else t(key, lang)
+
+    def conclusion(self, lang: str | None = None) -> str:
+        """What the data support and what they do not, generated from the numbers, in ``lang``."""
+        from groupstats.reports.i18n import CATALOGUE, arm_name, fmt_num, fmt_p_eq, fmt_pct, join, note_text, t
+        from groupstats.reports.tables import translate_metric
+
+        lang = self._lang(lang)
+        en = lang == "en"
+
+        def arm(a) -> str:  # English keeps the quoted ids it always showed
+            return f"'{a}'" if en else arm_name(a, lang)
+
+        def pct(x, signed=True) -> str:
+            return fmt_pct(x, lang, signed=signed)
+
+        metric = f"'{self.metric}'" if en else translate_metric(self.metric, lang)
+        metric_word = self.metric if en else translate_metric(self.metric, lang)
         s = self.summary
         alpha = self.comparison.alpha
-        level = f"{100 * (1 - alpha):g}%"
-        lines = [
-            f"Experiment '{self.experiment}' ({self.design}, {s.get('n_groups')} groups, "
-            f"{s.get('n_periods')} periods, {s.get('n_posts'):,} posts analysed); primary metric "
-            f"'{self.metric}' ({METRICS[self.metric].description}"
-            + (f", window {s.get('window')}" if self.metric not in ("read_rate", "click_rate") else "")
-            + f"), compared with '{self.control}' within groups"
-            + (" (group, period and weekday effects)" if self.design == "switchback" else "")
-            + f" using {self.method} with {self.comparison.correction} correction"
-            + ("; intervals adjusted for multiple comparisons." if "ci_level" in self.comparisons
-               and (self.comparisons["ci_level"] > 1 - alpha + 1e-12).any() else ".")]
+        desc_key = f"slotres.metric_desc.{self.metric}"
+        first = t("slotres.intro", lang, experiment=self.experiment, design=self._design_text(lang),
+                  groups=s.get("n_groups"), periods=s.get("n_periods"), posts=fmt_num(s.get("n_posts"), lang),
+                  metric=metric, description=t(desc_key, lang) if desc_key in CATALOGUE else
+                  METRICS[self.metric].description)
+        if self.metric not in ("read_rate", "click_rate"):
+            first += t("slotres.window", lang, window=s.get("window"))
+        first += t("slotres.compared", lang, control=arm(self.control))
+        if self.design == "switchback":
+            first += t("slotres.effects", lang)
+        first += t("slotres.using", lang, method=self.method, correction=self.comparison.correction)
+        adjusted = "ci_level" in self.comparisons and (self.comparisons["ci_level"] > 1 - alpha + 1e-12).any()
+        lines = [first + t("slotres.adjusted" if adjusted else "slotres.period", lang)]
         comp_share = s.get("compliance")
         if comp_share is not None and np.isfinite(comp_share):
-            lines.append(f"Compliance: {_pct(comp_share, signed=False)} of posts were inside their arm's "
-                         "slot; effects are intent-to-treat (the effect of the schedule as followed).")
+            lines.append(t("slotres.compliance", lang, share=pct(comp_share, signed=False)))
         srm = self.srm
-        if srm["ok"]:
-            lines.append(f"Allocation check: no sample ratio mismatch ({srm['unit']} per arm, "
-                         f"p = {_p(srm['p_value'])}).")
-        else:
-            lines.append(f"WARNING: sample ratio mismatch (p = {_p(srm['p_value'])}): the {srm['unit']} "
-                         "per arm do not match the plan; fix the assignment before trusting effects.")
+        unit = t(f"slotres.unit.{srm['unit']}", lang) if f"slotres.unit.{srm['unit']}" in CATALOGUE else srm["unit"]
+        lines.append(t("slotres.srm_ok" if srm["ok"] else "slotres.srm_bad", lang, unit=unit,
+                       p=fmt_p_eq(srm["p_value"])))
         supported, not_shown = [], []
         for row in self.comparisons.itertuples(index=False):
-            level = f"{100 * getattr(row, 'ci_level', 1 - alpha):.3g}%"
+            values = dict(arm=arm(row.arm), control=arm(row.control), metric=metric_word, rel=pct(row.rel_diff),
+                          level=f"{100 * getattr(row, 'ci_level', 1 - alpha):.3g}%", low=pct(row.rel_ci_low),
+                          high=pct(row.rel_ci_high), p=fmt_p_eq(row.p_adjusted))
             if bool(row.significant):
-                direction = "more" if row.diff > 0 else "fewer" if self.metric not in (
-                    "read_rate", "click_rate") else ("higher" if row.diff > 0 else "lower")
-                supported.append(
-                    f"- SUPPORTED: '{row.arm}' gets {direction} {self.metric} than '{row.control}': "
-                    f"{_pct(row.rel_diff)} ({level} CI {_pct(row.rel_ci_low)} to "
-                    f"{_pct(row.rel_ci_high)}; {row.arm_mean:.3g} vs {row.control_mean:.3g} per post; "
-                    f"adjusted p = {_p(row.p_adjusted)}).")
+                direction = ("more" if row.diff > 0 else "fewer") if self.metric not in ("read_rate", "click_rate") \
+                    else ("higher" if row.diff > 0 else "lower")
+                supported.append(t("slotres.supported", lang, direction=t(f"slotres.dir.{direction}", lang),
+                                   arm_mean=fmt_num(row.arm_mean, lang), control_mean=fmt_num(row.control_mean, lang),
+                                   **values))
             else:
-                not_shown.append(
-                    f"- NOT SHOWN: a difference between '{row.arm}' and '{row.control}' "
-                    f"({_pct(row.rel_diff)}, {level} CI {_pct(row.rel_ci_low)} to "
-                    f"{_pct(row.rel_ci_high)}; adjusted p = {_p(row.p_adjusted)}). "
-                    f"Minimum detectable effect at 80% power: about +/-{_pct(row.mde_rel, signed=False)} "
-                    "of the control level; smaller effects are not ruled out.")
+                not_shown.append(t("slotres.not_shown", lang, mde=pct(row.mde_rel, signed=False), **values))
         lines += supported + not_shown
         if self.bayes is not None:
             from groupstats.stats.bayes import describe
 
-            lines += [f"- {describe(row, level)}" for row in self.bayes.itertuples(index=False)]
+            level = f"{100 * (1 - alpha):g}%"
+            lines += ["- " + describe(row, level, lang, **({} if en else {"arm": arm(row.arm),
+                                                                           "control": arm(row.control)}))
+                      for row in self.bayes.itertuples(index=False)]
         if not supported:
-            lines.append(f"Overall: the data do not support that any posting slot changes "
-                         f"'{self.metric}' relative to '{self.control}'.")
+            lines.append(t("slotres.overall_none", lang, metric=metric, control=arm(self.control)))
         else:
             best = self.comparisons.loc[self.comparisons["significant"].astype(bool)]
             best = best.loc[best["rel_diff"].idxmax()]
             if best["rel_diff"] > 0:
-                lines.append(f"Overall: '{best['arm']}' is the best-supported slot for '{self.metric}' "
-                             f"(about {_pct(best['rel_diff'])} vs '{self.control}').")
+                lines.append(t("slotres.overall_best", lang, arm=arm(best["arm"]), metric=metric,
+                               rel=pct(best["rel_diff"]), control=arm(self.control)))
             else:
-                lines.append(f"Overall: no slot beats '{self.control}'; the significant differences "
-                             "are decreases.")
+                lines.append(t("slotres.overall_decrease", lang, control=arm(self.control)))
         if self.sequential is not None:
-            from groupstats.stats.sequential import SEQUENTIAL_NOTE
-
             sq = self.sequential
-            lines.append(f"{SEQUENTIAL_NOTE} So far {sq['n_units']:,} of the {sq['planned_units']:,} planned "
-                         f"{sq['unit']}s (tuned to be tightest at {sq['n_opt']:,.0f}).")
+            unit = t(f"slotres.unit.{sq['unit']}", lang) if f"slotres.unit.{sq['unit']}" in CATALOGUE else sq["unit"]
+            lines.append(t("slotres.sequential", lang, n=fmt_num(sq["n_units"], lang),
+                           planned=fmt_num(sq["planned_units"], lang), unit=unit,
+                           n_opt=fmt_num(round(sq["n_opt"]), lang)))
         if self.summary.get("as_of") is not None:
-            lines.append(f"As of {self.summary['as_of']:%Y-%m-%d %H:%M}: only data up to then; "
-                         f"{self.summary.get('n_incomplete', 0):,} post(s) whose outcome window runs past it were "
-                         "excluded.")
+            lines.append(t("slotres.as_of", lang, when=f"{self.summary['as_of']:%Y-%m-%d %H:%M}",
+                           n=fmt_num(self.summary.get("n_incomplete", 0), lang)))
         if self.metric == "responses":
-            lines.append("Caution: 'responses' counts all member messages after the post, including the "
-                         "hour's usual chatter, which favours busy hours by construction; check "
-                         "'incremental_responses'.")
+            lines.append(t("slotres.responses_caution", lang))
         for name, res in self.secondary.items():
             sig = res.comparisons.loc[res.comparisons["significant"].astype(bool), "arm"].tolist()
-            lines.append(f"Secondary (exploratory) '{name}': "
-                         + (f"differences for {', '.join(map(str, sig))}." if sig else
-                            "no significant differences."))
+            name_text = f"'{name}'" if en else translate_metric(name, lang)
+            lines.append(t("slotres.secondary", lang, name=name_text) +
+                         (t("slotres.secondary_diff", lang, arms=join([arm_name(a, lang) if not en else str(a)
+                                                                       for a in sig], lang))
+                          if sig else t("slotres.secondary_none", lang)))
         return "\n".join(lines)
 
     def plot(self, ax=None):

@@ -175,7 +175,9 @@ def note_text(note: str, lang: str | None = None) -> str:
             pattern = _NOTE_PATTERNS[key] = re.compile(regex + "$", re.S)
         m = pattern.match(note)
         if m:  # a captured word the catalogue knows (``word.<text>``) is translated too
-            values = {k: t(f"word.{v}", lang) if f"word.{v}" in CATALOGUE else v for k, v in m.groupdict().items()}
+            values = {k: t(f"word.{v}", lang) if f"word.{v}" in CATALOGUE else
+                      t(f"metric.{v}", lang) if k == "metric" and f"metric.{v}" in CATALOGUE else v
+                      for k, v in m.groupdict().items()}
             if "types" in values:  # a list of content types
                 values["types"] = join([content_type_name(x.strip(), lang) for x in values["types"].split(",")], lang)
             return texts[lang].format(**values)

@@ -267,4 +267,94 @@ ENTRIES: dict[str, dict[str, str]] = {
     "note.outside_target": {"zh": "{n} 个帖子({share})属于目标以外的类型({types});含有这些帖子的周不可能完全依从。",
                             "en": "{n} post(s) ({share}) carry categories outside the target ({types}); a week with "
                                   "any of them is inconsistent with perfect compliance."},
+    # ---- posting-slot experiment (analyses.slot_experiment.SlotExperimentResult)
+    "slotres.title": {"zh": "实验“{experiment}”({design}):各组每帖的{metric},对照 {control}({method})",
+                      "en": "Experiment '{experiment}' ({design}): {metric} per post by arm, vs {control} ({method})"},
+    "slotres.intro": {"zh": "实验“{experiment}”({design},{groups} 个群,{periods} 个周期,分析了 {posts} 个帖子);主要指标:{metric}({description}",
+                      "en": "Experiment '{experiment}' ({design}, {groups} groups, {periods} periods, {posts} posts "
+                            "analysed); primary metric {metric} ({description}"},
+    "slotres.window": {"zh": ",时间窗 {window}", "en": ", window {window}"},
+    "slotres.compared": {"zh": "),在群内与{control}比较", "en": "), compared with {control} within groups"},
+    "slotres.effects": {"zh": "(控制群、周期和星期效应)", "en": " (group, period and weekday effects)"},
+    "slotres.using": {"zh": ",方法 {method},{correction} 多重比较校正", "en": " using {method} with {correction} correction"},
+    "slotres.adjusted": {"zh": ";区间已按多重比较校正。", "en": "; intervals adjusted for multiple comparisons."},
+    "slotres.period": {"zh": "。", "en": "."},
+    "slotres.metric_desc.replies": {"zh": "时间窗内成员对该帖的引用回复", "en": "member quote-replies to the post within the window"},
+    "slotres.metric_desc.responses": {"zh": "发帖后时间窗内群里的成员消息", "en": "member messages in the group within the window after the post"},
+    "slotres.metric_desc.incremental_responses": {"zh": "成员消息减去该群在其他时间发帖的日子里同一时段的通常消息数",
+                                                  "en": "responses minus the group's usual messages in the same clock window on days it posted at another time"},
+    "slotres.metric_desc.responders": {"zh": "时间窗内回应的不同成员数", "en": "distinct members responding within the window"},
+    "slotres.metric_desc.read_rate": {"zh": "24 小时内阅读的不同成员占在群成员的比例(总和之比)",
+                                      "en": "distinct readers within 24 h over members present (ratio of sums)"},
+    "slotres.metric_desc.click_rate": {"zh": "24 小时内点击的不同成员占在群成员的比例(总和之比)",
+                                       "en": "distinct clickers within 24 h over members present (ratio of sums)"},
+    "slotres.compliance": {"zh": "依从:{share} 的帖子在所属时段内发出;效应为意向处理效应(按实际执行的排期的效果)。",
+                           "en": "Compliance: {share} of posts were inside their arm's slot; effects are intent-to-treat "
+                                 "(the effect of the schedule as followed)."},
+    "slotres.unit.allocated units": {"zh": "分配单位数", "en": "allocated units"},
+    "slotres.unit.group-period": {"zh": "群-周期", "en": "group-period"},
+    "slotres.unit.group-day": {"zh": "群-日", "en": "group-day"},
+    "slotres.srm_ok": {"zh": "分配检查:没有样本比例不符(各组的{unit},p {p})。",
+                       "en": "Allocation check: no sample ratio mismatch ({unit} per arm, p {p})."},
+    "slotres.srm_bad": {"zh": "警告:样本比例不符(p {p}):各组的{unit}与计划不符;先修正分配,再相信效应。",
+                        "en": "WARNING: sample ratio mismatch (p {p}): the {unit} per arm do not match the plan; fix "
+                              "the assignment before trusting effects."},
+    "slotres.dir.more": {"zh": "更多", "en": "more"},
+    "slotres.dir.fewer": {"zh": "更少", "en": "fewer"},
+    "slotres.dir.higher": {"zh": "更高", "en": "higher"},
+    "slotres.dir.lower": {"zh": "更低", "en": "lower"},
+    "slotres.supported": {"zh": "- 成立:{arm}的{metric}比{control}{direction}:{rel}({level} 区间 {low} 至 {high};每帖 {arm_mean} 对 "
+                                "{control_mean};校正后 p {p})。",
+                          "en": "- SUPPORTED: {arm} gets {direction} {metric} than {control}: {rel} ({level} CI {low} "
+                                "to {high}; {arm_mean} vs {control_mean} per post; adjusted p {p})."},
+    "slotres.not_shown": {"zh": "- 未能证明:{arm}与{control}之间的差异({rel},{level} 区间 {low} 至 {high};校正后 p {p})。"
+                                "以 80% 把握能发现的最小效应约为对照水平的 ±{mde};更小的效应不能排除。",
+                          "en": "- NOT SHOWN: a difference between {arm} and {control} ({rel}, {level} CI {low} to "
+                                "{high}; adjusted p {p}). Minimum detectable effect at 80% power: about +/-{mde} of "
+                                "the control level; smaller effects are not ruled out."},
+    "slotres.overall_none": {"zh": "总结:数据不支持任何发帖时段会改变{metric}(相对{control})。",
+                             "en": "Overall: the data do not support that any posting slot changes {metric} relative "
+                                   "to {control}."},
+    "slotres.overall_best": {"zh": "总结:{arm}是{metric}证据最充分的时段(相对{control}约 {rel})。",
+                             "en": "Overall: {arm} is the best-supported slot for {metric} (about {rel} vs {control})."},
+    "slotres.overall_decrease": {"zh": "总结:没有时段胜过{control};显著的差异都是下降。",
+                                 "en": "Overall: no slot beats {control}; the significant differences are decreases."},
+    "slotres.sequential": {"zh": "序贯分析:p 值和区间随时有效(渐近置信序列,Waudby-Smith 等),无论查看多少次都有效,可以随时读取,一旦区间不含 0 即可停止实验。"
+                                 "目前已有 {n} / 计划 {planned} 个{unit}(在 {n_opt} 处最窄)。",
+                           "en": "Sequential analysis: p-values and intervals are always-valid (asymptotic confidence "
+                                 "sequences, Waudby-Smith et al.); they stay valid however often the experiment is "
+                                 "looked at, so this result may be read at any time and the experiment stopped as "
+                                 "soon as an interval excludes zero. So far {n} of the {planned} planned {unit}s "
+                                 "(tuned to be tightest at {n_opt})."},
+    "slotres.as_of": {"zh": "截至 {when}:只用到此时的数据;结果时间窗超过此时的 {n} 个帖子已排除。",
+                      "en": "As of {when}: only data up to then; {n} post(s) whose outcome window runs past it were "
+                            "excluded."},
+    "slotres.responses_caution": {"zh": "注意:“每帖后的成员消息数”包括该时段本来就有的闲聊,天然偏向热门时段;请查看“每帖新增成员消息数”。",
+                                  "en": "Caution: 'responses' counts all member messages after the post, including the "
+                                        "hour's usual chatter, which favours busy hours by construction; check "
+                                        "'incremental_responses'."},
+    "slotres.secondary": {"zh": "次要指标(探索性){name}:", "en": "Secondary (exploratory) {name}: "},
+    "slotres.secondary_diff": {"zh": "{arms} 有差异。", "en": "differences for {arms}."},
+    "slotres.secondary_none": {"zh": "没有显著差异。", "en": "no significant differences."},
+    # notes of the slot experiment and the comparison engine (templates for note_text)
+    "note.slot_standardised": {"zh": "{metric}已按群标准化(每个群的帖子缩放到总体均值),使每个群权重相同;各组均值是平均群的每帖值,相对效应不受缩放影响。",
+                               "en": "{metric} were group-standardised (each group's posts rescaled to the overall mean) "
+                                     "so every group weighs equally; arm means are per post of an average group and "
+                                     "relative effects are unchanged by the rescaling."},
+    "note.slot_dropped_window": {"zh": "结果时间窗超出数据末尾的 {n} 个帖子已删除。",
+                                 "en": "{n} post(s) whose window runs past the end of the data were dropped."},
+    "note.cr2_few_clusters": {"zh": "{n} 个聚类:CR2(Bell-McCaffrey)标准误和 Bell-McCaffrey 自由度,在聚类少时仍让假阳性率接近 α。",
+                              "en": "{n} clusters: CR2 (Bell-McCaffrey) standard errors with Bell-McCaffrey degrees of "
+                                    "freedom keep the false-positive rate near alpha with few clusters."},
+    "note.p_adjusted_ci": {"zh": "校正后 p 值在 {m} 个比较上用 {correction} 校正;区间相应按多重比较校正:每个区间都取校正判断它时所用的水平({rule};见 ci_level 列;未校正的区间在 *_unadjusted 列)。最小可检测效应按同一水平计算。",
+                           "en": "p_adjusted uses the {correction} correction over {m} comparisons; CIs are adjusted "
+                                 "for multiple comparisons to match: each is drawn at the level at which the "
+                                 "correction judges it ({rule}; column ci_level; the marginal CIs are the "
+                                 "*_unadjusted columns). The MDE is at the same level."},
+    "word.Holm: the level of its step": {"zh": "Holm:其所在步骤的水平", "en": "Holm: the level of its step"},
+    "word.Bonferroni: alpha / m": {"zh": "Bonferroni:α / m", "en": "Bonferroni: alpha / m"},
+    "word.Benjamini-Hochberg: alpha * rejections / m": {"zh": "Benjamini-Hochberg:α × 拒绝数 / m",
+                                                        "en": "Benjamini-Hochberg: alpha * rejections / m"},
+    "note.srm": {"zh": "样本比例不符:p = {p} < {threshold}(各组的{unit} {observed})。",
+                 "en": "Sample ratio mismatch: p = {p} < {threshold} ({unit} per arm {observed})."},
 }
