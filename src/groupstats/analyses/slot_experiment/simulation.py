@@ -56,7 +56,7 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
         Arm code of the control.
     correction : {"none", "holm", "bonferroni", "bh"}
         As in compare_arms: with a correction, ``p_adjusted`` is added and the intervals are
-        multiplicity-adjusted (level ``1 - alpha * p / p_adjusted``, ``ci_level``), the marginal
+        multiplicity-adjusted (at the level the correction judges each arm, ``ci_level``), the marginal
         ones kept as ``*_unadjusted``.
 
     Returns
@@ -139,16 +139,11 @@ def switchback_ols_cr2(y: np.ndarray, arm: np.ndarray, cluster: np.ndarray,
         out["control_mean"].append(mu_c)
     result = {k: np.vstack(v) for k, v in out.items()}
     if correction != "none":
-        from groupstats.stats.sequential import adjust_p
+        from groupstats.stats.multiplicity import adjusted_levels   # the engine's rule (one implementation)
 
         p = result["p_value"]
-        if correction == "holm":
-            adj = holm_adjust(p)
-        else:
-            adj = np.column_stack([adjust_p(p[:, r], correction) for r in range(p.shape[1])])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            level = np.where(adj > 0, alpha * np.minimum(p / adj, 1.0), alpha / len(treated))
-        level = np.where(np.isfinite(level), level, alpha)
+        adj, level = (np.column_stack(v) for v in zip(*(adjusted_levels(p[:, r], alpha, correction)
+                                                         for r in range(p.shape[1]))))
         crit = sps.t.ppf(1 - level / 2, result["df"])
         for col in ("ci_low", "ci_high", "rel_ci_low", "rel_ci_high"):
             result[col + "_unadjusted"] = result[col]
