@@ -21,7 +21,7 @@ def _json(capsys, argv):
 
 def test_abtest_as_of_sequential_json_on_sample(capsys, sample_path, sample):
     d = _json(capsys, ["abtest", str(sample_path), "--experiment", "slot_switchback", "--metric", "replies",
-                       "--as-of", "2026-03-15", "--sequential", "--json"])
+                       "--as-of", "2026-03-15", "--sequential", "--json", "--lang", "en"])
     assert d["sequential"] is True
     assert pd.Timestamp(d["as_of"]) == CUT
     summary = d["summary"]
