@@ -41,14 +41,14 @@ def test_compare_csv_json_and_table(tmp_path, capsys):
     d = _json(capsys, ["compare", str(path), "--arm", "variant", "--metric", "y", "--cluster", "shop", "--json"])
     assert d["experiment"] == "exp" and all(COMPARISON_KEYS <= set(c) for c in d["comparisons"])
     assert all(ARM_KEYS <= set(a) for a in d["arms"]) and {"p_value", "ok"} <= set(d["srm"])
-    assert main(["compare", str(path), "--arm", "variant", "--metric", "y"]) == 0
+    assert main(["compare", str(path), "--arm", "variant", "--metric", "y", "--lang", "en"]) == 0
     assert "Comparison of 'y'" in capsys.readouterr().out
 
 
 def test_plan_slots_prints_mde_and_writes_assignments(tmp_path, capsys, sample_path):
     out = tmp_path / "plan.csv"
     code = main(["plan-slots", str(sample_path), "--arms", "morning,noon,evening", "--weeks", "6", "--mde",
-                 "0.1", "--sims", "40", "--write", str(out), "--experiment-id", "next_test"])
+                 "0.1", "--sims", "40", "--write", str(out), "--experiment-id", "next_test", "--lang", "en"])
     text = capsys.readouterr().out
     assert code == 0 and "minimum detectable effect" in text and "wrote 72 assignment rows" in text
     table = pd.read_csv(out)

@@ -20,7 +20,7 @@ def sim_path(tmp_path_factory):
 
 def test_features_command(sim_path, tmp_path, capsys):
     out = tmp_path / "feats.parquet"
-    assert main(["features", str(sim_path), "--cutoff", "2026-02-01", "--out", str(out)]) == 0
+    assert main(["features", str(sim_path), "--cutoff", "2026-02-01", "--out", str(out), "--lang", "en"]) == 0
     frame = pd.read_parquet(out)
     assert not frame.duplicated(["group_id", "member_id"]).any()
     assert "messages_30d" in frame and "read_rate" in frame
@@ -53,7 +53,7 @@ def test_segment_default_is_the_library_default_and_reports_the_runner_up(sim_pa
     from groupstats.analyses.segmentation import DEFAULT_METHOD, segment_members
     from groupstats import load_dataset
 
-    assert main(["segment", str(sim_path), "--json", "--tiers", "none", "--seed", "3"]) == 0
+    assert main(["segment", str(sim_path), "--json", "--tiers", "none", "--seed", "3", "--lang", "en"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == DEFAULT_METHOD == "rate_mixture"
     lib = segment_members(load_dataset(sim_path), random_state=3).to_dict()
@@ -66,7 +66,7 @@ def test_segment_default_is_the_library_default_and_reports_the_runner_up(sim_pa
     assert ev["delta"] == pytest.approx(scores[runner] - scores[report["k"]])
     assert f"Runner-up k = {runner}" in report["conclusion"]
     # the text output says the same
-    assert main(["segment", str(sim_path), "--tiers", "none", "--seed", "3"]) == 0
+    assert main(["segment", str(sim_path), "--tiers", "none", "--seed", "3", "--lang", "en"]) == 0
     assert f"Runner-up k = {runner}: BIC higher by" in capsys.readouterr().out
 
 

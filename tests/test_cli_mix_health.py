@@ -34,7 +34,7 @@ def test_mix_target_compliance(capsys):
     assert data["target"]["shares"] == pytest.approx({"practical": 0.3, "interactive": 0.5, "lifestyle": 0.2})
     assert data["n_group_weeks"] > 100 and 0 <= data["share_consistent"] <= 1
     assert data["mean_tv_distance"] > data["mean_expected_tv"]
-    code, out, _ = run(capsys, "mix", "sample", "--target", "manage_4321")
+    code, out, _ = run(capsys, "mix", "sample", "--target", "manage_4321", "--lang", "en")
     assert code == 0 and "Content-mix compliance" in out
 
 

@@ -241,7 +241,7 @@ def test_iso_timestamps_with_and_without_offsets(tmp_path):
 
 # --- validate lists the experiments --------------------------------------------------------
 def test_validate_lists_experiments_with_arms_design_and_dates(capsys, sample_truth):
-    code, out, err = run(capsys, "validate", "sample")
+    code, out, err = run(capsys, "validate", "sample", "--lang", "en")
     assert code == 0, err
     assert "slot_switchback: switchback, arms evening, morning, noon" in out
     assert "mix_policy: group-randomised, arms control, interactive_352" in out

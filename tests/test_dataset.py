@@ -168,7 +168,7 @@ def test_required_table_missing_and_both_formats(tmp_path):
 
 
 def test_validate_cli_succeeds_on_sample_and_fails_cleanly_on_broken_file(sample_path, tmp_path, capsys):
-    assert main(["validate", str(sample_path)]) == 0
+    assert main(["validate", str(sample_path), "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "valid groupstats dataset" in out and "messages" in out and "groups" in out
     broken = write_csv_dataset(tmp_path / "broken",

@@ -126,7 +126,7 @@ def test_import_auto_and_validate(path, tmp_path):
     assert counts["read"] == expected_read(path, detect(path).format)
     assert counts["imported"] > 0 and file_counts["members"] >= 1
     assert 0 <= file_counts["leavers"] <= file_counts["members"]
-    code, stdout, err = run(["validate", out])
+    code, stdout, err = run(["validate", out, "--lang", "en"])
     assert code == 0 and "valid groupstats dataset" in stdout, err
 
 
