@@ -105,13 +105,14 @@ class Result:
 
     def text_frame(self, lang: str | None = None) -> pd.DataFrame:
         """The main table as text for people: headers in ``lang``, formatted values, no index."""
+        from groupstats.reports.i18n import CATALOGUE
         from groupstats.reports.tables import format_frame
 
         lang = self._lang(lang)
         frame = self.to_frame()
         columns = self.text_columns
         if columns is None:
-            columns = [(c, f"field.{c}", "num" if pd.api.types.is_numeric_dtype(frame[c])
+            columns = [(c, f"field.{c}" if f"field.{c}" in CATALOGUE else c, "num" if pd.api.types.is_numeric_dtype(frame[c])
                         and not pd.api.types.is_bool_dtype(frame[c]) else
                         "bool" if pd.api.types.is_bool_dtype(frame[c]) else "text") for c in frame.columns]
         return format_frame(frame, [c for c in columns if c[0] in frame.columns], lang)

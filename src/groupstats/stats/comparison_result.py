@@ -86,10 +86,11 @@ class ComparisonResult(Result):
                     ("mde_rel", "field.mde_rel", "pct"), ("significant", "field.significant", "bool"))
 
     def title_text(self, lang: str | None = None) -> str:
-        from groupstats.reports.i18n import t
+        from groupstats.reports.i18n import CATALOGUE, t
 
-        return t("compare.title", self._lang(lang), metric=self.metric, kind=self.kind, method=self.method,
-                 control=self.control)
+        lang = self._lang(lang)
+        kind = t(f"compare.kind.{self.kind}", lang) if f"compare.kind.{self.kind}" in CATALOGUE else self.kind
+        return t("compare.title", lang, metric=self.metric, kind=kind, method=self.method, control=self.control)
 
     def to_frame(self) -> pd.DataFrame:
         """The comparisons table (one row per non-control arm)."""

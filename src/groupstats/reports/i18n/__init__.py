@@ -166,7 +166,7 @@ def note_text(note: str, lang: str | None = None) -> str:
     if lang == "en":
         return note
     for key, texts in CATALOGUE.items():
-        if not key.startswith("note."):
+        if not key.startswith("note.") and key not in NOTE_SENTENCES:
             continue
         pattern = _NOTE_PATTERNS.get(key)
         if pattern is None:
@@ -185,6 +185,8 @@ def note_text(note: str, lang: str | None = None) -> str:
 
 
 _NOTE_PATTERNS: dict = {}
+#: catalogue sentences that analyses also pass on as notes (besides the ``note.*`` entries)
+NOTE_SENTENCES = ("bayes.readout",)
 
 
 #: the content types of the data model's examples (free labels: any other label stays as it is)

@@ -25,6 +25,10 @@ ENTRIES: dict[str, dict[str, str]] = {
     # ---- comparisons (stats.comparison_result.ComparisonResult)
     "compare.title": {"zh": "“{metric}”的比较({kind},{method}),对照组 {control}",
                       "en": "Comparison of '{metric}' ({kind}, {method}) against arm {control}"},
+    "compare.kind.mean": {"zh": "均值", "en": "mean"},
+    "compare.kind.proportion": {"zh": "比例", "en": "proportion"},
+    "compare.kind.count": {"zh": "计数", "en": "count"},
+    "compare.kind.ratio": {"zh": "比率", "en": "ratio"},
     "compare.intro": {"zh": "按组比较“{metric}”,每组都与{control}比较({method};{correction};α = {alpha})。",
                       "en": "'{metric}' by arm, each compared with control {control} ({method}; {correction}; "
                             "alpha = {alpha})."},
