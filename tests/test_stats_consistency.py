@@ -4,8 +4,8 @@ and no interval is NaN (an unbounded side is +-inf).
 
 Data sets vary the kind, the method, the number and sizes of clusters, covariates, fixed effects,
 the effect size (null, small, large) and the seed. ``correction="none"`` with one comparison per
-data set (with several, ``significant`` uses the multiplicity-adjusted p-value while the intervals
-are unadjusted, by design).
+data set; with several arms (wild, absorbed fixed effects included, and bootstrap) the intervals are
+multiplicity-adjusted and checked the same way (:func:`test_flag_agrees_with_adjusted_intervals_with_several_arms`).
 """
 from __future__ import annotations
 
@@ -123,3 +123,64 @@ def test_unbounded_relative_interval_is_inf_and_says_so():
     assert "inf" in (payload["rel_ci_low"], payload["rel_ci_high"]) or \
         "-inf" in (payload["rel_ci_low"], payload["rel_ci_high"])
     assert "unbounded" in res.conclusion() and "n/a" not in res.conclusion()
+
+
+#: multi-arm settings (issue 16): (kind, method, design, options); corrections cycle over the data sets
+MULTI_ARM = [
+    ("mean", "wild", "switchback", {"fixed_effects": ["group", "week"], "n_boot": 199}),
+    ("ratio", "wild", "cluster", {"n_boot": 199}),
+    ("proportion", "wild", "switchback", {"fixed_effects": ["group"], "n_boot": 199}),
+    ("mean", "bootstrap", "cluster", {"n_boot": 300}),
+    ("count", "bootstrap", "iid", {"n_boot": 300}),
+    ("ratio", "bootstrap", "switchback", {"n_boot": 300}),
+]
+
+
+def _multi_arm_data(rng, kind, design, n_arms):
+    n_groups = int(rng.integers(9, 24))
+    group = np.repeat(np.arange(n_groups), rng.integers(6, 40, n_groups))
+    n = len(group)
+    if design == "cluster":
+        arm = (rng.permutation(n_groups) % n_arms)[group]
+    else:
+        arm = rng.integers(0, n_arms, n)
+    effects = rng.choice([0.0, 0.3, 1.5], n_arms) * (np.arange(n_arms) > 0)
+    g_eff = rng.normal(0, rng.choice([0.1, 0.6]), n_groups)[group]
+    base = rng.choice([1.0, 3.0])
+    if kind == "mean":
+        y = base + g_eff + effects[arm] + rng.normal(0, 1, n)
+    elif kind == "proportion":
+        y = (rng.random(n) < np.clip(0.3 + 0.1 * g_eff + 0.3 * effects[arm], 0.01, 0.99)).astype(float)
+    else:
+        y = rng.poisson(base * np.exp(0.5 * g_eff + effects[arm])).astype(float)
+    frame = pd.DataFrame({"group": group, "week": rng.integers(0, 4, n), "arm": arm, "y": y,
+                          "views": rng.poisson(3, n) + 1.0})
+    for a in range(n_arms):
+        if frame.loc[frame.arm == a, "y"].sum() == 0:
+            frame.loc[frame.index[frame.arm == a][0], "y"] = 1.0
+    return frame
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,method,design,options", MULTI_ARM,
+                         ids=[f"{k}-{m}-{d}" for k, m, d, _ in MULTI_ARM])
+def test_flag_agrees_with_adjusted_intervals_with_several_arms(kind, method, design, options):
+    """Wild (absorbed fixed effects included) and bootstrap with 3-4 arms and Holm / Bonferroni / BH: the
+    multiplicity-adjusted intervals (absolute and relative) exclude 0 exactly when ``significant``."""
+    rng = np.random.default_rng(zlib.crc32(f"multi{kind}{method}{design}".encode()))
+    n_sig = n_rows = 0
+    for rep in range(6):
+        correction = ("holm", "bonferroni", "bh")[rep % 3]
+        frame = _multi_arm_data(rng, kind, design, int(rng.choice([3, 4])))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = compare_arms(frame, arm="arm", metric="y", kind=kind, denominator="views" if kind == "ratio" else None,
+                               cluster=None if design == "iid" else "group", method=method, correction=correction,
+                               seed=rep, **options)
+        comp = res.comparisons
+        assert comp["interval_adjusted"].all() and (comp["ci_level"] >= 0.95 - 1e-12).all()
+        for _, row in comp.iterrows():
+            _check(row, (kind, method, design, rep, correction))
+            n_sig += bool(row["significant"])
+            n_rows += 1
+    assert 0 < n_sig < n_rows

@@ -133,3 +133,74 @@ def test_wild_errors_and_cli(tmp_path, capsys):
     ref = compare_arms(df, arm="arm", metric="y", cluster="g", method="wild", n_boot=500, seed=4)
     assert out["method"] == "ols-wild-webb"
     assert out["comparisons"][0]["p_value"] == pytest.approx(ref.comparisons.iloc[0]["p_value"])
+
+
+# ------------------------------------------------------------------------------------------ absorbed FE (issue 16)
+def _multi_arm_switchback(seed, n_groups=8, n_arms=3, kind="mean"):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(4, 15, n_groups)
+    g = np.repeat(np.arange(n_groups), sizes)
+    week = rng.integers(0, 3, len(g))
+    arm = rng.integers(0, n_arms, len(g))
+    y = 5 + rng.normal(0, 2, n_groups)[g] + 0.3 * week + 0.3 * arm + rng.normal(0, 1, len(g))
+    frame = pd.DataFrame({"g": g, "week": week.astype(str), "arm": arm, "y": y,
+                          "pre": rng.normal(size=len(g)) + 0.2 * y, "d": rng.integers(1, 5, len(g)).astype(float),
+                          "half": g * 10 + rng.integers(0, 2, len(g))})      # nested in g, finer
+    if kind == "proportion":
+        frame["y"] = (y > 5.5).astype(float)
+    if kind == "ratio":
+        frame["y"] = np.round(np.abs(y)) * frame["d"]
+    return frame
+
+
+ABSORBED_CASES = [  # (fixed effects, kind, covariate, correction): nested, crossing, both, two nested + crossing
+    (["week"], "mean", None, "holm"),
+    (["g"], "mean", "pre", "bonferroni"),
+    (["g", "week"], "mean", None, "holm"),
+    (["g", "week"], "proportion", None, "bh"),
+    (["g", "week"], "ratio", None, "holm"),
+    (["half", "week"], "mean", "pre", "holm"),
+    (["half", "g", "week"], "mean", None, "bonferroni"),
+]
+
+
+@pytest.mark.parametrize("fixed_effects,kind,covariate,correction", ABSORBED_CASES)
+def test_absorbed_wild_equals_dense_dummies(monkeypatch, fixed_effects, kind, covariate, correction):
+    """Wild bootstrap with absorbed fixed effects equals the dense-dummy implementation (same seed, same Webb
+    weights): p-values, t-ratios and every interval, marginal and multiplicity-adjusted, to 1e-9."""
+    from groupstats.stats import comparison_means
+
+    frame = _multi_arm_switchback(len(fixed_effects) + len(kind), kind=kind)
+    kwargs = dict(arm="arm", metric="y", kind=kind, cluster="g", fixed_effects=fixed_effects, method="wild",
+                  n_boot=299, seed=3, covariate=covariate, denominator="d" if kind == "ratio" else None,
+                  correction=correction)
+    absorbed = compare_arms(frame, **kwargs).comparisons
+    monkeypatch.setattr(comparison_means, "_WILD_DENSE_FE", True)
+    dense = compare_arms(frame, **kwargs).comparisons
+    cols = ["diff", "p_value", "statistic", "p_adjusted", "ci_low", "ci_high", "rel_ci_low", "rel_ci_high",
+            "ci_low_unadjusted", "ci_high_unadjusted", "rel_ci_low_unadjusted", "rel_ci_high_unadjusted",
+            "ci_level", "mde", "se"]
+    np.testing.assert_allclose(absorbed[cols].to_numpy(float), dense[cols].to_numpy(float), rtol=1e-9, atol=1e-12)
+    assert len(absorbed) == 2 and absorbed["interval_adjusted"].all()
+
+
+def test_absorbed_wild_builds_no_dummy_columns(monkeypatch):
+    """With fixed effects, method='wild' never materialises a column per level: the dense-design builder is
+    not called, even with 300 groups and 40 weeks."""
+    from groupstats.stats import comparison_means
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("dense fixed-effect dummies built")
+
+    monkeypatch.setattr(comparison_means, "_fe_block", refuse)
+    rng = np.random.default_rng(8)
+    n_groups, weeks = 300, 40
+    g = np.repeat(np.arange(n_groups), weeks)
+    w = np.tile(np.arange(weeks), n_groups)
+    arm = rng.integers(0, 2, len(g))
+    y = rng.normal(0, 1, n_groups)[g] + 0.1 * w + rng.normal(0, 1, len(g))
+    frame = pd.DataFrame({"g": g, "w": w, "arm": arm, "y": y})
+    res = compare_arms(frame, arm="arm", metric="y", cluster="g", fixed_effects=["g", "w"], method="wild",
+                       n_boot=100, seed=1)
+    row = res.comparisons.iloc[0]
+    assert row["ci_low"] < row["diff"] < row["ci_high"] and res.method == "ols-wild-webb"

@@ -12,7 +12,7 @@ import pandas as pd
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.stats.cluster import SandwichFit, WildClusterBootstrap, sandwich, webb_weights
 from groupstats.stats.comparison_common import _Data, _finite, _row, _two_sided_p
-from groupstats.stats.fixed_effects import FixedEffects, absorbed_sandwich, demean
+from groupstats.stats.fixed_effects import FixedEffects, absorbed_sandwich, demean, single_blas_thread
 from groupstats.stats.wild import AbsorbedWildBootstrap
 
 # --------------------------------------------------------------------------- unclustered classics
@@ -302,9 +302,10 @@ def _wild_rows(rows: list[dict], boot, means: list, alpha: float) -> None:
 
         def interval_at(level, c=contrast, ga=means[a], g0=means[0], diff=row["diff"], se=row["se"],
                         rel=row["rel_diff"], se_rel=se_rel, rel_ok=rel_ok):
-            ci = boot.invert(lambda r: (c, r), diff, se, level)
-            rel_ci = (boot.invert(lambda r: (ga - (1.0 + r) * g0, 0.0), rel, se_rel, level)
-                      if rel_ok else (row["rel_ci_low"], row["rel_ci_high"]))
+            with single_blas_thread():      # many small products: BLAS threads would only contend
+                ci = boot.invert(lambda r: (c, r), diff, se, level)
+                rel_ci = (boot.invert(lambda r: (ga - (1.0 + r) * g0, 0.0), rel, se_rel, level)
+                          if rel_ok else (row["rel_ci_low"], row["rel_ci_high"]))
             return ci, rel_ci
 
         (row["ci_low"], row["ci_high"]), (row["rel_ci_low"], row["rel_ci_high"]) = interval_at(alpha)
