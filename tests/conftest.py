@@ -28,6 +28,15 @@ def sample():
 
 
 @pytest.fixture(scope="session")
+def sample_in_memory(sample):
+    """The sample as in-memory frames (what a CSV folder or ``Dataset.from_frames`` gives): derived
+    tables from DuckDB scanning the frames, not from the Parquet files (treat as read-only)."""
+    from groupstats.data.dataset import Dataset
+
+    return Dataset.from_frames(tz=sample.tz, validate=False, **sample.tables)
+
+
+@pytest.fixture(scope="session")
 def sample_truth() -> dict:
     return json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
 

@@ -240,19 +240,17 @@ def test_content_mix_notebook(run_notebook):
     assert 0 <= records["compliance"]["share_consistent"] <= 1
 
 
-def test_mix_table_on_out_of_core_tables_is_identical(sample):
-    """The CLI's Parquet path (scale tables, dataset without events in memory) gives the same result."""
-    from groupstats.tables import scale as scale
+def test_mix_table_on_out_of_core_tables_is_identical(sample_in_memory):
+    """A dataset opened from Parquet (tables computed by the engine from the files, messages and events
+    never read into pandas) gives the same table and result as the same data in memory."""
     from groupstats.analyses.content_mix import analyse_mix_experiment, mix_experiment_table
     from groupstats.data.dataset import load_dataset
     from groupstats.paths import sample_data_path
 
-    folder = sample_data_path()
-    light = load_dataset(folder, tables=["posts", "assignments"], validate=False)
-    assert light.events is None
-    got = mix_experiment_table(light, "mix_policy", group_days=scale.group_day_metrics(folder),
-                               outcomes=scale.post_outcomes(folder))
-    expected = mix_experiment_table(sample, "mix_policy")
+    opened = load_dataset(sample_data_path())
+    got = mix_experiment_table(opened, "mix_policy")
+    expected = mix_experiment_table(sample_in_memory, "mix_policy")
     pd.testing.assert_frame_equal(got, expected)
-    assert (analyse_mix_experiment(light, "mix_policy", table=got).to_dict()
-            == analyse_mix_experiment(sample, "mix_policy").to_dict())
+    assert (analyse_mix_experiment(opened, "mix_policy").to_dict()
+            == analyse_mix_experiment(sample_in_memory, "mix_policy").to_dict())
+    assert not opened.is_loaded("messages") and not opened.is_loaded("events")

@@ -197,14 +197,16 @@ def test_result_object_and_plots(small_sim):
     res.to_json()
 
 
-def test_segment_members_on_out_of_core_features_is_identical(sample):
-    """The CLI's Parquet path (scale.member_features, no dataset in memory) gives the same result."""
-    from groupstats.tables import scale as scale
+def test_segment_members_on_out_of_core_features_is_identical(sample_in_memory):
+    """A dataset opened from Parquet (features computed by the engine from the files, no message read
+    into pandas) gives the same result as the same data in memory."""
+    from groupstats.data.dataset import load_dataset
     from groupstats.paths import sample_data_path
 
     cutoff = "2026-03-15"
-    expected = segment_members(sample, cutoff=cutoff, k=3, tiers="activity", n_bootstrap=3)
-    table = scale.member_features(sample_data_path(), cutoff=cutoff)
-    got = segment_members(None, cutoff=cutoff, k=3, tiers="activity", n_bootstrap=3, member_table=table)
+    expected = segment_members(sample_in_memory, cutoff=cutoff, k=3, tiers="activity", n_bootstrap=3)
+    opened = load_dataset(sample_data_path())
+    got = segment_members(opened, cutoff=cutoff, k=3, tiers="activity", n_bootstrap=3)
+    assert not opened.is_loaded("messages") and not opened.is_loaded("events")
     pd.testing.assert_frame_equal(got.assignments, expected.assignments)
     assert got.to_dict() == expected.to_dict()

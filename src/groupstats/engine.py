@@ -270,6 +270,9 @@ class Source:
         self.cut_us = cut_us
         self.in_memory = in_memory
         self._cache: dict = {}
+        #: Derived tables already computed on these tables (any cut), by (name, cut, parameters):
+        #: shared by every cut of this source, so an analysis that looks at several dates reuses them.
+        self.derived: dict = {}
 
     # ---- construction -----------------------------------------------------------------
     @classmethod
@@ -324,6 +327,7 @@ class Source:
         out = Source(self.engine, self.raw, self.tz, self.where, cut_us if cut_us is not None else self.cut_us,
                      self.in_memory)
         out.path = getattr(self, "path", None)
+        out.derived = self.derived
         if "offsets" in self._cache:
             out._cache["offsets"] = self._cache["offsets"]
         rng = self._cache.get("range")
@@ -397,6 +401,12 @@ class Source:
         """(group_id, member_id) of owners and admins in any membership row."""
         m = self.table("members")
         return m.filter(m.role.isin(OPERATOR_ROLES)).select("group_id", "member_id").distinct()
+
+    def non_operator_members(self):
+        """Membership rows whose role is not an operator's (the engine's twin of
+        :func:`groupstats.data.dataset.non_operator_members`)."""
+        m = self.table("members")
+        return m.filter(~m.role.isin(OPERATOR_ROLES))
 
     def member_messages(self, include_operators: bool = False):
         """Messages that are not system messages, without the operators' unless asked."""
@@ -498,34 +508,30 @@ def _unregister(engine: Engine, names: list[str]) -> None:
 def source_of(ds, engine: Engine | None = None) -> Source:
     """The :class:`Source` of a dataset, a folder or a Source (returned as it is).
 
-    An in-memory :class:`~groupstats.data.dataset.Dataset` opened with
-    ``load_dataset(path, engine="spark")`` is read by Spark from its folder; otherwise its
-    frames are scanned in place by the process's DuckDB.
+    A :class:`~groupstats.data.dataset.Dataset` is bound to its source when it is opened
+    (:func:`~groupstats.data.loading.load_dataset`: the folder's files on the chosen engine) or
+    on first use (:attr:`Dataset.source <groupstats.data.dataset.Dataset.source>`, which calls
+    this): its frames scanned in place by the process's DuckDB, or, for a dataset opened with
+    ``engine="spark"``, read by Spark from its folder when the frames are those of the files.
     """
     if isinstance(ds, Source):
         return ds
     if isinstance(ds, (str, Path)):
         return Source.from_path(ds, engine=engine)
-    frames = tuple(id(t) for t in ds.tables.values())
-    cached = getattr(ds, "_source", None)
-    if cached is not None and cached[0] == frames and (engine is None or cached[1].engine is engine):
-        return cached[1]
+    if engine is None:
+        bound = ds._source
+        if bound is not None:
+            return bound
+        if ds._make_source is not None:
+            return ds.source
     spec = getattr(ds, "engine_spec", None) or {}
     if engine is None and spec.get("engine") == "spark":
         engine = connect("spark", spec.get("spark_master"))
         if ds.path is not None and _unchanged_on_disk(ds):
             # Spark reads the files itself (any path it can reach), cut as the dataset is
             src = Source.from_path(ds.path, engine=engine, tz=ds.tz)
-            src = src.cut(None if ds.cutoff is None else to_us(ds.cutoff))
-        else:
-            src = Source.from_dataset(ds, engine)
-    else:
-        src = Source.from_dataset(ds, engine)
-    try:
-        ds._source = (frames, src)
-    except AttributeError:
-        pass
-    return src
+            return src.cut(None if ds.cutoff is None else to_us(ds.cutoff))
+    return Source.from_dataset(ds, engine)
 
 
 def _unchanged_on_disk(ds) -> bool:

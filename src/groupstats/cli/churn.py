@@ -12,18 +12,9 @@ from groupstats.cli.language_option import lang_option
 
 
 def _open(data: str, engine: str, spark_master: str | None):
-    """The dataset for ``churn``: a Parquet folder is validated and read by the engine (messages and events
-    never loaded into pandas); other folders are loaded as usual."""
-    from groupstats.cli.members import parquet_folder
-
-    folder = parquet_folder(data)
-    if folder is None:
-        return load(data, engine=engine, spark_master=spark_master)
-    from groupstats.engine import Source
-    from groupstats.tables import scale
-
-    scale.validate(folder, engine=engine, spark_master=spark_master)
-    return Source.from_path(folder, engine=engine, spark_master=spark_master)
+    """The dataset for ``churn``, bound to its engine: a Parquet folder is validated and read by the engine
+    (messages and events are read into pandas only if an in-memory step asks for them)."""
+    return load(data, engine=engine, spark_master=spark_master)
 
 
 def register(app: typer.Typer) -> None:

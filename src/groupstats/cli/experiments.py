@@ -83,29 +83,14 @@ def register(app: typer.Typer) -> None:
         lang: str = lang_option(),
     ) -> None:
         """Analyse a posting-slot experiment (switchback or group-randomised) of a dataset."""
-        from groupstats.analyses.slot_experiment import METRICS, analyse_slot_experiment
-        from groupstats.cli.members import parquet_folder
+        from groupstats.analyses.slot_experiment import analyse_slot_experiment
 
-        folder = parquet_folder(data)
-        outcomes = None
-        if folder is not None:
-            # Parquet: validate and compute post outcomes out of core (identical table); hold in
-            # pandas only the tables the analysis reads besides them
-            from groupstats.tables import scale as scale
-
-            on = {"engine": engine, "spark_master": spark_master}
-            scale.validate(folder, **on)
-            needs = sorted({t for m in [metric, *_split(secondary)] if m in METRICS for t in METRICS[m].needs})
-            ds = load(data, tables=["posts", "assignments", *needs], validate=False, **on)
-            if ds.posts is not None and ds.assignments is not None:
-                outcomes = scale.post_outcomes(folder, window=window, exclude_red_packets=exclude_red_packets, **on)
-        else:
-            ds = load(data, engine=engine, spark_master=spark_master)
+        ds = load(data, engine=engine, spark_master=spark_master)
         result = analyse_slot_experiment(
             ds, experiment, metric, window=window, control=control, alpha=alpha, correction=correction,
             slots=slots, washout=washout, exclude_red_packets=exclude_red_packets, kind=kind,
             method=method, expected_ratio=_parse_ratio(expected_ratio), secondary=_split(secondary),
-            seed=seed, outcomes=outcomes, as_of=as_of, sequential=sequential, n_opt=n_opt, prior_sd=prior_sd)
+            seed=seed, as_of=as_of, sequential=sequential, n_opt=n_opt, prior_sd=prior_sd)
         result.in_language(lang)
         if as_json:
             typer.echo(_comparison_json(result, experiment))

@@ -25,19 +25,6 @@ def _write_table(frame, out: Path) -> None:
         frame.to_csv(out, index=False)
 
 
-def parquet_folder(data: str) -> Path | None:
-    """The dataset folder if it is stored as Parquet (no CSV tables), else None.
-
-    Commands use the out-of-core :mod:`groupstats.tables.scale` tables (identical to the in-memory
-    ones) for such folders instead of loading every message into pandas.
-    """
-    from groupstats.paths import resolve_data_path
-
-    folder = Path(resolve_data_path(data))
-    parquet = (folder / "messages.parquet").exists() or (folder / "messages").is_dir()
-    return folder if parquet and not any(folder.glob("*.csv")) else None
-
-
 def register(app: typer.Typer) -> None:
     _register_features(app)
     register_segment(app)
@@ -61,19 +48,10 @@ def _register_features(app: typer.Typer) -> None:
         lang: str = lang_option("the summary line"),
     ) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
-        folder = parquet_folder(data)
-        if folder is not None:
-            from groupstats.tables import scale  # validates and aggregates in the engine: no message held in pandas
+        from groupstats.tables.features import member_features
 
-            if validate:
-                scale.validate(folder, engine=engine, spark_master=spark_master)
-            frame = scale.member_features(folder, cutoff=cutoff, normalise_within_group=within_group, engine=engine,
-                                          spark_master=spark_master)
-        else:
-            from groupstats.tables.features import member_features
-
-            frame = member_features(load(data, engine=engine, spark_master=spark_master), cutoff=cutoff,
-                                    normalise_within_group=within_group)
+        ds = load(data, validate=validate, engine=engine, spark_master=spark_master)
+        frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
         _write_table(frame, out)
         from groupstats.reports.i18n import fmt_num, t
 
@@ -119,23 +97,9 @@ def register_segment(app: typer.Typer) -> None:
         else:
             k_value = "auto"
         tier_preset = None if tiers.lower() == "none" else tiers
-        folder = parquet_folder(data)
-        if folder is not None:
-            # large Parquet datasets: features out of core (identical table), no 10M-row load
-            from groupstats.tables import scale as scale
-            from groupstats.analyses.tiers import load_preset
-
-            scale.validate(folder, engine=engine, spark_master=spark_master)
-            table = scale.member_features(folder, cutoff=cutoff, engine=engine, spark_master=spark_master)
-            needs_ds = tier_preset is not None and load_preset(tier_preset)["kind"] == "points"
-            on = {"engine": engine, "spark_master": spark_master}
-            result = segment_members(load(data, **on) if needs_ds else None, cutoff=cutoff, method=method,
-                                     k=k_value, features=features, tiers=tier_preset, random_state=seed,
-                                     member_table=table)
-        else:
-            result = segment_members(load(data, engine=engine, spark_master=spark_master),
-                                     cutoff=cutoff, method=method, k=k_value, features=features,
-                                     tiers=tier_preset, random_state=seed)
+        ds = load(data, engine=engine, spark_master=spark_master)
+        result = segment_members(ds, cutoff=cutoff, method=method, k=k_value, features=features,
+                                 tiers=tier_preset, random_state=seed)
         if out is not None:
             cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
             _write_table(result.assignments[cols], out)

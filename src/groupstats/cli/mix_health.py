@@ -56,38 +56,16 @@ def register(app: typer.Typer) -> None:
         if chosen != 1:
             raise ParameterError("Give exactly one of --experiment ID (experiment analysis), --target MIX "
                                  "(compliance check) or --content-types (observational view).")
-        from groupstats.cli.members import parquet_folder
-
         if experiment is None and (as_of is not None or sequential):
             raise ParameterError("--as-of and --sequential apply to an experiment analysis; add --experiment ID.")
-        folder = parquet_folder(data) if experiment is not None and as_of is None else None
         monitoring = dict(as_of=as_of, sequential=sequential, n_opt=n_opt, prior_sd=prior_sd)
-        if folder is not None:
-            # Parquet: validate, then group-day metrics and post outcomes out of core (identical
-            # tables); only messages, members, posts and assignments are held in pandas
-            from groupstats.tables import scale as scale
-            from groupstats.analyses.content_mix import MIX_METRICS, mix_experiment_table
-
-            on = {"engine": engine, "spark_master": spark_master}
-            scale.validate(folder, **on)
-            ds = load(data, tables=["posts", "assignments", *(["events"] if metric == "read_rate" else [])],
-                      validate=False, **on)
-            table = None
-            if metric in MIX_METRICS and ds.assignments is not None:
-                outcomes = scale.post_outcomes(folder, **on) if ds.posts is not None and len(ds.posts) else None
-                table = mix_experiment_table(ds, experiment, group_days=scale.group_day_metrics(folder, **on),
-                                             outcomes=outcomes)
-            result = analyse_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment, alpha=alpha,
-                                            mapping=mapping, table=table, **monitoring)
-        elif experiment is not None:
-            ds = load(data, engine=engine, spark_master=spark_master)
+        ds = load(data, engine=engine, spark_master=spark_master)
+        if experiment is not None:
             result = analyse_mix_experiment(ds, experiment, metric=metric, adjustment=adjustment,
                                             alpha=alpha, mapping=mapping, **monitoring)
         elif target is not None:
-            ds = load(data, engine=engine, spark_master=spark_master)
             result = check_compliance(ds, target, mapping=mapping, start=start, end=end, alpha=alpha)
         else:
-            ds = load(data, engine=engine, spark_master=spark_master)
             result = content_type_engagement(ds, mapping=mapping, alpha=alpha)
         emit(result, as_json, lang)
 

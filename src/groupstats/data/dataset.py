@@ -1,14 +1,27 @@
-"""Canonical datasets: load, validate, save, and cut at a date.
+"""Canonical datasets: the :class:`Dataset` object, cut at a date, saved.
 
 A dataset is a folder holding one file per table, ``name.parquet`` or
 ``name.csv`` (see :mod:`groupstats.data.schema`). ``messages`` and ``members`` are
 required. An optional ``dataset.json`` holds metadata (timezone, source,
 notes such as "silent members are missing") written by importers.
+:func:`~groupstats.data.loading.load_dataset` opens one (re-exported here).
 
 Timestamps are timezone-aware: naive timestamps are read in the dataset's
 timezone (default ``Asia/Shanghai``) and all timestamps are converted to it.
 Parquet written by groupstats stores timestamps at microsecond precision with
 their zone. Extra columns are kept.
+
+One engine per dataset
+----------------------
+A dataset is bound to the engine that computes its derived tables
+(:attr:`Dataset.source`, a :class:`groupstats.engine.Source`): the embedded DuckDB
+scanning the in-memory frames in place, or, for a dataset opened from a folder of
+Parquet files, DuckDB or Spark reading the files out of core. The big tables
+(``messages``, ``events``) of such a folder are *deferred*: read into pandas only
+when a pandas computation asks for them (``ds.messages``), never for the derived
+tables. :meth:`Dataset.as_of` is cheap either way: the small tables are cut at
+once, the big ones when first read, and the derived tables run on the engine with
+the cut applied there.
 
 Example
 -------
@@ -21,28 +34,51 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from groupstats.errors import DataValidationError, GroupstatsError, MissingTableError, Problem
-from groupstats.results import Result
-from groupstats.data.schema import (DEFAULT_TZ, OPERATOR_ROLES, REQUIRED_TABLES, TABLE_NAMES, TABLES,
-                     TableSpec)
+from groupstats.errors import GroupstatsError, MissingTableError
+from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES
 from groupstats.data.validation import (  # noqa: F401  (re-exported: isin, _values_at, ...)
     _read_raw, _table_file, _values_at, isin, validate_tables)
 
-METADATA_FILE = "dataset.json"
+#: Tables read into pandas only when asked for, for a dataset opened from a Parquet folder.
+DEFERRED_TABLES = ("messages", "events")
+#: Timestamp column by which :meth:`Dataset.as_of` cuts each table with one.
+_CUT_COLUMN = {"messages": "sent_at", "posts": "posted_at", "events": "occurred_at"}
+
+
+class Deferred:
+    """A table not in memory yet: ``load()`` reads it (once; the dataset keeps the frame)."""
+
+    __slots__ = ("load", "rows")
+
+    def __init__(self, load, rows: int | None = None):
+        self.load = load
+        self.rows = rows  #: number of rows when known without reading (Parquet metadata)
+
+
+def _table_property(name: str, doc: str):
+    def get(self):
+        value = self._tables.get(name)
+        if isinstance(value, Deferred):
+            value = self._tables[name] = value.load()
+        return value
+
+    def set(self, value):
+        self._tables[name] = value
+        self._unbind()  # the engine's tables no longer describe this dataset
+
+    return property(get, set, doc=doc)
 
 
 # --------------------------------------------------------------------------------------
 # the dataset object
 # --------------------------------------------------------------------------------------
-@dataclass
 class Dataset:
-    """One community dataset: a DataFrame per table, validated.
+    """One community dataset: a DataFrame per table, validated, bound to an engine.
 
     Attributes
     ----------
@@ -58,40 +94,101 @@ class Dataset:
         Set by :meth:`as_of`: no row of this dataset is later than it.
     metadata : dict
         Contents of ``dataset.json`` (source, notes from the importer...).
+    engine_spec : dict or None
+        Where derived tables are computed: ``{"engine": "duckdb"|"spark", "spark_master": ...}``
+        (see :func:`~groupstats.data.loading.load_dataset`).
+    source : groupstats.engine.Source
+        The engine's view of these tables (built on first use), on which every derived table of
+        :mod:`groupstats.tables` runs.
     """
 
-    messages: pd.DataFrame
-    members: pd.DataFrame
-    groups: pd.DataFrame | None = None
-    posts: pd.DataFrame | None = None
-    events: pd.DataFrame | None = None
-    assignments: pd.DataFrame | None = None
-    tz: str = DEFAULT_TZ
-    path: Path | None = None
-    cutoff: pd.Timestamp | None = None
-    metadata: dict = field(default_factory=dict)
-    #: Where derived tables are computed: {"engine": "duckdb"|"spark", "spark_master": ...} (see load_dataset).
-    engine_spec: dict | None = None
+    messages = _table_property("messages", "Every chat message (DataFrame; read on first use if deferred).")
+    members = _table_property("members", "One row per membership (DataFrame).")
+    groups = _table_property("groups", "One row per group (DataFrame or None).")
+    posts = _table_property("posts", "Operator posts (DataFrame or None).")
+    events = _table_property("events", "Engagement events (DataFrame or None; read on first use if deferred).")
+    assignments = _table_property("assignments", "Experiment assignments (DataFrame or None).")
+
+    def __init__(self, messages=None, members=None, groups=None, posts=None, events=None, assignments=None,
+                 tz: str = DEFAULT_TZ, path: Path | None = None, cutoff: pd.Timestamp | None = None,
+                 metadata: dict | None = None, engine_spec: dict | None = None):
+        self._tables: dict = {"messages": messages, "members": members, "groups": groups, "posts": posts,
+                              "events": events, "assignments": assignments}
+        self.tz = tz
+        self.path = path
+        self.cutoff = cutoff
+        self.metadata = {} if metadata is None else metadata
+        self.engine_spec = engine_spec
+        self._source = None
+        self._make_source = None
 
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_frames(cls, tz: str = DEFAULT_TZ, validate: bool = True, metadata: dict | None = None,
                     **tables: pd.DataFrame | None) -> "Dataset":
         """Build (and by default validate) a dataset from in-memory DataFrames."""
+        from groupstats.data.loading import build_dataset
+
         unknown = set(tables) - set(TABLE_NAMES)
         if unknown:
             raise GroupstatsError(f"Unknown table(s) {sorted(unknown)}; tables are {', '.join(TABLE_NAMES)}.")
         files = {name: f"<{name} table>" for name in TABLE_NAMES}
-        return _build(tables, files, tz, validate, metadata or {}, path=None)
+        return build_dataset(tables, files, tz, validate, metadata or {}, path=None)
+
+    # -- the engine ----------------------------------------------------------------------
+    @property
+    def source(self):
+        """The :class:`~groupstats.engine.Source` of this dataset on its engine (see the module doc)."""
+        if self._source is None:
+            if self._make_source is not None:
+                self._source = self._make_source()
+            else:
+                from groupstats.engine import source_of
+
+                self._source = source_of(self)
+        return self._source
+
+    def bind(self, source) -> "Dataset":
+        """Use ``source`` (a :class:`~groupstats.engine.Source` over the same tables) for derived tables."""
+        self._source, self._make_source = source, None
+        return self
+
+    def _unbind(self) -> None:
+        self._source = self._make_source = None
 
     # -- access ------------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame | None:
         return getattr(self, name)
 
     @property
+    def table_names(self) -> list[str]:
+        """The names of the tables present, without reading deferred ones."""
+        return [n for n in TABLE_NAMES if self._tables.get(n) is not None]
+
+    def has(self, name: str) -> bool:
+        """Whether table ``name`` is present (without reading it)."""
+        return self._tables.get(name) is not None
+
+    def is_loaded(self, name: str) -> bool:
+        """Whether table ``name`` is present and held in pandas (not deferred)."""
+        return isinstance(self._tables.get(name), pd.DataFrame)
+
+    @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The tables present, by name."""
-        return {n: getattr(self, n) for n in TABLE_NAMES if getattr(self, n) is not None}
+        """The tables present, by name (reads deferred tables; see :attr:`table_names`)."""
+        return {n: getattr(self, n) for n in self.table_names}
+
+    def n_rows(self, name: str) -> int:
+        """Rows of table ``name`` (0 if absent), counted by the engine if the table is deferred."""
+        value = self._tables.get(name)
+        if value is None:
+            return 0
+        if isinstance(value, pd.DataFrame):
+            return len(value)
+        if value.rows is not None:
+            return int(value.rows)
+        src = self.source
+        return int(src.execute(src.table(name).count()))
 
     def require(self, name: str, needed_for: str) -> pd.DataFrame:
         """Return table ``name`` or raise :class:`MissingTableError` saying what needs it."""
@@ -120,7 +217,11 @@ class Dataset:
         return out
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """First and last message time."""
+        """First and last message time (from the engine when the messages are deferred)."""
+        if not self.is_loaded("messages"):
+            src = self.source
+            lo, hi = src.message_range_us()
+            return (pd.NaT if lo is None else src.to_timestamp(lo), pd.NaT if hi is None else src.to_timestamp(hi))
         sent = self.messages["sent_at"]
         return sent.min(), sent.max()
 
@@ -153,27 +254,27 @@ class Dataset:
         table of :mod:`groupstats.tables.derived` computed on the result uses only
         information available at the cutoff, which is what predictive analyses
         need to avoid leakage.
+
+        Cheap: members, groups, posts and assignments are cut at once; messages and events
+        when first read; derived tables run on this dataset's engine with the cut applied there.
         """
         cut = self.timestamp(cutoff)
         if self.cutoff is not None and cut > self.cutoff:
             cut = self.cutoff
-        messages = self.messages.loc[self.messages["sent_at"] <= cut]
-        members = self.members.loc[self.members["joined_at"] <= cut].copy()
-        members.loc[members["left_at"] > cut, "left_at"] = pd.NaT
-        out = Dataset(messages=messages.reset_index(drop=True), members=members.reset_index(drop=True),
-                      tz=self.tz, path=self.path, cutoff=cut, metadata=dict(self.metadata),
+        out = Dataset(tz=self.tz, path=self.path, cutoff=cut, metadata=dict(self.metadata),
                       engine_spec=self.engine_spec)
-        if self.groups is not None:
-            created = self.groups["created_at"]
-            out.groups = self.groups.loc[created.isna() | (created <= cut)].reset_index(drop=True)
-        if self.posts is not None:
-            out.posts = self.posts.loc[self.posts["posted_at"] <= cut].reset_index(drop=True)
-        if self.events is not None:
-            out.events = self.events.loc[self.events["occurred_at"] <= cut].reset_index(drop=True)
-        if self.assignments is not None:
-            assignments = self.assignments.loc[self.assignments["start_at"] <= cut].copy()
-            assignments.loc[assignments["end_at"] > cut, "end_at"] = cut
-            out.assignments = assignments.reset_index(drop=True)
+        for name in self.table_names:
+            if name in DEFERRED_TABLES:
+                out._tables[name] = Deferred(lambda name=name: _cut_table(name, getattr(self, name), cut))
+            else:
+                out._tables[name] = _cut_table(name, getattr(self, name), cut)
+
+        def make_source():
+            from groupstats.engine import to_us
+
+            return self.source.cut(to_us(cut))
+
+        out._make_source = make_source
         return out
 
     # -- saving ------------------------------------------------------------------------
@@ -185,9 +286,10 @@ class Dataset:
         """
         if format not in ("parquet", "csv"):
             raise GroupstatsError(f"format must be 'parquet' or 'csv', not {format!r}")
+        tables = self.tables  # read deferred tables before writing over their files
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, table in self.tables.items():
+        for name, table in tables.items():
             other = folder / f"{name}.{'csv' if format == 'parquet' else 'parquet'}"
             if other.exists():
                 other.unlink()
@@ -206,12 +308,39 @@ class Dataset:
 
     def summary(self) -> "DatasetSummary":
         """Rows per table, date range, number of groups and members."""
+        from groupstats.data.summary import DatasetSummary
+
         return DatasetSummary(self)
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{n}={len(t):,}" for n, t in self.tables.items())
+        parts = ", ".join(f"{n}={self.n_rows(n):,}" for n in self.table_names)
         where = f" from {self.path}" if self.path else ""
         return f"<Dataset{where}: {parts}; tz={self.tz}>"
+
+
+def non_operator_members(members: pd.DataFrame) -> pd.DataFrame:
+    """Membership rows whose role is not an operator's (:data:`~groupstats.data.schema.OPERATOR_ROLES`):
+    the members that member-level counts (present, joined, left) are about. The engine's twin is
+    :meth:`groupstats.engine.Source.non_operator_members`."""
+    return members.loc[~members["role"].isin(OPERATOR_ROLES).to_numpy()]
+
+
+def _cut_table(name: str, frame: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    """Table ``name`` as known at ``cut`` (see :meth:`Dataset.as_of`)."""
+    if name in _CUT_COLUMN:
+        return frame.loc[frame[_CUT_COLUMN[name]] <= cut].reset_index(drop=True)
+    if name == "members":
+        members = frame.loc[frame["joined_at"] <= cut].copy()
+        members.loc[members["left_at"] > cut, "left_at"] = pd.NaT
+        return members.reset_index(drop=True)
+    if name == "groups":
+        created = frame["created_at"]
+        return frame.loc[created.isna() | (created <= cut)].reset_index(drop=True)
+    if name == "assignments":
+        assignments = frame.loc[frame["start_at"] <= cut].copy()
+        assignments.loc[assignments["end_at"] > cut, "end_at"] = cut
+        return assignments.reset_index(drop=True)
+    return frame
 
 
 def _write_parquet(table: pd.DataFrame, path: Path) -> None:
@@ -226,143 +355,5 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
     pq.write_table(arrow, path, compression="zstd", coerce_timestamps="us", allow_truncated_timestamps=True)
 
 
-def _build(raw: dict[str, pd.DataFrame | None], files: dict[str, str], tz: str, validate: bool,
-           metadata: dict, path: Path | None, timestamp_format: str | None = None) -> Dataset:
-    tables = validate_tables(raw, files, tz, validate, path, timestamp_format=timestamp_format)
-    return Dataset(tz=tz, path=path, metadata=metadata, **tables)
-
-
-def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool = True,
-                 tables: list[str] | None = None, timestamp_format: str | None = None,
-                 engine: str = "duckdb", spark_master: str | None = None) -> Dataset:
-    """Read and validate the dataset in folder ``path``.
-
-    Parameters
-    ----------
-    path : str or Path
-        Folder with one ``name.parquet`` or ``name.csv`` per table.
-    tz : str, optional
-        Timezone for naive timestamps and for the output; default: the one in
-        ``dataset.json`` if any, else ``Asia/Shanghai``.
-    validate : bool, default True
-        Check every rule of the data model (raise :class:`DataValidationError`
-        naming the file, column and rows of each problem).
-    tables : list of str, optional
-        Read only these tables (plus the required ones).
-    timestamp_format : str, optional
-        strftime format of timestamps written as text in another form than ISO 8601, e.g.
-        ``'%d/%m/%Y %H:%M'``; default: ``"timestamp_format"`` in ``dataset.json`` if any. Without
-        one, text timestamps must be ISO 8601: day/month forms such as ``05/01/2026 10:00`` are
-        reported as unparseable (file, column, rows and values), never guessed.
-    engine : {"duckdb", "spark"}, default "duckdb"
-        Where the derived tables (:mod:`groupstats.tables`) of this dataset are computed: the
-        embedded DuckDB, scanning the frames in place, or Spark, reading the folder's files
-        (see :mod:`groupstats.engine` and docs/scaling.md). Chosen here, once.
-    spark_master : str, optional
-        With ``engine="spark"``: ``local[2]`` (default), ``spark://host:7077`` or ``sc://host:15002``.
-
-    Returns
-    -------
-    Dataset
-    """
-    from groupstats.checks import check_scalar
-    from groupstats.engine import ENGINES
-
-    check_scalar(engine, "engine", typ=str, in_=ENGINES)
-    folder = Path(path)
-    if not folder.is_dir():
-        raise GroupstatsError(f"Dataset folder {folder} does not exist (or is not a folder).")
-    metadata = {}
-    meta_file = folder / METADATA_FILE
-    if meta_file.exists():
-        try:
-            metadata = json.loads(meta_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataValidationError([Problem(str(meta_file), None, f"is not valid JSON: {exc}")]) from exc
-    tz = tz or metadata.get("tz") or DEFAULT_TZ
-    _check_tz(tz)
-    timestamp_format = timestamp_format or metadata.get("timestamp_format") or None
-    wanted = TABLE_NAMES if tables is None else tuple(dict.fromkeys([*REQUIRED_TABLES, *tables]))
-    raw, files = {}, {}
-    for name in TABLE_NAMES:
-        file = _table_file(folder, name) if name in wanted else None
-        files[name] = str(file) if file else str(folder / f"{name}.*")
-        if file is not None:
-            raw[name] = _read_raw(file)
-    ds = _build(raw, files, tz, validate, metadata, path=folder, timestamp_format=timestamp_format)
-    ds.engine_spec = {"engine": engine, "spark_master": spark_master}
-    return ds
-
-
-def _check_tz(tz: str) -> None:
-    try:
-        pd.Timestamp("2020-01-01").tz_localize(tz)
-    except Exception as exc:
-        raise GroupstatsError(f"Unknown timezone {tz!r}; use an IANA name such as 'Asia/Shanghai'.") from exc
-
-
-def experiments_in(assignments: pd.DataFrame | None) -> pd.DataFrame:
-    """The experiments an assignments table holds: one row per experiment_id.
-
-    Columns: ``experiment_id``, ``arms`` (sorted, comma-separated), ``design`` (``switchback``
-    when some group changes arm over time, else ``group-randomised``), ``n_groups``, ``start``
-    (first ``start_at``) and ``end`` (last ``end_at``). Empty when there is no assignments table.
-    """
-    columns = ["experiment_id", "arms", "design", "n_groups", "start", "end"]
-    if assignments is None or assignments.empty:
-        return pd.DataFrame(columns=columns)
-    by_exp = assignments.groupby("experiment_id", sort=True)
-    arms_per_group = assignments.groupby(["experiment_id", "group_id"])["arm"].nunique()
-    switchback = arms_per_group.gt(1).groupby(level="experiment_id").any()
-    out = pd.DataFrame({
-        "arms": by_exp["arm"].agg(lambda arms: ", ".join(sorted(pd.unique(arms.astype(str))))),
-        "design": np.where(switchback.reindex(by_exp.size().index, fill_value=False),
-                           "switchback", "group-randomised"),
-        "n_groups": by_exp["group_id"].nunique(),
-        "start": by_exp["start_at"].min(),
-        "end": by_exp["end_at"].max(),
-    })
-    return out.rename_axis("experiment_id").reset_index()[columns]
-
-
-class DatasetSummary(Result):
-    """Rows per table, date range, groups and members of a dataset."""
-
-    title = "Dataset summary"
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-        start, end = dataset.date_range()
-        self.start, self.end = start, end
-        self.n_groups = int(dataset.members["group_id"].nunique())
-        self.n_members = int(dataset.members["member_id"].nunique())
-        self.rows = {name: len(t) for name, t in dataset.tables.items()}
-        self.notes = list(dataset.metadata.get("notes", []))
-        self.experiments = experiments_in(dataset.assignments)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"table": list(self.rows), "rows": list(self.rows.values())})
-
-    def to_dict(self) -> dict:
-        return {"path": str(self.dataset.path) if self.dataset.path else None, "tz": self.dataset.tz,
-                "rows": self.rows, "start": self.start, "end": self.end, "n_groups": self.n_groups,
-                "n_members": self.n_members, "notes": self.notes,
-                "experiments": [dict(exp, arms=exp["arms"].split(", "))
-                                for exp in self.experiments.to_dict(orient="records")]}
-
-    def conclusion(self) -> str:
-        text = (f"{self.n_groups} groups, {self.n_members} distinct members, messages from "
-                f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} ({self.dataset.tz}).")
-        missing = [n for n in TABLE_NAMES if n not in self.rows]
-        if missing:
-            text += f"\nTables not present (needed only by some analyses): {', '.join(missing)}."
-        if len(self.experiments):
-            text += f"\nExperiments in assignments ({len(self.experiments)}):"
-            for exp in self.experiments.itertuples(index=False):
-                text += (f"\n  {exp.experiment_id}: {exp.design}, arms {exp.arms}, {exp.n_groups} group(s), "
-                         f"{exp.start:%Y-%m-%d} to {exp.end:%Y-%m-%d}")
-        elif self.dataset.assignments is not None:
-            text += "\nExperiments in assignments: none (the table is empty)."
-        for note in self.notes:
-            text += f"\nNote: {note}"
-        return text
+from groupstats.data.loading import METADATA_FILE, _check_tz, build_dataset as _build, load_dataset  # noqa: E402,F401
+from groupstats.data.summary import DatasetSummary, experiments_in  # noqa: E402,F401

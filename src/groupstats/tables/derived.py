@@ -39,9 +39,11 @@ import numpy as np
 import pandas as pd
 
 from groupstats.checks import check_scalar
-from groupstats.data.dataset import Dataset, isin
+from groupstats.data.dataset import Dataset
 from groupstats.errors import ParameterError
-from groupstats.data.schema import OPERATOR_ROLES
+# pandas helpers for analyses that hold frames, and the activity profiles: re-exported here
+from groupstats.tables.in_memory import (_count_up_to, _int_us, count_members_present,  # noqa: F401
+                                         local_date, member_messages, members_present, red_packet_burst_mask)
 
 
 def _cut(ds: Dataset, as_of) -> Dataset:
@@ -62,115 +64,12 @@ def _timedelta(value, name: str) -> pd.Timedelta:
     return delta
 
 
-def local_date(times: pd.Series) -> pd.Series:
-    """Local calendar date (naive midnight) of tz-aware timestamps."""
-    return times.dt.tz_localize(None).dt.normalize()
-
-
-def member_messages(ds: Dataset, include_operators: bool = False) -> pd.DataFrame:
-    """Messages sent by members: no system messages, no operators unless asked."""
-    msgs = ds.messages
-    keep = (msgs["msg_type"] != "system").to_numpy()
-    if not include_operators:
-        keep = keep & ~ds.operator_mask(msgs)
-    return msgs.loc[keep]
-
-
-# ------------------------------------------------------------------------------------------
-# counting rows of the same group up to a time, vectorised with composite keys
-# ------------------------------------------------------------------------------------------
-def _int_us(times: pd.Series) -> np.ndarray:
-    return times.dt.tz_convert("UTC").dt.as_unit("us").dt.tz_localize(None).to_numpy().astype("int64")
-
-
-def _count_up_to(event_group: np.ndarray, event_time: np.ndarray, query_group: np.ndarray,
-                 query_time: np.ndarray, inclusive: bool = True) -> np.ndarray:
-    """For each query, the number of events of the same group with time <= (or <) the query time.
-
-    Groups are integer codes; times are int64. One sort and two ``searchsorted``
-    calls, whatever the number of groups.
-    """
-    if len(event_time) == 0:
-        return np.zeros(len(query_time), dtype=np.int64)
-    tmin = min(event_time.min(), query_time.min() if len(query_time) else event_time.min())
-    tmax = max(event_time.max(), query_time.max() if len(query_time) else event_time.max())
-    span = int(tmax - tmin) + 3
-    n_groups = int(max(event_group.max(), query_group.max() if len(query_group) else 0)) + 1
-    if n_groups * span >= 2 ** 62:  # fall back to one pass per group
-        out = np.zeros(len(query_time), dtype=np.int64)
-        for g in np.unique(query_group):
-            ev = np.sort(event_time[event_group == g])
-            q = query_group == g
-            out[q] = np.searchsorted(ev, query_time[q], side="right" if inclusive else "left")
-        return out
-    ev_key = np.sort(event_group.astype(np.int64) * span + (event_time - tmin + 1))
-    q_key = query_group.astype(np.int64) * span + (query_time - tmin + 1)
-    group_floor = query_group.astype(np.int64) * span
-    upto = np.searchsorted(ev_key, q_key, side="right" if inclusive else "left")
-    return upto - np.searchsorted(ev_key, group_floor, side="left")
-
-
-def members_present(ds: Dataset, group_id: pd.Series | np.ndarray, at: pd.Series,
-                    include_operators: bool = False) -> np.ndarray:
-    """Number of members in each group at each time (joined at or before, not yet left).
-
-    Parameters
-    ----------
-    group_id : array of shape (n,)
-    at : Series of tz-aware timestamps, shape (n,)
-
-    Returns
-    -------
-    ndarray of int, shape (n,)
-    """
-    return count_members_present(ds.members, group_id, at, include_operators=include_operators)
-
-
-def _non_operators(members: pd.DataFrame) -> pd.DataFrame:
-    return members.loc[~members["role"].isin(OPERATOR_ROLES)]
-
-
-def count_members_present(members: pd.DataFrame, group_id, at: pd.Series,
-                          include_operators: bool = False) -> np.ndarray:
-    """:func:`members_present` on a members table (group_id, joined_at, left_at, role)."""
-    if not include_operators:
-        members = _non_operators(members)
-    codes, uniques = pd.factorize(pd.concat([members["group_id"], pd.Series(np.asarray(group_id))],
-                                            ignore_index=True))
-    m_codes, q_codes = codes[:len(members)], codes[len(members):]
-    q_time = _int_us(pd.Series(at).reset_index(drop=True))
-    joined = _count_up_to(m_codes, _int_us(members["joined_at"]), q_codes, q_time)
-    has_left = members["left_at"].notna().to_numpy()
-    left = _count_up_to(m_codes[has_left], _int_us(members.loc[has_left, "left_at"]), q_codes, q_time)
-    return joined - left
-
-
 # ------------------------------------------------------------------------------------------
 # post outcomes
 # ------------------------------------------------------------------------------------------
 POST_OUTCOME_COLUMNS = ("post_id", "group_id", "posted_at", "content_type", "operator_id", "hour", "weekday",
                         "date", "n_present", "replies", "responses", "responders", "readers", "clickers",
                         "read_rate", "click_rate", "complete")
-
-
-def red_packet_burst_mask(ds: Dataset, messages: pd.DataFrame, quiet: pd.Timedelta) -> np.ndarray:
-    """True for red-packet messages and messages within ``quiet`` after a red packet in their group.
-
-    In memory, for analyses that filter a frame they already hold; the derived tables use
-    :func:`without_red_packet_bursts`.
-    """
-    rp = ds.messages.loc[ds.messages["msg_type"] == "red_packet", ["group_id", "sent_at"]]
-    is_rp = (messages["msg_type"] == "red_packet").to_numpy()
-    if rp.empty:
-        return is_rp
-    rp = rp.rename(columns={"sent_at": "rp_at"}).sort_values("rp_at", kind="stable")
-    probe = messages[["group_id", "sent_at"]].assign(_row=np.arange(len(messages))).sort_values("sent_at",
-                                                                                                kind="stable")
-    merged = pd.merge_asof(probe, rp, left_on="sent_at", right_on="rp_at", by="group_id", direction="backward")
-    near = (merged["rp_at"].notna() & (merged["sent_at"] - merged["rp_at"] <= quiet)).to_numpy()
-    out = np.zeros(len(messages), dtype=bool)
-    out[merged["_row"].to_numpy()] = near
-    return out | is_rp
 
 
 # ------------------------------------------------------------------------------------------
@@ -251,13 +150,13 @@ def post_sequence(posts):
     return posts.mutate(seq=ibis.row_number().over(w).cast("int64"))
 
 
-def present_at(members, points, time_col: str, key: str):
+def present_at(src, points, time_col: str, key: str):
     """Non-operator memberships present at each point: joined at or before it, not yet left.
 
     ``points`` has group_id, ``key`` and the int64 time ``time_col``; returns (``key``, n_present)
     for points with at least one member present.
     """
-    m = members.filter(~members.role.isin(OPERATOR_ROLES))
+    m = src.non_operator_members()
     j = points.join(m, [points.group_id == m.group_id, m.joined_us <= points[time_col],
                         m.left_us.isnull() | (m.left_us > points[time_col])])
     return j.group_by(key).aggregate(n_present=j[key].count())
@@ -280,7 +179,7 @@ def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int 
     delay = q.sent_us - q.p_us
     q = q.filter((delay >= 0) & (delay <= window_us))
     rep = q.group_by("post_id").aggregate(replies=q.post_id.count())
-    present = present_at(src.table("members"), posts.select("group_id", "post_id", "posted_us"), "posted_us",
+    present = present_at(src, posts.select("group_id", "post_id", "posted_us"), "posted_us",
                          "post_id")
     out = posts.select("post_id")
     for part in (resp, rep, present):
@@ -337,6 +236,19 @@ def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
     if exclude_red_packets is not None and exclude_red_packets is not False:
         quiet = _timedelta("10min" if exclude_red_packets is True else exclude_red_packets, "exclude_red_packets")
     src = _source(ds, as_of)
+    key = ("post_outcomes", src.cut_us, _us(window), _us(read_window), None if quiet is None else _us(quiet))
+    if key not in src.derived:
+        src.derived[key] = _post_outcomes(src, window, read_window, quiet, exclude_red_packets)
+    return _copy(src.derived[key])
+
+
+def _copy(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, exclude_red_packets) -> pd.DataFrame:
     posts_t = src.with_local(src.require("posts", "post outcomes"), "posted_us")
     posts = src.execute(posts_t.select("post_id", "group_id", "posted_us", "content_type", "member_id",
                                        "hour", "weekday", "day"))
@@ -446,28 +358,6 @@ def member_day_activity(ds, as_of=None, include_operators: bool = False) -> pd.D
 # ------------------------------------------------------------------------------------------
 # group-day metrics
 # ------------------------------------------------------------------------------------------
-def members_present_per_day(members: pd.DataFrame, grid: pd.MultiIndex, tz: str) -> np.ndarray:
-    """Non-operator members present at some time during each (group_id, local date) of ``grid``.
-
-    Present during a day: joined before the day ends and not left before it starts.
-    (In memory, for small tables; :func:`group_day_metrics` counts in the engine.)
-    """
-    members = _non_operators(members)
-    g = grid.get_level_values("group_id")
-    d = grid.get_level_values("date")
-    day_start = pd.Series(d).dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
-    day_end_excl = pd.Series(d + pd.Timedelta(days=1)).dt.tz_localize(tz, nonexistent="shift_forward",
-                                                                      ambiguous=False)
-    codes, _ = pd.factorize(pd.concat([members["group_id"], pd.Series(np.asarray(g))], ignore_index=True))
-    m_codes, q_codes = codes[:len(members)], codes[len(members):]
-    joined_before_end = _count_up_to(m_codes, _int_us(members["joined_at"]), q_codes,
-                                     _int_us(day_end_excl), inclusive=False)
-    has_left = members["left_at"].notna().to_numpy()
-    left_before_start = _count_up_to(m_codes[has_left], _int_us(members.loc[has_left, "left_at"]), q_codes,
-                                     _int_us(day_start), inclusive=False)
-    return joined_before_end - left_before_start
-
-
 GROUP_DAY_COUNTS = ("n_messages", "n_active_members", "n_operator_messages", "n_red_packets", "n_joins",
                     "n_exits", "n_posts")
 
@@ -487,8 +377,7 @@ def group_day_counts(src, grid, first_us: int, with_events: bool):
     allm = src.table("messages")
     ops = allm.filter(allm.msg_type != "system").semi_join(src.operators(), ["group_id", "member_id"])
     parts.append(per_day(ops, "sent_us", n_operator_messages=lambda t: t.sent_us.count()))
-    mem = src.table("members")
-    mem = mem.filter(~mem.role.isin(OPERATOR_ROLES))
+    mem = src.non_operator_members()
     parts.append(per_day(mem.filter(mem.joined_us >= first_us), "joined_us", n_joins=lambda t: t.joined_us.count()))
     parts.append(per_day(mem.filter(mem.left_us.notnull()), "left_us", n_exits=lambda t: t.left_us.count()))
     if src.has("posts"):
@@ -518,12 +407,20 @@ def group_day_metrics(ds, as_of=None, start=None, end=None) -> pd.DataFrame:
 
     ``ds`` is a Dataset, a dataset folder or a :class:`groupstats.engine.Source`.
     """
-    import ibis
-
     src = _source(ds, as_of)
     first_us, _ = src.message_range_us()
-    start_ts = src.to_timestamp(src.timestamp_us(start) if start is not None else first_us)
-    end_ts = src.to_timestamp(src.timestamp_us(end) if end is not None else src.end_us())
+    start_us = src.timestamp_us(start) if start is not None else first_us
+    end_us = src.timestamp_us(end) if end is not None else src.end_us()
+    key = ("group_day_metrics", src.cut_us, start_us, end_us)
+    if key not in src.derived:
+        src.derived[key] = _group_day_metrics(src, first_us, start_us, end_us)
+    return _copy(src.derived[key])
+
+
+def _group_day_metrics(src, first_us, start_us: int, end_us: int) -> pd.DataFrame:
+    import ibis
+
+    start_ts, end_ts = src.to_timestamp(start_us), src.to_timestamp(end_us)
     days = pd.date_range(local_date(pd.Series([start_ts])).iloc[0], local_date(pd.Series([end_ts])).iloc[0],
                          freq="D")
     mem = src.table("members")
@@ -554,55 +451,4 @@ def group_day_metrics(ds, as_of=None, start=None, end=None) -> pd.DataFrame:
     return out.reset_index()
 
 
-# ------------------------------------------------------------------------------------------
-# hour-of-day profile
-# ------------------------------------------------------------------------------------------
-def hourly_profile(ds: Dataset, as_of=None, include_operators: bool = False) -> pd.DataFrame:
-    """Messages by hour of day (local time), on weekdays and at weekends.
-
-    Returns
-    -------
-    DataFrame of shape (48, 4)
-        day_type ("weekday" / "weekend"), hour (0-23), messages (non-system
-        messages; operators only if ``include_operators``), share (of the
-        day type's messages).
-    """
-    ds = _cut(ds, as_of)
-    msgs = member_messages(ds, include_operators=include_operators)
-    sent = msgs["sent_at"]
-    day_type = np.where(sent.dt.day_of_week.to_numpy() >= 5, "weekend", "weekday")
-    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([day_type, sent.dt.hour.to_numpy()],
-                                                          names=["day_type", "hour"])).groupby(level=[0, 1]).sum()
-    grid = pd.MultiIndex.from_product([["weekday", "weekend"], range(24)], names=["day_type", "hour"])
-    out = counts.reindex(grid, fill_value=0).rename("messages").reset_index()
-    totals = out.groupby("day_type")["messages"].transform("sum")
-    out["share"] = np.where(totals > 0, out["messages"] / totals.where(totals > 0, 1), np.nan)
-    return out
-
-
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def weekday_hour_activity(ds: Dataset, as_of=None, include_operators: bool = False) -> pd.DataFrame:
-    """Average messages per day in each (weekday, hour) cell, in local time.
-
-    Counts non-system messages (operators only if ``include_operators``) in
-    each weekday and hour, divided by how many days of that weekday the
-    observation window has (first to last message, or the cutoff).
-
-    Returns
-    -------
-    DataFrame of shape (7, 24)
-        Index: weekday names Mon..Sun; columns: hours 0..23.
-    """
-    ds = _cut(ds, as_of)
-    msgs = member_messages(ds, include_operators=include_operators)
-    sent = msgs["sent_at"]
-    counts = pd.crosstab(sent.dt.day_of_week.to_numpy(), sent.dt.hour.to_numpy())
-    counts = counts.reindex(index=range(7), columns=range(24), fill_value=0)
-    first, _ = ds.date_range()
-    days = pd.date_range(local_date(pd.Series([first])).iloc[0], local_date(pd.Series([ds.end])).iloc[0], freq="D")
-    n_days = pd.Series(days.day_of_week).value_counts().reindex(range(7), fill_value=0).to_numpy()
-    per_day = counts.to_numpy() / np.where(n_days > 0, n_days, np.nan)[:, None]
-    return pd.DataFrame(per_day, index=pd.Index(WEEKDAY_NAMES, name="weekday"),
-                        columns=pd.Index(range(24), name="hour"))
+from groupstats.tables.profiles import WEEKDAY_NAMES, hourly_profile, weekday_hour_activity  # noqa: E402,F401

@@ -84,8 +84,7 @@ class AnalysisCache:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", StatisticalWarning)
                 res = analyse_slot_experiment(self.ds, experiment, metric="replies", window=self.window,
-                                              control=control, alpha=alpha, correction="none",
-                                              outcomes=self.outcomes)
+                                              control=control, alpha=alpha, correction="none")
             self._runs[key] = res.comparisons
         return self._runs[key]
 
@@ -95,7 +94,7 @@ class AnalysisCache:
             from groupstats.analyses.content_mix import analyse_mix_experiment, mix_experiment_table
 
             if experiment not in self._tables:
-                self._tables[experiment] = mix_experiment_table(self.ds, experiment, outcomes=self.outcomes)
+                self._tables[experiment] = mix_experiment_table(self.ds, experiment, reply_window=self.window)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", StatisticalWarning)
                 res = analyse_mix_experiment(self.ds, experiment, metric=metric, control=control, alpha=alpha,

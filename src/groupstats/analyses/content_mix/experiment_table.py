@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from groupstats.data.dataset import Dataset
-from groupstats.tables.derived import group_day_metrics, local_date, member_messages, post_outcomes
+from groupstats.data.dataset import non_operator_members
+from groupstats.tables.derived import group_day_metrics, local_date, post_outcomes
 from groupstats.errors import ParameterError
-from groupstats.data.schema import OPERATOR_ROLES
 
 from groupstats.analyses.content_mix.targets import (MIX_METRICS, MixTarget, apply_mapping, mix_presets,
                                                      parse_mix)
@@ -35,8 +35,7 @@ def _experiment_assignments(ds: Dataset, experiment_id: str) -> pd.DataFrame:
 
 
 def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", reply_window="2h",
-                         group_days: pd.DataFrame | None = None,
-                         outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+                         complete_posts_only: bool = False) -> pd.DataFrame:
     """Group-week outcomes of a group-randomised experiment, pre- and post-period.
 
     Weeks are counted from each group's assignment start (week 0 starts on the local date
@@ -50,11 +49,9 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
         member_days, n_active, n_present, n_posts, replies, readers, post_reach, and the four
         metrics of :data:`MIX_METRICS` as ratios (NaN where the denominator is 0).
 
-    ``group_days`` and ``outcomes``, if given, are the dataset's
-    :func:`~groupstats.tables.derived.group_day_metrics` and its
-    :func:`~groupstats.tables.derived.post_outcomes` for these windows, already computed (e.g. the
-    identical out-of-core :mod:`groupstats.tables.scale` tables the CLI uses for Parquet datasets);
-    ``ds`` then needs only messages, members, posts and assignments.
+    Group-day counts, distinct active members and post outcomes are computed on the dataset's
+    engine (:mod:`groupstats.tables.derived`); with ``complete_posts_only`` the posts whose reply or
+    read window runs past the end of the data are left out (an analysis as of a date).
     """
     assign = _experiment_assignments(ds, experiment_id)
     assign = assign.assign(start_date=local_date(assign["start_at"]),
@@ -70,23 +67,19 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
         week = np.floor(np.where(inside, days, np.nan) / 7)
         return week, inside
 
-    gd = group_day_metrics(ds) if group_days is None else group_days
+    gd = group_day_metrics(ds)
     gd = gd.loc[gd["group_id"].isin(start_of.index)].reset_index(drop=True)
     week, inside = week_of(gd["group_id"], gd["date"])
     gd = gd.assign(week=week).loc[inside]
     base = gd.groupby(["group_id", "week"], as_index=False).agg(
         days=("date", "size"), n_messages=("n_messages", "sum"), member_days=("n_members", "sum"))
 
-    # distinct active members per group-week
-    msgs = member_messages(ds)
-    msgs = msgs.loc[msgs["group_id"].isin(start_of.index)]
-    mdate = local_date(msgs["sent_at"])
-    mweek, minside = week_of(msgs["group_id"], mdate)
-    act = pd.DataFrame({"group_id": msgs["group_id"].to_numpy(), "week": mweek, "member_id": msgs["member_id"].to_numpy()})
-    act = act.loc[minside].groupby(["group_id", "week"])["member_id"].nunique().rename("n_active")
+    # distinct active members per group-week (in the engine)
+    act = _active_per_week(ds, assign)
 
     # distinct members present at some time in the group-week (operators excluded)
-    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES) & ds.members["group_id"].isin(start_of.index)]
+    members = non_operator_members(ds.members)
+    members = members.loc[members["group_id"].isin(start_of.index)]
     grid = base[["group_id", "week"]].copy()
     grid["week_start"] = grid["group_id"].map(start_of) + pd.to_timedelta(grid["week"] * 7, unit="D")
     grid["week_end"] = (grid["week_start"] + pd.Timedelta(days=7)).where(
@@ -101,7 +94,9 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
 
     # posts: replies within the reply window, readers within the read window
     if ds.posts is not None and len(ds.posts):
-        po = post_outcomes(ds, window=reply_window, read_window=read_window) if outcomes is None else outcomes
+        po = post_outcomes(ds, window=reply_window, read_window=read_window)
+        if complete_posts_only:
+            po = po.loc[po["complete"]]
         po = po.loc[po["group_id"].isin(start_of.index)]
         pweek, pinside = week_of(po["group_id"], po["date"])
         po = po.assign(week=pweek).loc[pinside]
@@ -115,8 +110,7 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
            .join(po_agg, on=["group_id", "week"]))
     for col in ("n_active", "n_present", "n_posts", "replies", "post_reach"):
         out[col] = out[col].fillna(0).astype("int64")
-    has_events = ds.events is not None if outcomes is None else outcomes.attrs.get("has_events", True)
-    if not has_events:
+    if not ds.has("events"):
         out["readers"] = np.nan
     else:
         out["readers"] = out["readers"].fillna(0).astype(float)
@@ -129,6 +123,26 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
     cols = ["group_id", "arm", "week", "week_start", "period", "days", "n_messages", "member_days", "n_active",
             "n_present", "n_posts", "replies", "readers", "post_reach", *MIX_METRICS]
     return out[cols].sort_values(["group_id", "week"], kind="stable").reset_index(drop=True)
+
+
+def _active_per_week(ds: Dataset, assign: pd.DataFrame) -> pd.Series:
+    """Distinct members with a message in each (group, week) of the experiment's groups, weeks counted
+    from each group's start date and ending on its end date: one aggregation on the dataset's engine."""
+    import ibis
+
+    src = ds.source
+    days = pd.DataFrame({"group_id": assign["group_id"].astype(object).to_numpy(),
+                         "start_day": assign["start_date"].to_numpy().astype("datetime64[D]").astype("int64"),
+                         "end_day": assign["end_date"].to_numpy().astype("datetime64[D]").astype("int64")})
+    msgs = src.with_local(src.member_messages(), "sent_us")
+    groups = ibis.memtable(days)
+    j = msgs.join(groups, "group_id")
+    j = j.filter(j.day <= j.end_day)
+    j = j.mutate(week=((j.day - j.start_day) / 7.0).floor().cast("int64"))
+    counts = src.execute(j.group_by(["group_id", "week"]).aggregate(n_active=j.member_id.nunique()))
+    index = pd.MultiIndex.from_arrays([counts["group_id"].astype("str").to_numpy(),
+                                       counts["week"].to_numpy(dtype=float)], names=["group_id", "week"])
+    return pd.Series(counts["n_active"].to_numpy(dtype="int64"), index=index, name="n_active")
 
 
 def _group_level(table: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -446,7 +446,7 @@ class MemberSegmentation(BaseEstimator):
 
 
 def segment_members(ds, cutoff=None, method: str = DEFAULT_METHOD, k="auto", features: str = "within_group",
-                    tiers=None, random_state=0, n_bootstrap: int = 20, member_table=None,
+                    tiers=None, random_state=0, n_bootstrap: int = 20,
                     **kwargs) -> SegmentationResult:
     """Features up to ``cutoff``, segmentation, and (optionally) tiers for comparison.
 
@@ -458,17 +458,11 @@ def segment_members(ds, cutoff=None, method: str = DEFAULT_METHOD, k="auto", fea
     tiers : str, path, or None
         A tier preset name (see :func:`groupstats.analyses.tiers.list_presets`) or YAML file; the result
         then carries a tier per member and the tiers-vs-segments comparison.
-    member_table : DataFrame, optional
-        Raw member features at ``cutoff`` already computed (the output of
-        :func:`member_features` or the identical :func:`groupstats.tables.scale.member_features`,
-        which the CLI uses for large Parquet datasets); ``ds`` may then be None unless a
-        ``points`` tier preset needs the events.
-
     Returns
     -------
     SegmentationResult
     """
-    feats = member_features(ds, cutoff=cutoff) if member_table is None else member_table
+    feats = member_features(ds, cutoff=cutoff)
     model = MemberSegmentation(method=method, k=k, features=features, random_state=random_state,
                                n_bootstrap=n_bootstrap, **kwargs).fit(feats)
     tier_result = None

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from groupstats.data.dataset import Dataset
+from groupstats.tables.derived import post_outcomes
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.analyses.slots import SlotScheme, parse_slots
 
@@ -38,8 +39,7 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
                             slots=None, washout=None, exclude_red_packets=None, kind: str | None = None,
                             method: str = "auto", expected_ratio=None, secondary=(),
                             seed: int | None = None, n_boot: int = 2000,
-                            standardise: bool | None = None,
-                            outcomes: pd.DataFrame | None = None, as_of=None, sequential: bool = False,
+                            standardise: bool | None = None, as_of=None, sequential: bool = False,
                             n_opt: float | None = None, prior_sd: float = 0.3) -> SlotExperimentResult:
     """Analyse a posting-slot experiment of ``ds``.
 
@@ -81,17 +81,12 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
         Rescale each group's outcomes to the overall mean before comparing
         (:func:`group_standardise`); default True for switchback designs and
         mean-type metrics, never for group-randomised designs.
-    outcomes : DataFrame, optional
-        The post outcomes of ``ds`` for this ``window`` and ``exclude_red_packets``, already
-        computed (:func:`groupstats.tables.derived.post_outcomes` or the identical out-of-core
-        :func:`groupstats.tables.scale.post_outcomes`, which the CLI uses for Parquet datasets);
-        ``ds`` then only needs its posts and assignments (and messages for
-        ``incremental_responses``, events for ``read_rate``/``click_rate``).
     as_of : date or date-time, optional
         Analyse the experiment as it could be analysed then: only data up to the end of that
         day (a date) or that time (:func:`groupstats.stats.sequential.as_of_cutoff`); posts
-        whose outcome window runs past it are excluded and counted (``n_incomplete``).
-        ``outcomes`` computed on the whole dataset are cut the same way.
+        whose outcome window runs past it are excluded and counted (``n_incomplete``). The post
+        outcomes of the whole dataset are computed once (on its engine) and cut at each date, so
+        looking at many dates (:func:`groupstats.analyses.monitor.monitor_experiment`) is cheap.
     sequential : bool
         Always-valid p-values and confidence sequences
         (:func:`groupstats.stats.sequential.sequential_comparisons`) in place of the
@@ -127,14 +122,14 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     assignments = _experiment_assignments(ds, experiment)
     design = experiment_design(assignments)
     planned = planned_units(assignments, design)
-    cutoff = None
+    cutoff, outcomes = None, None
     if as_of is not None:
         # the design and the plan come from the whole schedule; everything else from data up to the cutoff
         # never past the end of the data: windows after it are not observed, so they are not complete
         cutoff = min(as_of_cutoff(as_of, ds.tz), ds.end)
+        outcomes = _cut_outcomes(post_outcomes(ds, window=window, exclude_red_packets=exclude_red_packets),
+                                 cutoff, window)
         ds = ds.as_of(cutoff)
-        if outcomes is not None:
-            outcomes = _cut_outcomes(outcomes, cutoff, window)
         if ds.assignments is None or not (ds.assignments["experiment_id"] == experiment).any():
             raise InsufficientDataError(f"Experiment {experiment!r} had not started by {cutoff:%Y-%m-%d %H:%M} "
                                         f"(--as-of {as_of}); nothing to analyse yet.")

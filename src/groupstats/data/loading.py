@@ -1,0 +1,217 @@
+"""Opening a dataset folder: :func:`load_dataset`, the one place where the engine is chosen.
+
+Two ways, same tables:
+
+- **Out of core** (a folder whose tables are all Parquet with zone-aware timestamps, as
+  groupstats writes them): the engine (DuckDB, or Spark) reads the files, validates them with
+  the aggregation rules of :mod:`groupstats.tables.checks`, and computes every derived table;
+  pandas holds only the small tables (members, groups, posts, assignments). ``messages`` and
+  ``events`` are read into pandas on first use only (:class:`~groupstats.data.dataset.Deferred`).
+- **In memory** (CSV tables, text or naive timestamps, ids stored as floats: whatever needs
+  the pandas parsing rules of :mod:`groupstats.data.validation`): every table is read, coerced
+  and validated in pandas, and the engine scans the frames in place.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from groupstats.data.schema import DEFAULT_TZ, REQUIRED_TABLES, TABLE_NAMES, TABLES
+from groupstats.errors import DataValidationError, GroupstatsError, Problem
+
+METADATA_FILE = "dataset.json"
+
+
+def build_dataset(raw: dict, files: dict[str, str], tz: str, validate: bool, metadata: dict,
+                  path: Path | None, timestamp_format: str | None = None):
+    """Coerce (and with ``validate`` check) raw frames into an in-memory Dataset."""
+    from groupstats.data.dataset import Dataset
+    from groupstats.data.validation import validate_tables
+
+    tables = validate_tables(raw, files, tz, validate, path, timestamp_format=timestamp_format)
+    return Dataset(tz=tz, path=path, metadata=metadata, **tables)
+
+
+def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool = True,
+                 tables: list[str] | None = None, timestamp_format: str | None = None,
+                 engine: str = "duckdb", spark_master: str | None = None):
+    """Open and validate the dataset in folder ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Folder with one ``name.parquet`` or ``name.csv`` per table (for Parquet, also a folder
+        ``name/`` of Parquet files, e.g. partitioned by month).
+    tz : str, optional
+        Timezone for naive timestamps and for the output; default: the one in
+        ``dataset.json`` if any, else ``Asia/Shanghai``.
+    validate : bool, default True
+        Check every rule of the data model (raise :class:`DataValidationError`
+        naming the file, column and rows of each problem). For a Parquet folder the
+        checks run in the engine.
+    tables : list of str, optional
+        Open only these tables (plus the required ones).
+    timestamp_format : str, optional
+        strftime format of timestamps written as text in another form than ISO 8601, e.g.
+        ``'%d/%m/%Y %H:%M'``; default: ``"timestamp_format"`` in ``dataset.json`` if any. Without
+        one, text timestamps must be ISO 8601: day/month forms such as ``05/01/2026 10:00`` are
+        reported as unparseable (file, column, rows and values), never guessed.
+    engine : {"duckdb", "spark"}, default "duckdb"
+        Where this dataset's derived tables (:mod:`groupstats.tables`) and, for a Parquet
+        folder, its validation run: the embedded DuckDB, or Spark (see :mod:`groupstats.engine`
+        and docs/scaling.md). Chosen here, once: every analysis of the dataset uses it.
+    spark_master : str, optional
+        With ``engine="spark"``: ``local[2]`` (default), ``spark://host:7077`` or ``sc://host:15002``.
+
+    Returns
+    -------
+    Dataset
+        Bound to its engine (:attr:`Dataset.source <groupstats.data.dataset.Dataset.source>`). For
+        a Parquet folder, ``messages`` and ``events`` are read into pandas only when used.
+    """
+    from groupstats.checks import check_scalar
+    from groupstats.data.validation import _read_raw, _table_file
+    from groupstats.engine import ENGINES
+
+    check_scalar(engine, "engine", typ=str, in_=ENGINES)
+    check_scalar(spark_master, "spark_master", typ=str, none_ok=True)
+    folder = Path(path)
+    if not folder.is_dir():
+        raise GroupstatsError(f"Dataset folder {folder} does not exist (or is not a folder).")
+    metadata = {}
+    meta_file = folder / METADATA_FILE
+    if meta_file.exists():
+        try:
+            metadata = json.loads(meta_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataValidationError([Problem(str(meta_file), None, f"is not valid JSON: {exc}")]) from exc
+    tz = tz or metadata.get("tz") or DEFAULT_TZ
+    _check_tz(tz)
+    timestamp_format = timestamp_format or metadata.get("timestamp_format") or None
+    wanted = TABLE_NAMES if tables is None else tuple(dict.fromkeys([*REQUIRED_TABLES, *tables]))
+    engine_spec = {"engine": engine, "spark_master": spark_master}
+    parquet = _engine_readable(folder, wanted)
+    if parquet is not None:
+        return _open_out_of_core(folder, parquet, tz, validate, metadata, engine_spec)
+    raw, files = {}, {}
+    for name in TABLE_NAMES:
+        file = _table_file(folder, name) if name in wanted else None
+        files[name] = str(file) if file else str(folder / f"{name}.*")
+        if file is not None:
+            raw[name] = _read_raw(file)
+    ds = build_dataset(raw, files, tz, validate, metadata, path=folder, timestamp_format=timestamp_format)
+    ds.engine_spec = engine_spec
+    return ds
+
+
+def _check_tz(tz: str) -> None:
+    try:
+        pd.Timestamp("2020-01-01").tz_localize(tz)
+    except Exception as exc:
+        raise GroupstatsError(f"Unknown timezone {tz!r}; use an IANA name such as 'Asia/Shanghai'.") from exc
+
+
+# --------------------------------------------------------------------------------------
+# out of core
+# --------------------------------------------------------------------------------------
+def _parquet_of(folder: Path, name: str) -> Path | None:
+    single, sub = folder / f"{name}.parquet", folder / name
+    if single.is_file():
+        return single
+    if sub.is_dir() and any(sub.rglob("*.parquet")):
+        return sub
+    return None
+
+
+def _schema(path: Path):
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    if path.is_file():
+        return pq.read_schema(path)
+    return pads.dataset(path, format="parquet", partitioning=None).schema
+
+
+def _engine_readable(folder: Path, wanted) -> dict[str, Path] | None:
+    """The Parquet file (or folder) of each wanted table, if the engine reads them exactly as pandas
+    would: no CSV table, timestamps stored as zone-aware timestamps, ids and counts not as floats.
+    None otherwise (the in-memory loader then applies the parsing rules)."""
+    import pyarrow as pa
+
+    out = {}
+    for name in TABLE_NAMES:
+        if name not in wanted:
+            continue
+        if (folder / f"{name}.csv").exists():
+            return None
+        path = _parquet_of(folder, name)
+        if path is None:
+            continue
+        try:
+            schema = _schema(path)
+        except Exception:  # unreadable: the in-memory loader names the file and the reason
+            return None
+        spec = TABLES[name]
+        for field in schema:
+            kind = field.type
+            if field.name in spec.timestamps and not (pa.types.is_timestamp(kind) and kind.tz):
+                return None
+            if field.name in (*spec.ids, *spec.strings, *spec.ints, *spec.categories) and (
+                    pa.types.is_floating(kind) or pa.types.is_timestamp(kind)):
+                return None
+        out[name] = path
+    return out
+
+
+def _read_parquet(path: Path, name: str, tz: str) -> pd.DataFrame:
+    """Table ``name`` read into pandas and coerced to the data model (already validated)."""
+    from groupstats.data.validation import _coerce, _read_raw
+
+    if path.is_file():
+        frame = _read_raw(path)
+    else:
+        import pyarrow.dataset as pads
+
+        frame = pads.dataset(path, format="parquet", partitioning=None).to_table().to_pandas()
+    problems: list[Problem] = []
+    frame = _coerce(frame, TABLES[name], str(path), tz, problems)
+    if problems:
+        raise DataValidationError(problems)
+    return frame
+
+
+def _n_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate: bool, metadata: dict,
+                      engine_spec: dict):
+    from groupstats.data.dataset import DEFERRED_TABLES, Dataset, Deferred
+    from groupstats.engine import Source
+
+    missing = [n for n in REQUIRED_TABLES if n not in parquet]
+    if missing:
+        raise DataValidationError([Problem(str(folder), None, f"required table '{name}' is missing "
+                                                              f"(expected {name}.parquet or {name}.csv)")
+                                   for name in missing], header=(
+            f"{folder} is not a valid groupstats dataset ({len(missing)} problem(s)):"))
+    src = Source.from_path(folder, engine=engine_spec["engine"], tz=tz, spark_master=engine_spec["spark_master"])
+    src.raw = {name: table for name, table in src.raw.items() if name in parquet}
+    if validate:
+        from groupstats.tables.checks import validate_source
+
+        validate_source(src)
+    ds = Dataset(tz=tz, path=folder, metadata=metadata, engine_spec=engine_spec)
+    for name, path in parquet.items():
+        if name in DEFERRED_TABLES:
+            ds._tables[name] = Deferred(lambda path=path, name=name: _read_parquet(path, name, tz),
+                                        rows=_n_rows(path))
+        else:
+            ds._tables[name] = _read_parquet(path, name, tz)
+    return ds.bind(src)
