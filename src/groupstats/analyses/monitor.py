@@ -182,8 +182,9 @@ class MonitorResult(Result):
         axes[0].axhline(0, color="black", lw=0.8)
         for ax in axes:
             ax.axvline(self.planned_end.tz_localize(None), color="grey", lw=1, ls=":")
-        axes[0].text(self.planned_end.tz_localize(None), axes[0].get_ylim()[1], i18n.t("monitor.fig.planned_end", lang),
-                     ha="right", va="top", fontsize=8, color="grey")
+        # above the panel's frame, so the label never sits on a band
+        axes[0].text(self.planned_end.tz_localize(None), 1.0, i18n.t("monitor.fig.planned_end", lang),
+                     transform=axes[0].get_xaxis_transform(), ha="center", va="bottom", fontsize=8, color="grey")
         axes[0].set_ylabel(i18n.t("monitor.fig.effect", lang, control=control) + " (%)")
         axes[0].set_title(i18n.t("monitor.fig.effect_title", lang, metric=_label("metric", self.metric, lang),
                                  control=control))

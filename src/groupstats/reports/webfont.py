@@ -63,7 +63,7 @@ def font_css(page: str, characters: str | None = None) -> str:
     b64 = base64.b64encode(data).decode("ascii")
     return ("<style>\n"
             f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/woff;base64,{b64}) format("woff"); '
-            "font-weight: 100 900; }\n"
+            "font-weight: 400; }\n"  # one weight: bold text (headers) gets a synthesised bold, as Latin does
             f":root {{ --jp-content-font-family: {_FONT_STACK}; --jp-ui-font-family: {_FONT_STACK}; }}\n"
             f"body, table, th, td {{ font-family: {_FONT_STACK}; }}\n"
             "</style>\n")

@@ -147,7 +147,7 @@ ENTRIES: dict[str, dict[str, str]] = {
     "plan.col.groups": {"zh": "{n} 个群", "en": "{n} groups"},
     "plan.grid_note": {"zh": "黑点为模拟值;其他组合按效应与 1/√(群数 × 周数) 成正比推算。",
                        "en": "Black points are simulated; other combinations scale as 1/√(groups × weeks)."},
-    "plan.schedule_note": {"zh": "每个群每周轮换一个时段,按群的人数分层平衡;共 {n} 周。写入 assignments 表即可开始。",
+    "plan.schedule_note": {"zh": "每个群每周轮换一个时段,按群的人数分层平衡;共 {n} 周。写入实验分组表(assignments)即可开始。",
                            "en": "Each group changes slot every week, balanced within strata of group size; {n} "
                                  "weeks. Write it to the assignments table to start."},
     "plan.fig.title": {"zh": "实验越长、群越多,能发现的效应越小", "en": "Longer tests with more groups detect smaller effects"},

@@ -20,7 +20,9 @@ ENTRIES: dict[str, dict[str, str]] = {
                                "adjust those thresholds in the thresholds file."},
     "health.next_some": {"zh": "先处理下方排名靠前、最近几周仍在警报的群。", "en": "Start with the groups ranked first below that are still in alert in the latest weeks."},
     "health.next_none": {"zh": "无需行动;继续每周查看。", "en": "Nothing to do; keep checking weekly."},
-    "health.next_falling": {"zh": "近几周发言量下降最多的群:{groups}。", "en": " Groups whose messages fell most in the latest weeks: {groups}."},
+    "health.next_worse": {"zh": "与自身之前几周相比变差最明显的群:{groups}。",
+                          "en": " Groups that moved furthest from their own usual towards the unhealthy side: "
+                                "{groups}."},
     "health.caveat": {"zh": "阈值来自运营文章,不是从这些群的数据中得出的;不同类型、规模的群,正常水平可能差别很大。",
                       "en": "The thresholds come from playbook articles, not from these groups' data; normal levels "
                             "differ a lot between kinds and sizes of groups."},
@@ -46,20 +48,31 @@ ENTRIES: dict[str, dict[str, str]] = {
     "health.col.groups_last": {"zh": "最近一周警报的群", "en": "Groups in alert, latest week"},
     "health.col.source": {"zh": "出处", "en": "Source"},
     "health.col.rank": {"zh": "排名", "en": "Rank"},
-    "health.col.before": {"zh": "之前日均发言", "en": "Messages per day before"},
-    "health.col.now": {"zh": "最近日均发言", "en": "Messages per day lately"},
-    "health.col.change": {"zh": "变化", "en": "Change"},
+    "health.col.worst_metric": {"zh": "变差最多的指标", "en": "Metric that worsened most"},
+    "health.col.n_worse": {"zh": "变差的指标数", "en": "Metrics worse than usual"},
+    "health.history.worse": {"zh": "变差", "en": "worse"},
+    "health.history.better": {"zh": "变好", "en": "better"},
+    "health.pp": {"zh": "{v} 个百分点", "en": "{v} pts"},
     "health.col.alerts": {"zh": "警报指标", "en": "Alerts"},
     "health.col.warnings": {"zh": "预警指标", "en": "Warnings"},
     "health.col.group_weeks": {"zh": "群-周数", "en": "Group-weeks"},
     "health.flags_most": {"zh": "{metric}的阈值让 {share} 的群-周处于警报:它标记了大多数群,因此单看这个警报不能说明某个群有问题。",
                           "en": "The {metric} threshold puts {share} of group-weeks in alert: it flags most groups, so "
                                 "this alert alone says nothing about a particular group."},
-    "health.positions_note": {"zh": "每格:最近 {weeks} 周的平均值 · 按阈值的状态。",
-                              "en": "Each cell: mean over the latest {weeks} weeks · status against the threshold."},
-    "health.change_note": {"zh": "最近 {weeks} 周的日均发言数与之前各周的平均相比;下降最多的群排在最前。",
-                           "en": "Messages per day over the latest {weeks} weeks against the weeks before; the "
-                                 "largest falls come first."},
+    "health.positions_note": {"zh": "每格:最近 {weeks} 周的平均值(单日最多投诉数取这几周的最大值)· 按阈值的状态。",
+                              "en": "Each cell: mean over the latest {weeks} weeks (most complaints in a day: the "
+                                    "largest of those weeks) · status against the threshold."},
+    "health.change_note": {"zh": "每格:最近 {weeks} 周与之前 {base} 周(该群自己的历史)相比的变化,比例类指标以百分点计,"
+                                 "其他以相对变化计;变化超过该群平常每周波动的 {z} 个标准误时注明:朝不健康方向为“变差”,"
+                                 "朝健康方向为“变好”,未注明的在平常波动之内。按变差最多的指标(以标准误计)排名;各周按相互独立处理,"
+                                 "只作筛查,不是检验。",
+                           "en": "Each cell: change of the latest {weeks} weeks against the {base} weeks before (the "
+                                 "group's own history), in percentage points for shares and rates and as a relative "
+                                 "change otherwise; marked “worse” when the change exceeds {z} standard errors of "
+                                 "the group's usual week-to-week variation towards the unhealthy side, “better” "
+                                 "towards the healthy side; unmarked changes are within the usual variation. Groups are "
+                                 "ranked by the metric that worsened most (in standard errors); weeks are treated as independent, so this is a "
+                                 "screen, not a test."},
     "health.alerts_note": {"zh": "共 {n} 个有预警或警报的群-周(全部列出,最近的在前)。",
                            "en": "{n} group-weeks with a warning or an alert (all of them, latest first)."},
     "health.fig.title": {"zh": "各群每周的{metric}", "en": "{metric} per week, by group"},
@@ -67,6 +80,8 @@ ENTRIES: dict[str, dict[str, str]] = {
     "health.fig.warning": {"zh": "预警线", "en": "warning level"},
     "health.fig.alert": {"zh": "警报线", "en": "alert level"},
     "health.fig.alert_week": {"zh": "警报周", "en": "alert week"},
+    "health.fig.baseline": {"zh": "自身基线(之前 {base} 周均值)", "en": "own baseline (mean of the {base} weeks before)"},
+    "health.fig.recent": {"zh": "最近 {weeks} 周", "en": "latest {weeks} weeks"},
     # ---- churn
     "churn.title": {"zh": "流失风险", "en": "Churn risk"},
     "churn.intro": {"zh": "“沉默 30 天就算流失”对这些群成立吗?谁即将沉默?特征只用评分日之前的数据,模型在更早的时间点训练、在之后的时间点检验(按时间切分,不随机混合)。只显示化名 id,不显示消息内容或昵称。",
@@ -75,8 +90,8 @@ ENTRIES: dict[str, dict[str, str]] = {
                           "checked on later ones (time split, never random folds). Only pseudonymous ids are shown, "
                           "never message text or nicknames."},
     "churn.question": {"zh": "成员沉默 {days} 天,就算流失了吗?", "en": "Is a member who has been silent for {days} days gone?"},
-    "churn.key": {"zh": "已沉默 {days} 天的成员({segment},{n} 人)中,有 {p}(95% 区间 {low}–{high})在之后 {within} 天内再次发言。",
-                  "en": "Of members silent for {days} days ({segment}, {n} members), {p} (95% interval {low} to "
+    "churn.key": {"zh": "已沉默 {days} 天的成员({segment},{n} 个沉默期)中,有 {p}(95% 区间 {low}–{high})在之后 {within} 天内再次发言。",
+                  "en": "Of members silent for {days} days ({segment}, {n} silences), {p} (95% interval {low} to "
                         "{high}) speak again within the next {within} days."},
     "churn.key_none": {"zh": "数据中沉默满 {days} 天的成员太少,无法估计。", "en": "Too few members were silent for {days} days to estimate it."},
     "churn.next_contradicted": {"zh": "不要把沉默 {days} 天当作流失,这些成员中许多人还会回来。",
@@ -111,10 +126,20 @@ ENTRIES: dict[str, dict[str, str]] = {
     "churn.col.roc_auc": {"zh": "ROC AUC(越高越好)", "en": "ROC AUC (higher is better)"},
     "churn.col.brier": {"zh": "Brier 分数(越低越好)", "en": "Brier score (lower is better)"},
     "churn.col.capture_10": {"zh": "风险前 10% 覆盖的流失者", "en": "Churners in the top 10% of risk"},
-    "churn.col.segment": {"zh": "沉默前的活跃程度", "en": "Activity before the silence"},
+    "churn.col.segment": {"zh": "成员(按沉默前的活跃程度)", "en": "Members (by activity before the silence)"},
     "churn.col.spells": {"zh": "沉默段数", "en": "Silences"},
     "churn.col.threshold": {"zh": "建议阈值(天)", "en": "Suggested threshold (days)"},
     "churn.never": {"zh": "在考察的天数内未低于", "en": "never below within the days examined"},
+    "churn.never_until": {"zh": "到第 {dmax} 天仍高于 {level};更长的沉默太少,无法估计",
+                          "en": "still above {level} at day {dmax}; too few longer silences to go on"},
+    "churn.segment.all": {"zh": "全部成员", "en": "all members"},
+    "churn.col.return_rule": {"zh": "沉默 {days} 天后 {within} 天内再次发言的概率(95% 区间)",
+                              "en": "Chance of speaking again within {within} days after {days} silent days (95% interval)"},
+    "churn.segments_note": {"zh": "结论卡和手册核查用全部成员的曲线(两者数字相同);按沉默前活跃程度分开的各行说明这个比例在不同成员间差多少,"
+                                  "“–”表示沉默这么久的人太少,无法估计。",
+                            "en": "The conclusion card and the playbook audit use the curve of all members (the same "
+                                  "figures); the rows by activity before the silence show how much the chance differs "
+                                  "between members; “–” means too few were silent that long to estimate it."},
     "churn.drivers_note": {"zh": "因素为对该成员风险贡献最大的特征:把该特征换成典型成员的值时风险下降最多。",
                            "en": "The factors are the features that add most to the member's risk: setting them to a "
                                  "typical member's value lowers the risk most."},
@@ -243,6 +268,9 @@ ENTRIES: dict[str, dict[str, str]] = {
     "seg.caveat": {"zh": "重抽样稳定性(调整兰德指数)为 {low}–{high};类别与群的关联(Cramér's V)为 {v},接近 0 表示类别跨群存在。",
                    "en": "Stability under resampling (adjusted Rand index) {low} to {high}; association of segments "
                          "with groups (Cramér's V) {v}: near 0 means segments cut across groups."},
+    "seg.caveat_one_group": {"zh": "重抽样稳定性(调整兰德指数)为 {low}–{high};数据只有一个群,无法看类别与群的关联。",
+                             "en": "Stability under resampling (adjusted Rand index) {low} to {high}; the data hold one "
+                                   "group, so the association of segments with groups cannot be measured."},
     "seg.h.profiles": {"zh": "各类成员的特征", "en": "Segment profiles"},
     "seg.h.tiers": {"zh": "与经验分层的对比", "en": "Rule-based tiers against the segments"},
     "seg.col.segment": {"zh": "类别", "en": "Segment"},

@@ -134,12 +134,14 @@ def history_table(result, lang: str) -> pd.DataFrame:
     """One row per group, ranked by change against its own history (see
     :meth:`~groupstats.analyses.health.HealthResult.change_ranking`): rank, group_id, worst (the
     metric that worsened most, in words, when one is worse than usual), n_worse, and
-    ``hist_<metric>`` for every judged metric: the change and its verdict (``-4.2 个百分点 · 变差``)."""
+    ``hist_<metric>`` for every judged metric: the change, and its verdict when it is beyond the
+    group's usual variation (``-4.2 个百分点 · 变差``)."""
     ranking = result.change_ranking()
     hist = result.history
     metrics = [m for m in result.thresholds["thresholds"] if m in set(hist["metric"])]
-    cells = {(r.group_id, r.metric): f"{fmt_change(r.metric, r.before, r.now, lang)} · "
-                                      f"{t('health.history.' + r.verdict, lang)}"
+    # a verdict only where the change is beyond the group's usual variation: the cells that matter stand out
+    cells = {(r.group_id, r.metric): fmt_change(r.metric, r.before, r.now, lang)
+             + (f" · {t('health.history.' + r.verdict, lang)}" if r.verdict in ("worse", "better") else "")
              for r in hist.itertuples(index=False)}
     groups = list(ranking["group_id"]) + sorted(set(hist["group_id"]) - set(ranking["group_id"]))
     out = ranking.set_index("group_id").reindex(groups).reset_index()

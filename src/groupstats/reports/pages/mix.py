@@ -115,7 +115,7 @@ def plot_compliance(table: pd.DataFrame, lang: str):
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     ax.set_ylabel(t("mix.fig.excess", lang))
     ax.set_title(t("mix.fig.compliance", lang))
-    ax.legend(title=t("col.group", lang), loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
+    ax.legend(title=t("col.group", lang), loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
     fig.tight_layout()
     return fig
 

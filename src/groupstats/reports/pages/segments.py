@@ -49,8 +49,10 @@ def card(result, lang: str = "zh") -> ConclusionCard:
                   zip(result.profiles["name"], result.profiles["share"])], lang)
     key = t("seg.key", lang, k=result.k, names=names, ari=f"{ari:.2f}")
     nxt = t("seg.next_" + answer, lang)
-    caveat = t("seg.caveat", lang, low=f"{stab['ari_low']:.2f}", high=f"{stab['ari_high']:.2f}",
-               v=f"{result.group_association:.2f}")
+    v = result.group_association
+    caveat = (t("seg.caveat", lang, low=f"{stab['ari_low']:.2f}", high=f"{stab['ari_high']:.2f}", v=f"{v:.2f}")
+              if v is not None and np.isfinite(v) else  # one group: Cramér's V is undefined
+              t("seg.caveat_one_group", lang, low=f"{stab['ari_low']:.2f}", high=f"{stab['ari_high']:.2f}"))
     return ConclusionCard(question=t("seg.question", lang), answer=answer, key_number=key, next_step=nxt,
                           caveat=caveat, lang=lang)
 
@@ -74,7 +76,8 @@ def plot_boxes(result, feats: pd.DataFrame, lang: str):
     merged = add_derived_columns(result.model.features_).reset_index(drop=True)
     merged["segment"] = result.assignments["segment_id"].to_numpy()
     names = dict(zip(result.profiles["segment"], [segment_name(n, lang) for n in result.profiles["name"]]))
-    features = [f for f in PROFILE_FEATURES if f in merged]
+    # a feature the data cannot measure (e.g. read rate without events) gets no empty panel
+    features = [f for f in PROFILE_FEATURES if f in merged and merged[f].notna().any()]
     ncols = 4
     nrows = int(np.ceil(len(features) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.3 * nrows), squeeze=False)
