@@ -64,3 +64,20 @@ def test_member_features_identical(spark_source, duck_source):
     assert got.attrs == expected.attrs
     assert got["read_rate"].notna().any() and got["messages_total"].sum() > 0
 
+
+
+def test_churn_features_and_labels_identical(spark_source, duck_source):
+    """The churn-only features (all cutoffs of a panel in one pass), labels and silence spells."""
+    from groupstats.analyses import churn
+
+    got = churn.churn_features(spark_source, "2026-03-15", activity=("message", "read"))
+    expected = churn.churn_features(duck_source, "2026-03-15", activity=("message", "read"))
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs == expected.attrs
+    assert got["act_days_28d"].sum() > 0 and got["read_days_14d"].sum() > 0 and got["never_active"].any()
+    got = churn.churn_labels(spark_source, "2026-03-15", 30, "either")
+    pd.testing.assert_frame_equal(got, churn.churn_labels(duck_source, "2026-03-15", 30, "either"))
+    assert 0 < got["churned"].mean() < 1
+    got = churn.silence_spells(spark_source, as_of="2026-02-15")
+    pd.testing.assert_frame_equal(got, churn.silence_spells(duck_source, as_of="2026-02-15"))
+    assert got["returned"].any() and len(got) > 1000
