@@ -31,7 +31,7 @@ import pandas as pd
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.results import Result, to_jsonable
 from groupstats.data.schema import DEFAULT_TZ
-from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.data.dataset import non_operator_members
 
 DESIGNS = ("switchback", "group-randomised")
 
@@ -496,7 +496,7 @@ def plan_slot_experiment(ds, arms=("morning", "noon", "evening"), weeks: int = 8
     if len(hist_groups) < 2:
         raise InsufficientDataError(f"Only {len(hist_groups)} group(s) have posts; plan with the history "
                                     "of at least 2 groups.")
-    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES)]
+    members = non_operator_members(ds.members)
     size_of = members.groupby("group_id")["member_id"].nunique()
     hist_sizes = np.array([float(size_of.get(g, 0)) for g in hist_groups])
     G = len(hist_groups) if n_groups is None else int(n_groups)

@@ -45,7 +45,6 @@ import pandas as pd
 
 from groupstats.data.dataset import Dataset
 from groupstats.checks import check_scalar
-from groupstats.data.schema import OPERATOR_ROLES
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.tables.derived import EVENING_HOURS, event_types
 
@@ -121,8 +120,7 @@ def _cut_source(ds, cutoff):
 def present_members_expr(src):
     """Expression: membership rows (group_id, member_id, joined_us, left_us) of non-operator members
     present at the cut (a membership with no ``left_at``)."""
-    mem = src.table("members")
-    mem = mem.filter(~mem.role.isin(OPERATOR_ROLES)).anti_join(src.operators(), list(KEY_COLUMNS))
+    mem = src.non_operator_members().anti_join(src.operators(), list(KEY_COLUMNS))
     keys = mem.filter(mem.left_us.isnull()).select(*KEY_COLUMNS).distinct()
     return mem.semi_join(keys, list(KEY_COLUMNS)).select(*KEY_COLUMNS, "joined_us", "left_us")
 

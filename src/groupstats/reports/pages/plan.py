@@ -13,7 +13,7 @@ import pandas as pd
 from groupstats.reports.card import ConclusionCard
 from groupstats.reports.i18n import fmt_date, fmt_pct, join, slot_name, t
 from groupstats.reports.tables import translate_metric
-from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.data.dataset import non_operator_members
 
 
 def simulate(ds, arms, metric: str, weeks_list, n_sims: int, seed: int, target: float):
@@ -75,7 +75,7 @@ def schedule(ds, plan, start: str, seed: int) -> pd.DataFrame:
     """The switchback schedule the plan would write (an ``assignments`` table)."""
     from groupstats.stats.design import switchback_schedule
 
-    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES)]
+    members = non_operator_members(ds.members)
     sizes = members.groupby("group_id")["member_id"].nunique()
     groups = sorted(ds.posts["group_id"].unique())
     if not start:
