@@ -17,7 +17,8 @@ read_rate                    readers within 24 h summed over the period's posts 
 n_joins, n_exits             memberships starting / ending
 join_rate, exit_rate         joins / exits over n_members
 exit_rate_30d, join_rate_30d exits (joins) in the trailing 4 weeks over their mean n_members,
-                             scaled to 30 days (weekly table only)
+                             scaled to 30 days (weekly table only; NaN while those weeks hold fewer
+                             than 7 days: scaling less than a week to 30 days is extrapolation)
 silent_share                 among members in the group for at least ``silent_days`` days, the share
                              who sent nothing in the last ``silent_days`` days (week: pooled over days)
 n_complaints, complaint_rate ``complaint`` events; over n_members
@@ -47,7 +48,7 @@ from groupstats.tables.derived import group_day_metrics, local_date, member_day_
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.paths import PRESETS_DIR
 from groupstats.results import Result, to_jsonable
-from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.data.dataset import non_operator_members
 
 __all__ = ["group_day_health", "group_week_health", "load_thresholds", "assess_health", "HealthResult",
            "own_history", "lifecycle_stage", "HEALTH_METRICS", "LIFECYCLE_STAGES", "DEFAULT_THRESHOLDS_FILE",
@@ -66,6 +67,9 @@ LIFECYCLE_STAGES = (("launch (0-30)", 30), ("growth (31-90)", 90), ("maturity (9
                     ("decline (181+)", np.inf))
 
 STATUS_ORDER = {"n/a": -1, "ok": 0, "warning": 1, "alert": 2}
+
+#: Fewest days of trailing weeks from which a rate is scaled to 30 days (exit_rate_30d, join_rate_30d).
+MIN_DAYS_30D = 7
 
 #: A recent mean this many standard errors from the group's own earlier weeks counts as a change
 #: beyond the group's usual week-to-week variation ("worse" / "better" in :func:`own_history`).
@@ -102,7 +106,8 @@ def _silent_counts(ds: Dataset, days: pd.DatetimeIndex, groups: pd.Index, silent
     n_days = len(days)
     d0 = days[0]
     groups = pd.Index(groups)
-    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES) & ds.members["group_id"].isin(groups)]
+    members = non_operator_members(ds.members)
+    members = members.loc[members["group_id"].isin(groups)]
     join_day = ((local_date(members["joined_at"]) - d0).dt.days + silent_days).to_numpy()
     left = members["left_at"]
     last_day = np.where(left.notna(), (local_date(left) - d0).dt.days.to_numpy(dtype=float, na_value=np.nan),
@@ -225,8 +230,10 @@ def group_week_health(ds: Dataset, silent_days: int = 3, start=None, end=None,
     roll = wk.groupby("group_id")[["n_exits", "n_joins", "days", "n_members"]].rolling(4, min_periods=1)
     sums = roll.sum().reset_index(level=0, drop=True).sort_index()
     means = roll.mean().reset_index(level=0, drop=True).sort_index()
-    wk["exit_rate_30d"] = ratio(sums["n_exits"], means["n_members"]) * 30 / sums["days"].to_numpy()
-    wk["join_rate_30d"] = ratio(sums["n_joins"], means["n_members"]) * 30 / sums["days"].to_numpy()
+    window_days = sums["days"].to_numpy(dtype=float)
+    enough = window_days >= MIN_DAYS_30D
+    wk["exit_rate_30d"] = np.where(enough, ratio(sums["n_exits"], means["n_members"]) * 30 / window_days, np.nan)
+    wk["join_rate_30d"] = np.where(enough, ratio(sums["n_joins"], means["n_members"]) * 30 / window_days, np.nan)
     wk["silent_share"] = ratio(wk["n_silent"], wk["n_eligible_silent"])
     wk["complaint_rate"] = ratio(wk["n_complaints"], wk["n_members"])
     wk["red_packets_per_day"] = ratio(wk["n_red_packets"], wk["days"])

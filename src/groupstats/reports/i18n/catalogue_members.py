@@ -20,6 +20,9 @@ ENTRIES: dict[str, dict[str, str]] = {
                                "adjust those thresholds in the thresholds file."},
     "health.next_some": {"zh": "先处理下方排名靠前、最近几周仍在警报的群。", "en": "Start with the groups ranked first below that are still in alert in the latest weeks."},
     "health.next_none": {"zh": "无需行动;继续每周查看。", "en": "Nothing to do; keep checking weekly."},
+    "health.next_few_groups": {"zh": "数据只有 {n} 个群,无法判断阈值能否区分群;",
+                               "en": "With {n} group(s) in the data, whether a threshold separates groups cannot be "
+                                     "judged. "},
     "health.next_worse": {"zh": "与自身之前几周相比变差最明显的群:{groups}。",
                           "en": " Groups that moved furthest from their own usual towards the unhealthy side: "
                                 "{groups}."},
@@ -82,6 +85,9 @@ ENTRIES: dict[str, dict[str, str]] = {
     "health.fig.alert_week": {"zh": "警报周", "en": "alert week"},
     "health.fig.baseline": {"zh": "自身基线(之前 {base} 周均值)", "en": "own baseline (mean of the {base} weeks before)"},
     "health.fig.recent": {"zh": "最近 {weeks} 周", "en": "latest {weeks} weeks"},
+    "health.no_history": {"zh": "数据只有 {weeks} 周,还不能和各群自己的历史比较(至少需要 {need} 周)。",
+                          "en": "The data cover {weeks} weeks: too few to compare each group with its own history "
+                                "(at least {need} weeks are needed)."},
     # ---- churn
     "churn.title": {"zh": "流失风险", "en": "Churn risk"},
     "churn.intro": {"zh": "“沉默 30 天就算流失”对这些群成立吗?谁即将沉默?特征只用评分日之前的数据,模型在更早的时间点训练、在之后的时间点检验(按时间切分,不随机混合)。只显示化名 id,不显示消息内容或昵称。",

@@ -11,6 +11,8 @@ from groupstats.reports.tables import translate_metric
 
 #: A threshold that puts more than this share of group-weeks in alert says little about a group.
 MOST = 0.5
+#: Fewest groups with which "does a threshold separate groups?" can be asked at all.
+MIN_GROUPS = 3
 RATE_METRICS = {"read_rate", "exit_rate_30d", "silent_share", "complaint_rate", "active_share", "exit_rate",
                 "join_rate", "join_rate_30d"}
 
@@ -60,7 +62,8 @@ def card(result, lang: str = "zh") -> ConclusionCard:
     n_alert = int((table["status"] == "alert").sum())
     summary = threshold_summary(result)
     top = summary.iloc[0]
-    most = summary.loc[summary["share_alert"] > MOST, "metric"].tolist()
+    n_groups = int(table["group_id"].nunique())
+    most = summary.loc[summary["share_alert"] > MOST, "metric"].tolist() if n_groups >= MIN_GROUPS else []
     hist = result.history
     worse = hist.loc[hist["verdict"] == "worse"].sort_values("worsening", ascending=False, kind="stable") \
         .drop_duplicates("group_id").head(3)
@@ -68,7 +71,11 @@ def card(result, lang: str = "zh") -> ConclusionCard:
     key = t("health.key", lang, n_alert=fmt_num(n_alert, lang), n=fmt_num(n, lang),
             share=fmt_pct(n_alert / n if n else np.nan, lang, digits=0),
             metric=translate_metric(top["metric"], lang), share_metric=fmt_pct(top["share_alert"], lang, digits=0))
-    if most:
+    if n_groups < MIN_GROUPS:  # one or two groups: whether a threshold separates groups cannot be judged
+        answer = "needs_more_data"
+        nxt = t("health.next_few_groups", lang, n=n_groups) + t("health.next_some" if n_alert else "health.next_none",
+                                                                  lang)
+    elif most:
         answer = "contradicted"
         nxt = t("health.next_most", lang, metrics=join([translate_metric(m, lang) for m in most], lang))
     elif n_alert:
@@ -99,7 +106,7 @@ def show_thresholds(result, page) -> None:
                          ("share_alert", "health.col.share_alert", "pct"),
                          ("groups_last", "health.col.groups_last", "text"), ("source", "health.col.source", "text")])
     for row in summary.itertuples(index=False):
-        if row.share_alert > MOST:
+        if row.share_alert > MOST and summary["n_groups"].iloc[0] >= MIN_GROUPS:
             page.warn(t("health.flags_most", lang, metric=row.name, share=fmt_pct(row.share_alert, lang, digits=0)))
 
 
@@ -154,6 +161,11 @@ def history_table(result, lang: str) -> pd.DataFrame:
 
 def show_change(result, page) -> None:
     lang = page.lang
+    if not result.change_ranking()["group_id"].size:
+        # too few weeks: no group has a recent window and earlier weeks to compare it with
+        n_weeks = int(result.weekly["week_start"].nunique())
+        page.text("health.no_history", weeks=n_weeks, need=result.recent_weeks + 2)
+        return
     table = history_table(result, lang)
     metrics = [c[len("hist_"):] for c in table.columns if c.startswith("hist_")]
     cols = [("rank", "health.col.rank", "int"), ("group_id", "col.group", "text"),
@@ -188,7 +200,8 @@ def plot_metric(result, metric: str, lang: str, ncols: int = 6):
     hist = result.history.loc[result.history["metric"] == metric].set_index("group_id")
     for ax, group in zip(axes.flat, groups):
         sub = result.weekly.loc[result.weekly["group_id"] == group]
-        ax.axvspan(recent[0], recent[-1], color="0.85", alpha=0.6, lw=0, zorder=0)
+        if len(base):
+            ax.axvspan(recent[0], recent[-1], color="0.85", alpha=0.6, lw=0, zorder=0)
         if len(base) and group in hist.index and np.isfinite(hist.loc[group, "before"]):
             ax.plot([base[0], recent[-1]], [scale * hist.loc[group, "before"]] * 2, color="0.35", lw=1, ls=":")
         ax.plot(sub["week_start"], scale * sub[metric], color="tab:blue", lw=1.2)
@@ -200,7 +213,12 @@ def plot_metric(result, metric: str, lang: str, ncols: int = 6):
             if spec[level] is not None:
                 ax.axhline(scale * spec[level], color=color, ls="--", lw=0.8)
         ax.set_title(str(group), fontsize=9)
-        ax.xaxis.set_major_locator(mdates.MonthLocator())
+        if len(weeks) >= 9:  # two months or more: a tick per month
+            ax.xaxis.set_major_locator(mdates.MonthLocator())
+        else:  # a few weeks (e.g. a short export): a few ticks, never a crowd
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2, maxticks=4))
+            if len(weeks) == 1:
+                ax.set_xlim(weeks[0] - np.timedelta64(4, "D"), weeks[0] + np.timedelta64(10, "D"))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(groups):]:
@@ -210,11 +228,12 @@ def plot_metric(result, metric: str, lang: str, ncols: int = 6):
     handles = [Line2D([], [], color="tab:blue", lw=1.2, label=t("health.fig.weekly", lang)),
                Line2D([], [], color="orange", ls="--", label=t("health.fig.warning", lang)),
                Line2D([], [], color="red", ls="--", label=t("health.fig.alert", lang)),
-               Line2D([], [], color="red", marker="o", ls="", markersize=4, label=t("health.fig.alert_week", lang)),
-               Line2D([], [], color="0.35", ls=":", lw=1,
-                      label=t("health.fig.baseline", lang, base=result.baseline_weeks or len(base))),
-               Patch(color="0.85", alpha=0.6, label=t("health.fig.recent", lang, weeks=result.recent_weeks))]
-    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8, frameon=False)
+               Line2D([], [], color="red", marker="o", ls="", markersize=4, label=t("health.fig.alert_week", lang))]
+    if len(base):  # the own-history marks are drawn only when there are earlier weeks
+        handles += [Line2D([], [], color="0.35", ls=":", lw=1,
+                           label=t("health.fig.baseline", lang, base=result.baseline_weeks or len(base))),
+                    Patch(color="0.85", alpha=0.6, label=t("health.fig.recent", lang, weeks=result.recent_weeks))]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     return fig
 
