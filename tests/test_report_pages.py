@@ -212,3 +212,32 @@ def test_churn_page_quotes_the_audits_30_day_return(batch_records):
     level = 0.2                                                        # both notebooks' default
     expected = "contradicted" if page["ci_low"] > level else "supported" if page["ci_high"] < level else "not_shown"
     assert card["answer"] == expected
+
+
+# --------------------------------------------------------------- health on short or small data
+def test_health_card_on_one_group_needs_more_data(health_result):
+    """With one group, 'does a threshold separate groups?' cannot be answered: not 'contradicted'."""
+    from groupstats.analyses.health import HealthResult
+
+    r = health_result
+    keep = lambda frame: frame.loc[frame["group_id"] == "g00"].reset_index(drop=True)  # noqa: E731
+    one = HealthResult(keep(r.weekly), keep(r.daily), keep(r.table), keep(r.attention), r.thresholds,
+                       r.recent_weeks)
+    for lang in ("zh", "en"):
+        card = one.conclusion_card(lang)
+        assert card.answer == "needs_more_data"
+        assert t("health.next_few_groups", lang, n=1) in card.next_step
+    assert r.conclusion_card("en").answer == "contradicted"             # twelve groups: judged as before
+
+
+def test_thirty_day_rates_need_a_week_of_data(sample):
+    """Three days of data: no exit rate scaled to 30 days (it would extrapolate 3 days x 10)."""
+    from groupstats.analyses.health import group_week_health
+
+    short = group_week_health(sample, end="2026-01-07")
+    assert (short["days"] == 3).all()
+    assert short["exit_rate_30d"].isna().all() and short["join_rate_30d"].isna().all()
+    full = group_week_health(sample, end="2026-01-11")
+    assert (full["days"] == 7).all() and full["exit_rate_30d"].notna().all()
+    expected = full["n_exits"] / full["n_members"] * 30 / 7
+    assert full["exit_rate_30d"].to_numpy() == pytest.approx(expected.to_numpy())
