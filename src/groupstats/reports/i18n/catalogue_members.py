@@ -287,11 +287,11 @@ ENTRIES: dict[str, dict[str, str]] = {
                            "en": "Agreement of the tiers with the segments (adjusted Rand index, 1 = identical, "
                                  "0 = chance): {ari}. Cross-table:"},
     "seg.fig.boxes": {"zh": "各类成员的特征分布(箱线图,不含离群点)", "en": "Features by segment (box plots, outliers not drawn)"},
-    "seg.unit.messages_per_day": {"zh": "条/天", "en": "per day"},
+    "seg.unit.messages_per_day": {"zh": "条/天", "en": "messages/day"},
     "seg.unit.active_day_share": {"zh": "%", "en": "%"},
     "seg.unit.messages_30d": {"zh": "条", "en": "messages"},
     "seg.unit.recency_days": {"zh": "天", "en": "days"},
-    "seg.unit.replies_per_post": {"zh": "次/帖", "en": "per post"},
+    "seg.unit.replies_per_post": {"zh": "次/帖", "en": "replies/post"},
     "seg.unit.read_rate": {"zh": "%", "en": "%"},
     "seg.unit.tenure_days": {"zh": "天", "en": "days"},
     "feature.messages_per_day": {"zh": "日均发言", "en": "messages per day"},
