@@ -24,7 +24,8 @@ from scipy import stats as sps
 from groupstats.analyses.audit import CAUSAL_RULES, RULE_IDS, ROW_KEYS, audit, detect_experiments
 from groupstats.analyses.audit.experiments import AnalysisCache, claim_test, claim_verdict, experiment_rows
 from groupstats.analyses.audit.rules import load_rules
-from groupstats.analyses.audit.stats import cluster_mean_ci, cluster_ratio_ci, holm_levels, invert_relative
+from groupstats.stats.intervals import cluster_mean_ci, cluster_ratio_ci, invert_relative
+from groupstats.stats.multiplicity import adjusted_levels
 from groupstats.data.dataset import TABLE_NAMES, Dataset
 from groupstats.data.simulate import simulate_community
 
@@ -70,13 +71,13 @@ def test_holm_levels_match_statsmodels_and_intervals_match_verdicts(seed):
     m = int(rng.integers(2, 7))
     z = rng.normal(0, 1, m) + rng.choice([0.0, 3.0], m)
     p = 2 * sps.norm.sf(np.abs(z))
-    adj, level = holm_levels(p, 0.05)
+    adj, level = adjusted_levels(p, 0.05, "holm")
     assert adj == pytest.approx(multipletests(p, 0.05, "holm")[1])
     # a z interval at the hypothesis' own level excludes 0 exactly when Holm rejects it
     half = sps.norm.ppf(1 - level / 2)
     excludes = np.abs(z) > half
     assert (excludes == (adj < 0.05)).all()
-    badj, blevel = holm_levels(p, 0.05, "bonferroni")
+    badj, blevel = adjusted_levels(p, 0.05, "bonferroni")
     assert badj == pytest.approx(multipletests(p, 0.05, "bonferroni")[1])
     assert blevel == pytest.approx(np.full(m, 0.05 / m))
 

@@ -12,7 +12,7 @@ group-week table of a group-randomised content-mix experiment, with no effect of
   (:func:`switchback_ols_cr2`, what ``analyse_slot_experiment`` computes, on group-standardised
   replies), the mix comparison from :func:`analyse_mix_experiment` on the replicate's
   group-week table (as the audit calls it), then the audit's decision functions
-  (:func:`claim_test`, :func:`holm_levels`, :func:`claim_verdict`).
+  (:func:`claim_test`, :func:`adjusted_levels`, :func:`claim_verdict`).
 - Two configurations (groups, weeks, group heterogeneity), 100 seeds each: every
   experiment-backed claim is supported in at most 5% of the datasets; with planted effects the
   same path supports the planted claims in most datasets (the test has power).
@@ -28,7 +28,7 @@ import pytest
 from groupstats.analyses.audit.detect import detect_experiments
 from groupstats.analyses.audit.experiments import AnalysisCache, claim_test, claim_verdict, experiment_rows
 from groupstats.analyses.audit.rules import load_rules
-from groupstats.analyses.audit.stats import holm_levels
+from groupstats.stats.multiplicity import adjusted_levels
 from groupstats.analyses.content_mix import analyse_mix_experiment
 from groupstats.analyses.slot_experiment import group_standardise, switchback_ols_cr2
 from groupstats.data.dataset import Dataset
@@ -133,7 +133,7 @@ def fast_verdicts(design, replies, table, ds, alpha=0.05):
         # comp is control (~4321) vs treated (~352)
         p_mix352, d_mix352 = claim_test([-comp["rel_diff"]], [comp["p_value"]])
         p_mix4321, d_mix4321 = claim_test([comp["rel_diff"]], [comp["p_value"]])
-        adj, _ = holm_levels([p_slot, p_mix352], alpha)
+        adj, _ = adjusted_levels([p_slot, p_mix352], alpha, "holm")
         out.append({"evening_slot": claim_verdict(d_slot, adj[0], alpha),
                     "mix_352": claim_verdict(d_mix352, adj[1], alpha),
                     "mix_40_30_20_10": claim_verdict(d_mix4321, adj[1], alpha),

@@ -11,7 +11,8 @@ cannot settle names the experiment or data that would.
 - :mod:`.experiments`: causal rules: experiment-backed verdicts with Holm across them, else
   observational associations (at most ``not_shown``).
 - :mod:`.observational`: descriptive rules (silence, core 20%, points tiers, health, lifecycle).
-- :mod:`.stats`: small interval and multiplicity helpers.
+- Interval helpers and multiplicity levels come from :mod:`groupstats.stats.intervals` and
+  :mod:`groupstats.stats.multiplicity` (the comparison engine's rule).
 """
 from groupstats.analyses.audit.rules import CAUSAL_RULES, RULE_IDS, ROW_KEYS, VERDICTS, load_rules
 from groupstats.analyses.audit.detect import detect_experiments

@@ -21,7 +21,8 @@ import pandas as pd
 from groupstats.errors import GroupstatsError, StatisticalWarning
 from groupstats.reports.i18n import fmt_interval, fmt_p_eq, fmt_pct, join, t
 from groupstats.analyses.audit.rules import make_row
-from groupstats.analyses.audit.stats import holm_levels, invert_relative
+from groupstats.stats.intervals import invert_relative
+from groupstats.stats.multiplicity import adjusted_levels
 
 __all__ = ["Hypothesis", "AnalysisCache", "causal_rows", "experiment_rows", "find_hypotheses", "judge",
            "claim_test", "claim_verdict"]
@@ -256,7 +257,7 @@ def judge(hypotheses: dict, cache: AnalysisCache, alpha: float, method: str) -> 
         ps = [h.p_value for h in hypotheses.values() if h.key == k]
         key_p[k] = min(ps)
     p = np.array([key_p[k] for k in keys])
-    adj, level = holm_levels(p, alpha, method)
+    adj, level = adjusted_levels(p, alpha, method)
     for h in hypotheses.values():
         i = keys.index(h.key)
         h.p_adjusted = float(adj[i])

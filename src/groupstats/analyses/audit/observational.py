@@ -12,8 +12,8 @@ import pandas as pd
 from groupstats.errors import GroupstatsError
 from groupstats.reports.i18n import fmt_interval, fmt_num, fmt_p_eq, fmt_pct, t
 from groupstats.analyses.audit.rules import make_row
-from groupstats.analyses.audit.stats import cluster_mean_ci, cluster_ratio_ci
-from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.stats.intervals import cluster_mean_ci, cluster_ratio_ci
+from groupstats.data.dataset import non_operator_members
 
 __all__ = ["silent_row", "core_row", "points_row", "health_row", "lifecycle_row"]
 
@@ -97,7 +97,7 @@ def top_share_table(ds, top: float = 0.2, min_members: int = 5) -> pd.DataFrame:
     months = pd.period_range(first.to_period("M"), last.to_period("M"), freq="M")
     full = [m for m in months if m.start_time >= first and m.end_time.normalize() <= last]
     use = full if len(full) >= 2 else list(months)
-    members = ds.members.loc[~ds.members["role"].isin(OPERATOR_ROLES)]
+    members = non_operator_members(ds.members)
     tz = ds.tz
     frames = []
     for m in use:  # a handful of months: vectorised within each
