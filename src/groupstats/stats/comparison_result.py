@@ -24,7 +24,7 @@ class ComparisonResult(Result):
     metric, kind, method : str
         The metric column, the kind of metric and the inference method used
         (e.g. ``"welch"``, ``"ztest"``, ``"delta"``, ``"ols-cr2"``, ``"lpm-cr2"``,
-        ``"poisson-cr2"``, ``"negbin-hc2"``, ``"wls-cr2"``, ``"cluster-bootstrap-bca"``).
+        ``"poisson-cr2"``, ``"negbin-hc2"``, ``"wls-cr2"``, ``"cluster-bootstrap-t"``).
     alpha : float
         Significance level (CIs are adjusted for multiple comparisons, at ``ci_level`` each).
     correction : str
@@ -42,8 +42,9 @@ class ComparisonResult(Result):
         comparison or no correction) and exclude 0 exactly when ``significant``; the marginal
         ``1 - alpha`` intervals are the ``*_unadjusted`` columns.  ``diff`` is in metric
         units (arm minus control), ``rel_diff`` is arm / control - 1, ``mde``
-        is the smallest absolute difference detectable with 80% power at
-        ``alpha`` given the comparison's standard error, ``df`` is ``inf``
+        is the smallest absolute difference detectable with 80% power at the
+        comparison's level ``1 - ci_level`` (``alpha``, or the level the multiplicity
+        correction judges it at) given its standard error, ``df`` is ``inf``
         for normal-reference tests.
     srm : dict
         ``p_value, ok, observed, expected, unit, statistic, threshold``;
