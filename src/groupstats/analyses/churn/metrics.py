@@ -153,6 +153,11 @@ def paired_auc_bootstrap(y, score_a, score_b, clusters=None, n_boot: int = 1000,
             "se": float(d.std(ddof=1)), "n_boot": int(len(d)), "n_clusters": G}
 
 
+#: Rows of permuted feature matrices scored per model call in the permutation importance (~25 MB per
+#: 100k rows of 30 features); fewer calls, same predictions (each row is scored on its own).
+_PERMUTED_ROWS_PER_CALL = 300_000
+
+
 def _permutation_importance(model: "ChurnRiskModel", frame: pd.DataFrame, y: np.ndarray, n_repeats: int,
                             random_state: int) -> pd.DataFrame:
     """Drop in ROC AUC when one feature is shuffled (mean and SD over ``n_repeats``), sorted."""
@@ -160,12 +165,20 @@ def _permutation_importance(model: "ChurnRiskModel", frame: pd.DataFrame, y: np.
     ones = np.ones((1, len(y)))
     base = float(_weighted_auc(y, model._raw(X), ones)[0])
     rng = np.random.default_rng(random_state)
-    drops = np.zeros((len(model.feature_names_), n_repeats))
-    for j in range(X.shape[1]):  # one pass per feature
-        for r in range(n_repeats):
-            Xp = X.copy()
-            Xp[:, j] = X[rng.permutation(len(X)), j]
-            drops[j, r] = base - float(_weighted_auc(y, model._raw(Xp), ones)[0])
+    n, k = X.shape
+    drops = np.zeros((k, n_repeats))
+    per_call = max(1, _PERMUTED_ROWS_PER_CALL // max(n * n_repeats, 1))  # features scored per model call
+    for lo in range(0, k, per_call):  # the permuted copies of a few features stacked: one prediction call
+        cols = range(lo, min(k, lo + per_call))
+        stack = np.tile(X, (len(cols) * n_repeats, 1))
+        for c, j in enumerate(cols):
+            for r in range(n_repeats):
+                block = (c * n_repeats + r) * n
+                stack[block:block + n, j] = X[rng.permutation(n), j]
+        raw = model._raw(stack).reshape(len(cols) * n_repeats, n)  # row by row: as scored one copy at a time
+        for c, j in enumerate(cols):
+            for r in range(n_repeats):
+                drops[j, r] = base - float(_weighted_auc(y, raw[c * n_repeats + r], ones)[0])
     out = pd.DataFrame({"feature": model.feature_names_, "importance_mean": drops.mean(axis=1),
                         "importance_sd": drops.std(axis=1, ddof=1) if n_repeats > 1 else 0.0})
     return out.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
