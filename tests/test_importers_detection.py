@@ -10,7 +10,8 @@ from groupstats import load_dataset
 from groupstats.cli import main
 from groupstats.errors import GroupstatsError, ParameterError
 from groupstats.data.importers import import_chats
-from groupstats.data.importers.common import Pseudonymiser, decode_bytes
+from groupstats.data.importers.common import decode_bytes
+from groupstats.data.importers.pseudonyms import Pseudonymiser
 from groupstats.data.importers.detect import detect
 from importers_helpers import IMPORTS
 

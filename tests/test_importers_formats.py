@@ -10,7 +10,7 @@ from groupstats import load_dataset
 from groupstats.cli import main
 from groupstats.errors import GroupstatsError, ParameterError
 from groupstats.data.importers import RejectReason, SkipReason, import_chats
-from groupstats.data.importers.common import Pseudonymiser
+from groupstats.data.importers.pseudonyms import Pseudonymiser
 from importers_helpers import FIXTURES, IMPORTS, run_import
 
 REJECT_CODES = {r.code for r in RejectReason}
@@ -41,7 +41,7 @@ def test_fixture_imports_and_validates(fmt, tmp_path, salt, capsys):
     _check_counts(report, out)
     ds = load_dataset(out)
     assert len(ds.messages) == report.n_messages > 0
-    assert main(["validate", str(out)]) == 0
+    assert main(["validate", str(out), "--lang", "en"]) == 0
     printed = capsys.readouterr().out
     assert "valid groupstats dataset" in printed and "Silent members are missing" in printed
     assert ds.messages["member_id"].str.startswith("u_").all()

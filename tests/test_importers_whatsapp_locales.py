@@ -9,7 +9,7 @@ import pytest
 from groupstats import load_dataset
 from groupstats.cli import main
 from groupstats.data.importers import import_chats
-from groupstats.data.importers.common import Pseudonymiser
+from groupstats.data.importers.pseudonyms import Pseudonymiser
 from groupstats.data.importers.whatsapp import parse
 from groupstats.data.importers.whatsapp_phrases import LOCALES
 from importers_helpers import IMPORTS

@@ -21,9 +21,9 @@ import pandas as pd
 
 from groupstats.errors import ParameterError
 from groupstats.data.schema import DEFAULT_TZ
-from groupstats.data.importers.common import (DEFAULT_POST_TOLERANCE, ImportOptions, ImportReport, Parsed,
-                                              RejectReason, SaltCreatedWarning, SkipReason, assemble,
-                                              labelled_sources, reasons_table)
+from groupstats.data.importers.assemble import DEFAULT_POST_TOLERANCE, ImportOptions, ImportReport, assemble
+from groupstats.data.importers.pseudonyms import SaltCreatedWarning
+from groupstats.data.importers.rows import Parsed, RejectReason, SkipReason, labelled_sources, reasons_table
 
 _SOURCE_LABELS_ACTIVE: list = []  # set while one import labels its inputs
 

@@ -33,9 +33,8 @@ import pandas as pd
 
 from groupstats.errors import GroupstatsError, ParameterError
 from groupstats.data.schema import MSG_TYPES
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, any_timestamp, clean_str,
-                                              count_mentions, occurrence_ids, read_text,
-                                              source_label)
+from groupstats.data.importers.common import any_timestamp, clean_str, count_mentions, occurrence_ids, read_text
+from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, source_label
 
 FIELDS = ("group", "member", "time", "type", "text", "message_id", "reply_to", "name")
 OPTIONS = ("group_value", "time_format", "sheet", "types")

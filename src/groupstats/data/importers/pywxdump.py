@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, clean_str, declared_timestamps,
-                                              read_text)
+from groupstats.data.importers.common import clean_str, declared_timestamps, read_text
+from groupstats.data.importers.rows import Parsed
 
 CURRENT = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
 OLDER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "content", "CreateTime"]
@@ -79,7 +79,8 @@ def _message_text(layout: str, fields: list[str], col: dict) -> str:
 
 def read_file(path: Path, tz: str):
     """(sink, records) of one PyWxDump CSV, in the record shape of :mod:`wechatmsg`."""
-    from groupstats.data.importers.wechatmsg import content_group_id, read_csv_rows
+    from groupstats.data.importers.wechatmsg import (content_group_id, named_type_record, read_csv_rows,
+                                                     well_formed_rows)
 
     sink, header, rows = read_csv_rows(path, "PyWxDump (CSV)")
     layout = layout_of(header)
@@ -91,16 +92,15 @@ def read_file(path: Path, tz: str):
                               f"{refusal_hint(path, 'pywxdump')}")
     col = {name: i for i, name in enumerate(header)}
     width = len(header)
-    good = []
-    for row_no, fields in rows:
-        if len(fields) > width and layout == "pywxdump_content":  # unquoted commas inside content (2023)
-            extra = len(fields) - width
-            i = col["content"]
-            fields = fields[:i] + [",".join(fields[i:i + extra + 1])] + fields[i + extra + 1:]
-        if len(fields) != width:
-            sink.reject(row_no, RejectReason.MALFORMED_ROW, detail=f"{len(fields)} fields, header has {width}")
-            continue
-        good.append((row_no, fields))
+
+    def rejoin_content(fields: list[str]) -> list[str]:
+        """The first (2023) writer did not quote: a comma inside ``content`` split it."""
+        if len(fields) > width and layout == "pywxdump_content":
+            extra, i = len(fields) - width, col["content"]
+            return fields[:i] + [",".join(fields[i:i + extra + 1])] + fields[i + extra + 1:]
+        return fields
+
+    good = well_formed_rows(sink, rows, width, repair=rejoin_content)
     times = declared_timestamps(pd.Series([f[col["CreateTime"]] for _, f in good], dtype="object"), tz)
     display = _user_names(path)
     records = []
@@ -126,14 +126,12 @@ def read_file(path: Path, tz: str):
         if room is None and fallback is None:  # no chat id: the chat's content identifies it
             fallback = content_group_id("pywxdump", [(f[col["CreateTime"]], f[col["MsgSvrID"]], f[col["talker"]])
                                                      for _, f in good])
-        group = room or fallback
-        records.append({"sink": sink, "row": row_no, "group": group, "type": None, "sub": 0, "sender": talker,
-                        "is_sender": is_sender, "content": content,
-                        "names": display.get(talker, set()) if msg_type != "system" else set(),
-                        "name": next(iter(sorted(display.get(talker, set()))), None),
-                        "ts": ts if ts is not None and not pd.isna(ts) else None, "msg_type": msg_type,
-                        "code": type_name or "(empty)", "text": text, "known_type": type_name in TYPES,
-                        "group_name": path.stem, "one_to_one": bool(room) and not room.endswith("@chatroom")})
+        records.append(named_type_record(
+            sink, row_no, group=room or fallback, group_name=path.stem, sender=talker, is_sender=is_sender,
+            content=content, names=display.get(talker, set()) if msg_type != "system" else set(),
+            name=next(iter(sorted(display.get(talker, set()))), None), ts=ts, type_name=type_name,
+            known_types=TYPES, msg_type=msg_type, text=text,
+            one_to_one=bool(room) and not room.endswith("@chatroom")))
     return sink, records
 
 

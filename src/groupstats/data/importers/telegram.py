@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, clean_str,
-                                              epoch_to_timestamp, local_to_timestamp, read_text, resolve_names,
-                                              source_label)
+from groupstats.data.importers.common import (clean_str, epoch_to_timestamp, local_to_timestamp, read_text,
+                                              resolve_names)
+from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, SkipReason, source_label
 
 GROUP_TYPES = ("private_group", "private_supergroup", "public_supergroup")
 MEDIA_MAP = {"sticker": "sticker", "animation": "sticker", "voice_message": "voice", "audio_file": "voice",

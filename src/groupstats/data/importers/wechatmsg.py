@@ -33,9 +33,9 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, clean_str, count_mentions,
-                                              declared_timestamps, epoch_to_timestamp, local_to_timestamp,
-                                              occurrence_ids, read_text, source_label)
+from groupstats.data.importers.common import (clean_str, count_mentions, declared_timestamps, epoch_to_timestamp,
+                                              local_to_timestamp, occurrence_ids, read_text, resolve_names)
+from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, source_label
 
 COLUMNS = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent",
            "StrTime", "Remark", "NickName", "Sender"]
@@ -211,13 +211,7 @@ def _read_file(path: Path, tz: str) -> tuple[RowSink, list[dict]]:
         return None if i is None else fields[i]
 
     records = []
-    good = []
-    for row_no, fields in rows:
-        if len(fields) != len(header):
-            sink.reject(row_no, RejectReason.MALFORMED_ROW,
-                        detail=f"{len(fields)} fields, header has {len(header)}")
-            continue
-        good.append((row_no, fields))
+    good = well_formed_rows(sink, rows, len(header))
     if layout != "wechatmsg_2023":
         return sink, _memotrace_records(path, sink, good, get, layout, tz)
     for row_no, fields in good:
@@ -247,6 +241,36 @@ def content_group_id(prefix: str, rows: list[tuple]) -> str:
     return f"{prefix}:{digest[:32]}"
 
 
+def well_formed_rows(sink: RowSink, rows: list, width: int, repair=None) -> list[tuple[int, list[str]]]:
+    """The (row number, fields) of CSV rows with ``width`` fields; the others are rejected as malformed.
+
+    ``repair(fields)`` may first mend a row a known exporter bug split (PyWxDump's unquoted commas).
+    """
+    good = []
+    for row_no, fields in rows:
+        if repair is not None:
+            fields = repair(fields)
+        if len(fields) != width:
+            sink.reject(row_no, RejectReason.MALFORMED_ROW, detail=f"{len(fields)} fields, header has {width}")
+            continue
+        good.append((row_no, fields))
+    return good
+
+
+def named_type_record(sink: RowSink, row: int, *, group: str, group_name: str, sender: str | None,
+                      is_sender: bool, content: str, names: set, name: str | None, ts, type_name: str,
+                      known_types: dict, msg_type: str, text: str | None, **extra) -> dict:
+    """One record of a layout with named types (MemoTrace's 类型, PyWxDump's type_name), in the shape
+    :func:`parse_files` reads: ``msg_type`` from the type name, ``code`` the name as written (kept in
+    ``source_type``), ``known_type`` whether the exporter's table names it (unknown ones are listed in a
+    note)."""
+    return {"sink": sink, "row": row, "group": group, "type": None, "sub": 0, "sender": sender,
+            "is_sender": is_sender, "content": content, "names": names, "name": name,
+            "ts": ts if ts is not None and not pd.isna(ts) else None, "msg_type": msg_type,
+            "code": type_name or "(empty)", "text": text, "known_type": type_name in known_types,
+            "group_name": group_name, **extra}
+
+
 def _memotrace_records(path: Path, sink: RowSink, rows: list, get, layout: str, tz: str) -> list[dict]:
     """Records of the MemoTrace layout: named types (类型), display name or wxid as sender, local time."""
     sender_col = "wxid" if layout == "memotrace_wxid" else "发送人"
@@ -265,12 +289,10 @@ def _memotrace_records(path: Path, sink: RowSink, rows: list, get, layout: str, 
         text = None
         if msg_type == "text":
             text = content.split("\n引用：", 1)[0] if type_name == "引用消息" else content
-        records.append({"sink": sink, "row": row_no, "group": group, "type": None, "sub": 0, "sender": sender,
-                        "is_sender": False, "content": content, "names": names,
-                        "name": clean_str(get(fields, "备注")) or clean_str(get(fields, "昵称")) or sender,
-                        "ts": ts if ts is not None and not pd.isna(ts) else None,
-                        "msg_type": msg_type, "code": type_name or "(empty)", "text": text,
-                        "known_type": type_name in MEMOTRACE_TYPES, "group_name": path.stem})
+        records.append(named_type_record(
+            sink, row_no, group=group, group_name=path.stem, sender=sender, is_sender=False, content=content,
+            names=names, name=clean_str(get(fields, "备注")) or clean_str(get(fields, "昵称")) or sender, ts=ts,
+            type_name=type_name, known_types=MEMOTRACE_TYPES, msg_type=msg_type, text=text))
     return records
 
 
@@ -423,8 +445,6 @@ def _names(text: str) -> list[str]:
 def _system_row(sink: RowSink, rec: dict, name_map: dict, self_id: str | None, messages: list, code: str,
                 partial: list) -> None:
     """Joins/leaves -> events; recalls, pats, renames -> system messages; else reject."""
-    from groupstats.data.importers.common import resolve_names
-
     row, group, ts = rec["row"], rec["group"], rec["ts"]
     text, actor_id = _system_text(rec["content"], name_map)
     text = (text or "").strip()

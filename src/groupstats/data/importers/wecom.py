@@ -19,9 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, any_timestamp, clean_str,
-                                              count_mentions, epoch_to_timestamp, occurrence_ids, read_table,
-                                              source_label, read_text)
+from groupstats.data.importers.common import (any_timestamp, clean_str, count_mentions, epoch_to_timestamp,
+                                              occurrence_ids, read_text)
+from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, SkipReason, source_label
+from groupstats.data.importers.side_files import read_table
 
 TYPE_MAP = {
     "text": "text", "markdown": "text", "mixed": "text", "image": "image", "voice": "voice", "video": "video",

@@ -32,8 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, ParameterError
-from groupstats.data.importers.common import (Parsed, RejectReason, RowSink, SkipReason, count_mentions,
-                                              decode_bytes, occurrence_ids, read_text, source_label)
+from groupstats.data.importers.common import count_mentions, decode_bytes, occurrence_ids, read_text
+from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, SkipReason, source_label
 from groupstats.data.importers.whatsapp_phrases import EXTENSIONS, FILE_PREFIXES, LOCALES
 
 _DATE = r"(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})"
