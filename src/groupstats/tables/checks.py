@@ -11,9 +11,11 @@ frames are registered in DuckDB and scanned in place):
   posts; ``left_at`` not before ``joined_at``; assignments ending after they start;
   no overlapping memberships or assignments.
 
-Each rule is one boolean expression per row of its table (:func:`rules`); every
-count is computed in one query (one aggregation per table, one over the message
-ids for uniqueness and the references to messages, one per other keyed table).
+Each rule is one boolean expression per row of its table (:func:`rules`), counted
+in one aggregation per table; uniqueness of ``message_id`` and the references to
+messages are one aggregation over the message ids (instead of a distinct count and
+two anti joins). Messages, events and the message ids are each one query (the
+engine's memory stays bounded); the small tables share one.
 Only for rules that fail are details fetched: the first rows (numbered from 1, in
 file order, where the engine numbers the rows: a single Parquet file read by
 DuckDB, an in-memory table) and their offending values, e.g.
@@ -24,12 +26,19 @@ files) are checked where the raw files are parsed (:mod:`groupstats.data.validat
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
 from groupstats.data.schema import TABLE_NAMES, TABLES
 from groupstats.errors import DataValidationError, Problem
 
+#: Tables checked each in a query of its own (millions of rows; the others share one query).
+BIG_TABLES = ("messages", "events")
+#: DuckDB memory limit while the message ids are aggregated (see _memory_at_least).
+ID_CHECK_MEMORY = "1GB"
+#: Hashes of message ids seen on several rows whose ids are checked one by one (beyond: all ids).
+DUP_KEYS_CHECKED = 10_000
 ROW = "row"
 REFERENCE = "reference"
 #: Column holding the 0-based row number of a table's file (DuckDB's ``file_row_number``).
@@ -179,26 +188,85 @@ def _message_ids(src):
     """One aggregation over message ids: own rows, quotes (reply_to) and posts' message_id per id.
 
     Uniqueness of ``message_id`` and both references to messages in one hash aggregation, instead
-    of a distinct count and two anti joins over the 10M-row id column.
+    of a distinct count and two anti joins over the 10M-row id column. Grouped by a 64-bit hash on
+    DuckDB (:func:`_id_key`): a duplicate is confirmed on the ids themselves
+    (:func:`_duplicate_ids`); a quote or post whose id's hash is no message's is certainly dangling,
+    and a dangling one is missed only if its hash equals another message's (odds ~1e-12 per
+    dangling reference among 10M messages).
     """
     import ibis
 
     raw = src.raw["messages"]
     as_text = (lambda c: c if c.type().is_string() else c.cast("string"))
-    own = raw.select(_id=as_text(raw.message_id), _own=ibis.literal(1), _reply=ibis.literal(0),
-                     _post=ibis.literal(0))
-    parts = [own]
+    kind = (lambda k: ibis.literal(k, type="int8"))  # 0 a message's own id, 1 a quote, 2 a post's message
+    parts = [raw.select(_id=as_text(raw.message_id), _kind=kind(0))]
     if "reply_to" in raw.columns:
         quoting = raw.filter(raw.reply_to.notnull())
-        parts.append(quoting.select(_id=as_text(quoting.reply_to), _own=ibis.literal(0), _reply=ibis.literal(1),
-                                    _post=ibis.literal(0)))
+        parts.append(quoting.select(_id=as_text(quoting.reply_to), _kind=kind(1)))
     if src.has("posts") and "message_id" in src.raw["posts"].columns:
         p = src.raw["posts"]
         p = p.filter(p.message_id.notnull())
-        parts.append(p.select(_id=as_text(p.message_id), _own=ibis.literal(0), _reply=ibis.literal(0),
-                              _post=ibis.literal(1)))
+        parts.append(p.select(_id=as_text(p.message_id), _kind=kind(2)))
     ids = ibis.union(*parts, distinct=False)
-    return ids.group_by("_id").aggregate(own=ids._own.sum(), reply=ids._reply.sum(), post=ids._post.sum())
+    ids = ids.mutate(_key=_id_key(src, ids._id))
+    return ids.group_by("_key").aggregate(own=ids._kind.count(where=ids._kind == 0),
+                                          reply=ids._kind.count(where=ids._kind == 1),
+                                          post=ids._kind.count(where=ids._kind == 2))
+
+
+@contextmanager
+def _memory_at_least(src, minimum: str):
+    """DuckDB's memory limit raised to ``minimum`` for a query, then restored (other engines: as is).
+
+    The hash table of ~10M message ids needs ~0.5-0.7 GB; under the default 512 MB limit DuckDB
+    failed with "Out of Memory" at times instead of spilling (seen at 10M messages)."""
+    con = getattr(getattr(src.engine, "con", None), "con", None) if src.engine.kind == "duckdb" else None
+    if con is None:
+        yield
+        return
+    current = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    raise_it = _bytes(current) < _bytes(minimum)
+    if raise_it:
+        con.execute(f"SET memory_limit = '{minimum}'")
+    try:
+        yield
+    finally:
+        if raise_it:
+            con.execute(f"SET memory_limit = '{current}'")
+
+
+def _bytes(text: str) -> float:
+    """Bytes of a DuckDB memory setting such as '488.2 MiB' or '1GB'."""
+    import re
+
+    match = re.match(r"\s*([\d.]+)\s*([KMGT]?)(i?)B", str(text), re.IGNORECASE)
+    if not match:
+        return float("inf")
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    return float(number) * base ** "_KMGT".index(unit.upper() or "_")
+
+
+def _id_key(src, column):
+    """The key ids are grouped by: on DuckDB a 64-bit hash of the id (a hash table of ~10M string
+    ids came close to the 512 MB memory limit and failed at times; one of 64-bit keys does not);
+    the id itself elsewhere (Spark's hash has 32 bits)."""
+    return column.hash() if src.engine.kind == "duckdb" else column
+
+
+def _duplicate_ids(src, ids) -> tuple[int, list]:
+    """(rows whose message_id is on several rows, a few such ids), exactly: the keys seen more than
+    once are hashes, so the ids behind them are counted again as text."""
+    found = src.execute(ids.filter(ids.own > 1).select("_key").limit(DUP_KEYS_CHECKED))["_key"].tolist()
+    m = src.table("messages")
+    if len(found) < DUP_KEYS_CHECKED:
+        m = m.filter(_id_key(src, m.message_id).isin(found))
+    dups = m.group_by("message_id").aggregate(_n=m.count())
+    dups = dups.filter(dups._n > 1)
+    n = src.execute(dups.aggregate(total=dups._n.sum(), ids=dups.count())).iloc[0]
+    if not n["ids"]:
+        return 0, []
+    return int(n["total"]), src.execute(dups.select("message_id").limit(ROWS_NAMED))["message_id"].tolist()
 
 
 # ------------------------------------------------------------------------------------------
@@ -220,27 +288,31 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     names = [n for n in (names or TABLE_NAMES) if src.has(n)]
     base = bases(src, names)
     all_rules = rules(src, names)
-    parts = []
+    big, small = [], []  # one-row aggregations; the big tables' each run alone (bounded memory)
     for name in names:
         t = base[name]
         aggs = {f"{name}__n": t.count()}
         for i, rule in enumerate(all_rules):
             if rule.table == name:
                 aggs[f"rule_{i}"] = rule.offending(t).fill_null(False).cast("int64").sum()
-        parts.append(t.aggregate(**aggs))
+        (big if name in BIG_TABLES else small).append(t.aggregate(**aggs))
     keyed = _key_tables(src, names)
     for name, (_, dups) in keyed.items():
-        parts.append(dups.aggregate(**{f"{name}__dup": dups._n.sum()}))
+        small.append(dups.aggregate(**{f"{name}__dup": dups._n.sum()}))
+    counts: dict = {}
+    for query in big + ([_cross(small)] if small else []):
+        counts.update(src.execute(query).iloc[0].to_dict())
     with_ids = "messages" in names
+    dup_ids: list = []
     if with_ids:
         ids = _message_ids(src)
-        parts.append(ids.aggregate(messages__dup=ids.own.sum(where=ids.own > 1),
-                                   messages__reply=ids.reply.sum(where=ids.own == 0),
-                                   posts__msgref=ids.post.sum(where=ids.own == 0)))
-    query = parts[0]
-    for part in parts[1:]:
-        query = query.cross_join(part)
-    counts = src.execute(query).iloc[0].to_dict()
+        with _memory_at_least(src, ID_CHECK_MEMORY):
+            part = src.execute(ids.aggregate(messages__dup=ids.own.sum(where=ids.own > 1),
+                                             messages__reply=ids.reply.sum(where=ids.own == 0),
+                                             posts__msgref=ids.post.sum(where=ids.own == 0))).iloc[0].to_dict()
+        counts.update(part)
+        if part["messages__dup"] and part["messages__dup"] == part["messages__dup"]:
+            counts["messages__dup"], dup_ids = _duplicate_ids(src, ids)
 
     def n_of(key) -> int:
         v = counts.get(key)
@@ -280,9 +352,7 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
         key = [_canonical(c, spec) for c in spec.key]
         t = base[name]
         if name == "messages":
-            dup_ids = _message_ids(src)
-            dup_ids = dup_ids.filter(dup_ids.own > 1).select(_dup_id="_id")
-            pred = (lambda tt, d=dup_ids: tt.message_id.isin(d._dup_id))
+            pred = (lambda tt, d=tuple(dup_ids): tt.message_id.isin(d))
         else:
             dups = keyed[name][1].select(*key).mutate(_dup=1)
             t = t.left_join(dups, key)
@@ -308,6 +378,14 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     # reference problems by table, in the data model's order, then as found
     ref_problems.sort(key=lambda item: TABLE_NAMES.index(item[0]))
     return row_problems + [p for _, p in ref_problems], rows
+
+
+def _cross(parts: list):
+    """One query of several one-row aggregations (small tables: one round trip, one compilation)."""
+    query = parts[0]
+    for part in parts[1:]:
+        query = query.cross_join(part)
+    return query
 
 
 def _without_rows(src, t, rows, pred):
