@@ -204,3 +204,26 @@ def test_absorbed_wild_builds_no_dummy_columns(monkeypatch):
                        n_boot=100, seed=1)
     row = res.comparisons.iloc[0]
     assert row["ci_low"] < row["diff"] < row["ci_high"] and res.method == "ols-wild-webb"
+
+
+def test_absorbed_wild_sparse_crossing_path_equals_dense_path(monkeypatch):
+    """Many clusters x crossing levels are held as sparse matrices: same p-values as the dense arrays."""
+    from groupstats.stats import wild
+    from groupstats.stats.comparison_means import _absorbed_regressors
+    from groupstats.stats.fixed_effects import FixedEffects, demean
+
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(9), 30)
+    p = rng.integers(0, 5, len(g))
+    arm = rng.integers(0, 3, len(g))
+    y = rng.normal(size=len(g)) + 0.1 * g + 0.2 * p
+    fe = FixedEffects(codes=[g, p], n_levels=[9, 5], names=["g", "p"])
+    xd, yd = _absorbed_regressors(arm, 3, None, fe, np.ones(len(g))), demean(y, fe)
+    draws = webb_weights(199, 9, 3)
+    dense = wild.AbsorbedWildBootstrap(xd, yd, y.mean(), g, fe, draws)
+    monkeypatch.setattr(wild, "DENSE_CROSSING_MAX", 0)
+    sparse = wild.AbsorbedWildBootstrap(xd, yd, y.mean(), g, fe, draws)
+    assert isinstance(dense.dh, np.ndarray) and isinstance(sparse.dh, list)
+    for c, delta in ((np.array([1.0, 0.0, 0.0]), 0.1), (np.array([1.0, 0.0, -0.2]), 0.0),
+                     (np.array([0.3, 1.0, -0.5]), 0.05)):
+        assert sparse.test(c, delta) == pytest.approx(dense.test(c, delta), rel=1e-10)

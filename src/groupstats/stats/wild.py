@@ -47,6 +47,9 @@ from groupstats.stats.fixed_effects import FixedEffects, _pinv_psd, _split_neste
 
 __all__ = ["AbsorbedWildBootstrap", "invert_test"]
 
+#: Largest clusters x crossing levels x functionals held as dense arrays; above it, sparse matrices.
+DENSE_CROSSING_MAX = 5e6
+
 
 def invert_test(p_of, start: float, scale: float, alpha: float, max_expand: int = 12,
                 iterations: int = 60) -> tuple[float, float]:
@@ -175,7 +178,7 @@ class AbsorbedWildBootstrap:
         basis_n = basis.copy()
         if nested:
             basis_n[:, -1] = 0.0        # the weighted mean vector lies in the span of nested dummies
-        dense = self.n_clusters * c_total * (basis.shape[1] + 1) <= 5e6
+        dense = self.n_clusters * c_total * (basis.shape[1] + 1) <= DENSE_CROSSING_MAX
 
         def per_cluster(values):
             """(G, c): sum over cluster g's rows at crossing level l of sqrt(w) * values."""
