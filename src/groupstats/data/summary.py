@@ -59,19 +59,44 @@ class DatasetSummary(Result):
                 "experiments": [dict(exp, arms=exp["arms"].split(", "))
                                 for exp in self.experiments.to_dict(orient="records")]}
 
+    def title_text(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import t
+
+        return t("summaryres.title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        from groupstats.reports.i18n import CATALOGUE, t
+        from groupstats.reports.tables import format_frame
+
+        lang = self._lang(lang)
+        frame = self.to_frame()
+        frame["name"] = [t(f"table.{n}", lang) if f"table.{n}" in CATALOGUE else n for n in frame["table"]]
+        frame["file"] = [f"`{n}`" for n in frame["table"]]  # the data model's name, as code
+        return format_frame(frame, [("name", "overview.col.table", "text"), ("file", "overview.col.file", "text"),
+                                    ("rows", "overview.col.rows", "int")], lang)
+
     def conclusion(self, lang: str | None = None) -> str:
-        text = (f"{self.n_groups} groups, {self.n_members} distinct members, messages from "
-                f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} ({self.dataset.tz}).")
+        from groupstats.reports.i18n import CATALOGUE, arm_name, fmt_num, join, note_text, t
+
+        lang = self._lang(lang)
+        text = t("summaryres.counts", lang, groups=fmt_num(self.n_groups, lang), members=fmt_num(self.n_members, lang),
+                 start=f"{self.start:%Y-%m-%d %H:%M}", end=f"{self.end:%Y-%m-%d %H:%M}", tz=self.dataset.tz)
         missing = [n for n in TABLE_NAMES if n not in self.rows]
         if missing:
-            text += f"\nTables not present (needed only by some analyses): {', '.join(missing)}."
+            text += "\n" + t("summaryres.missing", lang, tables=", ".join(missing))
         if len(self.experiments):
-            text += f"\nExperiments in assignments ({len(self.experiments)}):"
+            text += "\n" + t("summaryres.experiments", lang, n=len(self.experiments))
             for exp in self.experiments.itertuples(index=False):
-                text += (f"\n  {exp.experiment_id}: {exp.design}, arms {exp.arms}, {exp.n_groups} group(s), "
-                         f"{exp.start:%Y-%m-%d} to {exp.end:%Y-%m-%d}")
+                design = f"audit.design.{exp.design}"
+                # slots and the control arm in words; other arm ids (a preset mix) as they are
+                arms = exp.arms if lang == "en" else join(
+                    [arm_name(a, lang) if a == "control" or f"slot.{a}" in CATALOGUE else a
+                     for a in exp.arms.split(", ")], lang)
+                text += "\n  " + t("summaryres.experiment", lang, id=exp.experiment_id, arms=arms,
+                                    design=exp.design if lang == "en" else t(design, lang),
+                                    groups=exp.n_groups, start=f"{exp.start:%Y-%m-%d}", end=f"{exp.end:%Y-%m-%d}")
         elif self.dataset.assignments is not None:
-            text += "\nExperiments in assignments: none (the table is empty)."
+            text += "\n" + t("summaryres.no_experiments", lang)
         for note in self.notes:
-            text += f"\nNote: {note}"
+            text += "\n" + t("summaryres.note", lang, note=note_text(note, lang))
         return text

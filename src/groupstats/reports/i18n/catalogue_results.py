@@ -361,4 +361,15 @@ ENTRIES: dict[str, dict[str, str]] = {
                                                         "en": "Benjamini-Hochberg: alpha * rejections / m"},
     "note.srm": {"zh": "样本比例不符:p = {p} < {threshold}(各组的{unit} {observed})。",
                  "en": "Sample ratio mismatch: p = {p} < {threshold} ({unit} per arm {observed})."},
+    # ---- dataset summary (data.summary.DatasetSummary: groupstats validate)
+    "summaryres.title": {"zh": "数据集概要", "en": "Dataset summary"},
+    "summaryres.counts": {"zh": "{groups} 个群,{members} 位不同成员,消息从 {start} 到 {end}({tz})。",
+                          "en": "{groups} groups, {members} distinct members, messages from {start} to {end} ({tz})."},
+    "summaryres.missing": {"zh": "缺少的表(只有部分分析需要):{tables}。",
+                           "en": "Tables not present (needed only by some analyses): {tables}."},
+    "summaryres.experiments": {"zh": "分组表中的实验({n} 个):", "en": "Experiments in assignments ({n}):"},
+    "summaryres.experiment": {"zh": "{id}:{design},组别 {arms},{groups} 个群,{start} 至 {end}",
+                              "en": "{id}: {design}, arms {arms}, {groups} group(s), {start} to {end}"},
+    "summaryres.no_experiments": {"zh": "分组表中的实验:无(表是空的)。", "en": "Experiments in assignments: none (the table is empty)."},
+    "summaryres.note": {"zh": "说明:{note}", "en": "Note: {note}"},
 }
