@@ -284,19 +284,27 @@ def audit(ds, lang: str = "zh", rules=None, cache: AnalysisCache | None = None) 
     return AuditResult(rows, multiplicity, described, lang, spec["file"], cache)
 
 
-_ASCII_RUN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+#: A command (``groupstats audit DATA``, ``groupstats mix DATA --experiment ID``) up to its last word.
+_COMMAND = re.compile(r"groupstats(?: +-{0,2}[A-Za-z0-9_.\-]+)+")
+#: A data label: a word with letters (ids such as ``slot_switchback`` or ``interactive_352``, arm and tier
+#: labels, method names, dotted Python names); numbers, signs and punctuation around it stay text.
+_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+_PLAIN = {"p"}  # statistical notation read as text (p < 0.001)
 
 
 def html_text(text: str, lang: str) -> str:
-    """``text`` escaped for HTML; on Chinese pages every run of Latin text (experiment ids, arm and
-    tier labels, preset names, commands) is set in code type: they are data, not words to translate."""
+    """``text`` escaped for HTML; on Chinese pages commands and Latin labels (experiment ids, arm
+    and tier labels, preset names, method names) are set in code type, each label on its own, so
+    that numbers, punctuation and Chinese words around them read as text: they are data, not words
+    to translate."""
     if lang != "zh":
         return html.escape(text)
     out, pos = [], 0
-    for m in _ASCII_RUN.finditer(text):
-        run = m.group(0)
+    pattern = re.compile(f"{_COMMAND.pattern}|{_LABEL.pattern}")
+    for m in pattern.finditer(text):
+        word = m.group(0)
         out.append(html.escape(text[pos:m.start()]))
-        out.append(f"<code>{html.escape(run)}</code>" if re.search("[A-Za-z]", run) else html.escape(run))
+        out.append(html.escape(word) if word in _PLAIN else f"<code>{html.escape(word)}</code>")
         pos = m.end()
     out.append(html.escape(text[pos:]))
     return "".join(out)
