@@ -241,3 +241,47 @@ def test_thirty_day_rates_need_a_week_of_data(sample):
     assert (full["days"] == 7).all() and full["exit_rate_30d"].notna().all()
     expected = full["n_exits"] / full["n_members"] * 30 / 7
     assert full["exit_rate_30d"].to_numpy() == pytest.approx(expected.to_numpy())
+
+
+def test_churn_page_table_lists_all_members_first_then_activity_levels(batch_records):
+    records = batch_records("churn_risk")["return_rows"]          # one dict per row of the table
+    segments = [str(r["segment"]).split(" ", 1)[0] for r in records]
+    assert segments[0] == "all"
+    order = ["none", "low", "medium", "high"]
+    assert segments[1:] == [s for s in order if s in segments[1:]]
+    rule = batch_records("churn_risk")["return_rule_all"]
+    assert records[0]["p_return"] == pytest.approx(rule["p_return"])
+    for r in records:  # a curve that stops before day 30 has no 30-day figure, one that reaches it has
+        p = r["p_return"]
+        assert (p is None or not np.isfinite(p)) == (r["last_day"] < 30)
+
+
+# --------------------------------------------------------------- A/B page: the caveat quotes the table's MDEs
+def test_ab_page_caveat_quotes_each_comparisons_mde(batch_records):
+    import pandas as pd
+
+    from groupstats.reports.i18n import slot_name
+
+    rec = batch_records("posting_time_ab")
+    comp = pd.DataFrame(rec["comparisons"])
+    caveat = rec["card"]["caveat"]
+    assert len(comp) >= 2
+    for row in comp.itertuples():
+        label = f"{slot_name(row.arm, 'zh')} 对比 {slot_name(row.control, 'zh')}"
+        assert f"{label} ±{fmt_pct(row.mde_rel, 'zh')}" in caveat
+
+
+# --------------------------------------------------------------- audit page: labels in code type, one by one
+def test_audit_zh_code_spans_hold_labels_not_numbers_or_chinese():
+    import html as _html
+
+    from groupstats.analyses.audit.run import html_text
+
+    text = ("实验 slot_switchback: 组 evening(19-21 点) 对 组 morning(07-09 点) +42.1%(97.5% 区间 +27.7%–+58.9%,"
+            "p < 0.001);经 Holm 校正。运行 groupstats mix DATA --experiment ID 或 groupstats audit DATA。")
+    out = html_text(text, "zh")
+    spans = re.findall(r"<code>(.*?)</code>", out)
+    assert spans == ["slot_switchback", "evening", "morning", "Holm", "groupstats mix DATA --experiment ID",
+                     "groupstats audit DATA"]
+    assert _html.unescape(re.sub(r"</?code>", "", out)) == text          # nothing lost or added
+    assert html_text(text, "en") == _html.escape(text)                   # English pages: plain text
