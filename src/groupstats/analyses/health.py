@@ -506,6 +506,14 @@ class HealthResult(Result):
                   for m, n in sorted(by_metric.items(), key=lambda kv: -kv[1]) if n > 0][:3]
         if common:
             lines.append(t("healthres.frequent", lang, metrics=join(common, lang)))
+        worse = self.history.loc[self.history["verdict"] == "worse"].sort_values("worsening", ascending=False)
+        if len(worse):  # against the group's own history (own_history), not a threshold
+            from groupstats.reports.pages.health import fmt_change
+
+            items = [t("healthres.worse_item", lang, group=r.group_id, metric=format_value(r.metric, "metrics", lang),
+                       change=fmt_change(r.metric, r.before, r.now, lang)) for r in worse.head(5).itertuples()]
+            lines.append(t("healthres.worse", lang, weeks=self.recent_weeks, base=self.baseline_weeks or "…",
+                           groups=t("healthres.sep", lang).join(items)))
         return "\n".join(lines)
 
     def conclusion_card(self, lang: str = "zh"):

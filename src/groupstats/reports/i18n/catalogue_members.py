@@ -85,6 +85,9 @@ ENTRIES: dict[str, dict[str, str]] = {
     "health.fig.alert_week": {"zh": "警报周", "en": "alert week"},
     "health.fig.baseline": {"zh": "自身基线(之前 {base} 周均值)", "en": "own baseline (mean of the {base} weeks before)"},
     "health.fig.recent": {"zh": "最近 {weeks} 周", "en": "latest {weeks} weeks"},
+    "healthres.worse": {"zh": "最近 {weeks} 周比自己之前 {base} 周明显变差:{groups}。",
+                        "en": "Clearly worse in the last {weeks} weeks than in their own {base} weeks before: {groups}."},
+    "healthres.worse_item": {"zh": "{group} {metric} {change}", "en": "{group} {metric} {change}"},
     "health.no_history": {"zh": "数据只有 {weeks} 周,还不能和各群自己的历史比较(至少需要 {need} 周)。",
                           "en": "The data cover {weeks} weeks: too few to compare each group with its own history "
                                 "(at least {need} weeks are needed)."},
