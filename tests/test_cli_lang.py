@@ -130,3 +130,21 @@ def test_unknown_language_is_a_usage_error():
     code, out, err = _run(["health", "sample", "--lang", "fr"])
     assert code == 2 and out == ""
     assert "Usage:" in err and "'fr' is not a language" in err and "zh, en" in err
+
+
+def test_import_counts_follow_lang(tmp_path):
+    """``import`` prints its counts and notes in the language; --json is the same in both."""
+    export = Path(__file__).parent / "data" / "real" / "whatsapp" / "chatanalytics_android_en_2A_5M.txt"
+    out = {}
+    for lang in ("zh", "en"):
+        for as_json in (False, True):
+            folder = tmp_path / f"{lang}{int(as_json)}"
+            code, stdout, stderr = _run(["import", "auto", str(export), "--out", str(folder), "--salt-file",
+                                         str(tmp_path / "salt.key"), "--lang", lang, *(["--json"] if as_json else [])])
+            assert code == 0, stderr
+            out[lang, as_json] = stdout.replace(str(folder), "OUT")
+    zh, en = out["zh", False], out["en", False]
+    assert _CJK.search(zh) and _english_words(zh) == set(), zh
+    assert _english_words(en) and not _CJK.search(en), en
+    assert _numbers(zh) == _numbers(en)
+    assert json.loads(out["zh", True]) == json.loads(out["en", True])

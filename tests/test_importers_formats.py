@@ -181,7 +181,7 @@ def test_cli_prints_counts_and_errors(tmp_path, salt, capsys):
     out = tmp_path / "out"
     spec = FIXTURES["wecom"]
     code = main(["import", "wecom", *map(str, spec["inputs"]), "--out", str(out), "--salt-file", str(salt),
-                 "--member-changes", str(spec["options"]["member_changes"])])
+                 "--member-changes", str(spec["options"]["member_changes"]), "--lang", "en"])
     captured = capsys.readouterr()
     assert code == 0
     assert "read 24 rows: imported 17, rejected 4, skipped 3" in captured.out

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from groupstats.cli.common import duration_callback
+from groupstats.cli.language_option import lang_option
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
                                                               "never the file name)."),
         fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
         as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+        lang: str = lang_option("the counts; --json stays as it is"),
     ) -> None:
         """Import chat exports into a validated, pseudonymised groupstats dataset.
 
@@ -81,4 +83,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(dumps(report.to_dict()))
         else:
-            typer.echo(report.to_text())
+            typer.echo(report.to_text(lang))

@@ -91,25 +91,30 @@ class ImportReport:
                 "posts": self.n_posts, "unmatched_plan_rows": self.unmatched_plan,
                 "per_file": self.per_file, "notes": list(self.notes)}
 
-    def to_text(self) -> str:
-        lines = [f"read {self.read:,} rows: imported {self.imported:,}, rejected {self.n_rejected:,}, "
-                 f"skipped {self.n_skipped:,}"]
-        for code, n in sorted(self.rejected.items()):
-            lines.append(f"  rejected {code}: {n:,}")
-        for code, n in sorted(self.skipped.items()):
-            lines.append(f"  skipped {code}: {n:,}")
+    def to_text(self, lang: str = "en") -> str:
+        """The counts for people, in ``lang`` (catalogue ``importres.*``; reason codes and files as they are)."""
+        from groupstats.reports.i18n import fmt_num, note_text, t
+
+        def n(x) -> str:
+            return fmt_num(x, lang)
+
+        lines = [t("importres.read", lang, read=n(self.read), imported=n(self.imported),
+                   rejected=n(self.n_rejected), skipped=n(self.n_skipped))]
+        for code, k in sorted(self.rejected.items()):
+            lines.append("  " + t("importres.rejected", lang, code=code, n=n(k)))
+        for code, k in sorted(self.skipped.items()):
+            lines.append("  " + t("importres.skipped", lang, code=code, n=n(k)))
         if len(self.per_file) > 1 or any("members" in v for v in self.per_file.values()):
             for file, c in sorted(self.per_file.items()):
-                lines.append(f"  {file}: read {c['read']:,}, imported {c.get('imported', 0):,}, rejected "
-                             f"{c.get('rejected', 0):,}, skipped {c.get('skipped', 0):,}; members "
-                             f"{c.get('members', 0):,}, leavers {c.get('leavers', 0):,}")
-        lines.append(f"wrote {self.n_messages:,} messages, {self.n_members:,} membership rows "
-                     f"({self.n_leavers:,} with a leave), {self.n_groups} group(s), {self.n_posts:,} posts to "
-                     f"{self.out}")
+                lines.append("  " + t("importres.file", lang, file=file, read=n(c["read"]),
+                                      imported=n(c.get("imported", 0)), rejected=n(c.get("rejected", 0)),
+                                      skipped=n(c.get("skipped", 0)), members=n(c.get("members", 0)),
+                                      leavers=n(c.get("leavers", 0))))
+        lines.append(t("importres.wrote", lang, messages=n(self.n_messages), members=n(self.n_members),
+                       leavers=n(self.n_leavers), groups=self.n_groups, posts=n(self.n_posts), out=self.out))
         if self.unmatched_plan:
-            lines.append(f"posts plan rows with no matching operator message: {self.unmatched_plan} "
-                         f"(listed in {UNMATCHED_PLAN_FILE})")
-        lines += [f"note: {n}" for n in self.notes]
+            lines.append(t("importres.unmatched", lang, n=self.unmatched_plan, file=UNMATCHED_PLAN_FILE))
+        lines += [t("result.note", lang, note=note_text(x, lang)) for x in self.notes]
         return "\n".join(lines)
 
 

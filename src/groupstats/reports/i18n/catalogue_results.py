@@ -372,4 +372,30 @@ ENTRIES: dict[str, dict[str, str]] = {
                               "en": "{id}: {design}, arms {arms}, {groups} group(s), {start} to {end}"},
     "summaryres.no_experiments": {"zh": "分组表中的实验:无(表是空的)。", "en": "Experiments in assignments: none (the table is empty)."},
     "summaryres.note": {"zh": "说明:{note}", "en": "Note: {note}"},
+    # ---- import counts (data.importers.assemble.ImportReport: groupstats import)
+    "importres.read": {"zh": "读取 {read} 行:导入 {imported},拒绝 {rejected},跳过 {skipped}",
+                       "en": "read {read} rows: imported {imported}, rejected {rejected}, skipped {skipped}"},
+    "importres.rejected": {"zh": "拒绝 {code}:{n}", "en": "rejected {code}: {n}"},
+    "importres.skipped": {"zh": "跳过 {code}:{n}", "en": "skipped {code}: {n}"},
+    "importres.file": {"zh": "{file}:读取 {read},导入 {imported},拒绝 {rejected},跳过 {skipped};成员 {members},退群 {leavers}",
+                       "en": "{file}: read {read}, imported {imported}, rejected {rejected}, skipped {skipped}; members "
+                             "{members}, leavers {leavers}"},
+    "importres.wrote": {"zh": "已写入 {messages} 条消息、{members} 行成员关系(其中 {leavers} 行有退群)、{groups} 个群、{posts} 个帖子到 {out}",
+                        "en": "wrote {messages} messages, {members} membership rows ({leavers} with a leave), {groups} "
+                              "group(s), {posts} posts to {out}"},
+    "importres.unmatched": {"zh": "发帖计划中找不到对应运营消息的行:{n}(列在 {file} 中)",
+                            "en": "posts plan rows with no matching operator message: {n} (listed in {file})"},
+    "note.import_silent": {"zh": "缺少沉默成员:导出文件只包含发过言或在系统消息中出现过的成员,所以成员数偏低、按在群成员计算的比率偏高。"
+                                 "请用 --roster FILE(列 `group, member, joined_at, left_at, role`)重新导入以补上他们。",
+                           "en": "Silent members are missing: the export shows only members who wrote or were named in "
+                                 "system messages, so member counts are too low and rates over members present too "
+                                 "high. Re-import with --roster FILE (group, member, joined_at, left_at, role) to add "
+                                 "them."},
+    "note.import_first_seen": {"zh": "{n} 条成员关系从成员在导出中首次出现时算起,因为没有入群记录(joined_at_source 列 = first_seen):其在群时长被低估。",
+                               "en": "{n} membership(s) start at the member's first appearance in the export because no "
+                                     "join was recorded (column joined_at_source = first_seen): their tenure is "
+                                     "understated."},
+    "note.import_no_operators": {"zh": "没有标记运营人员(用 --operators FILE,或带 `role` 列的名单):针对运营帖子的分析将找不到帖子。",
+                                 "en": "No operators are marked (pass --operators FILE or a roster with a role column): "
+                                       "analyses of operator posts will find none."},
 }
