@@ -1,7 +1,7 @@
 """The report runner: parameter typing and rejection, grids, failures, timeouts, privacy, the kernel.
 
 Notebooks used here live in tests/data/notebooks (raises, typed_params,
-kernel_trouble, leaks). Each test that executes notebooks runs a handful of
+kernel_trouble, leaks, warm_state). Each test that executes notebooks runs a handful of
 small ones through the same code path as ``groupstats report``.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ RAISES = TEST_NOTEBOOKS / "raises.ipynb"
 TYPED = TEST_NOTEBOOKS / "typed_params.ipynb"
 TROUBLE = TEST_NOTEBOOKS / "kernel_trouble.ipynb"
 LEAKS = TEST_NOTEBOOKS / "leaks.ipynb"
+WARM = TEST_NOTEBOOKS / "warm_state.ipynb"
 
 
 def visible_text(page: str) -> str:
@@ -315,3 +316,96 @@ def test_reports_never_show_raw_text_or_names(small_sim, tmp_path, capsys):
     withheld = (out / "leaks.html").read_text(encoding="utf-8")
     assert "withheld" in withheld and "secret message" not in withheld and "RealName" not in withheld
     assert "leaks" in captured and "PrivacyError" in captured
+
+
+# --------------------------------------------------------------------------------------
+# warm kernels: one kernel runs several reports, each from a fresh kernel's state
+# --------------------------------------------------------------------------------------
+def _code_counts(path: Path) -> list:
+    return [c.execution_count for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.slow
+def test_a_warm_kernel_leaks_nothing_from_one_report_to_the_next(tmp_path):
+    from groupstats.reports.runner import ReportJob, run_reports
+
+    out = tmp_path / "out"
+    jobs = [ReportJob(WARM, "planter", {"plant": True}, "planter"),
+            ReportJob(WARM, "looker", {"plant": False}, "looker")]
+    batch = run_reports(jobs, out, n_jobs=1)
+    assert [o.status for o in batch.outcomes] == ["ok", "ok"], batch.summary()
+    planter, looker = read_records(out / "planter.ipynb"), read_records(out / "looker.ipynb")
+    assert looker["pid"] == planter["pid"]  # the same kernel ran both reports
+    assert planter["leaked_name"] is False and looker["leaked_name"] is False
+    # the planter set lines.linewidth = 7.5, font.family = monospace and left a figure open
+    # and the working directory changed; the looker sees a fresh kernel's values
+    assert looker["linewidth"] == planter["linewidth"] != 7.5
+    assert looker["font_family"] == planter["font_family"] != ["monospace"]
+    assert looker["open_figures"] == planter["open_figures"] == 0
+    assert looker["cwd"] == planter["cwd"] == str(out.resolve())
+    # numbering restarts: In [1] for the first code cell of each report, as in a new kernel
+    assert _code_counts(out / "looker.ipynb") == _code_counts(out / "planter.ipynb") == [1, 2, 3, 4]
+    assert looker["execution_count"] == planter["execution_count"]
+    # --fresh-kernels: a kernel of its own, shut down after the report
+    fresh = run_reports([ReportJob(WARM, "fresh", {}, "fresh")], tmp_path / "fresh", fresh_kernels=True)
+    assert fresh.outcomes[0].ok, fresh.summary()
+    assert read_records(tmp_path / "fresh" / "fresh.ipynb")["pid"] != planter["pid"]
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_replaced_for_the_next_report(tmp_path):
+    from groupstats.reports.runner import KERNELS, ReportJob, run_reports
+
+    out = tmp_path / "out"
+    jobs = [ReportJob(WARM, "before", {}, "before"),
+            ReportJob(TROUBLE, "kernel_trouble", {"mode": "exit"}, "trouble"),
+            ReportJob(WARM, "after", {}, "after")]
+    batch = run_reports(jobs, out, n_jobs=1)
+    status = {o.name: (o.status, o.error) for o in batch.outcomes}
+    assert status["before"] == ("ok", None) and status["after"] == ("ok", None)
+    assert status["kernel_trouble"][1].startswith("DeadKernelError")
+    # the report after the crash ran in a new kernel, from the start
+    assert read_records(out / "after.ipynb")["pid"] != read_records(out / "before.ipynb")["pid"]
+    assert _code_counts(out / "after.ipynb") == _code_counts(out / "before.ipynb") == [1, 2, 3]
+    # and the process keeps only live kernels for its next batch
+    assert all(kernel.alive() for kernel in KERNELS._idle)
+
+
+# --------------------------------------------------------------------------------------
+# the page header
+# --------------------------------------------------------------------------------------
+def test_header_shows_every_parameter_value_in_wrapping_code(tmp_path):
+    """Long parameter lists and long values wrap instead of running off the page (issue 14): each
+    value is its own code element that may break inside; markdown and MathJax characters stay as is."""
+    import nbformat as nbf
+
+    from groupstats.reports.runner import HEADER_TAG, ReportJob, html_page
+    from groupstats.reports.runner.header import _header_markdown
+
+    values = {"label": "a|b *c* _d_ $x$ <b>", "items": [3, 4], "flag": True,
+              "start": "/very/long/path/" + "segment_" * 30 + "end.yaml"}
+    values.update({f"extra_{i}": f"value_{i}_" + "x" * 20 for i in range(8)})
+    job = ReportJob(TYPED, "typed_params", values, "Typed")
+    info = {"path": "/tmp/data", "start": "2026-01-01 00:00", "end": "2026-02-01 00:00", "tz": "UTC",
+            "n_messages": 12}
+    header = _header_markdown(job, info, "python3", sys.executable, "2026-12-05 10:00:00", 1.5, "ok",
+                              None, None, None)
+    assert "\n\n" not in header.split("</table>")[0]  # one HTML block: a blank line would end it
+    nb = nbf.v4.new_notebook()
+    cell = nbf.v4.new_markdown_cell(header)
+    cell.metadata["tags"] = [HEADER_TAG]
+    nb.cells = [cell]
+    page = html_page(nb, "Typed", embed_font=False)
+    import re
+
+    codes = re.findall(r'<code style="([^"]*)">(.*?)</code>', page, flags=re.S)
+    shown = {visible_text(text) for style, text in codes if "overflow-wrap: anywhere" in style
+             and "white-space: pre-wrap" in style}
+    for name, value in values.items():   # every value, unchanged, in its own wrapping code element
+        text = value if isinstance(value, str) else json.dumps(value)
+        assert f"{name} = {text}" in shown, name
+    defaults = {name: d.default for name, d in declared_parameters(TYPED).items()
+                if name not in values and name != "data_path"}
+    assert defaults  # the notebook's defaults are shown too
+    for name, value in defaults.items():
+        assert f"{name} = {value if isinstance(value, str) else json.dumps(value)}" in shown, name

@@ -23,7 +23,10 @@ def register(app: typer.Typer) -> None:
         grid: Path = typer.Option(None, "--grid", help="YAML/TOML file: one notebook over a grid of parameters."),
         show_code: bool = typer.Option(False, "--show-code", help="Keep the code in the HTML pages."),
         kernel: str = typer.Option("python3", "--kernel", help="Jupyter kernel (python3 is this environment)."),
-        jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Reports run in parallel (one kernel each)."),
+        jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Reports run in parallel (one kernel each, "
+                                                                "reused for the next report after a reset)."),
+        fresh_kernels: bool = typer.Option(False, "--fresh-kernels", help="A new kernel for every report "
+                                                                         "(slower; no kernel reuse)."),
         timeout: float = typer.Option(600.0, "--timeout", help="Seconds a single cell may run."),
         list_only: bool = typer.Option(False, "--list", help="List the notebooks and their parameters; run nothing."),
         lang: str = lang_option("the reports and the index"),
@@ -58,7 +61,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"index (open this first): {Path(out).resolve() / 'index.html'}")
         typer.echo(f"running {len(planned)} report(s) into {out} with kernel {kernel} ({jobs} at a time), lang {lang}")
         batch = run_reports(planned, out, kernel_name=kernel, timeout=timeout, show_code=show_code, n_jobs=jobs,
-                            echo=typer.echo)
+                            echo=typer.echo, fresh_kernels=fresh_kernels)
         typer.echo(batch.summary())
         typer.echo(f"index: {batch.index_path}")
         if batch.failures:

@@ -36,7 +36,8 @@ Modules: ``parameters`` (notebooks and their declared parameters), ``planning`` 
 ``header`` (the page header), ``privacy`` (private values in outputs), ``applicability``
 (reports a dataset cannot support), ``outcomes`` (ReportOutcome, ReportBatch), ``execution``
 (one report), ``html_export`` (the page and its font), ``batch`` (running a batch),
-``index_page`` (the index). Every name stays importable from ``groupstats.reports.runner``.
+``index_page`` (the index), ``warm_kernel`` (kernels reused across reports, reset between
+them). Every name stays importable from ``groupstats.reports.runner``.
 """
 from __future__ import annotations
 
@@ -57,9 +58,10 @@ from groupstats.reports.runner.applicability import (REPORT_NEEDS, _register_app
                                                      not_applicable_reason, NOT_APPLICABLE_ERRORS,
                                                      _mark_not_applicable, job_not_applicable)
 from groupstats.reports.runner.outcomes import ReportOutcome, ReportBatch
-from groupstats.reports.runner.execution import (DEFAULT_TIMEOUT, _error_marker_cells, _kernel_manager_class,
+from groupstats.reports.runner.execution import (DEFAULT_TIMEOUT, _error_marker_cells,
                                                  _started_cells, execute_report, _card_cell,
                                                  _header_position, _withhold)
+from groupstats.reports.runner.warm_kernel import KERNELS, KernelPool, WarmKernel
 from groupstats.reports.runner.html_export import html_page, _embed_batch_font
 from groupstats.reports.runner.batch import run_reports
 from groupstats.reports.runner.index_page import REPORT_ORDER, report_order_key, write_index

@@ -1,4 +1,5 @@
-"""Running a batch of reports in parallel workers and collecting their outcomes."""
+"""Running a batch of reports (in parallel threads, each driving a warm kernel) and collecting their
+outcomes."""
 from __future__ import annotations
 
 import sys
@@ -17,11 +18,12 @@ from groupstats.reports.runner.outcomes import ReportBatch, ReportOutcome
 from groupstats.reports.runner.execution import DEFAULT_TIMEOUT, _withhold, execute_report
 from groupstats.reports.runner.html_export import _embed_batch_font
 from groupstats.reports.runner.index_page import write_index
+from groupstats.reports.runner.warm_kernel import KERNELS
 
 
 def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str = DEFAULT_KERNEL,
                 timeout: float | None = DEFAULT_TIMEOUT, show_code: bool = False, n_jobs: int = 1,
-                progress: bool | None = None, echo=None) -> ReportBatch:
+                progress: bool | None = None, echo=None, fresh_kernels: bool = False) -> ReportBatch:
     """Execute reports (in parallel with ``n_jobs`` > 1), check privacy, write the index.
 
     Parameters
@@ -37,18 +39,23 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
     show_code : bool
         Keep the code in the HTML pages.
     n_jobs : int
-        Reports run at once, each in its own process and kernel.
+        Reports run at once (threads of this process, each driving its own kernel).
+        A kernel runs one report after the other and is reset to a fresh kernel's state
+        before each (see :mod:`groupstats.reports.runner.warm_kernel`); kernels are kept
+        for the next batch of this process.
     progress : bool or None
         Show a tqdm progress bar (None: only on a terminal).
     echo : callable, optional
         Called with one line per finished report.
+    fresh_kernels : bool
+        Start a new kernel for every report and shut it down after (slower; for a notebook
+        that needs a brand-new interpreter).
 
     Returns
     -------
     ReportBatch
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from tqdm.auto import tqdm
 
@@ -110,23 +117,37 @@ def run_reports(jobs: Sequence[ReportJob], out_dir: str | Path, kernel_name: str
                 infos.get(job.parameters.get("data_path"), {"path": "(none)", "error": "no data_path"}), python,
                 False)
 
+    def run(job):
+        kernel = KERNELS.acquire(kernel_name, fresh=fresh_kernels)
+        try:
+            return execute_report(*args(job), kernel=kernel)
+        finally:
+            KERNELS.release(kernel, keep=not fresh_kernels)
+
+    def failed(job, exc):  # the runner itself failed on this report: still report it
+        return ReportOutcome(name=job.name, notebook=str(job.notebook), title=job.title, parameters=job.parameters,
+                             status="failed", started_at="", seconds=0.0, ipynb="", html="",
+                             error=f"{type(exc).__name__}: {exc}", kernel=kernel_name)
+
     try:
         if n_jobs == 1 or len(runnable) <= 1:
             for job in runnable:
-                finished(job, execute_report(*args(job)))
+                finished(job, run(job))
         else:
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(runnable)), mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(execute_report, *args(job)): job for job in runnable}
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # the worker itself died: still report it
-                        outcome = ReportOutcome(
-                            name=job.name, notebook=str(job.notebook), title=job.title, parameters=job.parameters,
-                            status="failed", started_at="", seconds=0.0, ipynb="", html="",
-                            error=f"{type(exc).__name__}: {exc}", kernel=kernel_name)
-                    finished(job, outcome)
+            with ThreadPoolExecutor(max_workers=min(n_jobs, len(runnable)), thread_name_prefix="report") as pool:
+                futures = {pool.submit(run, job): job for job in runnable}
+                try:
+                    for future in as_completed(futures):
+                        job = futures[future]
+                        try:
+                            outcome = future.result()
+                        except Exception as exc:
+                            outcome = failed(job, exc)
+                        finished(job, outcome)
+                except BaseException:  # Ctrl-C: stop the kernels so the threads end now
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    KERNELS.shutdown_all()
+                    raise
     finally:
         bar.close()
     batch = ReportBatch(outcomes=[outcomes[j.name] for j in jobs if j.name in outcomes], out_dir=out_dir,

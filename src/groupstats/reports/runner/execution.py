@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from groupstats.reports.runner.header import (DEFAULT_KERNEL, HEADER_TAG, _heade
                                               kernel_python, report_lang)
 from groupstats.reports.runner.outcomes import ReportOutcome
 from groupstats.reports.runner.html_export import html_page
+from groupstats.reports.runner.warm_kernel import WarmKernel, engine_name
 
 
 DEFAULT_TIMEOUT = 600.0
@@ -32,22 +35,28 @@ def _error_marker_cells(nb, index: int, ename: str, evalue: str) -> None:
     nb.cells.insert(index, anchor)
 
 
-def _kernel_manager_class(stderr_path: Path):
-    """An AsyncKernelManager whose kernel process writes its stderr to ``stderr_path``.
+_QUIET = threading.Lock()
+_quiet_runs = 0
+_papermill_level = logging.NOTSET
 
-    The kernel's own warnings and crash messages then go to ``<name>.kernel.log``
-    next to the report instead of cluttering the terminal (output of the
-    notebook's code is not affected: it reaches the notebook through Jupyter).
-    """
-    from jupyter_client import AsyncKernelManager
 
-    class _LoggedKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            with open(stderr_path, "ab") as log:
-                kw["stderr"] = log
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    return _LoggedKernelManager
+@contextmanager
+def _quiet_papermill():
+    """Papermill's logger silenced while any report runs (reports run in several threads)."""
+    global _quiet_runs, _papermill_level
+    logger = logging.getLogger("papermill")
+    with _QUIET:
+        if _quiet_runs == 0:
+            _papermill_level = logger.level
+            logger.setLevel(logging.CRITICAL)
+        _quiet_runs += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet_runs -= 1
+            if _quiet_runs == 0:
+                logger.setLevel(_papermill_level)
 
 
 def _started_cells(nb) -> list[int]:
@@ -58,12 +67,17 @@ def _started_cells(nb) -> list[int]:
 def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAULT_KERNEL,
                    timeout: float | None = DEFAULT_TIMEOUT, show_code: bool = False,
                    info: Mapping | None = None, python: str | None = None,
-                   embed_font: bool = True) -> ReportOutcome:
+                   embed_font: bool = True, kernel: WarmKernel | None = None) -> ReportOutcome:
     """Execute one report with papermill and write its ``.ipynb`` and ``.html``.
 
     Never raises for a failing notebook: a cell error, a cell running longer
     than ``timeout`` seconds, or a dead kernel gives ``status="failed"`` with
     the error, and the executed notebook and HTML page still show what ran.
+
+    ``kernel``: a :class:`~groupstats.reports.runner.warm_kernel.WarmKernel` (started here if it is
+    not running) that is reset to a fresh kernel's state before the notebook and left running
+    afterwards, unless the run timed out or the kernel died (then it is marked ``broken``). Without
+    it, a kernel is started for this report alone and shut down after it.
     """
     import nbformat
     import papermill as pm
@@ -82,30 +96,38 @@ def execute_report(job: ReportJob, out_dir: str | Path, kernel_name: str = DEFAU
     failed_cell = None
     failure_kind = None
     kernel_log = out_dir / f"{job.name}.kernel.log"
-    kernel_log.write_bytes(b"")
-    pm_logger = logging.getLogger("papermill")
-    level = pm_logger.level
-    pm_logger.setLevel(logging.CRITICAL)  # failures are reported by the runner, once
-    try:
-        pm.execute_notebook(str(job.notebook), str(ipynb), parameters=job.parameters, kernel_name=kernel_name,
-                            cwd=str(out_dir), progress_bar=False, log_output=False,
-                            request_save_on_cell_execute=True, execution_timeout=timeout,
-                            kernel_manager_class=_kernel_manager_class(kernel_log))
-    except pm.PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}"
-        failed_source = exc.source
-        failure_kind = "cell"
-    except Exception as exc:  # timeout, dead kernel, kernel failed to start
-        name = type(exc).__name__
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if name == "CellTimeoutError":
-            message = f"the cell ran longer than the timeout of {timeout:g} s (raise it with --timeout)"
-        elif name == "DeadKernelError":
-            message = "the kernel died while running a cell (out of memory, or the process exited)"
-        error = f"{name}: {message}"
-        failure_kind = "engine"
-    finally:
-        pm_logger.setLevel(level)
+    single_use = kernel is None
+    if single_use:
+        kernel = WarmKernel(kernel_name)
+    log_offset = kernel.log_size()
+    with _quiet_papermill():  # failures are reported by the runner, once
+        try:
+            # cwd=None: the kernel starts in, and its reset moves it to, out_dir (papermill's cwd
+            # would chdir this whole process, which runs reports in several threads)
+            pm.execute_notebook(str(job.notebook), str(ipynb), parameters=job.parameters, kernel_name=kernel_name,
+                                cwd=None, progress_bar=False, log_output=False,
+                                request_save_on_cell_execute=True, execution_timeout=timeout,
+                                engine_name=engine_name(), warm_kernel=kernel, reset_cwd=str(out_dir))
+            kernel.n_runs += 1
+        except pm.PapermillExecutionError as exc:
+            kernel.n_runs += 1
+            error = f"{exc.ename}: {exc.evalue}"
+            failed_source = exc.source
+            failure_kind = "cell"
+        except Exception as exc:  # timeout, dead kernel, kernel failed to start
+            name = type(exc).__name__
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if name == "CellTimeoutError":
+                message = f"the cell ran longer than the timeout of {timeout:g} s (raise it with --timeout)"
+            elif name == "DeadKernelError":
+                message = "the kernel died while running a cell (out of memory, or the process exited)"
+            error = f"{name}: {message}"
+            failure_kind = "engine"
+            kernel.broken = True  # busy with the timed-out cell, dead, or not reset: never reused
+        finally:
+            kernel_log.write_bytes(kernel.log_since(log_offset))
+            if single_use:
+                kernel.shutdown()
     seconds = time.perf_counter() - t0
     if ipynb.exists():
         nb = nbformat.read(str(ipynb), as_version=4)

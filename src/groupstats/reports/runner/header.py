@@ -3,6 +3,7 @@ values used and the run's times."""
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import json
 import sys
 from collections.abc import Mapping
@@ -100,6 +101,19 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+#: Style of a value in the header: code that wraps, inside a value and between values, so a long
+#: list of parameters or a long value (a path, a mix) stays readable however narrow the page.
+_VALUE_STYLE = ("display: inline-block; max-width: 100%; white-space: pre-wrap; overflow-wrap: anywhere; "
+                "margin: 0 .4em .2em 0;")
+
+
+def _code_html(text) -> str:
+    """``text`` as an HTML code element that wraps (MathJax leaves code alone, so ``$`` stays as is)."""
+    import html as _html
+
+    return f'<code style="{_VALUE_STYLE}">{_html.escape(str(text), quote=False)}</code>'
+
+
 def report_lang(job: ReportJob) -> str:
     """The language of a report: its ``lang`` parameter, else the notebook's default, else English
     (a notebook without a ``lang`` parameter is not translated)."""
@@ -151,16 +165,23 @@ def _header_markdown(job: ReportJob, info: Mapping, kernel_name: str, python: st
     else:
         date_range = t("header.range", lang, start=info["start"], end=info["end"], tz=info["tz"],
                        n=fmt_num(info["n_messages"], lang))
-    params = ", ".join(f"`{k} = {_fmt_value(v)}`" for k, v in parameters_used(job).items() if k != "data_path")
-    rows = [(t("header.dataset", lang), f"`{info['path']}`"), (t("header.date_range", lang), date_range),
-            (t("header.parameters", lang), params or t("index.defaults", lang)),
-            (t("header.version", lang), __version__), (t("header.kernel", lang), f"{kernel_name} (`{python}`)"),
-            (t("header.run", lang), t("header.run_value", lang, when=local_time(started_at, info.get("tz")),
-                                      seconds=f"{seconds:.1f}")),
-            (t("header.status", lang), t("header.ok", lang) if status == "ok" else
-             f"**{t('header.failed', lang)}**: {error}")]
-    lines = [f"| {t('header.about', lang)}: {_md_escape(job.title)} | |", "|---|---|"]
-    lines += [f"| {_md_escape(k)} | {_md_escape(v)} |" for k, v in rows]
+    esc = html.escape
+    params = " ".join(_code_html(f"{k} = {_fmt_value(v)}") for k, v in parameters_used(job).items()
+                      if k != "data_path")
+    rows = [(t("header.dataset", lang), _code_html(info["path"])), (t("header.date_range", lang), esc(date_range)),
+            (t("header.parameters", lang), params or esc(t("index.defaults", lang))),
+            (t("header.version", lang), esc(__version__)),
+            (t("header.kernel", lang), f"{esc(kernel_name)} ({_code_html(python)})"),
+            (t("header.run", lang), esc(t("header.run_value", lang, when=local_time(started_at, info.get("tz")),
+                                          seconds=f"{seconds:.1f}"))),
+            (t("header.status", lang), esc(t("header.ok", lang)) if status == "ok" else
+             f"<b>{esc(t('header.failed', lang))}</b>: {esc(error or '')}")]
+    # an HTML table (one line: a markdown cell's HTML block ends at a blank line), so the values
+    # can wrap; markdown inside it is not interpreted
+    body = "".join(f'<tr><td style="white-space: nowrap; vertical-align: top;">{esc(k)}</td><td>{v}</td></tr>'
+                   for k, v in rows)
+    lines = [f"<table><thead><tr><th>{esc(t('header.about', lang))}: {esc(job.title)}</th><th></th></tr></thead>"
+             f"<tbody>{body}</tbody></table>".replace("\n", " ")]
     if status != "ok":
         where = f"In [{failed_cell}]" if failed_cell is not None else "start-up"
         lines += ["", f"**{t('header.did_not_finish', lang, where=where)}** `{_md_escape(error)}`"]

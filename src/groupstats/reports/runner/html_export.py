@@ -3,9 +3,25 @@ embedded in a batch's pages."""
 from __future__ import annotations
 
 import copy
+import threading
 from pathlib import Path
 
 from groupstats.reports.runner.outcomes import ReportBatch
+
+
+_EXPORTERS = threading.local()
+
+
+def _exporter(show_code: bool):
+    """This thread's HTML exporter for ``show_code`` (built once: its templates load once)."""
+    exporters = _EXPORTERS.__dict__.setdefault("by_show_code", {})
+    if show_code not in exporters:
+        from nbconvert import HTMLExporter
+
+        exporters[show_code] = HTMLExporter(template_name="lab", embed_images=True, exclude_input=not show_code,
+                                            exclude_input_prompt=not show_code,
+                                            exclude_output_prompt=not show_code)
+    return exporters[show_code]
 
 
 def html_page(nb, title: str, show_code: bool = False, embed_font: bool = True) -> str:
@@ -15,17 +31,13 @@ def html_page(nb, title: str, show_code: bool = False, embed_font: bool = True) 
     stay); figures are embedded as base64 images; the outputs of
     :func:`groupstats.reports.notebook.record` (machine-readable results) are left out.
     """
-    from nbconvert import HTMLExporter
-
     from groupstats.reports.notebook import RECORD_MIME
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if RECORD_MIME not in o.get("data", {})]
-    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=not show_code,
-                            exclude_input_prompt=not show_code, exclude_output_prompt=not show_code)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _exporter(show_code).from_notebook_node(nb, resources={"metadata": {"name": title}})
     if not embed_font:
         return body
     from groupstats.reports.webfont import embed_cjk_font
