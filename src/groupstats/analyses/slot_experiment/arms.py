@@ -59,11 +59,11 @@ def assign_arms(posts: pd.DataFrame, assignments: pd.DataFrame, washout=None) ->
     arm = np.full(len(posts), None, dtype=object)
     arm[rows] = np.where(inside, merged["arm"].to_numpy(dtype=object), None)
     out["arm"] = pd.Series(arm, dtype=object)
+    back = np.argsort(rows, kind="stable")  # merged row of each post (merge_asof keeps every post once)
     for col in ("start_at", "end_at"):
-        values = merged[col].where(inside)
-        series = pd.Series(pd.NaT, index=out.index, dtype=merged[col].dtype)
-        series.iloc[rows] = values.to_numpy()
-        out["period_" + col.split("_")[0]] = series
+        # reordered as a datetime array: .to_numpy() would make 200k Timestamp objects to parse back
+        values = merged[col].where(inside).iloc[back]
+        out["period_" + col.split("_")[0]] = pd.Series(values.array, index=out.index)
     if washout is not None:
         from groupstats.tables.derived import _timedelta
 
