@@ -16,8 +16,8 @@ Several cutoffs at once
 -----------------------
 Churn models need the same features at a handful of cutoffs (training, calibration,
 evaluation, scoring). :func:`churn_activity_counts` and :func:`churn_label_flags`
-take them as a small table (one row per cutoff) joined to the activity, so every
-cutoff is computed in one pass over the data; features at a cutoff use only activity
+compute all of them at once: conditional aggregates per cutoff, or a join with a small
+table of cutoffs restricted to the days near each; features at a cutoff use only activity
 days strictly before its date, labels only activity in ``(cut, cut + horizon]``.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def cutoff_table(cuts: dict):
 
 
 def churn_activity_counts(src, activity, cut_days, windows, half: int, with_reads: bool):
-    """Expression: per cutoff and member, the counts the churn-only features are made from.
+    """Per cutoff and member, the counts the churn-only features are made from (a pandas frame).
 
     For each cutoff (local day number ``cut_days[k]``, i.e. its local midnight), over the
     member's activity days strictly before that date, with ``age`` = cutoff day - activity
@@ -86,32 +86,75 @@ def churn_activity_counts(src, activity, cut_days, windows, half: int, with_read
     - ``a<W>``: activity days with age <= W, for each W in ``windows``;
     - ``recent`` / ``earlier``: activity days with age <= ``half`` / in (half, 2 half];
     - with ``with_reads``, ``r_recent`` / ``r_earlier``: the same two counts of days with a
-      ``read`` event (NULL for members without one).
+      ``read`` event (0 for members without one).
 
-    One row per (cut_id, group_id, member_id) with any activity (or read) before the cutoff.
+    One row per (cut_id, group_id, member_id) with any activity before the cutoff. Three
+    queries on the engine, none with more rows than the activity days: the history up to each
+    cutoff as conditional aggregates over the (cached) activity days
+    (:func:`churn_history_expr`), the windowed counts over the days within the longest window
+    before some cutoff (:func:`churn_window_expr`), and the read days likewise.
     """
-    cuts = cutoff_table({"cut_day": list(cut_days)})
-    days = activity_days_expr(src, activity)
-    j = days.join(cuts, days.day < cuts.cut_day)
-    age = j.cut_day - j.day
-    out = j.group_by(["cut_id", *KEYS]).aggregate(
-        last_us=j.last_us.max(), first_age=age.max(), last_age=age.min(), n_days=j.day.count(),
-        **{f"a{w}": j.day.count(where=age <= w) for w in windows},
-        recent=j.day.count(where=age <= half), earlier=j.day.count(where=(age > half) & (age <= 2 * half)))
-    if not with_reads:
-        return out
-    reads = event_days_expr(src, "read")
-    r = reads.join(cuts, reads.day < cuts.cut_day)
-    rage = r.cut_day - r.day
-    r = r.group_by(["cut_id", *KEYS]).aggregate(
-        r_recent=r.day.count(where=rage <= half), r_earlier=r.day.count(where=(rage > half) & (rage <= 2 * half)))
-    both = out.outer_join(r, ["cut_id", *KEYS])
-    import ibis
+    import pandas as pd
 
-    keys = {k: ibis.coalesce(both[k], both[f"{k}_right"]) for k in ("cut_id", *KEYS)}
-    return both.select(**keys, **{c: both[c] for c in ("last_us", "first_age", "last_age", "n_days",
-                                                       *[f"a{w}" for w in windows], "recent", "earlier",
-                                                       "r_recent", "r_earlier")})
+    cut_days = [int(c) for c in cut_days]
+    days = activity_days_expr(src, activity).cache()
+    try:
+        hist = src.execute(churn_history_expr(days, cut_days))
+        win = src.execute(churn_window_expr(days, cut_days, windows, half))
+    finally:
+        _drop_cache(days)
+    parts = []
+    for k, c in enumerate(cut_days):
+        n = hist[f"n{k}"].to_numpy(dtype="int64", na_value=0)
+        rows = hist.loc[n > 0]
+        parts.append(pd.DataFrame({
+            "cut_id": k, "group_id": rows["group_id"].to_numpy(), "member_id": rows["member_id"].to_numpy(),
+            "last_us": rows[f"u{k}"].to_numpy(dtype="int64"), "first_age": c - rows["first_day"].to_numpy(dtype="int64"),
+            "last_age": c - rows[f"l{k}"].to_numpy(dtype="int64"), "n_days": n[n > 0]}))
+    out = pd.concat(parts, ignore_index=True)
+    counts = [*[f"a{w}" for w in windows], "recent", "earlier"]
+    out = out.merge(win, on=["cut_id", *KEYS], how="left")
+    if with_reads:
+        reads = src.execute(churn_window_expr(event_days_expr(src, "read"), cut_days, (), half, prefix="r_"))
+        out = out.merge(reads, on=["cut_id", *KEYS], how="outer")
+        counts += ["r_recent", "r_earlier"]
+    for col in counts:
+        out[col] = out[col].fillna(0).astype("int64")
+    return out
+
+
+def churn_history_expr(days, cut_days):
+    """Expression: per member, their activity days' history before each cutoff, one column set per cutoff k:
+    ``n<k>`` (activity days before cutoff day ``cut_days[k]``), ``l<k>`` (the last of them), ``u<k>`` (their
+    last activity time), and ``first_day`` (first activity day)."""
+    aggs = {"first_day": days.day.min()}
+    for k, c in enumerate(cut_days):
+        before = days.day < c
+        aggs.update({f"n{k}": days.day.count(where=before), f"l{k}": days.day.max(where=before),
+                     f"u{k}": days.last_us.max(where=before)})
+    return days.group_by(list(KEYS)).aggregate(**aggs)
+
+
+def churn_window_expr(days, cut_days, windows, half: int, prefix: str = ""):
+    """Expression: per cutoff and member, days (of ``days``: group_id, member_id, day) with age <= W for each
+    W of ``windows``, and with age <= ``half`` (``recent``) and in (half, 2 half] (``earlier``); ages 1 (the day
+    before the cutoff) to the longest window only, so each day meets the few cutoffs it is near."""
+    span = max([*windows, 2 * half])
+    cuts = cutoff_table({"cut_day": list(cut_days)})
+    d = days.filter((days.day < max(cut_days)) & (days.day >= min(cut_days) - span))
+    j = d.join(cuts, [d.day < cuts.cut_day, d.day >= cuts.cut_day - span])
+    age = j.cut_day - j.day
+    return j.group_by(["cut_id", *KEYS]).aggregate(
+        **{f"a{w}": j.day.count(where=age <= w) for w in windows},
+        **{f"{prefix}recent": j.day.count(where=age <= half),
+           f"{prefix}earlier": j.day.count(where=(age > half) & (age <= 2 * half))})
+
+
+def _drop_cache(table) -> None:
+    try:
+        table.release()
+    except Exception:  # noqa: BLE001 - a backend without explicit release frees it with the connection
+        pass
 
 
 def churn_label_flags(src, activity, cut_us, horizon_us: int):

@@ -184,8 +184,8 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict) -> li
     start = data_start_day(data)
     bases = [member_features(src, cutoff=c, windows=wins["member"]).reset_index(drop=True) for c in cuts]
     with_reads = "read" in event_types(src)
-    counts = src.execute(churn_activity_counts(src, activity, [_day_number(c) for c in cuts], wins["churn"],
-                                               wins["trend"], with_reads))
+    counts = churn_activity_counts(src, activity, [_day_number(c) for c in cuts], wins["churn"], wins["trend"],
+                                   with_reads)
     members = data.members
     out = []
     for k, (cut, base) in enumerate(zip(cuts, bases)):
