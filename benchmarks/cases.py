@@ -94,6 +94,14 @@ def case_churn_backtest(path):
     return _timed(lambda: backtest(ds, random_state=0))
 
 
+def case_churn_risk(path):
+    """What ``groupstats churn`` computes: the dataset opened on its engine (validated there), then churn_risk."""
+    from groupstats.analyses.churn import churn_risk
+    from groupstats.data.dataset import load_dataset
+
+    return _timed(lambda: churn_risk(load_dataset(path), random_state=0))
+
+
 def case_segmentation(path):
     from groupstats.tables.features import member_features
     from groupstats.analyses.segmentation import MemberSegmentation
