@@ -96,36 +96,42 @@ class ChurnBacktest(Result):
             "notes": self.notes, "conclusion": self.conclusion()})
 
     def conclusion(self, lang: str | None = None) -> str:
+        from groupstats.reports.i18n import CATALOGUE, fmt_num, fmt_pct, join, note_text, t
+
+        lang = self._lang(lang)
         m = self.metrics.set_index(["model", "population"])
         e = self.cutoffs["evaluation"]
-        calibrated = (f"calibrated on {_fmt(self.cutoffs['calibration'])}" if self.cutoffs["calibration"] is not None
-                      else "calibrated by cross-fitting across groups at that same cutoff")
-        lines = [f"Churn = {self.definition.describe()}. Models were trained on cutoffs "
-                 f"{', '.join(_fmt(c) for c in self.cutoffs['train'])}, {calibrated} "
-                 f"and evaluated on {_fmt(e)} (outcomes to {_fmt(e + pd.Timedelta(days=self.definition.horizon))})."]
-        for pop, label in (("active", "members active in the previous "
-                                      f"{self.definition.horizon} days"), ("all", "all members present")):
+
+        def model_name(name) -> str:
+            return t(f"churn.model.{name}", lang) if lang != "en" and f"churn.model.{name}" in CATALOGUE else name
+
+        calibrated = (t("churnbt.calibrated_on", lang, date=_fmt(self.cutoffs["calibration"]))
+                      if self.cutoffs["calibration"] is not None else t("churnbt.cross_fitted", lang))
+        lines = [t("churnbt.intro", lang, definition=churn_definition_text(self.definition, lang),
+                   train=join([_fmt(c) for c in self.cutoffs["train"]], lang), calibrated=calibrated, date=_fmt(e),
+                   outcomes=_fmt(e + pd.Timedelta(days=self.definition.horizon)))]
+        for pop in ("active", "all"):
             if (self.best_model, pop) not in m.index:
                 continue
             row = m.loc[(self.best_model, pop)]
             rec = m.loc[("recency", pop)] if ("recency", pop) in m.index else None
             g = self.gain.loc[self.gain["population"] == pop]
-            text = (f"On {label} (n = {int(row['n'])}, {row['base_rate']:.0%} churned), {self.best_model} has ROC AUC "
-                    f"{row['roc_auc']:.2f}")
+            text = t("churnbt.on", lang, population=t(f"churnbt.pop.{pop}", lang, days=self.definition.horizon),
+                     n=fmt_num(int(row["n"]), lang), share=fmt_pct(row["base_rate"], lang, digits=0),
+                     model=model_name(self.best_model), auc=f"{row['roc_auc']:.2f}")
             if rec is not None:
-                text += f" vs {rec['roc_auc']:.2f} for recency alone"
+                text += t("churnbt.vs_recency", lang, auc=f"{rec['roc_auc']:.2f}")
             if len(g):
                 gr = g.iloc[0]
-                verdict = "a real gain" if gr["ci_low"] > 0 else ("worse" if gr["ci_high"] < 0 else
-                                                                   "not distinguishable from recency alone")
-                text += (f" (gain {gr['delta']:+.3f}, 95% CI {gr['ci_low']:+.3f} to {gr['ci_high']:+.3f} by a paired "
-                         f"bootstrap over groups: {verdict})")
+                verdict = "gain" if gr["ci_low"] > 0 else ("worse" if gr["ci_high"] < 0 else "same")
+                text += t("churnbt.gain", lang, delta=f"{gr['delta']:+.3f}", low=f"{gr['ci_low']:+.3f}",
+                          high=f"{gr['ci_high']:+.3f}", verdict=t(f"churnbt.verdict.{verdict}", lang))
             if ("bgnbd", pop) in m.index:
-                text += f"; BG/NBD P(no activity) has {m.loc[('bgnbd', pop)]['roc_auc']:.2f}"
-            text += (f". The top 10% of its risk ranking holds {row['capture_10']:.0%} of the churners "
-                     f"(lift {row['lift_10']:.1f}).")
+                text += t("churnbt.bgnbd", lang, auc=f"{m.loc[('bgnbd', pop)]['roc_auc']:.2f}")
+            text += t("churnbt.capture", lang, capture=fmt_pct(row["capture_10"], lang, digits=0),
+                      lift=f"{row['lift_10']:.1f}")
             lines.append(text)
-        lines += self.notes
+        lines += [note_text(x, lang) for x in self.notes]
         return "\n".join(lines)
 
 
@@ -321,6 +327,14 @@ class ChurnRiskResult(Result):
             "notes": self.notes, "conclusion": self.conclusion(),
         }
         return to_jsonable(out)
+
+    def in_language(self, lang: str | None):
+        """Show this result, its backtest and its evaluation in ``lang``; returns the result."""
+        super().in_language(lang)
+        for part in (self.backtest, self.evaluation):
+            if part is not None:
+                part.in_language(lang)
+        return self
 
     def title_text(self, lang: str | None = None) -> str:
         from groupstats.reports.i18n import t

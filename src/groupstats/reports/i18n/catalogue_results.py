@@ -398,4 +398,23 @@ ENTRIES: dict[str, dict[str, str]] = {
     "note.import_no_operators": {"zh": "没有标记运营人员(用 --operators FILE,或带 `role` 列的名单):针对运营帖子的分析将找不到帖子。",
                                  "en": "No operators are marked (pass --operators FILE or a roster with a role column): "
                                        "analyses of operator posts will find none."},
+    # ---- churn backtest (analyses.churn.ChurnBacktest)
+    "churnbt.intro": {"zh": "流失 = {definition}。模型在截止日 {train} 训练,{calibrated},在 {date} 评估(结果看到 {outcomes})。",
+                      "en": "Churn = {definition}. Models were trained on cutoffs {train}, {calibrated} and evaluated "
+                            "on {date} (outcomes to {outcomes})."},
+    "churnbt.calibrated_on": {"zh": "在 {date} 校准", "en": "calibrated on {date}"},
+    "churnbt.cross_fitted": {"zh": "在同一截止日按群交叉拟合校准", "en": "calibrated by cross-fitting across groups at that same cutoff"},
+    "churnbt.pop.active": {"zh": "之前 {days} 天内活跃的成员", "en": "members active in the previous {days} days"},
+    "churnbt.pop.all": {"zh": "全部在群成员", "en": "all members present"},
+    "churnbt.on": {"zh": "对{population}(n = {n},{share} 流失),{model}的 ROC AUC 为 {auc}",
+                   "en": "On {population} (n = {n}, {share} churned), {model} has ROC AUC {auc}"},
+    "churnbt.vs_recency": {"zh": ",只看最近发言时间为 {auc}", "en": " vs {auc} for recency alone"},
+    "churnbt.gain": {"zh": "(提升 {delta},按群配对自助法的 95% 区间 {low} 至 {high}:{verdict})",
+                     "en": " (gain {delta}, 95% CI {low} to {high} by a paired bootstrap over groups: {verdict})"},
+    "churnbt.verdict.gain": {"zh": "确有提升", "en": "a real gain"},
+    "churnbt.verdict.worse": {"zh": "更差", "en": "worse"},
+    "churnbt.verdict.same": {"zh": "与只看最近发言时间无法区分", "en": "not distinguishable from recency alone"},
+    "churnbt.bgnbd": {"zh": ";BG/NBD 的“不再活跃”概率为 {auc}", "en": "; BG/NBD P(no activity) has {auc}"},
+    "churnbt.capture": {"zh": "。风险排名前 10% 覆盖了 {capture} 的流失者(提升倍数 {lift})。",
+                        "en": ". The top 10% of its risk ranking holds {capture} of the churners (lift {lift})."},
 }
