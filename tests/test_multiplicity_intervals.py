@@ -168,9 +168,11 @@ def test_levels_are_the_steps_of_the_procedures_and_dual_to_the_flag():
         if rep % 17 == 0:
             p[1] = 0.0
         for correction, sm in (("holm", "holm"), ("bonferroni", "bonferroni"), ("bh", "fdr_bh")):
-            rejected, adj_ref = multipletests(p, alpha=ALPHA, method=sm)[:2]
             adj, level = adjusted_levels(p, ALPHA, correction)
-            np.testing.assert_allclose(adj, adj_ref, rtol=1e-12)
+            if rep % 30 == 0:   # statsmodels collects garbage on every call: a subset keeps the test fast
+                rejected, adj_ref = multipletests(p, alpha=ALPHA, method=sm)[:2]
+                np.testing.assert_allclose(adj, adj_ref, rtol=1e-12)
+                np.testing.assert_array_equal(rejected, adj < ALPHA)
             np.testing.assert_allclose(level, _judged_levels(p, adj < ALPHA, correction), rtol=1e-12)
             np.testing.assert_array_equal(p < level, adj < ALPHA)
             checked += int((adj < ALPHA).sum())
