@@ -128,6 +128,10 @@ def test_adjusted_welch_interval_matches_reference(correction, sm):
     np.testing.assert_allclose(res["ci_low"], res["diff"] - crit * res["se"], rtol=1e-10)
     np.testing.assert_allclose(res["ci_high"], res["diff"] + crit * res["se"], rtol=1e-10)
     np.testing.assert_allclose(res["ci_level"], 1 - level, rtol=1e-12)
+    # the MDE is the test actually run's: two-sided level alpha_i, 80% power
+    df = res["df"].to_numpy(float)
+    np.testing.assert_allclose(res["mde"], (sps.t.ppf(1 - level / 2, df) + sps.t.ppf(0.8, df)) * res["se"], rtol=1e-10)
+    np.testing.assert_allclose(res["mde_rel"], res["mde"] / res["control_mean"].abs(), rtol=1e-12)
     # at the lower end the shifted Welch test has p-value alpha_i (test/interval duality)
     for i, a in enumerate(res["arm"]):
         shifted = frame.loc[frame.arm == a, "y"] - res["ci_low"].iloc[i]
@@ -190,6 +194,11 @@ def test_bootstrap_intervals_adjusted_and_consistent():
         np.testing.assert_array_equal(sig, _excludes_zero(res["rel_ci_low"], res["rel_ci_high"]))
         plain = _run(frame, "mean", False, "none", method="bootstrap", n_boot=400, seed=seed).comparisons
         np.testing.assert_allclose(res["ci_low_unadjusted"], plain["ci_low"])
+        # the MDE at the judged level: larger than the unadjusted one wherever the level is below alpha
+        stricter = (res["ci_level"] > 1 - ALPHA + 1e-12).to_numpy()
+        assert stricter.any()
+        assert (res["mde"].to_numpy()[stricter] > plain["mde"].to_numpy()[stricter]).all()
+        np.testing.assert_allclose(res["mde"].to_numpy()[~stricter], plain["mde"].to_numpy()[~stricter])
 
 
 def test_wild_bootstrap_intervals_adjusted_by_inverting_at_the_judged_level():
