@@ -114,14 +114,15 @@ class MonitorResult(Result):
             "planned_start": self.planned_start, "planned_end": self.planned_end, "last_look": self.last_look,
             "mde": self.mde, "alpha": self.alpha, "n_opt": self.n_opt, "prior_sd": self.prior_sd,
             "sequential": True, "recommendation": self.recommendation, "timeline": self.timeline,
-            "conclusion": self.conclusion("en").to_dict(), "notes": list(self.notes)})
+            "conclusion": self.conclusion().to_dict(), "notes": list(self.notes)})
 
     # -- the conclusion card --------------------------------------------------------------
-    def conclusion(self, lang: str = "en"):  # type: ignore[override]
-        """The :class:`~groupstats.reports.card.ConclusionCard` of the monitoring, in ``lang``."""
+    def conclusion(self, lang: str | None = None):  # type: ignore[override]
+        """The :class:`~groupstats.reports.card.ConclusionCard` of the monitoring, in ``lang`` (default: the
+        result's language, see :meth:`in_language`)."""
         from groupstats.reports.card import ConclusionCard
 
-        lang = i18n.check_lang(lang)
+        lang = self._lang(lang)
         rec = self.recommendation
         metric = _label("metric", self.metric, lang)
         control = _label("slot", self.control, lang)
@@ -141,14 +142,22 @@ class MonitorResult(Result):
             answer=RECOMMENDATIONS[rec["code"]], key_number=key_number, next_step=next_step,
             caveat=i18n.t("monitor.caveat", lang, prior=f"{self.prior_sd:g}"), lang=lang)
 
-    def to_string(self) -> str:
-        with pd.option_context("display.width", 160, "display.max_columns", 50, "display.float_format",
-                               "{:.4g}".format):
-            body = self.last().to_string(index=False)
-        return f"{self.title}\nlast look:\n{body}\n\n{self.conclusion('en')}"
+    def title_text(self, lang: str | None = None) -> str:
+        return i18n.t("monitor.title", self._lang(lang))
+
+    def text_frame(self, lang: str | None = None) -> pd.DataFrame:
+        """The looks for people (:meth:`table`), in ``lang``."""
+        return self.table(self._lang(lang))
+
+    def to_string(self, lang: str | None = None) -> str:
+        lang = self._lang(lang)
+        with pd.option_context("display.width", 200, "display.max_columns", 50):
+            body = self.text_frame(lang).to_string(index=False)
+        return f"{self.title_text(lang)}\n{body}\n\n{self.conclusion(lang)}"
 
     def _repr_html_(self) -> str:
-        return self.conclusion("en").to_html() + self.last().to_html(index=False, float_format="{:.4g}".format)
+        lang = self._lang(None)
+        return self.conclusion(lang).to_html() + self.text_frame(lang).to_html(index=False)
 
     # -- figures ----------------------------------------------------------------------------
     def plot(self, lang: str = "en", axes=None):
