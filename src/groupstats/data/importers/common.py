@@ -20,7 +20,7 @@ from groupstats.errors import GroupstatsError
 _MIN_TS = pd.Timestamp("1990-01-01", tz="UTC")
 _MAX_TS = pd.Timestamp("2100-01-01", tz="UTC")
 #: WeChat ends a mention with U+2005 (four-per-em space); elsewhere ``@name`` follows white space.
-_MENTION = re.compile(r"@[^@\s\u2005]+\u2005|(?<![^\s])@[^@\s\u2005]+(?![^@\s\u2005]|\u2005)")
+MENTION = re.compile(r"@[^@\s\u2005]+\u2005|(?<![^\s])@[^@\s\u2005]+(?![^@\s\u2005]|\u2005)")
 
 
 def epoch_to_timestamp(value) -> pd.Timestamp | None:
@@ -103,6 +103,80 @@ def any_timestamp(value, tz: str) -> pd.Timestamp | None:
     return local_to_timestamp(text, tz)
 
 
+_EPOCH_TEXT = r"-?\d+(\.\d+)?"
+#: ISO 8601 date-times pandas reads in one vectorised pass (naive; or with Z / an offset: _ISO_AWARE).
+_ISO_NAIVE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+_ISO_AWARE = _ISO_NAIVE + r"(?:Z|[+-]\d{2}:?\d{2})"
+
+
+def any_timestamps(values: pd.Series, tz: str, time_format: str | None = None) -> pd.Series:
+    """:func:`any_timestamp` of a whole column (or, with ``time_format``, that strptime form), vectorised.
+
+    Returns a ``datetime64[ns, UTC]`` Series (NaT where the value gives no time in 1990-2100). The same
+    values as calling :func:`any_timestamp` on each cell: epoch seconds/milliseconds (by magnitude) and
+    ISO 8601 text are converted column-wise; any other text (e.g. ``2025/03/01 09:00``) goes through
+    :func:`local_to_timestamp`, once per distinct value.
+    """
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        out = _epoch_series(values.astype("float64"))
+        return out.where((out >= _MIN_TS) & (out < _MAX_TS))
+    raw = values.astype("object")
+    is_text = raw.notna()
+    text = raw.where(is_text, "").astype(str).str.strip().where(is_text)
+    if time_format:
+        parsed = pd.to_datetime(text.where(is_text), format=time_format, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is None:
+            parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        out.loc[is_text] = parsed.dt.tz_convert("UTC")[is_text]
+        rest = ~is_text
+    else:
+        rest = pd.Series(True, index=values.index)
+    # numeric text: Unix seconds or milliseconds
+    numeric_text = rest & is_text & text.str.fullmatch(_EPOCH_TEXT).fillna(False).astype(bool)
+    if numeric_text.any():
+        out.loc[numeric_text] = _epoch_series(pd.to_numeric(text[numeric_text], errors="coerce"))
+    # text: ISO 8601 in one pass each (naive ones are local times in tz), anything else value by value
+    words = rest & is_text & ~numeric_text
+    naive = words & text.str.fullmatch(_ISO_NAIVE).fillna(False).astype(bool)
+    aware = words & text.str.fullmatch(_ISO_AWARE).fillna(False).astype(bool)
+    if naive.any():
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        out.loc[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    if aware.any():
+        out.loc[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+    other = words & ~naive & ~aware
+    if other.any():
+        out.loc[other] = _other_local_times(text[other], tz)
+    return out.where((out >= _MIN_TS) & (out < _MAX_TS))
+
+
+def _other_local_times(text: pd.Series, tz: str) -> pd.Series:
+    """Non-ISO date-time text as ``pd.Timestamp(text)`` reads it (naive ones are local times in ``tz``): one
+    pass of pandas' own per-value parser; a column mixing zoned and unzoned forms is read value by value."""
+    try:
+        parsed = pd.to_datetime(text, format="mixed", errors="coerce")
+    except (ValueError, TypeError):
+        return pd.to_datetime(text.map(lambda v: local_to_timestamp(v, tz)), utc=True)
+    if getattr(parsed.dt, "tz", None) is None:
+        parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    return parsed.dt.tz_convert("UTC")
+
+
+def _epoch_series(number: pd.Series) -> pd.Series:
+    """:func:`epoch_to_timestamp` of a float column (milliseconds when |value| >= 1e11), vectorised."""
+    out = pd.Series(pd.NaT, index=number.index, dtype="datetime64[ns, UTC]")
+    finite = np.isfinite(number)
+    millis = finite & (number.abs() >= 1e11)
+    seconds = number.where(millis, number * 1000.0)  # in milliseconds: the range check before any cast
+    usable = finite & seconds.between(-1e15, 1e16)
+    for unit, mask in (("ms", usable & millis), ("s", usable & ~millis)):
+        if not mask.any():
+            continue
+        out.loc[mask] = pd.to_datetime(number[mask], unit=unit, utc=True)  # fractions round as the scalar does
+    return out
+
+
 #: Encodings tried, in order, by :func:`decode_bytes` (named in its error message).
 ENCODINGS_TRIED = ("UTF-8 (with or without BOM)", "UTF-16 (with BOM, or LE/BE without)", "GB18030 (includes GBK)")
 
@@ -154,7 +228,7 @@ def count_mentions(text: str | None) -> int:
     """Number of ``@name`` mentions (an @ at the start or after white space)."""
     if not text:
         return 0
-    return len(_MENTION.findall(text))
+    return len(MENTION.findall(text))
 
 
 def clean_str(value) -> str | None:
@@ -165,6 +239,14 @@ def clean_str(value) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def clean_strs(values: pd.Series) -> pd.Series:
+    """:func:`clean_str` of a column, vectorised: stripped text, None for empty cells, NaN and None."""
+    raw = values.astype("object")
+    present = raw.notna()
+    text = raw.where(present, "").astype(str).str.strip().astype("object")
+    return text.where(present & text.ne(""), None)
 
 
 def occurrence_ids(keys: pd.Series, within: pd.Series | None = None) -> pd.Series:

@@ -29,11 +29,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from groupstats.errors import GroupstatsError, ParameterError
 from groupstats.data.schema import MSG_TYPES
-from groupstats.data.importers.common import any_timestamp, clean_str, count_mentions, occurrence_ids, read_text
+from groupstats.data.importers.common import MENTION, any_timestamps, clean_strs, occurrence_ids, read_text
 from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, source_label
 
 FIELDS = ("group", "member", "time", "type", "text", "message_id", "reply_to", "name")
@@ -123,7 +124,7 @@ def _read(path: Path, spec: dict) -> pd.DataFrame:
 
 
 def parse(path: str | Path, tz: str, spec: dict) -> Parsed:
-    """Parse one CSV/Excel file with a normalised mapping (see :func:`load_mapping`)."""
+    """Parse one CSV/Excel file with a normalised mapping (see :func:`load_mapping`); column-wise throughout."""
     path = Path(path)
     frame = _read(path, spec)
     missing = [spec[k] for k in FIELDS if spec.get(k) and spec[k] not in frame.columns]
@@ -131,75 +132,72 @@ def parse(path: str | Path, tz: str, spec: dict) -> Parsed:
         raise GroupstatsError(f"{path.name}: mapped column(s) {', '.join(map(str, missing))} not found; the file "
                               f"has {', '.join(frame.columns)}.")
     sink = RowSink(source_label(path))
+    sink.n_read = len(frame)
+    frame = frame.reset_index(drop=True)
+    rows = pd.Series(np.arange(1, len(frame) + 1), index=frame.index)
 
     def column(key) -> pd.Series:
-        """Cleaned cells as Python objects (None for empty)."""
+        """Cleaned cells (stripped; None for empty), as :func:`clean_str` gives them."""
         if not spec.get(key):
-            return pd.Series([None] * len(frame), index=frame.index, dtype="object")
-        return pd.Series([clean_str(v) for v in frame[spec[key]].tolist()], index=frame.index, dtype="object")
+            return pd.Series(None, index=frame.index, dtype="object")
+        return clean_strs(frame[spec[key]])
 
     groups = column("group")
     if spec.get("group_value"):
-        groups = pd.Series([str(spec["group_value"]) if g is None else g for g in groups], dtype="object")
-    members, texts, types = column("member"), frame[spec["text"]] if spec.get("text") else None, column("type")
+        groups = groups.where(groups.notna(), str(spec["group_value"]))
+    members, types = column("member"), column("type")
     ids, replies, names = column("message_id"), column("reply_to"), column("name")
-    time_format = spec.get("time_format")
-    raw_times = frame[spec["time"]]
-    unknown_types: dict[str, int] = {}
-    pending = []
-    for i in range(len(frame)):
-        row = i + 1
-        sink.n_read += 1
-        group, member = groups.iat[i], members.iat[i]
-        text = None if texts is None else texts.iat[i]
-        text = text if isinstance(text, str) and text.strip() else None
-        raw = raw_times.iat[i]
-        ts = None
-        if time_format and isinstance(raw, str):
-            try:
-                ts = any_timestamp(pd.Timestamp(pd.to_datetime(raw.strip(), format=time_format)), tz)
-            except (ValueError, TypeError):
-                ts = None
-        else:
-            ts = any_timestamp(raw, tz)
-        if group is None:
-            sink.reject(row, RejectReason.MISSING_GROUP, member=member, text=text)
-            continue
-        if ts is None:
-            sink.reject(row, RejectReason.MISSING_TIMESTAMP, group=group, member=member, text=text)
-            continue
-        if member is None:
-            sink.reject(row, RejectReason.MISSING_SENDER, group=group, sent_at=ts, text=text)
-            continue
-        source_type = types.iat[i]
-        msg_type = "text"
-        if source_type is not None:
-            msg_type = spec["types"].get(source_type) or (source_type.lower() if source_type.lower() in
-                                                          (*MSG_TYPES, "join", "leave") else None)
-            if msg_type is None:
-                msg_type = "other"
-                unknown_types[source_type] = unknown_types.get(source_type, 0) + 1
-        if msg_type in ("join", "leave"):
-            sink.event(row, group, member, ts, msg_type, "recorded", name=names.iat[i])
-            continue
-        pending.append(dict(row=row, group=group, member=member, sent_at=ts, msg_type=msg_type,
-                            source_type=source_type, text=text if msg_type != "system" else None,
-                            msg_id=ids.iat[i], reply=replies.iat[i], name=names.iat[i], key_text=text or ""))
-    if pending:
-        table = pd.DataFrame(pending)
-        key = (table["group"] + "|" + table["member"] + "|" + table["sent_at"].astype(str) + "|"
-               + table["source_type"].fillna("") + "|" + table["key_text"])
-        fallback = "row:" + occurrence_ids(key)
-        table["msg_id"] = table["msg_id"].where(table["msg_id"].notna(), fallback)
-        for rec in table.to_dict("records"):
-            text = rec["text"] if isinstance(rec["text"], str) else None
-            sink.message(rec["row"], group=rec["group"], member=rec["member"], sent_at=rec["sent_at"],
-                         msg_type=rec["msg_type"], source_type=rec["source_type"] if isinstance(
-                             rec["source_type"], str) else None, source_msg_id=rec["msg_id"],
-                         reply_to_source=rec["reply"] if isinstance(rec["reply"], str) else None, text=text,
-                         text_len=len(text) if text else 0, n_mentions=count_mentions(text),
-                         name=rec["name"] if isinstance(rec["name"], str) else None)
+    texts = pd.Series(None, index=frame.index, dtype="object")
+    if spec.get("text"):
+        raw_text = frame[spec["text"]].astype("object")  # read as text: str or missing
+        kept = raw_text.notna()
+        kept &= raw_text.where(kept, "").astype(str).str.strip().ne("")
+        texts = raw_text.where(kept, None)
+    times = any_timestamps(frame[spec["time"]], tz, spec.get("time_format"))
+
+    no_group = groups.isna()
+    no_time = ~no_group & times.isna()
+    no_member = ~no_group & ~no_time & members.isna()
+    rejected = pd.concat([
+        pd.DataFrame({"source_row": rows[no_group], "reason": RejectReason.MISSING_GROUP.code,
+                      "member": members[no_group], "text": texts[no_group]}),
+        pd.DataFrame({"source_row": rows[no_time], "reason": RejectReason.MISSING_TIMESTAMP.code,
+                      "group": groups[no_time], "member": members[no_time], "text": texts[no_time]}),
+        pd.DataFrame({"source_row": rows[no_member], "reason": RejectReason.MISSING_SENDER.code,
+                      "group": groups[no_member], "sent_at": times[no_member], "text": texts[no_member]}),
+    ]).sort_values("source_row", kind="stable")
+    sink.add_frame("rejected", rejected.reindex(columns=["source_row", "reason", "group", "member", "sent_at",
+                                                         "detail", "text"]))
+    ok = ~(no_group | no_time | no_member)
+
+    # msg_type: the mapping's value, else the cell itself when it is a msg_type (any case), else other
+    mapped = types.map(spec["types"])
+    lowered = types.str.lower()
+    own = lowered.where(lowered.isin([*MSG_TYPES, "join", "leave"]))
+    msg_types = mapped.where(mapped.notna(), own)
+    unmapped = ok & types.notna() & msg_types.isna()
+    msg_types = msg_types.where(types.notna(), "text").fillna("other")
+    unknown_types = types[unmapped].value_counts().to_dict()
+
+    change = ok & msg_types.isin(["join", "leave"])
+    sink.add_frame("events", pd.DataFrame({
+        "source_row": rows[change], "group": groups[change], "member": members[change], "time": times[change],
+        "kind": msg_types[change], "how": "recorded", "name": names[change]}))
+    kept = ok & ~change
+    if kept.any():
+        system = msg_types[kept].eq("system")
+        text = texts[kept].where(~system, None)
+        key = (groups[kept] + "|" + members[kept] + "|" + times[kept].astype(str) + "|"
+               + types[kept].fillna("") + "|" + texts[kept].fillna(""))
+        sink.add_frame("messages", pd.DataFrame({
+            "source_row": rows[kept], "group": groups[kept], "member": members[kept], "sent_at": times[kept],
+            "msg_type": msg_types[kept], "source_type": types[kept],
+            "source_msg_id": ids[kept].where(ids[kept].notna(), "row:" + occurrence_ids(key)),
+            "reply_to_source": replies[kept], "text": text,
+            "text_len": text.str.len().fillna(0).astype("int64"),
+            "n_mentions": text.str.count(MENTION.pattern).fillna(0).astype("int64"), "name": names[kept]}))
     notes = []
     if unknown_types:
-        notes.append(unmapped_types_note(sink.source_file, spec.get("type"), unknown_types))
-    return sink.to_parsed(tz, groups={g: g for g in groups if g is not None}, notes=notes)
+        notes.append(unmapped_types_note(sink.source_file, spec.get("type"),
+                                         {str(k): int(v) for k, v in unknown_types.items()}))
+    return sink.to_parsed(tz, groups={g: g for g in groups.dropna().unique()}, notes=notes)

@@ -186,6 +186,7 @@ class RowSink:
         self.events: list[dict] = []
         self.rejected: list[dict] = []
         self.skipped: list[tuple] = []
+        self._frames: dict[str, list[pd.DataFrame]] = {"messages": [], "events": [], "rejected": []}
         self.n_read = 0
 
     def message(self, row: int, **values) -> None:
@@ -206,16 +207,37 @@ class RowSink:
     def skip(self, row: int, reason: SkipReason) -> None:
         self.skipped.append((self.source_file, row, reason.code))
 
+    def add_frame(self, kind: str, frame: pd.DataFrame) -> None:
+        """Append many rows at once (vectorised parsers): ``kind`` is ``messages``, ``events`` or ``rejected``;
+        ``frame`` has ``source_row`` and the other columns of that kind (``reason`` as codes). System messages
+        carry no text length or mentions, as with :meth:`message`."""
+        if not len(frame):
+            return
+        frame = frame.assign(source_file=self.source_file)
+        if kind == "messages" and "msg_type" in frame:
+            system = frame["msg_type"].eq("system")
+            frame["text_len"] = frame["text_len"].where(~system, 0)
+            frame["n_mentions"] = frame["n_mentions"].where(~system, 0)
+        self._frames[kind].append(frame)
+
+    def _table(self, kind: str, columns: list[str]) -> pd.DataFrame:
+        """Rows added one by one, then those added as frames (a parser uses one way or the other)."""
+        parts = [pd.DataFrame(getattr(self, kind)).reindex(columns=columns)] if getattr(self, kind) else []
+        parts += [f.reindex(columns=columns) for f in self._frames[kind]]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
     def to_parsed(self, tz: str, groups: dict | None = None, notes: list | None = None) -> Parsed:
-        messages = pd.DataFrame(self.messages).reindex(columns=MESSAGE_COLUMNS)
+        messages = self._table("messages", MESSAGE_COLUMNS)
         if len(messages):
             messages["sent_at"] = to_tz(messages["sent_at"], tz)
             messages["text_len"] = pd.to_numeric(messages["text_len"]).fillna(0).astype("int64")
             messages["n_mentions"] = pd.to_numeric(messages["n_mentions"]).fillna(0).astype("int64")
-        events = pd.DataFrame(self.events).reindex(columns=EVENT_COLUMNS)
+        events = self._table("events", EVENT_COLUMNS)
         if len(events):
             events["time"] = to_tz(events["time"], tz)
-        rejected = pd.DataFrame(self.rejected).reindex(columns=REJECT_COLUMNS)
+        rejected = self._table("rejected", REJECT_COLUMNS)
         skipped = pd.DataFrame(self.skipped, columns=["source_file", "source_row", "reason"])
         return Parsed(messages=messages, events=events, rejected=rejected, skipped=skipped,
                       read={self.source_file: self.n_read}, groups=dict(groups or {}), notes=list(notes or []))
