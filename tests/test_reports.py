@@ -398,9 +398,11 @@ def test_header_shows_every_parameter_value_in_wrapping_code(tmp_path):
     page = html_page(nb, "Typed", embed_font=False)
     import re
 
-    codes = re.findall(r'<code style="([^"]*)">(.*?)</code>', page, flags=re.S)
-    shown = {visible_text(text) for style, text in codes if "overflow-wrap: anywhere" in style
-             and "white-space: pre-wrap" in style}
+    style = re.search(r"table\.gs-header code \{([^}]*)\}", page)
+    assert style and "white-space: pre-wrap" in style.group(1) and "overflow-wrap: anywhere" in style.group(1)
+    table = page[page.index('<table class="gs-header">'):]
+    shown = {visible_text(text) for text in re.findall(r"<code>(.*?)</code>", table[:table.index("</table>")],
+                                                       flags=re.S)}
     for name, value in values.items():   # every value, unchanged, in its own wrapping code element
         text = value if isinstance(value, str) else json.dumps(value)
         assert f"{name} = {text}" in shown, name
@@ -409,3 +411,19 @@ def test_header_shows_every_parameter_value_in_wrapping_code(tmp_path):
     assert defaults  # the notebook's defaults are shown too
     for name, value in defaults.items():
         assert f"{name} = {value if isinstance(value, str) else json.dumps(value)}" in shown, name
+
+
+def test_font_subset_is_kept_on_disk_between_runs(tmp_path, monkeypatch):
+    from groupstats.reports import webfont
+
+    monkeypatch.setenv("GROUPSTATS_CACHE_DIR", str(tmp_path))
+    first = webfont.subset_woff("结论")
+    files = list((tmp_path / "webfont").glob("*.woff"))
+    assert first.startswith(b"wOFF") and [f.read_bytes() for f in files] == [first]
+    files[0].write_bytes(b"wOFF planted")   # a later run reads the file instead of subsetting again
+    assert webfont.subset_woff("结论") == b"wOFF planted"
+    from groupstats.reports.notebook import cjk_font_path
+
+    assert webfont._cache_file(cjk_font_path(), "结") != files[0]   # keyed by the characters
+    files[0].write_bytes(b"half a fi")      # a damaged file is subset again and rewritten
+    assert webfont.subset_woff("结论") == first == files[0].read_bytes()

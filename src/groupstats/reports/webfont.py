@@ -8,11 +8,17 @@ it as a WOFF ``@font-face`` (tens of kilobytes for a report), used after the usu
 from __future__ import annotations
 
 import base64
+import hashlib
 import html as _html
 import io
+import os
 import re
+import threading
+from pathlib import Path
 
 FAMILY = "GS Noto Sans CJK SC"
+#: Part of the cache key of a subset: change it when the subsetting options change.
+_SUBSET_FORMAT = "woff-all-features-v1"
 _FONT_STACK = (f'-apple-system, "Segoe UI", Helvetica, Arial, "{FAMILY}", "Noto Sans CJK SC", "PingFang SC", '
                '"Microsoft YaHei", sans-serif')
 
@@ -25,15 +31,54 @@ def page_characters(page: str) -> str:
     return "".join(sorted({c for c in text if ord(c) > 127}))
 
 
-def subset_woff(characters: str) -> bytes | None:
-    """The shipped CJK font reduced to ``characters`` (plus ASCII), as WOFF bytes; None without it."""
-    from fontTools import subset
+def _cache_file(font: Path, characters: str) -> Path:
+    """Where the subset of ``font`` to ``characters`` is kept between runs: ``$GROUPSTATS_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/groupstats``, else ``~/.cache/groupstats``; keyed by the font file, the
+    fontTools version and the characters."""
+    import fontTools
 
+    root = os.environ.get("GROUPSTATS_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or
+                                                          Path.home() / ".cache") / "groupstats"
+    stat = font.stat()
+    key = hashlib.sha256(repr((_SUBSET_FORMAT, str(font), stat.st_size, stat.st_mtime_ns, fontTools.version,
+                               characters)).encode()).hexdigest()
+    return Path(root) / "webfont" / f"{key}.woff"
+
+
+def subset_woff(characters: str) -> bytes | None:
+    """The shipped CJK font reduced to ``characters`` (plus ASCII), as WOFF bytes; None without it.
+
+    Subsetting takes about a second; the result is kept on disk (:func:`_cache_file`), so a batch
+    whose pages use the same characters as an earlier one reuses it.
+    """
     from groupstats.reports.notebook import cjk_font_path
 
     path = cjk_font_path()
     if path is None or not characters:
         return None
+    cached = None
+    try:
+        cached = _cache_file(Path(path), characters)
+        data = cached.read_bytes()
+        if data.startswith(b"wOFF"):
+            return data
+    except OSError:
+        pass
+    data = _subset_woff(path, characters)
+    if cached is not None:
+        try:  # write then rename: a reader never sees half a file
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            part = cached.with_name(f"{cached.name}.{os.getpid()}-{threading.get_ident()}.part")
+            part.write_bytes(data)
+            os.replace(part, cached)
+        except OSError:  # no writable cache: subset every time
+            pass
+    return data
+
+
+def _subset_woff(path, characters: str) -> bytes:
+    from fontTools import subset
+
     options = subset.Options()
     options.flavor = "woff"
     options.layout_features = ["*"]

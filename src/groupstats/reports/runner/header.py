@@ -101,17 +101,18 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-#: Style of a value in the header: code that wraps, inside a value and between values, so a long
-#: list of parameters or a long value (a path, a mix) stays readable however narrow the page.
-_VALUE_STYLE = ("display: inline-block; max-width: 100%; white-space: pre-wrap; overflow-wrap: anywhere; "
-                "margin: 0 .4em .2em 0;")
+#: Style of the header table: values are code that wraps, between values and inside a long value (a
+#: path, a mix), so a long list of parameters stays readable however narrow the page.
+_HEADER_STYLE = ("<style>table.gs-header td:first-child { white-space: nowrap; vertical-align: top; } "
+                 "table.gs-header code { display: inline-block; max-width: 100%; white-space: pre-wrap; "
+                 "overflow-wrap: anywhere; margin: 0 .4em .2em 0; }</style>")
 
 
 def _code_html(text) -> str:
-    """``text`` as an HTML code element that wraps (MathJax leaves code alone, so ``$`` stays as is)."""
+    """``text`` as an HTML code element (MathJax leaves code alone, so ``$`` stays as is)."""
     import html as _html
 
-    return f'<code style="{_VALUE_STYLE}">{_html.escape(str(text), quote=False)}</code>'
+    return f"<code>{_html.escape(str(text), quote=False)}</code>"
 
 
 def report_lang(job: ReportJob) -> str:
@@ -178,9 +179,9 @@ def _header_markdown(job: ReportJob, info: Mapping, kernel_name: str, python: st
              f"<b>{esc(t('header.failed', lang))}</b>: {esc(error or '')}")]
     # an HTML table (one line: a markdown cell's HTML block ends at a blank line), so the values
     # can wrap; markdown inside it is not interpreted
-    body = "".join(f'<tr><td style="white-space: nowrap; vertical-align: top;">{esc(k)}</td><td>{v}</td></tr>'
-                   for k, v in rows)
-    lines = [f"<table><thead><tr><th>{esc(t('header.about', lang))}: {esc(job.title)}</th><th></th></tr></thead>"
+    body = "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows)
+    about = f"{esc(t('header.about', lang))}: {esc(job.title)}"
+    lines = [f'{_HEADER_STYLE}<table class="gs-header"><thead><tr><th>{about}</th><th></th></tr></thead>'
              f"<tbody>{body}</tbody></table>".replace("\n", " ")]
     if status != "ok":
         where = f"In [{failed_cell}]" if failed_cell is not None else "start-up"
