@@ -543,3 +543,20 @@ def _assert_promotions_match(comp, ref, rel):
         name = f"C(Promotion)[T.{arm}]"
         assert comp.loc[arm, "diff"] == pytest.approx(ref.params[name], rel=rel)
         assert comp.loc[arm, "se"] == pytest.approx(ref.bse[name], rel=rel)
+
+
+def test_bootstrap_t_studentizes_with_the_engines_cr2_se():
+    """The bootstrap-t's standard error (from unit x arm sums) is the regression engine's CR2 (HC2 unclustered)
+    for means and ratios, with clusters that hold several arms (switchback) or rows as units."""
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(12), rng.integers(5, 30, 12))
+    df = pd.DataFrame({"g": g, "arm": rng.integers(0, 3, len(g)), "y": rng.normal(size=len(g)) + 0.1 * g,
+                       "d": rng.integers(1, 5, len(g)).astype(float)})
+    df["clicks"] = df["y"].abs().round() * df["d"]
+    for kw in ({"metric": "y", "cluster": "g"}, {"metric": "clicks", "kind": "ratio", "denominator": "d", "cluster": "g"},
+               {"metric": "y"}):
+        boot = compare_arms(df, arm="arm", method="bootstrap", n_boot=200, seed=1, correction="none", **kw)
+        cr2 = compare_arms(df, arm="arm", method="cr2", correction="none", **kw)
+        assert boot.method.endswith("bootstrap-t")
+        np.testing.assert_allclose(boot.comparisons["se"], cr2.comparisons["se"], rtol=1e-10)
+        np.testing.assert_allclose(boot.comparisons["diff"], cr2.comparisons["diff"], rtol=1e-10, atol=1e-14)
