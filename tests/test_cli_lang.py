@@ -157,3 +157,19 @@ def test_import_counts_follow_lang(tmp_path):
     assert _english_words(en) and not _CJK.search(en), en
     assert _numbers(zh) == _numbers(en)
     assert json.loads(out["zh", True]) == json.loads(out["en", True])
+
+
+def test_simulate_and_features_summary_lines_follow_lang(tmp_path):
+    """The one-line summaries of ``simulate`` and ``features`` (no --json) in both languages."""
+    out = {}
+    for lang in ("zh", "en"):
+        data = tmp_path / f"sim_{lang}"
+        code, sim, err = _run(["simulate", "--out", str(data), "--groups", "2", "--days", "14", "--members", "6",
+                               "--no-events", "--lang", lang])
+        assert code == 0, err
+        code, feats, err = _run(["features", str(data), "--out", str(tmp_path / f"f_{lang}.csv"), "--lang", lang])
+        assert code == 0, err
+        out[lang] = (sim + feats).replace(str(data), "DATA").replace(str(tmp_path), "TMP")
+    assert _CJK.search(out["zh"]) and _english_words(out["zh"]) == set(), out["zh"]
+    assert _english_words(out["en"]) and not _CJK.search(out["en"]), out["en"]
+    assert _numbers(out["zh"]) == _numbers(out["en"])
