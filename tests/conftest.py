@@ -52,19 +52,32 @@ def small_sim():
 def execute_notebook(name: str, out_dir: Path, **parameters):
     """Execute notebooks/<name>.ipynb with papermill in this interpreter's kernel.
 
+    The kernel is one of this process's warm kernels, reset to a fresh kernel's state first (as
+    ``groupstats report`` runs them; see :mod:`groupstats.reports.runner.warm_kernel`).
     Returns (output_path, records) where records are the values the notebook
     stored with ``groupstats.reports.notebook.record``.
     """
     import papermill as pm
 
     from groupstats.reports.notebook import read_records
+    from groupstats.reports.runner.warm_kernel import KERNELS, engine_name
 
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{name}.ipynb"
     parameters.setdefault("data_path", str(SAMPLE))
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters,
-                        kernel_name="python3", cwd=str(out_dir), progress_bar=False,
-                        request_save_on_cell_execute=False)
+    kernel = KERNELS.acquire("python3")
+    try:
+        pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters,
+                            kernel_name="python3", cwd=None, progress_bar=False,
+                            request_save_on_cell_execute=False, engine_name=engine_name(),
+                            warm_kernel=kernel, reset_cwd=str(out_dir))
+    except pm.PapermillExecutionError:
+        raise  # a cell raised: the kernel is fine
+    except Exception:
+        kernel.broken = True  # timed out or died: not reused
+        raise
+    finally:
+        KERNELS.release(kernel)
     return output, read_records(output)
 
 
