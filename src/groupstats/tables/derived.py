@@ -121,25 +121,32 @@ def without_red_packet_bursts(src, msgs, quiet_us: int):
 def attributed_messages(posts, msgs, window_us: int):
     """Member messages attributed to the latest post of their group at or before them, within ``window_us``.
 
-    Not an as-of join (wrong results on some engines, absent on Spark) but a window function:
-    in each group's stream of posts and messages in time order (posts first at equal times),
-    the running maximum of the posts' sequence numbers is "the last post before this message".
+    Not an as-of join (wrong results on some engines, absent on Spark), and not a window over every
+    message either (sorting all messages by group and time was most of the cost): the latest post at
+    or before a message, if it is at most ``window_us`` before it, is the one post of the group with
+    ``posted <= sent < next post's time`` and ``sent - posted <= window_us``. Such a post lies in the
+    message's time bucket of width ``window_us`` or the bucket before, so an equi-join on (group,
+    bucket) finds it; each message matches at most one post (posts at the same time: the last by
+    post_id, as the sequence orders them).
 
     Returns a table (group_id, seq, member_id): ``seq`` numbers the group's posts by
     (posted time, post_id), as :func:`post_sequence` does.
     """
     import ibis
 
-    p = posts.select("group_id", "seq", t_us=posts.posted_us, post_us=posts.posted_us, order=ibis.literal(0),
-                     member_id=ibis.null("string"))
-    m = msgs.select("group_id", seq=ibis.null("int64"), t_us=msgs.sent_us, post_us=ibis.null("int64"),
-                    order=ibis.literal(1), member_id=msgs.member_id)
-    stream = p.union(m)
-    w = ibis.window(group_by=stream.group_id, order_by=[stream.t_us, stream.order], rows=(None, 0))
-    stream = stream.mutate(last_seq=stream.seq.max().over(w), last_post_us=stream.post_us.max().over(w))
-    inside = (stream.order == 1) & stream.last_seq.notnull() & (stream.t_us - stream.last_post_us <= window_us)
-    out = stream.filter(inside)
-    return out.select("group_id", "member_id", seq=out.last_seq)
+    def bucket(us):  # exact integer bucket on any engine (no float division of microseconds)
+        return ((us - us % window_us) / window_us).cast("int64")
+
+    w = ibis.window(group_by=posts.group_id, order_by=[posts.posted_us, posts.post_id])
+    p = posts.select("group_id", "seq", post_us=posts.posted_us, next_us=posts.posted_us.lead().over(w))
+    p = p.mutate(bucket=bucket(p.post_us))
+    p = p.union(p.mutate(bucket=p.bucket + 1))  # each post in its own bucket and the next one
+    m = msgs.select("member_id", m_group=msgs.group_id, t_us=msgs.sent_us)
+    m = m.mutate(m_bucket=bucket(m.t_us))
+    j = m.join(p, [m.m_group == p.group_id, m.m_bucket == p.bucket])
+    j = j.filter((j.post_us <= j.t_us) & (j.next_us.isnull() | (j.t_us < j.next_us))
+                 & (j.t_us - j.post_us <= window_us))
+    return j.select("group_id", "member_id", "seq")
 
 
 def post_sequence(posts):
