@@ -62,7 +62,8 @@ def card(result, lang: str = "zh") -> ConclusionCard:
     else:
         nxt = t("ab.next_not_shown", lang)
     # each comparison's MDE, labelled and formatted as in the effects table (show_effects)
-    mdes = [f"{label} ±{fmt_pct(m, lang)}" for label, m in zip(comparison_labels(comp, lang), comp["mde_rel"])]
+    ordered = _by_time(result, comp)  # in the effects table's order
+    mdes = [f"{label} ±{fmt_pct(m, lang)}" for label, m in zip(comparison_labels(ordered, lang), ordered["mde_rel"])]
     caveat = t("ab.caveat", lang, mdes=join(mdes, lang))
     compliance = (result.summary or {}).get("compliance")
     if compliance is not None and np.isfinite(compliance):
