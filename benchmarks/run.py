@@ -234,7 +234,7 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--sizes", default="1,10")
+    parser.add_argument("--sizes", default="1,10", help="sizes in millions of messages, or 'none'")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--cases", default=None)
     parser.add_argument("--slow-reps", type=int, default=2,
@@ -260,7 +260,7 @@ def main(argv=None) -> int:
         return 0
     variants = dict(v.split("=", 1) for v in args.variant)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    sizes = [1] if quick else [int(s) for s in args.sizes.split(",")]
+    sizes = [1] if quick else [] if args.sizes in ("", "none") else [int(s) for s in args.sizes.split(",")]
     wanted = set(args.cases.split(",")) if args.cases else None
     results = {"meta": {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
                         "cores": os.cpu_count(), "python": platform.python_version(),
