@@ -192,7 +192,11 @@ def case_baseline_pandas(path):
 
 def case_baseline_duckdb(path):
     """One DuckDB SQL query over the Parquet files, written to Parquet."""
+    import os
+
     import duckdb
+
+    out = f"/tmp/groupstats_bench_baseline_duckdb_{os.getpid()}.parquet"  # concurrent runs do not collide
 
     def run():
         con = duckdb.connect()
@@ -221,11 +225,12 @@ def case_baseline_duckdb(path):
                    avg((h BETWEEN 19 AND 22)::INT) AS share_evening, avg((dow >= 6)::INT) AS share_weekend
             FROM m CROSS JOIN c LEFT JOIN j USING (group_id, member_id)
             GROUP BY group_id, member_id, cut, cut_date, joined
-            ) TO '/tmp/groupstats_bench_baseline_duckdb.parquet' (FORMAT parquet)""")
-        return con.execute("SELECT count(*) FROM '/tmp/groupstats_bench_baseline_duckdb.parquet'").fetchone()
+            ) TO '{out}' (FORMAT parquet)""")
+        return con.execute(f"SELECT count(*) FROM '{out}'").fetchone()
 
-    seconds, out = _timed(run)
-    return seconds, [0] * int(out[0])
+    seconds, n = _timed(run)
+    os.unlink(out)
+    return seconds, [0] * int(n[0])
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

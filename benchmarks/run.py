@@ -102,7 +102,7 @@ def run_once(case: str, path: Path, src: str | None = None) -> dict:
     version before a change against the current one in the same run.
     """
     if case.startswith("cli_features"):
-        out = Path("/tmp/groupstats_bench_features.parquet")
+        out = Path(f"/tmp/groupstats_bench_features_{os.getpid()}.parquet")  # concurrent runs do not collide
         cmd = [GROUPSTATS, "features", str(path), "--out", str(out)]
         if case.endswith("novalidate"):
             cmd.append("--no-validate")
