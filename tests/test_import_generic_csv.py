@@ -21,7 +21,7 @@ from groupstats.data.importers.common import (any_timestamp, any_timestamps, cle
 from groupstats.data.importers.rows import RejectReason, RowSink, source_label
 from groupstats.data.schema import MSG_TYPES
 
-TIMES = ["2025-03-01 09:00", "2025-03-01T09:00:05", "2025/03/01 09:00", "03/01/2025 10:00", "昨天", "",
+TIMES = ["9224572296", "2025-03-01 09:00", "2025-03-01T09:00:05", "2025/03/01 09:00", "03/01/2025 10:00", "昨天", "",
          "1740877200", "1740877260000", "1740877200.5", "1740877260123.25", "-5", "99999999999999999999",
          "2025-03-30 02:30", "2025-10-26 02:30", "2025-03-01T09:00:00Z", "2025-03-01 09:00:00+05:30",
          "2025-03-01", "  2025-03-02 10:00 ", "1e9", "2025-13-01 09:00", "1989-01-01 00:00", "2101-01-01 00:00",
@@ -147,7 +147,8 @@ def test_any_timestamps_equals_any_timestamp_cell_by_cell(tz):
     got = any_timestamps(values, tz)
     assert [None if pd.isna(t) else t for t in got] == expected
     assert sum(t is not None for t in expected) >= 12  # most forms give a time
-    numbers = pd.Series([1740877200, 1740877260000, 1740877200.5, -5.0, np.nan, 1e30])
+    numbers = pd.Series([1740877200, 1740877260000, 1740877200.5, -5.0, np.nan, 1e30, 9_224_572_296,
+                         -9_224_572_296_000])  # beyond datetime64[ns]: no time, no error
     assert [None if pd.isna(t) else t for t in any_timestamps(numbers, tz)] == [any_timestamp(v, tz)
                                                                                for v in numbers]
     # a zoned and an unzoned non-ISO form in one column: still read as each cell alone reads

@@ -168,8 +168,9 @@ def _epoch_series(number: pd.Series) -> pd.Series:
     out = pd.Series(pd.NaT, index=number.index, dtype="datetime64[ns, UTC]")
     finite = np.isfinite(number)
     millis = finite & (number.abs() >= 1e11)
-    seconds = number.where(millis, number * 1000.0)  # in milliseconds: the range check before any cast
-    usable = finite & seconds.between(-1e15, 1e16)
+    millis_value = number.where(millis, number * 1000.0)
+    # only times a datetime64[ns] holds (years 1678-2261; anything outside 1990-2100 is no time anyway)
+    usable = finite & millis_value.between(-9.2e12, 9.2e12)
     for unit, mask in (("ms", usable & millis), ("s", usable & ~millis)):
         if not mask.any():
             continue
