@@ -60,7 +60,7 @@ def dataset_info(data_path: str | Path, dataset=None) -> dict:
         ds = _load_quietly(data_path) if dataset is None else dataset
         start, end = ds.date_range()
         info.update(start=f"{start:%Y-%m-%d %H:%M}", end=f"{end:%Y-%m-%d %H:%M}", tz=str(ds.tz),
-                    n_messages=int(len(ds.messages)))
+                    n_messages=ds.n_rows("messages"))
     except Exception as exc:  # the notebooks will report the problem in full
         info["error"] = f"{type(exc).__name__}: {exc}"
     return info
