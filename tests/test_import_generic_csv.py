@@ -20,8 +20,9 @@ from groupstats.data.importers.common import (any_timestamp, any_timestamps, cle
                                               count_mentions, occurrence_ids)
 from groupstats.data.importers.rows import RejectReason, RowSink, source_label
 from groupstats.data.schema import MSG_TYPES
+from groupstats.errors import GroupstatsError
 
-TIMES = ["9224572296", "2025-03-01 09:00", "2025-03-01T09:00:05", "2025/03/01 09:00", "03/01/2025 10:00", "昨天", "",
+TIMES = ["9224572296", "2025-03-01 09:00", "2025-03-01T09:00:05", "2025/03/01 09:00", "昨天", "",
          "1740877200", "1740877260000", "1740877200.5", "1740877260123.25", "-5", "99999999999999999999",
          "2025-03-30 02:30", "2025-10-26 02:30", "2025-03-01T09:00:00Z", "2025-03-01 09:00:00+05:30",
          "2025-03-01", "  2025-03-02 10:00 ", "1e9", "2025-13-01 09:00", "1989-01-01 00:00", "2101-01-01 00:00",
@@ -159,3 +160,27 @@ def test_any_timestamps_equals_any_timestamp_cell_by_cell(tz):
 def test_clean_strs_equals_clean_str():
     values = pd.Series([" a ", "", "  ", None, np.nan, "b", "\tc\n", "0"], dtype="object")
     assert list(clean_strs(values)) == [clean_str(v) for v in values]
+
+
+@pytest.mark.parametrize("cells, declared", [
+    (["13/01/2026 10:00", "14/01/2026 11:00"], "%d/%m/%Y %H:%M"),   # day first (13 > 12)
+    (["01/13/2026 10:00", "2026-01-14 10:00"], "%m/%d/%Y %H:%M"),   # month first, mixed with ISO
+    (["05.01.26 10:00"], None),                                     # either reading is a date
+])
+def test_day_month_dates_are_refused_unless_their_format_is_declared(tmp_path, cells, declared):
+    """'05/01/2026' is never read silently as 1 May or 5 January (issue 12): without time_format the
+    import stops, naming the file, column, rows and values, and the format that fixes it."""
+    path = tmp_path / "chat.csv"
+    pd.DataFrame({"grp": "g1", "who": "u1", "when": cells}).to_csv(path, index=False)
+    spec = generic_csv.load_mapping({"group": "grp", "member": "who", "time": "when"})
+    with pytest.raises(GroupstatsError) as caught:
+        generic_csv.parse(path, "Asia/Shanghai", spec)
+    message = str(caught.value)
+    assert "chat.csv" in message and "'when'" in message and f"{cells[0]!r} (row 1)" in message
+    assert (declared or "%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M") in message
+    assert "2026-01-14" not in message  # the ISO row is not blamed
+    if declared:  # declared, the same file imports with the stated order
+        got = generic_csv.parse(path, "Asia/Shanghai", generic_csv.load_mapping(
+            {"group": "grp", "member": "who", "time": "when", "time_format": declared}))
+        first = got.messages["sent_at"].iloc[0].tz_convert("Asia/Shanghai")
+        assert (first.month, first.day) == (1, 13)

@@ -37,6 +37,39 @@ from groupstats.data.schema import MSG_TYPES
 from groupstats.data.importers.common import MENTION, any_timestamps, clean_strs, occurrence_ids, read_text
 from groupstats.data.importers.rows import Parsed, RejectReason, RowSink, source_label
 
+#: a date written day/month or month/day first (``05/01/2026``, ``5.1.26``): its order is never guessed
+_DAY_MONTH = r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?!\d)"
+
+
+def _refuse_day_month_order(values: pd.Series, file: str, column: str) -> None:
+    """Stop when time cells start with a day/month date and no ``time_format`` declares the order.
+
+    ``05/01/2026`` is 5 January in most of the world and 1 May in the US: reading it either way
+    would silently misplace every message. Year-first dates (``2026/01/05``) are unambiguous.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return
+    text = values.astype("object").where(values.notna(), "").astype(str)
+    parts = text.str.extract("^" + _DAY_MONTH)
+    hit = parts[0].notna().to_numpy()
+    if not hit.any():
+        return
+    rows = np.flatnonzero(hit)
+    shown = ", ".join(f"{text.iloc[r]!r} (row {r + 1})" for r in rows[:5])
+    first, second = parts.iloc[rows, 0].astype(int), parts.iloc[rows, 1].astype(int)
+    if (first > 12).any() and not (second > 12).any():
+        hint = "%d/%m/%Y %H:%M"
+    elif (second > 12).any() and not (first > 12).any():
+        hint = "%m/%d/%Y %H:%M"
+    else:
+        hint = "%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M"
+    raise GroupstatsError(
+        f"{file}, column {column!r}: {len(rows)} row(s) have dates with the day and month in an order that "
+        f"is not stated: {shown}. groupstats never guesses it. Declare the format in the mapping "
+        f"(time_format: '{hint}', with the separators and year digits of the file), or write ISO 8601 "
+        f"(2026-01-05 10:00).")
+
+
 FIELDS = ("group", "member", "time", "type", "text", "message_id", "reply_to", "name")
 OPTIONS = ("group_value", "time_format", "sheet", "types")
 
@@ -153,6 +186,8 @@ def parse(path: str | Path, tz: str, spec: dict) -> Parsed:
         kept = raw_text.notna()
         kept &= raw_text.where(kept, "").astype(str).str.strip().ne("")
         texts = raw_text.where(kept, None)
+    if not spec.get("time_format"):
+        _refuse_day_month_order(frame[spec["time"]], path.name, spec["time"])
     times = any_timestamps(frame[spec["time"]], tz, spec.get("time_format"))
 
     no_group = groups.isna()
