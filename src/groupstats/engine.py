@@ -44,6 +44,8 @@ _OFFSETS_TO = "2100-01-01"
 _names = itertools.count()
 # Ibis 12 reads a pandas option that pandas 3 deprecates; nothing for our users to act on
 warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+# Ibis 12 calls DuckDB's fetch_arrow_table, which DuckDB 1.4+ deprecates; printed on every CLI run otherwise
+warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
 
 
 # ------------------------------------------------------------------------------------------
