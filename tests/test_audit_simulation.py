@@ -23,6 +23,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from unittest import mock
+
 import pytest
 
 from groupstats.analyses.audit.detect import detect_experiments
@@ -147,7 +149,11 @@ def audit_path(ds, outcomes, table):
     cache = AnalysisCache(ds)
     cache._outcomes = outcomes      # what post_outcomes gives for these posts
     cache._tables["mixes"] = table  # what mix_experiment_table gives for this experiment
-    rows, multiplicity, failed = experiment_rows(detect_experiments(ds, rules["recognition"]), rules, "en", cache)
+    # the slot analysis takes post outcomes from the dataset itself: hand it the same table (the
+    # simulated dataset has posts but no messages to derive them from)
+    with mock.patch("groupstats.tables.derived.post_outcomes", lambda ds_, **kw: outcomes):
+        rows, multiplicity, failed = experiment_rows(detect_experiments(ds, rules["recognition"]), rules, "en",
+                                                     cache)
     assert failed == {}
     return rows
 

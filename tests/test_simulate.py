@@ -111,5 +111,5 @@ def test_simulate_cli_writes_a_valid_dataset_and_truth(tmp_path, capsys):
     assert (out / "messages.csv").exists() and (out / "truth.json").exists()
     truth = json.loads((out / "truth.json").read_text())
     assert truth["config"]["seed"] == 2
-    assert main(["validate", str(out)]) == 0
+    assert main(["validate", str(out), "--lang", "en"]) == 0
     assert "valid groupstats dataset" in capsys.readouterr().out
