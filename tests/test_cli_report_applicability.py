@@ -100,3 +100,23 @@ def test_applicable_reports_run_and_the_command_exits_0(capsys, tmp_path, chat_o
     assert "churn_risk: not applicable: Too little history" in printed
 
     # (a notebook raising any other error still fails: tests/test_reports.py::test_failures_are_contained_and_reported)
+
+
+def test_a_report_stopped_for_too_little_data_gives_its_reason_in_the_reports_language():
+    """The reason an analysis gives (InsufficientDataError, English where it is raised) reaches a zh
+    index in Chinese through the catalogue's note templates, with its numbers and dates intact."""
+    from groupstats.reports.runner.applicability import _mark_not_applicable
+    from groupstats.reports.runner.outcomes import ReportOutcome
+
+    message = ("At the training cutoffs (2018-01-01, 2018-01-08) every member has the same outcome "
+               "(not churned), so no model can be trained. Use another definition or horizon, or more data.")
+    for lang, expect in (("zh", "所有成员的结果相同(均未流失)"), ("en", message)):
+        outcome = ReportOutcome(name="churn_risk", notebook="churn_risk.ipynb", title="t", status="failed",
+                                seconds=1.0, ipynb="x.ipynb", html="x.html",
+                                error=f"InsufficientDataError: {message}", lang=lang, parameters={},
+                                started_at="2026-12-05T00:00:00Z")
+        _mark_not_applicable(outcome)
+        assert outcome.status == "not_applicable"
+        assert expect in outcome.reason and "2018-01-01, 2018-01-08" in outcome.reason
+        if lang == "zh":
+            assert "every member" not in outcome.reason

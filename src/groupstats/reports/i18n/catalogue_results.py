@@ -146,6 +146,23 @@ ENTRIES: dict[str, dict[str, str]] = {
                               "intercept {intercept} and slope {slope} (perfect: 0 and 1), top 10% captured {capture} "
                               "of churners."},
     # ---- analyses' notes (templates matched by i18n.note_text; the analyses write the English)
+    "word.churned": {"zh": "均已流失", "en": "churned"},
+    "word.not churned": {"zh": "均未流失", "en": "not churned"},
+    "note.churn_too_little_history": {
+        "zh": "历史太短,无法为 {scoring} 的打分训练流失模型:打分日之前至少需要 {one} 天数据(一个带标签的截止日:{min_history} "
+              "天的特征历史 + {horizon} 天的观察期,其结果须在打分日前观察到),即数据须始于 {need_start} 或更早;数据始于 "
+              "{start}(打分日前 {have} 天)。请把打分日设在 {ok_from} 或之后、缩短观察期,或提供更长的历史。(有 {full} "
+              "天时,模型还会在比训练更晚的截止日上校准。)",
+        "en": "Too little history to train a churn model for scoring on {scoring}: it needs at least {one} days of "
+              "data before the scoring date (one labelled cutoff: {min_history} days of history for the features + "
+              "the {horizon}-day horizon, whose outcomes must be observed by the scoring date), i.e. data starting "
+              "on or before {need_start}; the data start on {start} ({have} days before). Use a scoring date on or "
+              "after {ok_from}, a shorter horizon, or more history. (With {full} days the model is also calibrated "
+              "on a later cutoff than it is trained on.)"},
+    "note.churn_same_outcome": {
+        "zh": "在训练截止日({cutoffs}),所有成员的结果相同({outcome}),无法训练模型。请换一个定义或观察期,或提供更多数据。",
+        "en": "At the training cutoffs ({cutoffs}) every member has the same outcome ({outcome}), so no model can be "
+              "trained. Use another definition or horizon, or more data."},
     "note.churn_short_history": {"zh": "历史较短(最早的训练截止日之前 {days} 天):特征窗口缩短为 {churn} 天(活跃)和 {member} 天"
                                        "(成员特征),每个截止日相同。",
                                  "en": "Short history ({days} days before the earliest training cutoff): feature "

@@ -74,7 +74,10 @@ def _mark_not_applicable(outcome: "ReportOutcome") -> None:
     """
     ename, _, evalue = (outcome.error or "").partition(": ")
     if outcome.status == "failed" and ename in NOT_APPLICABLE_ERRORS:
-        outcome.status, outcome.reason = "not_applicable", evalue
+        from groupstats.reports.i18n import note_text
+
+        # the analysis's message in the report's language (the catalogue's note templates)
+        outcome.status, outcome.reason = "not_applicable", note_text(evalue, outcome.lang)
 
 
 def job_not_applicable(job: ReportJob, table_rows: Mapping[str, int] | None) -> str | None:
