@@ -54,7 +54,7 @@ from groupstats.reports.runner.header import (HEADER_TAG, DEFAULT_KERNEL, kernel
                                               report_lang, parameters_used, local_time, _header_markdown)
 from groupstats.reports.runner.privacy import (PRIVATE_COLUMNS, MIN_PRIVATE_LENGTH, PRIVATE_KEY_LENGTH,
                                                private_values, _output_texts, find_private_values)
-from groupstats.reports.runner.applicability import (REPORT_NEEDS, _register_applicability_words,
+from groupstats.reports.runner.applicability import (REPORT_NEEDS,
                                                      not_applicable_reason, NOT_APPLICABLE_ERRORS,
                                                      _mark_not_applicable, job_not_applicable)
 from groupstats.reports.runner.outcomes import ReportOutcome, ReportBatch

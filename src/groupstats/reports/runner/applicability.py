@@ -21,26 +21,7 @@ REPORT_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _register_applicability_words() -> None:
-    from groupstats.reports.i18n import register
-
-    register({
-        "index.not_applicable": {"zh": "不适用", "en": "not applicable"},
-        "index.n_not_applicable": {"zh": "{n} 份报告不适用于此数据集(原因见下表),未运行。",
-                                   "en": "{n} report(s) not applicable to this dataset (reasons below); not run."},
-        "applicability.no_table": {"zh": "没有 {table} 表:{report}需要 {needs}",
-                                   "en": "no {table} table: {report} needs {needs}"},
-        "applicability.empty_table": {"zh": "{table} 表没有数据:{report}需要 {needs}",
-                                      "en": "the {table} table is empty: {report} needs {needs}"},
-        "applicability.and": {"zh": "和", "en": "and"},
-        "report.posting_time_ab": {"zh": "发帖时段 A/B 检验", "en": "posting-time A/B"},
-        "report.experiment_monitor": {"zh": "实验监测", "en": "the experiment monitor"},
-        "report.content_mix": {"zh": "内容配比实验", "en": "the content-mix experiment"},
-        "report.plan_slots": {"zh": "时段实验规划", "en": "planning a slot test"},
-    })
-
-
-_register_applicability_words()
+# the words of this module are in the catalogue (reports/i18n/catalogue_core.py)
 
 
 def not_applicable_reason(report: str, table_rows: Mapping[str, int], lang: str = "en") -> str | None:
