@@ -194,12 +194,15 @@ def case_baseline_duckdb(path):
     """One DuckDB SQL query over the Parquet files, written to Parquet."""
     import os
 
+    import tempfile
+
     import duckdb
 
     out = f"/tmp/groupstats_bench_baseline_duckdb_{os.getpid()}.parquet"  # concurrent runs do not collide
 
     def run():
-        con = duckdb.connect()
+        # spill to the system's temporary folder (DuckDB's default is ./.tmp in the working directory)
+        con = duckdb.connect(config={"temp_directory": str(Path(tempfile.gettempdir()) / "groupstats-bench")})
         con.execute("SET TimeZone = 'Asia/Shanghai'")
         msgs = f"read_parquet('{Path(path) / 'messages.parquet'}')"
         members = f"read_parquet('{Path(path) / 'members.parquet'}')"
