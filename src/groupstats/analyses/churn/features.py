@@ -6,7 +6,7 @@ import pandas as pd
 
 from groupstats.engine import to_us
 from groupstats.errors import InsufficientDataError
-from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.data.dataset import non_operator_members
 from groupstats.analyses.churn.labels import (
     CHURN_WINDOWS, ChurnData, ChurnDefinition, DEFAULT_ACTIVITY, KEYS, MEMBER_WINDOWS, _check_activity, _fmt,
     _midnight, activity_flags, churn_data, churn_labels, data_end_day, data_start_day,
@@ -186,11 +186,10 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict) -> li
     with_reads = "read" in event_types(src)
     counts = churn_activity_counts(src, activity, [_day_number(c) for c in cuts], wins["churn"], wins["trend"],
                                    with_reads)
-    members = data.members
+    members = non_operator_members(data.members)
     out = []
     for k, (cut, base) in enumerate(zip(cuts, bases)):
-        m = members.loc[(members["joined_at"] <= cut).to_numpy() & ~members["role"].isin(OPERATOR_ROLES)
-                        .to_numpy()]
+        m = members.loc[(members["joined_at"] <= cut).to_numpy()]
         joined = m.groupby(KEYS)["joined_at"].min()
         joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
         joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from groupstats.data.dataset import Dataset
 from groupstats.errors import InsufficientDataError, ParameterError
+from groupstats.data.dataset import non_operator_members
 from groupstats.data.schema import OPERATOR_ROLES
 
 
@@ -237,9 +238,9 @@ def present_members(ds, cutoff) -> pd.DataFrame:
     data = churn_data(ds)
     cut = data.timestamp(cutoff)
     m = data.members
-    keep = (m["joined_at"] <= cut) & (m["left_at"].isna() | (m["left_at"] > cut))
-    keep &= ~m["role"].isin(OPERATOR_ROLES)
-    rows = m.loc[keep, [*KEYS, "joined_at", "left_at"]]
+    present = non_operator_members(m)
+    keep = (present["joined_at"] <= cut) & (present["left_at"].isna() | (present["left_at"] > cut))
+    rows = present.loc[keep, [*KEYS, "joined_at", "left_at"]]
     ops = _operator_pairs(m)
     if len(ops):
         rows = rows.loc[~pd.MultiIndex.from_frame(rows[KEYS]).isin(ops)]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from groupstats.errors import ConvergenceError, InsufficientDataError, ParameterError
 from groupstats.results import Result, to_jsonable
-from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.data.dataset import non_operator_members
 from groupstats.analyses.churn.labels import (
     ACTIVITY_LEVELS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS, KEYS, MIN_HISTORY_DAYS, _DAY,
     _check_activity, _definition, _fmt, _midnight, churn_data, data_end_day, data_start_day, present_members,
@@ -90,7 +90,7 @@ def silence_spells(ds, activity=DEFAULT_ACTIVITY, as_of=None) -> pd.DataFrame:
     dates = day_to_date(days["day"])
     next_date = day_to_date(days["next_day"].fillna(days["day"]))
     keys = days[KEYS].astype("str").reset_index(drop=True)
-    members = data.members.loc[~data.members["role"].isin(OPERATOR_ROLES)]
+    members = non_operator_members(data.members)
     last_row = members.sort_values([*KEYS, "joined_at"], kind="stable").drop_duplicates(KEYS, keep="last")
     left_at = last_row.set_index(KEYS)["left_at"].reindex(pd.MultiIndex.from_frame(keys))
     left_date = local_date(pd.Series(left_at.to_numpy())).to_numpy()
