@@ -382,7 +382,7 @@ def test_header_shows_every_parameter_value_in_wrapping_code(tmp_path):
     from groupstats.reports.runner import HEADER_TAG, ReportJob, html_page
     from groupstats.reports.runner.header import _header_markdown
 
-    values = {"label": "a|b *c* _d_ $x$ <b>", "items": [3, 4], "flag": True,
+    values = {"label": "a|b *c* _d_ $x$ <b>", "items": [3, 4], "flag": True, "empty": "",
               "start": "/very/long/path/" + "segment_" * 30 + "end.yaml"}
     values.update({f"extra_{i}": f"value_{i}_" + "x" * 20 for i in range(8)})
     job = ReportJob(TYPED, "typed_params", values, "Typed")
@@ -404,7 +404,7 @@ def test_header_shows_every_parameter_value_in_wrapping_code(tmp_path):
     shown = {visible_text(text) for text in re.findall(r"<code>(.*?)</code>", table[:table.index("</table>")],
                                                        flags=re.S)}
     for name, value in values.items():   # every value, unchanged, in its own wrapping code element
-        text = value if isinstance(value, str) else json.dumps(value)
+        text = (value or '""') if isinstance(value, str) else json.dumps(value)  # empty text shows as ""
         assert f"{name} = {text}" in shown, name
     defaults = {name: d.default for name, d in declared_parameters(TYPED).items()
                 if name not in values and name != "data_path"}

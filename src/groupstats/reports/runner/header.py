@@ -92,8 +92,10 @@ def _load_quietly(data_path):
 
 
 def _fmt_value(value) -> str:
+    """A parameter value as the header shows it: text as it is, an empty text as ``""`` (``cutoff =``
+    with nothing after it read as cut-off text), anything else as JSON."""
     if isinstance(value, str):
-        return value
+        return value if value else '""'
     return json.dumps(value, ensure_ascii=False)
 
 
