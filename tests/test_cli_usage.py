@@ -295,3 +295,15 @@ def test_non_iso_date_hint_offers_only_readings_that_are_dates():
     with _pytest.raises(ParameterError) as info:
         parse_date("04/05/2026", "--as-of")
     assert "2026-05-04" in str(info.value) and "2026-04-05" in str(info.value)
+
+
+def test_sample_outside_a_checkout_is_a_clear_error(monkeypatch, capsys):
+    """'sample' in an installation that is not a checkout (no data/sample): exit 2 naming the
+    variable that fixes it, not a FileNotFoundError traceback."""
+    import groupstats.paths as paths
+
+    monkeypatch.delenv("GROUPSTATS_SAMPLE", raising=False)
+    monkeypatch.setattr(paths, "repo_root", lambda: None)
+    assert main(["health", "sample"]) == 2
+    err = capsys.readouterr().err
+    assert "GROUPSTATS_SAMPLE" in err and "Traceback" not in err

@@ -107,6 +107,10 @@ class MissingTableError(GroupstatsError, LookupError):
         self.table = table
 
 
+class SampleNotFoundError(GroupstatsError, FileNotFoundError):
+    """The bundled sample dataset is asked for, but this installation is not a checkout."""
+
+
 class InsufficientDataError(GroupstatsError, ValueError):
     """Too little data (history, groups, members) for the analysis asked for."""
 

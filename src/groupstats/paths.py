@@ -30,7 +30,9 @@ def sample_data_path() -> Path:
         return Path(env)
     root = repo_root()
     if root is None:
-        raise FileNotFoundError(
+        from groupstats.errors import SampleNotFoundError
+
+        raise SampleNotFoundError(
             "The sample dataset ships with the groupstats repository (data/sample); this "
             "installation is not a checkout. Set GROUPSTATS_SAMPLE to its folder or pass a data path.")
     return root / "data" / "sample"
