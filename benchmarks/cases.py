@@ -122,9 +122,14 @@ def case_scale_member_day_activity_parquet(path):
 
     from groupstats.tables import scale as scale
 
-    out = Path("/tmp/groupstats_bench_member_day_activity")
+    import os
+
+    out = Path(f"/tmp/groupstats_bench_member_day_activity_{os.getpid()}")  # concurrent runs do not collide
     shutil.rmtree(out, ignore_errors=True)
-    seconds, n = _timed(lambda: scale.member_day_activity(path, out=out))
+    try:
+        seconds, n = _timed(lambda: scale.member_day_activity(path, out=out))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     return seconds, [0] * int(n)
 
 
@@ -153,6 +158,15 @@ def case_scale_validate(path):
 
 
 # ---- baselines ---------------------------------------------------------------------------------------------
+def read_parquet_sql(path, name: str) -> str:
+    """DuckDB SQL reading table ``name`` of a dataset folder: ``name.parquet``, or the folder ``name/`` of
+    Parquet files (e.g. ``messages/month=2026-01/*.parquet`` in the ~100M set; the month is not a column)."""
+    folder = Path(path) / name
+    if folder.is_dir():
+        return f"read_parquet('{folder}/**/*.parquet', hive_partitioning = false)"
+    return f"read_parquet('{Path(path) / name}.parquet')"
+
+
 def case_baseline_pandas(path):
     """Plain pandas: read the needed columns, then groupby code as an analyst would write it."""
     import pandas as pd
@@ -204,8 +218,8 @@ def case_baseline_duckdb(path):
         # spill to the system's temporary folder (DuckDB's default is ./.tmp in the working directory)
         con = duckdb.connect(config={"temp_directory": str(Path(tempfile.gettempdir()) / "groupstats-bench")})
         con.execute("SET TimeZone = 'Asia/Shanghai'")
-        msgs = f"read_parquet('{Path(path) / 'messages.parquet'}')"
-        members = f"read_parquet('{Path(path) / 'members.parquet'}')"
+        msgs = read_parquet_sql(path, "messages")
+        members = read_parquet_sql(path, "members")
         con.execute(f"""
             COPY (
             WITH l AS (
@@ -242,6 +256,9 @@ CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     name, path = argv[0], argv[1]
+    if name not in CASES:
+        print(f"unknown case {name!r}; known cases: {', '.join(sorted(CASES))}", file=sys.stderr)
+        return 2
     seconds, out = CASES[name](path)
     print(json.dumps({"seconds": seconds, "rows": _rows(out)}))
     return 0

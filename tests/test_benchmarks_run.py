@@ -1,0 +1,119 @@
+"""The benchmark runner's command lines, case selection and refusals (no dataset is timed here)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from benchmarks import cases, run
+
+
+def test_unknown_case_names_are_refused_listing_the_known_ones(capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        run.main(["--sizes", "none", "--cases", "baseline_duckdb,churn,cli_nothing", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown case(s): churn, cli_nothing" in err
+    for known in ("cli_churn", "churn_risk", "baseline_duckdb", "cli_features_novalidate"):
+        assert known in err
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_every_case_of_the_runner_has_a_definition():
+    cli = {c for c in run.KNOWN if c.startswith("cli_")}
+    assert cli == {"cli_features", "cli_features_novalidate", *run.CLI_ANALYSES}
+    assert set(run.KNOWN) - cli <= set(cases.CASES)
+    assert "churn_risk" in run.KNOWN and "cli_churn" in run.KNOWN
+    assert set(run.MANY_GROUPS_CASES) <= set(run.KNOWN) and set(run.LARGE_CASES) <= set(run.KNOWN)
+
+
+def test_cli_churn_writes_its_csv_to_a_file_of_its_own_process(tmp_path):
+    cmd, out = run.command("cli_churn", tmp_path, pid=4242)
+    assert cmd == [run.GROUPSTATS, "churn", str(tmp_path), "--out", "/tmp/groupstats_bench_churn_4242.csv"]
+    assert str(out) == cmd[-1]
+    other, _ = run.command("cli_churn", tmp_path, pid=4243)
+    assert other[-1] != cmd[-1]
+    features, fout = run.command("cli_features_novalidate", tmp_path, pid=4242)
+    assert features == [run.GROUPSTATS, "features", str(tmp_path), "--out", str(fout), "--no-validate"]
+    abtest, none = run.command("cli_abtest", tmp_path, pid=4242)
+    assert abtest[:3] == [run.GROUPSTATS, "abtest", str(tmp_path)] and "--out" not in abtest and none is None
+    library, _ = run.command("churn_risk", tmp_path)
+    assert library[-3:] == ["benchmarks.cases", "churn_risk", str(tmp_path)]
+
+
+def _assignments(folder, experiments):
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"experiment_id": experiments, "group_id": [f"g{i}" for i in range(len(experiments))]}
+                 ).to_parquet(folder / "assignments.parquet")
+    return folder
+
+
+def test_analyses_are_refused_when_the_dataset_does_not_assign_their_experiment(tmp_path):
+    only_slots = _assignments(tmp_path / "a", ["slot_switchback", "slot_switchback"])
+    assert run.refusal("cli_abtest", only_slots, "many-groups", run.MANY_GROUPS_CASES) is None
+    why = run.refusal("cli_mix", only_slots, "many-groups", run.MANY_GROUPS_CASES)
+    assert why.startswith("refused:") and "'mix_policy'" in why and "slot_switchback" in why
+    none = tmp_path / "b"
+    none.mkdir()
+    assert "no assignments table" in run.refusal("cli_abtest", none, "10M", None)
+    # cases without an experiment do not need assignments
+    assert run.refusal("cli_segment", none, "many-groups", run.MANY_GROUPS_CASES) is None
+    assert run.refusal("cli_churn", none, "many-groups", run.MANY_GROUPS_CASES) is None
+
+
+def test_a_case_outside_a_shapes_list_is_refused_by_name():
+    why = run.refusal("cli_abtest", run.data.DATA_DIR, "100M (out of core)", run.LARGE_CASES)
+    assert why.startswith("refused: not run on the 100M (out of core) shape")
+    assert "scale_member_features" in why and "cli_abtest" not in why.split("(its cases:")[1]
+
+
+def test_a_refused_case_is_recorded_and_shown_not_skipped(tmp_path, monkeypatch):
+    folder = _assignments(tmp_path / "shape", ["slot_switchback"])
+    monkeypatch.setattr(run.data, "ensure_many_groups", lambda log=print: folder)
+    assert run.main(["--sizes", "none", "--many-groups", "--cases", "cli_mix,load", "--out", str(tmp_path / "r"),
+                     "--tag", "test"]) == 0
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    shape = results["sizes"]["many groups (2,150 x 60 days)"]
+    assert shape["cli_mix"]["status"].startswith("refused:") and "mix_policy" in shape["cli_mix"]["status"]
+    assert shape["load"]["status"].startswith("refused: not run on the many-groups shape")
+    table = (tmp_path / "r" / "results.md").read_text()
+    assert "refused:" in table and "mix_policy" in table
+    meta = results["meta"]
+    assert meta["tag"] == "test" and meta["code"]["src"].endswith("src") and len(meta["code"]["src_sha256"]) == 16
+
+
+def test_code_id_records_head_and_dirtiness_of_the_checkout_and_of_a_snapshot(tmp_path):
+    code = run.code_id()
+    assert len(code["git_head"]) == 40 and isinstance(code["dirty"], bool)
+    snap = tmp_path / "snap"
+    (snap / "src" / "pkg").mkdir(parents=True)
+    (snap / "src" / "pkg" / "a.py").write_text("x = 1\n")
+    (snap / "COMMIT").write_text("f" * 40 + "\n")
+    first = run.code_id(snap / "src")
+    assert first["git_head"] == "f" * 40 and first["dirty"] is False and first["snapshot"] is True
+    (snap / "src" / "pkg" / "a.py").write_text("x = 2\n")
+    assert run.code_id(snap / "src")["src_sha256"] != first["src_sha256"]
+
+
+def test_the_baseline_reads_a_month_partitioned_messages_folder(tmp_path):
+    (tmp_path / "messages" / "month=2026-01").mkdir(parents=True)
+    assert cases.read_parquet_sql(tmp_path, "messages") == (
+        f"read_parquet('{tmp_path / 'messages'}/**/*.parquet', hive_partitioning = false)")
+    assert cases.read_parquet_sql(tmp_path, "members") == f"read_parquet('{tmp_path / 'members'}.parquet')"
+
+
+def test_markdown_shows_ratios_peak_memory_load_and_the_code():
+    ok = {"status": "ok", "n": 1, "inner_s": 2.0, "wall_s": 2.0, "cpu_s": 4.0, "peak_rss_mb": 1000.0, "load1": 3.5}
+    ok = {**ok, **{f"{k}_{m}": ok[k] for k in ("inner_s", "wall_s", "cpu_s") for m in ("min", "max")}}
+    slow = {**ok, "wall_s": 6.0, "cpu_s": 10.0, "peak_rss_mb": 812.0, "load1": 7.25}
+    results = {"meta": {"date": "d", "machine": "m", "cores": 2, "python": "3", "load_before": 1.0, "tag": "t",
+                        "code": {"src": "/x/src", "src_sha256": "0" * 16, "git_head": "a" * 40, "dirty": True},
+                        "variants": {"head": {"src": "/s/src", "src_sha256": "1" * 16, "git_head": "b" * 40,
+                                              "dirty": False}}},
+               "sizes": {"10M": {"baseline_duckdb": ok, "cli_churn@head": slow}}}
+    text = run.markdown(results)
+    assert "git HEAD aaaaaaaaaa (dirty tree)" in text and "variant head: bbbbbbbbbb" in text
+    row = next(line for line in text.splitlines() if "groupstats churn" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[6:] == ["812", "3.00", "2.50", "", "7.2"]
