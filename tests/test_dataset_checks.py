@@ -133,3 +133,110 @@ def test_unparseable_timestamps_are_not_reported_again_as_empty(frames):
     empty = next(p for p in problems if "empty values" in p.message)
     assert unparsed.rows == [2] and empty.rows == [3] and empty.column == "sent_at"
     assert not any("references" in p.message or "senders" in p.message for p in problems)
+
+
+# ---- the id checks: exact whatever the hashes do ------------------------------------------------
+def _break_ids(tables):
+    """Duplicated message ids (one id on three rows, another on two) and references to messages no
+    message has: a quote and a post's message_id."""
+    m = tables["messages"].copy()
+    m.loc[[30, 31], "message_id"] = m.loc[29, "message_id"]
+    m.loc[101, "message_id"] = m.loc[100, "message_id"]
+    m.loc[[30, 31, 101], "reply_to"] = None
+    m.loc[7, "reply_to"] = "m_nowhere"
+    m.loc[m.index[-1], "reply_to"] = "m_gone"
+    posts = tables["posts"].copy()
+    first = posts.index[posts["message_id"].notna()][0]
+    posts.loc[first, "message_id"] = "m_unposted"
+    return {**tables, "messages": m, "posts": posts}
+
+
+@pytest.fixture(scope="module")
+def broken_ids(frames, tmp_path_factory):
+    tables = _break_ids(frames)
+    return tables, _write(tmp_path_factory.mktemp("ids"), tables)
+
+
+def _expected_id_problems(tables) -> dict:
+    """What the id checks must report, counted with pandas: {(file, column, message): (rows, values)}."""
+    m, posts = tables["messages"], tables["posts"]
+    dup = m["message_id"].duplicated(keep=False)
+    quoted = m["reply_to"].notna() & ~m["reply_to"].isin(m["message_id"])
+    named = posts["message_id"].notna() & ~posts["message_id"].isin(m["message_id"])
+    return {("messages", "message_id", "duplicate keys"): list(m.index[dup] + 1),
+            ("messages", "reply_to", "quotes a message_id that is not in messages"): list(m.index[quoted] + 1),
+            ("posts", "message_id", "references to messages not in messages"): list(posts.index[named] + 1)}
+
+
+def _id_problems(problems) -> dict:
+    out = {}
+    for p in problems:
+        key = (p.file.rsplit("/", 1)[-1].split(".")[0], p.column, p.message)
+        out[key] = p.rows if len(p.rows) == p.n_rows else p.n_rows
+    return out
+
+
+@pytest.mark.parametrize("how", ["hashes sorted in memory", "keys aggregated by the engine",
+                                 "every hash equal", "every hash equal, aggregated", "too many candidates"])
+def test_id_checks_are_exact_whatever_the_hashes(broken_ids, monkeypatch, how):
+    """Duplicates and references to missing messages are found exactly, with their rows, however
+    the candidates are found: with every id hashed to one value (every row a candidate, as under
+    hash collisions), by the engine's aggregation instead of sorting in memory, or with more
+    candidate hashes than are checked one by one (then every id is checked)."""
+    import ibis
+
+    from groupstats.tables import checks
+
+    tables, folder = broken_ids
+    if "aggregated" in how:
+        monkeypatch.setattr(checks, "HASHES_SORTED_IN_MEMORY", 0)
+    if "equal" in how:
+        monkeypatch.setattr(checks, "_id_key", lambda src, column: ibis.literal(42, type="int64"))
+    if how == "too many candidates":
+        monkeypatch.setattr(checks, "DUP_KEYS_CHECKED", 1)
+    found = _id_problems(_problems(lambda: scale.validate(folder)).problems)
+    expected = _expected_id_problems(tables)
+    assert {k: v for k, v in found.items() if k in expected} == expected
+    assert expected[("messages", "message_id", "duplicate keys")] == [30, 31, 32, 101, 102]
+    assert len(expected[("messages", "reply_to", "quotes a message_id that is not in messages")]) == 2
+
+
+def test_id_checks_same_problems_in_memory_and_with_colliding_hashes(broken_ids, monkeypatch):
+    """The in-memory path (frames registered in DuckDB) reports the same id problems, and a constant
+    hash changes nothing in the full problem list (values shown included)."""
+    import ibis
+
+    from groupstats.tables import checks
+
+    tables, folder = broken_ids
+    plain = sorted(map(_key, _problems(lambda: scale.validate(folder)).problems))
+    memory = sorted(map(_key, _problems(lambda: Dataset.from_frames(tz=TZ, **tables)).problems))
+    monkeypatch.setattr(checks, "_id_key", lambda src, column: ibis.literal(42, type="int64"))
+    colliding = sorted(map(_key, _problems(lambda: scale.validate(folder)).problems))
+    assert plain == colliding
+    assert [k for k in plain if k[1] == "duplicate keys"] == [k for k in memory if k[1] == "duplicate keys"]
+    assert any("m_unposted" in str(k) for k in plain) and any("m_gone" in str(k) for k in plain)
+
+
+def test_references_counted_per_key_equal_a_count_per_row(frames, tmp_path):
+    """On messages and events the reference rules are looked up once per distinct key and weighted
+    by its rows: the counts equal pandas' per-row counts (several keys, several rows each)."""
+    m = frames["messages"].copy()
+    m.loc[[4, 5, 200], "group_id"] = "grp_nowhere"          # one missing group on three rows...
+    m.loc[[6, 7], "member_id"] = "u_stranger"               # ...and an unknown sender on two rows of two groups
+    m.loc[8, "group_id"] = "grp_elsewhere"
+    ev = frames["events"].copy()
+    ev.loc[[2, 3, 9], "post_id"] = ["p_missing", "p_missing", "p_other"]
+    tables = {**frames, "messages": m, "events": ev}
+    problems = _problems(lambda: scale.validate(_write(tmp_path / "refs", tables))).problems
+    by = {(p.file.rsplit("/", 1)[-1], p.column, p.message): p for p in problems}
+    groups = set(frames["groups"]["group_id"])
+    pairs = set(zip(frames["members"]["group_id"], frames["members"]["member_id"]))
+    group_p = by[("messages.parquet", "group_id", "references to groups not in the groups table")]
+    assert group_p.n_rows == int((~m["group_id"].isin(groups)).sum()) == 4
+    assert group_p.rows == [5, 6, 9, 201]
+    sender_p = by[("messages.parquet", "member_id", "senders with no row in members for that group")]
+    expected = [i + 1 for i, pair in enumerate(zip(m["group_id"], m["member_id"])) if pair not in pairs]
+    assert sender_p.n_rows == len(expected) and sender_p.rows == expected[:len(sender_p.rows)]
+    post_p = by[("events.parquet", "post_id", "references to posts not in posts")]
+    assert post_p.n_rows == 3 and post_p.rows == [3, 4, 10]

@@ -12,10 +12,15 @@ frames are registered in DuckDB and scanned in place):
   no overlapping memberships or assignments.
 
 Each rule is one boolean expression per row of its table (:func:`rules`), counted
-in one aggregation per table; uniqueness of ``message_id`` and the references to
-messages are one aggregation over the message ids (instead of a distinct count and
-two anti joins). Messages, events and the message ids are each one query (the
-engine's memory stays bounded); the small tables share one.
+in one aggregation per table. On messages and events (millions of rows) the reference
+rules are evaluated once per distinct key instead of once per row: one pass groups the
+rows by the keys the references read (``group_id, member_id``; ``group_id, post_id``),
+counting the per-row rules on the way, and the references are looked up for the few
+thousand keys (:func:`_big_table_counts`). Uniqueness of ``message_id``: on DuckDB the
+64-bit hashes of the ids are sorted in memory and only hashes seen twice are checked again
+on the ids themselves (exact; :func:`_duplicate_candidates`); references to messages
+(``reply_to``, posts' ``message_id``) are one exact anti join on the ids, the engine
+building its hash table on the references (:func:`_dangling_references`).
 Only for rules that fail are details fetched: the first rows (numbered from 1, in
 file order, where the engine numbers the rows: a single Parquet file read by
 DuckDB, an in-memory table) and their offending values, e.g.
@@ -39,6 +44,9 @@ BIG_TABLES = ("messages", "events")
 ID_CHECK_MEMORY = "1GB"
 #: Hashes of message ids seen on several rows whose ids are checked one by one (beyond: all ids).
 DUP_KEYS_CHECKED = 10_000
+#: Up to this many messages, DuckDB's 64-bit hashes of their ids are sorted in memory (8 bytes a
+#: row, twice) to find duplicates; beyond, the engine aggregates them (and spills if it must).
+HASHES_SORTED_IN_MEMORY = 30_000_000
 ROW = "row"
 REFERENCE = "reference"
 #: Column holding the 0-based row number of a table's file (DuckDB's ``file_row_number``).
@@ -65,6 +73,9 @@ class Rule:
     kind: str = ROW
     #: a closed category: the message lists the unknown values found
     allowed: tuple[str, ...] | None = None
+    #: the only columns ``offending`` reads (a reference looked up by key): on a big table it is
+    #: evaluated once per distinct key, weighted by its rows (see :func:`_big_table_counts`)
+    by: tuple[str, ...] = ()
 
 
 def _canonical(col: str, spec) -> str:
@@ -98,9 +109,7 @@ def bases(src, names: list[str]) -> dict:
     for name in names:
         t = src.table(name)
         if name == "messages" and src.has("members"):
-            m = src.table("members")
-            keys = m.select("group_id", "member_id").distinct().mutate(_member=ibis.literal(1))
-            t = t.left_join(keys, ["group_id", "member_id"]).drop("group_id_right", "member_id_right")
+            t = _with_member_flag(src, t)
         overlap = _OVERLAPS.get(name)
         if overlap is not None and src.has(name):
             by, start, end, _ = overlap
@@ -109,6 +118,15 @@ def bases(src, names: list[str]) -> dict:
             t = t.mutate(_prev_end=t[end].lag().over(w), _k=ibis.row_number().over(w))
         out[name] = t
     return out
+
+
+def _with_member_flag(src, t):
+    """``t`` (with ``group_id`` and ``member_id``) and ``_member``: 1 where members has that pair."""
+    import ibis
+
+    m = src.table("members")
+    keys = m.select("group_id", "member_id").distinct().mutate(_member=ibis.literal(1))
+    return t.left_join(keys, ["group_id", "member_id"]).drop("group_id_right", "member_id_right")
 
 
 _OVERLAPS = {  # table: (key, start, end, message)
@@ -120,8 +138,9 @@ _OVERLAPS = {  # table: (key, start, end, message)
 
 
 def rules(src, names: list[str]) -> list[Rule]:
-    """Every per-row rule of the tables ``names`` of ``src`` (uniqueness and the references to
-    messages are aggregations over keys, see :func:`_key_counts`)."""
+    """Every per-row rule of the tables ``names`` of ``src`` (uniqueness of keys and the references
+    to messages are checked apart: :func:`_key_tables`, :func:`_duplicate_candidates`,
+    :func:`_dangling_references`)."""
     out: list[Rule] = []
     have_groups = src.has("groups")
     groups = src.table("groups").select("group_id") if have_groups else None
@@ -142,20 +161,20 @@ def rules(src, names: list[str]) -> list[Rule]:
         if have_groups and name in ("members", "messages", "posts", "events", "assignments"):
             out.append(Rule(name, "ref:group_id", "group_id", "references to groups not in the groups table",
                             lambda t, g=groups: t.group_id.notnull() & ~t.group_id.isin(g.group_id),
-                            ("group_id",), REFERENCE))
+                            ("group_id",), REFERENCE, by=("group_id",)))
         if name == "messages" and src.has("members"):
             out.append(Rule(name, "ref:member", "member_id", "senders with no row in members for that group",
-                            lambda t: t._member.isnull(), ("member_id",), REFERENCE))
+                            lambda t: t._member.isnull(), ("member_id",), REFERENCE, by=("group_id", "member_id")))
         if name == "events":
             if src.has("posts"):
                 posts = src.table("posts").select(_post_id="post_id")
                 out.append(Rule(name, "ref:post_id", "post_id", "references to posts not in posts",
                                 lambda t, p=posts: t.post_id.notnull() & ~t.post_id.isin(p._post_id),
-                                ("post_id",), REFERENCE))
+                                ("post_id",), REFERENCE, by=("post_id",)))
             else:
                 out.append(Rule(name, "ref:post_id", "post_id",
                                 "references to posts not in posts (there is no posts table)",
-                                lambda t: t.post_id.notnull(), ("post_id",), REFERENCE))
+                                lambda t: t.post_id.notnull(), ("post_id",), REFERENCE, by=("post_id",)))
         if name == "members":
             out.append(Rule(name, "order:left", "joined_at, left_at", "left_at before joined_at",
                             lambda t: t.left_us.notnull() & (t.left_us < t.joined_us),
@@ -184,34 +203,62 @@ def _key_tables(src, names: list[str]) -> dict:
     return out
 
 
-def _message_ids(src):
-    """One aggregation over message ids: own rows, quotes (reply_to) and posts' message_id per id.
+def _as_text(column):
+    return column if column.type().is_string() else column.cast("string")
 
-    Uniqueness of ``message_id`` and both references to messages in one hash aggregation, instead
-    of a distinct count and two anti joins over the 10M-row id column. Grouped by a 64-bit hash on
-    DuckDB (:func:`_id_key`): a duplicate is confirmed on the ids themselves
-    (:func:`_duplicate_ids`); a quote or post whose id's hash is no message's is certainly dangling,
-    and a dangling one is missed only if its hash equals another message's (odds ~1e-12 per
-    dangling reference among 10M messages).
-    """
+
+def _dangling_references(src, names: list[str]) -> dict:
+    """Rows quoting a message id no message has (``messages__reply``) and posts naming one
+    (``posts__msgref``): one exact anti join of the references on the ids (the engine builds its
+    hash table on the references, a fraction of the messages, and streams the ids past it)."""
     import ibis
 
     raw = src.raw["messages"]
-    as_text = (lambda c: c if c.type().is_string() else c.cast("string"))
-    kind = (lambda k: ibis.literal(k, type="int8"))  # 0 a message's own id, 1 a quote, 2 a post's message
-    parts = [raw.select(_id=as_text(raw.message_id), _kind=kind(0))]
+    kind = (lambda k: ibis.literal(k, type="int8"))  # 1 a quote, 2 a post's message
+    parts = []
     if "reply_to" in raw.columns:
         quoting = raw.filter(raw.reply_to.notnull())
-        parts.append(quoting.select(_id=as_text(quoting.reply_to), _kind=kind(1)))
-    if src.has("posts") and "message_id" in src.raw["posts"].columns:
+        parts.append(quoting.select(_id=_as_text(quoting.reply_to), _kind=kind(1)))
+    if "posts" in names and "message_id" in src.raw["posts"].columns:
         p = src.raw["posts"]
         p = p.filter(p.message_id.notnull())
-        parts.append(p.select(_id=as_text(p.message_id), _kind=kind(2)))
-    ids = ibis.union(*parts, distinct=False)
-    ids = ids.mutate(_key=_id_key(src, ids._id))
-    return ids.group_by("_key").aggregate(own=ids._kind.count(where=ids._kind == 0),
-                                          reply=ids._kind.count(where=ids._kind == 1),
-                                          post=ids._kind.count(where=ids._kind == 2))
+        parts.append(p.select(_id=_as_text(p.message_id), _kind=kind(2)))
+    if not parts:
+        return {}
+    refs = ibis.union(*parts, distinct=False)
+    known = raw.select(_known=_as_text(raw.message_id))
+    dangling = refs.anti_join(known, refs._id == known._known)
+    row = src.execute(dangling.aggregate(messages__reply=dangling._kind.count(where=dangling._kind == 1),
+                                         posts__msgref=dangling._kind.count(where=dangling._kind == 2)))
+    return row.iloc[0].to_dict()
+
+
+def _duplicate_candidates(src, n_messages: int) -> list | None:
+    """Keys (:func:`_id_key`) of message ids seen on more than one row; None if there are too many to
+    list (every id is then checked).
+
+    On DuckDB, up to :data:`HASHES_SORTED_IN_MEMORY` messages, the 64-bit hashes are fetched and
+    sorted in memory (equal neighbours are the candidates), which costs a fraction of a hash table
+    of ~10M keys in the engine; otherwise the engine groups the keys.
+    """
+    import numpy as np
+
+    raw = src.raw["messages"]
+    keys = raw.select(_key=_id_key(src, _as_text(raw.message_id)))
+    if src.engine.kind == "duckdb" and n_messages <= HASHES_SORTED_IN_MEMORY:
+        column = src.engine.con.to_pyarrow(keys).column("_key")
+        hashes = column.to_numpy()
+        del column
+        if not hashes.flags.writeable:
+            hashes = hashes.copy()
+        hashes.sort()
+        found = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        return None if len(found) >= DUP_KEYS_CHECKED else [int(k) for k in found]
+    counted = keys.group_by("_key").aggregate(_n=keys.count())
+    query = counted.filter(counted._n > 1).select("_key").limit(DUP_KEYS_CHECKED)
+    with _memory_at_least(src, ID_CHECK_MEMORY):
+        found = src.execute(query)["_key"].tolist()
+    return None if len(found) >= DUP_KEYS_CHECKED else found
 
 
 @contextmanager
@@ -248,18 +295,20 @@ def _bytes(text: str) -> float:
 
 
 def _id_key(src, column):
-    """The key ids are grouped by: on DuckDB a 64-bit hash of the id (a hash table of ~10M string
-    ids came close to the 512 MB memory limit and failed at times; one of 64-bit keys does not);
-    the id itself elsewhere (Spark's hash has 32 bits)."""
+    """The key duplicate ids are looked for by: on DuckDB a 64-bit hash of the id (sorted in memory,
+    or, beyond that, a hash table of 64-bit keys: one of ~10M string ids came close to the 512 MB
+    memory limit and failed at times); the id itself elsewhere (Spark's hash has 32 bits). Equal
+    keys are only candidates: :func:`_duplicate_ids` compares the ids themselves."""
     return column.hash() if src.engine.kind == "duckdb" else column
 
 
-def _duplicate_ids(src, ids) -> tuple[int, list]:
-    """(rows whose message_id is on several rows, a few such ids), exactly: the keys seen more than
-    once are hashes, so the ids behind them are counted again as text."""
-    found = src.execute(ids.filter(ids.own > 1).select("_key").limit(DUP_KEYS_CHECKED))["_key"].tolist()
+def _duplicate_ids(src, found: list | None) -> tuple[int, list]:
+    """(rows whose message_id is on several rows, a few such ids), exactly: the ids whose keys are
+    ``found`` (hashes seen more than once; None: every id) are counted again as text."""
     m = src.table("messages")
-    if len(found) < DUP_KEYS_CHECKED:
+    if found is not None:
+        if not found:
+            return 0, []
         m = m.filter(_id_key(src, m.message_id).isin(found))
     dups = m.group_by("message_id").aggregate(_n=m.count())
     dups = dups.filter(dups._n > 1)
@@ -267,6 +316,31 @@ def _duplicate_ids(src, ids) -> tuple[int, list]:
     if not n["ids"]:
         return 0, []
     return int(n["total"]), src.execute(dups.select("message_id").limit(ROWS_NAMED))["message_id"].tolist()
+
+
+def _big_table_counts(src, name: str, table_rules: list):
+    """One-row aggregation: rows of table ``name`` and, per rule ``(i, rule)``, its offending rows.
+
+    The reference rules (``rule.by``) are evaluated once per distinct key: the rows are grouped by
+    the keys they read, counting the per-row rules on the way, and each key's reference is looked
+    up once, weighted by its rows (the same counts as a lookup per row, for a few thousand lookups
+    instead of millions).
+    """
+    t = src.table(name)
+    per_row = {f"rule_{i}": _n_offending(rule.offending(t)) for i, rule in table_rules if not rule.by}
+    keyed = [(i, rule) for i, rule in table_rules if rule.by]
+    if not keyed:
+        return t.aggregate(**{f"{name}__n": t.count()}, **per_row)
+    by = list(dict.fromkeys(c for _, rule in keyed for c in rule.by))
+    g = t.group_by(by).aggregate(_n=t.count(), **per_row)
+    if name == "messages" and any("member_id" in rule.by for _, rule in keyed):
+        g = _with_member_flag(src, g)
+    return g.aggregate(**{f"{name}__n": g._n.sum()}, **{k: g[k].sum() for k in per_row},
+                       **{f"rule_{i}": g._n.sum(where=rule.offending(g).fill_null(False)) for i, rule in keyed})
+
+
+def _n_offending(flag):
+    return flag.fill_null(False).cast("int64").sum()
 
 
 # ------------------------------------------------------------------------------------------
@@ -290,12 +364,13 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     all_rules = rules(src, names)
     big, small = [], []  # one-row aggregations; the big tables' each run alone (bounded memory)
     for name in names:
+        table_rules = [(i, rule) for i, rule in enumerate(all_rules) if rule.table == name]
+        if name in BIG_TABLES:
+            big.append(_big_table_counts(src, name, table_rules))
+            continue
         t = base[name]
-        aggs = {f"{name}__n": t.count()}
-        for i, rule in enumerate(all_rules):
-            if rule.table == name:
-                aggs[f"rule_{i}"] = rule.offending(t).fill_null(False).cast("int64").sum()
-        (big if name in BIG_TABLES else small).append(t.aggregate(**aggs))
+        small.append(t.aggregate(**{f"{name}__n": t.count()},
+                                 **{f"rule_{i}": _n_offending(rule.offending(t)) for i, rule in table_rules}))
     keyed = _key_tables(src, names)
     for name, (_, dups) in keyed.items():
         small.append(dups.aggregate(**{f"{name}__dup": dups._n.sum()}))
@@ -305,14 +380,10 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     with_ids = "messages" in names
     dup_ids: list = []
     if with_ids:
-        ids = _message_ids(src)
-        with _memory_at_least(src, ID_CHECK_MEMORY):
-            part = src.execute(ids.aggregate(messages__dup=ids.own.sum(where=ids.own > 1),
-                                             messages__reply=ids.reply.sum(where=ids.own == 0),
-                                             posts__msgref=ids.post.sum(where=ids.own == 0))).iloc[0].to_dict()
-        counts.update(part)
-        if part["messages__dup"] and part["messages__dup"] == part["messages__dup"]:
-            counts["messages__dup"], dup_ids = _duplicate_ids(src, ids)
+        n_messages = counts.get("messages__n")
+        n_messages = 0 if n_messages is None or n_messages != n_messages else int(n_messages)
+        counts["messages__dup"], dup_ids = _duplicate_ids(src, _duplicate_candidates(src, n_messages))
+        counts.update(_dangling_references(src, names))
 
     def n_of(key) -> int:
         v = counts.get(key)
