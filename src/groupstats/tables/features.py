@@ -46,13 +46,8 @@ import pandas as pd
 from groupstats.data.dataset import Dataset
 from groupstats.checks import check_scalar
 from groupstats.errors import InsufficientDataError, ParameterError
-from groupstats.tables.derived import EVENING_HOURS, event_types
+from groupstats.tables.feature_counts import KEY_COLUMNS, MIX_TYPES, NIGHT_HOURS, member_feature_counts  # noqa: F401
 
-KEY_COLUMNS = ("group_id", "member_id")
-#: Message types with their own share column; the rest go to ``share_other``.
-MIX_TYPES = ("text", "image", "sticker", "voice", "link")
-#: Night hours (local clock) for ``share_night``.
-NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
 _US_PER_DAY = 86_400_000_000
 
 
@@ -115,113 +110,6 @@ def _cut_source(ds, cutoff):
         raise InsufficientDataError("The dataset has no messages, so there is no default cutoff; "
                                     "pass cutoff=... (a date).")
     return src.cut(last)
-
-
-def present_members_expr(src):
-    """Expression: membership rows (group_id, member_id, joined_us, left_us) of non-operator members
-    present at the cut (a membership with no ``left_at``)."""
-    mem = src.non_operator_members().anti_join(src.operators(), list(KEY_COLUMNS))
-    keys = mem.filter(mem.left_us.isnull()).select(*KEY_COLUMNS).distinct()
-    return mem.semi_join(keys, list(KEY_COLUMNS)).select(*KEY_COLUMNS, "joined_us", "left_us")
-
-
-def member_feature_counts(src, cut_us: int, cut_day: int, windows: tuple[int, ...], recent_w: int,
-                          long_w: int, types_present: set):
-    """Expression: per present member, the counts every feature is made from.
-
-    One row per (group_id, member_id) present at the cut with first_join_us, and (NULL where the
-    member has none): n, last_us, replies, mentions, t_<type>, evening, night, weekend, m<W>
-    (messages in the last W local days), a<W> (active days), posts_present, post_replies, reads,
-    clicks, sign_in.
-    """
-    import ibis
-
-    rows = present_members_expr(src)
-    keys = rows.group_by(list(KEY_COLUMNS)).aggregate(first_join_us=rows.joined_us.min())
-    msgs = src.with_local(src.member_messages(include_operators=True), "sent_us")
-    msgs = msgs.mutate(age=cut_day - msgs.day)
-    has_posts = src.has("posts")
-    if has_posts:
-        # quote-replies to posts flagged in the one pass over the messages (a semi join on a second
-        # reference to the messages would make the engine materialise all of them)
-        posts = src.table("posts")
-        post_msgs = posts.filter(posts.message_id.notnull()).select(_post_msg=posts.message_id).distinct()
-        msgs = msgs.left_join(post_msgs, msgs.reply_to == post_msgs._post_msg)
-    day = msgs.group_by([*KEY_COLUMNS, "age"]).aggregate(
-        n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
-        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
-        **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
-        evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
-        night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
-        weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
-        **({"post_replies": msgs._post_msg.count()} if has_posts else {}))
-    per = day.group_by(list(KEY_COLUMNS)).aggregate(
-        n=day.n.sum(), last_us=day.last_us.max(), replies=day.replies.sum(), mentions=day.mentions.sum(),
-        **{f"t_{t}": day[f"t_{t}"].sum() for t in MIX_TYPES},
-        evening=day.evening.sum(), night=day.night.sum(), weekend=day.weekend.sum(),
-        **{f"m{w}": day.n.sum(where=day.age < w) for w in sorted({*windows, recent_w, long_w})},
-        **{f"a{w}": day.n.count(where=(day.age < w) & (day.n > 0)) for w in windows},
-        **({"post_replies": day.post_replies.sum()} if has_posts else {}))
-    out = keys.left_join(per, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
-    if has_posts:
-        out = out.left_join(posts_present_expr(rows, posts, cut_us), list(KEY_COLUMNS)).drop(
-            "group_id_right", "member_id_right")
-    with_reads = has_posts and bool(types_present & {"read", "click"})
-    if with_reads or "sign_in" in types_present:
-        # one pass over the events: per (member, post read or clicked, or local sign-in day) one row
-        # with flags (a group-by on three keys; cheaper than a distinct on four)
-        ev = src.table("events")
-        wanted = ibis.literal(False)
-        if with_reads:
-            post_ids = posts.select(_post_id=posts.post_id)
-            wanted = ev.event_type.isin(("read", "click")) & ev.post_id.isin(post_ids._post_id)
-        if "sign_in" in types_present:
-            ev = src.with_local(ev, "occurred_us")
-            wanted = wanted | ((ev.event_type == "sign_in") & (cut_day - ev.day < windows[-1]))
-            is_day = ev.event_type == "sign_in"
-            token = ibis.ifelse(is_day, ev.day.cast("string"), ev.post_id)
-        else:
-            is_day, token = ibis.literal(False), ev.post_id
-        ev = ev.filter(wanted)
-        ev = ev.group_by([*KEY_COLUMNS, is_day.name("_is_day"), token.name("_token")]).aggregate(
-            _read=(ev.event_type == "read").any(), _click=(ev.event_type == "click").any())
-        agg = {}
-        if with_reads:
-            agg.update(reads=ev._token.count(where=~ev._is_day & ev._read),
-                       clicks=ev._token.count(where=~ev._is_day & ev._click))
-        if "sign_in" in types_present:
-            agg["sign_in"] = ev._token.count(where=ev._is_day)
-        ev = ev.group_by(list(KEY_COLUMNS)).aggregate(**agg)
-        out = out.left_join(ev, list(KEY_COLUMNS)).drop("group_id_right", "member_id_right")
-    return out
-
-
-def posts_present_expr(memberships, posts, cut_us: int):
-    """Expression: per (group_id, member_id), the posts of its group made during its memberships
-    (``joined_us <= posted_us <= left_us``, or the cut while it lasts).
-
-    A running count of posts per group, read at each membership's start (posts before it) and end
-    (posts up to it): one window over posts and membership bounds instead of a join of every
-    membership with every post of its group (22M pairs with 2,150 groups).
-    """
-    import ibis
-
-    null_id, null_us = ibis.null("string"), ibis.null("int64")
-    marks = ibis.union(
-        posts.select(group_id=posts.group_id, member_id=null_id, _t=posts.posted_us, _order=ibis.literal(1),
-                     _post=ibis.literal(1), _sign=ibis.literal(0)),
-        memberships.select(group_id=memberships.group_id, member_id=memberships.member_id,
-                           _t=memberships.joined_us, _order=ibis.literal(0), _post=ibis.literal(0),
-                           _sign=ibis.literal(-1)),
-        memberships.select(group_id=memberships.group_id, member_id=memberships.member_id,
-                           _t=ibis.coalesce(memberships.left_us, cut_us), _order=ibis.literal(2),
-                           _post=ibis.literal(0), _sign=ibis.literal(1)),
-        distinct=False)
-    # posts at a membership's start count (start before them), posts at its end count (end after them)
-    w = ibis.window(group_by=marks.group_id, order_by=[marks._t, marks._order], preceding=None, following=0)
-    marks = marks.mutate(_before=marks._post.sum().over(w))
-    bounds = marks.filter(marks._sign != 0)
-    return bounds.group_by(list(KEY_COLUMNS)).aggregate(posts_present=(bounds._before * bounds._sign).sum())
 
 
 def member_features(ds, cutoff=None, windows: Sequence[int] = (7, 30, 90),
@@ -295,28 +183,93 @@ def member_features(ds, cutoff=None, windows: Sequence[int] = (7, 30, 90),
     """
     windows = _check_windows(windows)
     check_scalar(normalise_within_group, "normalise_within_group", typ=bool)
-    wmax = windows[-1]
-    recent_w, long_w = _trend_windows(windows)
     src = _cut_source(ds, cutoff)
-    cut_us = src.cut_us
-    cut = src.to_timestamp(cut_us)
+    return _features_at_cuts(src, [src.cut_us], windows, normalise_within_group)[0]
+
+
+def member_features_at(ds, cutoffs: Sequence, windows: Sequence[int] = (7, 30, 90),
+                       normalise_within_group: bool = False) -> list[pd.DataFrame]:
+    """:func:`member_features` at each of ``cutoffs``, all computed in one pass over the data.
+
+    Returns
+    -------
+    list of DataFrames, one per cutoff in the order given, each equal to
+    ``member_features(ds, cutoff, windows, normalise_within_group)`` (same rows, values and
+    ``attrs``).
+
+    Raises
+    ------
+    InsufficientDataError
+        No non-operator member is present at one of the cutoffs.
+    """
+    windows = _check_windows(windows)
+    check_scalar(normalise_within_group, "normalise_within_group", typ=bool)
+    from groupstats.engine import source_of
+
+    src = source_of(ds)
+    return _features_at_cuts(src, [_cutoff_us(src, c) for c in cutoffs], windows, normalise_within_group)
+
+
+def _cutoff_us(src, cutoff) -> int:
+    """A cutoff in microseconds, no later than the source's own cutoff (as :meth:`Source.cut` does)."""
+    us = src.timestamp_us(cutoff)
+    return us if src.cut_us is None else min(us, src.cut_us)
+
+
+def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normalise_within_group: bool,
+                      skip_empty: bool = False) -> list:
+    """The features at each cutoff of ``cuts_us`` (UTC microseconds, any order), from one execution of
+    :func:`member_feature_counts`; None for a cutoff with no member present when ``skip_empty``."""
+    recent_w, long_w = _trend_windows(windows)
+    order = sorted(set(int(c) for c in cuts_us))
+    top = src.cut(order[-1])
+    first_us = top.message_range_us()[0]
+    # event types and posts known at each cutoff (they decide which features are NaN)
+    type_first: dict = {}
+    if top.has("events"):
+        ev = top.table("events")
+        found = top.execute(ev.group_by("event_type").aggregate(_first=ev.occurred_us.min()))
+        type_first = {str(t): int(f) for t, f in zip(found["event_type"], found["_first"]) if not pd.isna(t)}
+    has_posts = top.has("posts")
+    n_posts = [0] * len(order)
+    if has_posts:
+        posts = top.table("posts")
+        found = top.execute(posts.aggregate(**{f"p{k}": posts.posted_us.count(where=posts.posted_us <= c)
+                                               for k, c in enumerate(order)}))
+        n_posts = [int(found[f"p{k}"].iloc[0]) for k in range(len(order))]
+    counts = top.execute(member_feature_counts(top, order, windows, recent_w, long_w, set(type_first)))
+    counts = counts.sort_values(list(KEY_COLUMNS), kind="stable")
+    cut_ids = counts["cut_id"].to_numpy()
+    out = []
+    for c in cuts_us:
+        k = order.index(int(c))
+        part = counts.loc[cut_ids == k].reset_index(drop=True)
+        first = first_us if first_us is not None and first_us <= c else None
+        cut = src.to_timestamp(c)
+        if part.empty:
+            if skip_empty:
+                out.append(None)
+                continue
+            first_ts = None if first is None else src.to_timestamp(first)
+            raise InsufficientDataError(
+                f"No (non-operator) member is present at the cutoff {cut}"
+                + (f"; the data start at {first_ts:%Y-%m-%d %H:%M}" if first_ts is not None else "")
+                + ". Choose a later cutoff.")
+        types_present = {t for t, f in type_first.items() if f <= c}
+        out.append(_features_from_counts(part, src.tz, int(c), cut, first, types_present, has_posts, n_posts[k],
+                                         windows, (recent_w, long_w), normalise_within_group))
+    return out
+
+
+def _features_from_counts(counts: pd.DataFrame, tz: str, cut_us: int, cut, first_us, types_present: set,
+                          has_posts: bool, n_posts: int, windows: tuple[int, ...], trend_windows: tuple[int, int],
+                          normalise_within_group: bool) -> pd.DataFrame:
+    """The features at one cutoff from its rows of :func:`member_feature_counts` (sorted by keys)."""
+    wmax = windows[-1]
+    recent_w, long_w = trend_windows
     cut_date = pd.Timestamp(cut.tz_localize(None)).normalize()
-    cut_day = int(np.datetime64(cut_date, "D").astype("int64"))
-    types_present = set(event_types(src))
-    has_posts = src.has("posts")
-    n_posts = int(src.execute(src.table("posts").count())) if has_posts else 0
-    counts = src.execute(member_feature_counts(src, cut_us, cut_day, windows, recent_w, long_w, types_present))
-    if counts.empty:
-        first = src.message_range_us()[0]
-        first_ts = None if first is None else src.to_timestamp(first)
-        raise InsufficientDataError(
-            f"No (non-operator) member is present at the cutoff {cut}"
-            + (f"; the data start at {first_ts:%Y-%m-%d %H:%M}" if first_ts is not None else "")
-            + ". Choose a later cutoff.")
-    counts = counts.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
     n = len(counts)
-    first_us = src.message_range_us()[0]
-    first_data = cut if first_us is None else src.to_timestamp(first_us)
+    first_data = cut if first_us is None else pd.Timestamp(int(first_us), unit="us", tz="UTC").tz_convert(tz)
     first_data_date = pd.Timestamp(first_data.tz_localize(None)).normalize()
     missing: list[str] = []
 
@@ -328,7 +281,7 @@ def member_features(ds, cutoff=None, windows: Sequence[int] = (7, 30, 90),
     out = pd.DataFrame({c: counts[c].astype("str") for c in KEY_COLUMNS})
     # ---- tenure and observable days --------------------------------------------------
     join_ts = pd.Series(pd.to_datetime(counts["first_join_us"].to_numpy(dtype="int64"), unit="us", utc=True)
-                        ).dt.tz_convert(src.tz)
+                        ).dt.tz_convert(tz)
     out["tenure_days"] = ((cut - join_ts) / pd.Timedelta(days=1)).to_numpy(dtype=float)
     join_date = join_ts.dt.tz_localize(None).dt.normalize().to_numpy()
     start_date = np.maximum(join_date, np.datetime64(first_data_date))
@@ -447,15 +400,22 @@ def member_features_panel(ds: Dataset, cutoffs: Sequence, windows: Sequence[int]
     feature columns; one row per (cutoff, group_id, member_id) present at that cutoff.
     Cutoffs with no member present are skipped (listed in ``attrs["skipped"]``).
     """
+    windows = _check_windows(windows)
+    check_scalar(normalise_within_group, "normalise_within_group", typ=bool)
+    from groupstats.engine import source_of
+
+    src = source_of(ds)
+    cutoffs = list(cutoffs)
     frames, skipped = [], []
-    for c in cutoffs:
-        try:
-            f = member_features(ds, c, windows=windows, normalise_within_group=normalise_within_group)
-        except InsufficientDataError:
-            skipped.append(c)
-            continue
-        f.insert(0, "cutoff", f.attrs["cutoff"])
-        frames.append(f)
+    if cutoffs:
+        found = _features_at_cuts(src, [_cutoff_us(src, c) for c in cutoffs], windows, normalise_within_group,
+                                  skip_empty=True)
+        for c, f in zip(cutoffs, found):
+            if f is None:
+                skipped.append(c)
+                continue
+            f.insert(0, "cutoff", f.attrs["cutoff"])
+            frames.append(f)
     if not frames:
         raise InsufficientDataError("No member is present at any of the cutoffs; choose later cutoffs.")
     out = pd.concat(frames, ignore_index=True)

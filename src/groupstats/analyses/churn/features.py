@@ -178,11 +178,11 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict) -> li
     plus the churn-only columns, the latter for every cutoff in one engine pass."""
     from groupstats.tables.churn_features import churn_activity_counts
     from groupstats.tables.derived import event_types
-    from groupstats.tables.features import member_features
+    from groupstats.tables.features import member_features_at
 
     src = data.src
     start = data_start_day(data)
-    bases = [member_features(src, cutoff=c, windows=wins["member"]).reset_index(drop=True) for c in cuts]
+    bases = [f.reset_index(drop=True) for f in member_features_at(src, cuts, windows=wins["member"])]
     with_reads = "read" in event_types(src)
     counts = churn_activity_counts(src, activity, [_day_number(c) for c in cuts], wins["churn"], wins["trend"],
                                    with_reads)

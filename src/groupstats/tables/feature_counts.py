@@ -1,0 +1,298 @@
+"""The counts behind :func:`groupstats.tables.features.member_features`, at one cutoff or many, in one engine pass.
+
+:func:`member_feature_counts` is the one definition of what :mod:`groupstats.tables.features`
+turns into features: per cutoff and present member, messages, their kinds and times, windowed
+messages and active days, posts present, replies to posts, posts read and clicked, sign-in days.
+It is an engine-neutral Ibis expression (DuckDB by default, Spark too).
+
+Several cutoffs, one pass
+-------------------------
+Churn models need the features at a dozen cutoffs. Rather than one pass over the messages and
+events per cutoff, each message is counted once per (member, local day, *segment*): the segment
+of a time is how many of the (ascending) cutoffs come before it, so a message is known at cutoff
+``k`` exactly when its segment is at most ``k`` (:func:`segment`). Only days that hold a cutoff can
+be split in two segments (e.g. a message at exactly midnight, for a cutoff at that midnight).
+Then, all on tables of a few rows per member:
+
+- history up to each cutoff: the per-member sums per segment, joined with the cutoffs at or after
+  that segment;
+- windows (messages and active days in the last W local days): whole days before the cutoff's date
+  joined with a small table of the (cutoff, day) pairs in each cutoff's longest window, plus the
+  messages of the cutoff's own date known at it;
+- events: per (member, post) the time the post was first read / clicked (and known to exist), per
+  (member, day) the first sign-in, each reduced to its segment.
+
+With one cutoff there are no segments and the expression is a plain aggregation of the data up to
+it, as fast as before.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from groupstats.data.schema import OPERATOR_ROLES
+from groupstats.tables.derived import EVENING_HOURS
+
+KEY_COLUMNS = ("group_id", "member_id")
+#: Message types with their own count column; the rest are "other".
+MIX_TYPES = ("text", "image", "sticker", "voice", "link")
+#: Night hours (local clock).
+NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
+#: Per-member message sums (``last_us`` is a max).
+MESSAGE_SUMS = ("n", "replies", "mentions", *[f"t_{t}" for t in MIX_TYPES], "evening", "night", "weekend")
+
+
+def local_day(src, us: int) -> int:
+    """Local day number (days since 1970-01-01 in the dataset's timezone) of UTC microseconds ``us``."""
+    local = pd.Timestamp(src.to_timestamp(us).tz_localize(None)).normalize()
+    return int(np.datetime64(local, "D").astype("int64"))
+
+
+def segment(us, cuts_us: list[int]):
+    """Expression: how many of the ascending cutoffs ``cuts_us`` come before the time ``us`` (NULL stays
+    NULL): ``us`` is known at cutoff k exactly when its segment is <= k."""
+    import ibis
+
+    seg = ibis.cases(*((us <= c, k) for k, c in enumerate(cuts_us[:-1])), else_=len(cuts_us) - 1)
+    return ibis.ifelse(us.isnull(), ibis.null("int64"), seg.cast("int64"))
+
+
+def present_memberships_expr(src, cuts):
+    """Expression: per cutoff (``cuts``: cut_id, cut_us), the membership rows (cut_id, group_id,
+    member_id, joined_us, cut_us, left_us) of the non-operator members present at it.
+
+    As on the dataset cut there: rows joined by the cutoff, ``left_us`` NULL if later, operators
+    (owner/admin in any membership row of the group by then) excluded, and only members with a
+    membership that had not ended.
+    """
+    import ibis
+
+    members = src.table("members")
+    keys = ["cut_id", *KEY_COLUMNS]
+    ops = members.filter(members.role.isin(OPERATOR_ROLES))
+    ops = ops.join(cuts, ops.joined_us <= cuts.cut_us).select(*keys).distinct()
+    mem = src.non_operator_members()
+    mem = mem.join(cuts, mem.joined_us <= cuts.cut_us)
+    mem = mem.select(*keys, "joined_us", "cut_us",
+                     left_us=ibis.ifelse(mem.left_us > mem.cut_us, ibis.null("int64"), mem.left_us))
+    mem = mem.anti_join(ops, keys)
+    still = mem.filter(mem.left_us.isnull()).select(*keys).distinct()
+    return mem.semi_join(still, keys)
+
+
+def posts_present_expr(memberships, posts):
+    """Expression: per (cut_id, group_id, member_id), the posts of its group made during its
+    memberships present at that cutoff (``joined_us <= posted_us <= left_us``, or the cutoff
+    while it lasts; ``memberships`` as from :func:`present_memberships_expr`).
+
+    A running count of posts per group, read at each membership's start (posts before it) and end
+    (posts up to it): one window over posts and membership bounds instead of a join of every
+    membership with every post of its group (22M pairs with 2,150 groups). The bounds of every
+    cutoff share the one running count (they add no posts).
+    """
+    import ibis
+
+    null_id, null_us = ibis.null("string"), ibis.null("int64")
+    marks = ibis.union(
+        posts.select(cut_id=null_us, group_id=posts.group_id, member_id=null_id, _t=posts.posted_us,
+                     _order=ibis.literal(1), _post=ibis.literal(1), _sign=ibis.literal(0)),
+        memberships.select(cut_id=memberships.cut_id, group_id=memberships.group_id,
+                           member_id=memberships.member_id, _t=memberships.joined_us, _order=ibis.literal(0),
+                           _post=ibis.literal(0), _sign=ibis.literal(-1)),
+        memberships.select(cut_id=memberships.cut_id, group_id=memberships.group_id,
+                           member_id=memberships.member_id,
+                           _t=ibis.coalesce(memberships.left_us, memberships.cut_us), _order=ibis.literal(2),
+                           _post=ibis.literal(0), _sign=ibis.literal(1)),
+        distinct=False)
+    # posts at a membership's start count (start before them), posts at its end count (end after them)
+    w = ibis.window(group_by=marks.group_id, order_by=[marks._t, marks._order], preceding=None, following=0)
+    marks = marks.mutate(_before=marks._post.sum().over(w))
+    bounds = marks.filter(marks._sign != 0)
+    return bounds.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
+        posts_present=(bounds._before * bounds._sign).sum())
+
+
+def _window_days(cuts_us, cut_days, span: int, before_cut_day: bool):
+    """A small table (cut_id, day, cut_day): each cutoff's local days in its ``span``-day window (the
+    cutoff's own date excluded when ``before_cut_day``)."""
+    from groupstats.tables.churn_features import cutoff_table
+
+    last = 0 if before_cut_day else 1
+    pairs = [(k, d, cd) for k, cd in enumerate(cut_days) for d in range(cd - span + 1, cd + last)]
+    return cutoff_table({"cut_id_": [p[0] for p in pairs], "day": [p[1] for p in pairs],
+                         "cut_day": [p[2] for p in pairs]}).drop("cut_id").rename(cut_id="cut_id_")
+
+
+def _window_counts(rows, windows_m, windows_a):
+    """Aggregates over (member, day) rows with ``n`` and ``cut_day``: ``m<W>`` messages and ``a<W>`` active
+    days in the last W days up to the cutoff's date."""
+    return {**{f"m{w}": rows.n.sum(where=rows.day > rows.cut_day - w) for w in windows_m},
+            **{f"a{w}": rows.n.count(where=(rows.day > rows.cut_day - w) & (rows.n > 0)) for w in windows_a}}
+
+
+def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
+    """Expression: per (cut_id, group_id, member_id) with messages up to the cutoff, the message counts."""
+    import ibis
+
+    multi = len(cuts_us) > 1
+    msgs = src.with_local(src.member_messages(include_operators=True), "sent_us")
+    has_posts = src.has("posts")
+    if has_posts:
+        # quote-replies to posts flagged in the one pass over the messages (a semi join on a second
+        # reference to the messages would make the engine materialise all of them)
+        posts = src.table("posts")
+        post_msgs = posts.filter(posts.message_id.notnull())
+        post_msgs = post_msgs.group_by(_post_msg=post_msgs.message_id).aggregate(
+            _post_us=post_msgs.posted_us.min())
+        msgs = msgs.left_join(post_msgs, msgs.reply_to == post_msgs._post_msg)
+    keys = [*KEY_COLUMNS, "day"]
+    if multi:
+        seg = segment(msgs.sent_us, cuts_us)
+        # a reply to a post is known once the post is known too: later than the reply only in odd data
+        post_seg = segment(msgs._post_us, cuts_us) if has_posts else ibis.null("int64")
+        msgs = msgs.mutate(seg=seg, late=ibis.ifelse(post_seg > seg, post_seg, ibis.null("int64")))
+        keys += ["seg", "late"]
+    day = msgs.group_by(keys).aggregate(
+        n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
+        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
+        **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
+        evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
+        night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
+        weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
+        **({"post_replies": msgs._post_msg.count()} if has_posts else {}))
+    sums = [*MESSAGE_SUMS, *(["post_replies"] if has_posts else [])]
+    if not multi:  # one aggregation per member: the history and the windows of the one cutoff
+        rows = day.mutate(cut_day=ibis.literal(cut_days[0], type="int64"))
+        return rows.group_by(list(KEY_COLUMNS)).aggregate(
+            **{s: rows[s].sum() for s in sums}, last_us=rows.last_us.max(),
+            **_window_counts(rows, windows_m, windows)).mutate(cut_id=ibis.literal(0, type="int64"))
+    # history: sums per segment, then over the segments known at each cutoff
+    per_seg = day.group_by([*KEY_COLUMNS, "seg", "late"]).aggregate(
+        **{s: day[s].sum() for s in sums}, last_us=day.last_us.max())
+    h = per_seg.join(cuts, per_seg.seg <= cuts.cut_id)
+    hist = h.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
+        **{s: h[s].sum() for s in MESSAGE_SUMS}, last_us=h.last_us.max(),
+        **({"post_replies": h.post_replies.sum(where=h.late.isnull() | (h.late <= h.cut_id))}
+           if has_posts else {}))
+    # windows: whole days before the cutoff's date, and the part of its date known at the cutoff
+    whole = day.group_by([*KEY_COLUMNS, "day"]).aggregate(n=day.n.sum())
+    span = _window_days(cuts_us, cut_days, max(windows_m), before_cut_day=True)
+    whole = whole.join(span, "day").select("cut_id", *KEY_COLUMNS, "day", "cut_day", "n")
+    on_day = day.join(cuts, (day.day == cuts.cut_day) & (day.seg <= cuts.cut_id))
+    on_day = on_day.group_by(["cut_id", *KEY_COLUMNS, "day", "cut_day"]).aggregate(n=on_day.n.sum())
+    rows = ibis.union(whole, on_day.select(*whole.columns), distinct=False)
+    win = rows.group_by(["cut_id", *KEY_COLUMNS]).aggregate(**_window_counts(rows, windows_m, windows))
+    return hist.left_join(win, ["cut_id", *KEY_COLUMNS]).drop("cut_id_right", "group_id_right", "member_id_right")
+
+
+def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, with_sign_in: bool):
+    """Expression: per (cut_id, group_id, member_id) with events, ``reads`` / ``clicks`` (distinct posts
+    read / clicked, of posts known at the cutoff) and ``sign_in`` (days with a sign-in in the last
+    ``wmax`` days up to the cutoff)."""
+    import ibis
+
+    multi = len(cuts_us) > 1
+    ev = src.table("events")
+    kinds = [*(("read", "click") if with_reads else ()), *(("sign_in",) if with_sign_in else ())]
+    ev = ev.filter(ev.event_type.isin(kinds))
+    wanted = ibis.literal(False)
+    if with_reads:
+        posts = src.table("posts")
+        post_ids = posts.group_by(_post_id=posts.post_id).aggregate(_posted_us=posts.posted_us.min())
+        ev = ev.left_join(post_ids, ev.post_id == post_ids._post_id)
+        wanted = ev.event_type.isin(("read", "click")) & ev._posted_us.notnull()
+        # a post counts as read once both the read and the post are known
+        known_us = ibis.greatest(ev.occurred_us, ev._posted_us) if multi else ev.occurred_us
+    if with_sign_in:
+        ev = src.with_local(ev, "occurred_us")
+        wanted = wanted | ((ev.event_type == "sign_in") & (ev.day > cut_days[0] - wmax))
+        sign_day = ibis.ifelse(ev.event_type == "sign_in", ev.day, ibis.null("int64"))
+    else:
+        sign_day = ibis.null("int64")
+    # one pass over the events: one row per (member, post read or clicked, or local sign-in day)
+    post = ibis.ifelse(ev.event_type == "sign_in", ibis.null("string"), ev.post_id)
+    ev = ev.filter(wanted)
+    first = {}
+    if with_reads:
+        first.update(_read_us=known_us.min(where=ev.event_type == "read"),
+                     _click_us=known_us.min(where=ev.event_type == "click"))
+    if with_sign_in:
+        first["_sign_in_us"] = ev.occurred_us.min(where=ev.event_type == "sign_in")
+    ev = ev.group_by([*KEY_COLUMNS, sign_day.name("day"), post.name("_post")]).aggregate(**first)
+    if not multi:
+        return ev.group_by(list(KEY_COLUMNS)).aggregate(
+            **({"reads": ev._read_us.count(), "clicks": ev._click_us.count()} if with_reads else {}),
+            **({"sign_in": ev._sign_in_us.count()} if with_sign_in else {})).mutate(
+            cut_id=ibis.literal(0, type="int64"))
+    # the segment each became known in; sign-in days keep their day for the windows
+    null = ibis.null("int64")
+    ev = ev.select(*KEY_COLUMNS, "day",
+                   _r=segment(ev._read_us, cuts_us) if with_reads else null,
+                   _c=segment(ev._click_us, cuts_us) if with_reads else null,
+                   _s=segment(ev._sign_in_us, cuts_us) if with_sign_in else null)
+    ev = ev.group_by([*KEY_COLUMNS, "day", "_r", "_c", "_s"]).aggregate(_n=ev.count())
+    parts = []
+    if with_reads:
+        r = ev.filter(ev.day.isnull())
+        r = r.join(cuts, (r._r <= cuts.cut_id) | (r._c <= cuts.cut_id))
+        parts.append(r.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
+            reads=r._n.sum(where=r._r <= r.cut_id), clicks=r._n.sum(where=r._c <= r.cut_id)))
+    if with_sign_in:
+        s = ev.filter(ev.day.notnull())
+        span = _window_days(cuts_us, cut_days, wmax, before_cut_day=False)
+        s = s.join(span, "day")
+        s = s.filter(s._s <= s.cut_id)
+        parts.append(s.group_by(["cut_id", *KEY_COLUMNS]).aggregate(sign_in=s._n.sum()))
+    if len(parts) == 1:
+        return parts[0]
+    a, b = parts
+    return a.outer_join(b, ["cut_id", *KEY_COLUMNS]).select(
+        **{k: ibis.coalesce(a[k], b[k]) for k in ("cut_id", *KEY_COLUMNS)}, reads=a.reads, clicks=a.clicks,
+        sign_in=b.sign_in)
+
+
+def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int, long_w: int,
+                          types_present: set):
+    """Expression: per cutoff and present member, the counts every feature is made from.
+
+    Parameters
+    ----------
+    src : Source
+        The dataset's tables (uncut, or cut at the last cutoff or later).
+    cuts_us : list of int
+        Ascending distinct cutoffs, UTC microseconds.
+    windows, recent_w, long_w
+        Window lengths (days) for ``a<W>`` (active days) and ``m<W>`` (messages), the latter also for
+        the trend's two windows.
+    types_present : set of str
+        Event types in the data up to the last cutoff (read / click / sign_in counts only if present).
+
+    Returns
+    -------
+    Expression with one row per (cut_id, group_id, member_id) present at cutoff ``cuts_us[cut_id]``:
+    first_join_us, and (NULL where the member has none): n, last_us, replies, mentions, t_<type>,
+    evening, night, weekend, m<W>, a<W>, post_replies, posts_present, reads, clicks, sign_in.
+    """
+    from groupstats.tables.churn_features import cutoff_table
+
+    cuts_us = [int(c) for c in cuts_us]
+    if not cuts_us or cuts_us != sorted(set(cuts_us)):
+        raise ValueError(f"cuts_us must be ascending and distinct, got {cuts_us}")
+    src = src.cut(cuts_us[-1])
+    cut_days = [local_day(src, c) for c in cuts_us]
+    cuts = cutoff_table({"cut_us": cuts_us, "cut_day": cut_days})
+    memberships = present_memberships_expr(src, cuts)
+    keys = ["cut_id", *KEY_COLUMNS]
+    out = memberships.group_by(keys).aggregate(first_join_us=memberships.joined_us.min())
+    windows_m = sorted({*windows, recent_w, long_w})
+    parts = [_message_counts(src, cuts_us, cut_days, cuts, windows, windows_m)]
+    has_posts = src.has("posts")
+    with_reads = has_posts and bool(types_present & {"read", "click"})
+    with_sign_in = src.has("events") and "sign_in" in types_present
+    if with_reads or with_sign_in:
+        parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in))
+    if has_posts:
+        parts.append(posts_present_expr(memberships, src.table("posts")))
+    for part in parts:
+        out = out.left_join(part, keys).drop(*(f"{k}_right" for k in keys))
+    return out
