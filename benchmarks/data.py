@@ -164,45 +164,66 @@ def partition_by_month(src: Path, dst: Path, threads: int = 2, memory_limit: str
 
 
 def _connect(threads: int, memory_limit: str):
-    """A DuckDB connection for copying benchmark data (Shanghai time, no progress bar)."""
+    """A DuckDB connection for copying benchmark data (Shanghai time, no progress bar), spilling to the
+    system's temporary folder (DuckDB's default, ./.tmp, would be inside the repository)."""
+    import tempfile
+
     import duckdb
 
     con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
-                                 "preserve_insertion_order": False})
+                                 "preserve_insertion_order": False,
+                                 "temp_directory": str(Path(tempfile.gettempdir()) / "groupstats-bench-data")})
     con.execute("SET TimeZone = 'Asia/Shanghai'")
     con.execute("SET enable_progress_bar = false")
     return con
 
 
-def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit: str = "1GB",
+def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit: str = "2GB",
               log=print) -> Path:
-    """``copies`` relabelled copies of dataset ``src`` (ids prefixed ``rK``), partitioned by month."""
-    import shutil
+    """``copies`` relabelled copies of dataset ``src`` (ids prefixed ``rK_``), messages and events partitioned
+    by month (``messages/month=YYYY-MM/rK_0.parquet``).
 
+    One copy at a time (a partitioned write of all copies at once spilled gigabytes under a 1 GB limit),
+    each copy's files written under a temporary name and renamed when complete, so an interrupted build
+    resumes at the first copy not yet written.
+    """
     if (dst / "COMPLETE").exists():
         return dst
     dst.mkdir(parents=True, exist_ok=True)
     con = _connect(threads, memory_limit)
     start = time.perf_counter()
-    for name in TABLES:
+
+    def relabelled(name: str, k) -> str:
         ids = _ID_COLUMNS[name]
-        cols = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{src / name}.parquet')").fetchall()
+        cols = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{src / name}.parquet')").fetchall()]
         select = ", ".join(
-            (f"CASE WHEN {c} IS NULL THEN NULL ELSE 'r' || k || '_' || {c} END AS {c}" if c in ids else c)
-            for c, *_ in (row[:1] for row in cols))
-        source = f"(SELECT {select} FROM read_parquet('{src / name}.parquet'), range({copies}) t(k))"
-        if name in ("messages", "events"):
-            ts = "sent_at" if name == "messages" else "occurred_at"
-            if (dst / name).exists():
-                shutil.rmtree(dst / name)
-            con.execute(f"""COPY (SELECT *, strftime({ts}, '%Y-%m') AS month FROM {source})
-                            TO '{dst / name}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))""")
-        else:
-            con.execute(f"COPY {source} TO '{dst / name}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+            (f"CASE WHEN {c} IS NULL THEN NULL ELSE 'r' || {k} || '_' || {c} END AS {c}" if c in ids else c)
+            for c in cols)
+        return f"SELECT {select} FROM read_parquet('{src / name}.parquet')"
+
+    for name in ("groups", "members", "posts", "assignments"):
+        if not (dst / f"{name}.parquet").exists():
+            source = f"{relabelled(name, 'k')}, range({copies}) t(k)"  # the small tables: all copies at once
+            con.execute(f"COPY ({source}) TO '{dst / name}.tmp.parquet' (FORMAT parquet, COMPRESSION zstd)")
+            (dst / f"{name}.tmp.parquet").rename(dst / f"{name}.parquet")
         log(f"  replicated {name} ({time.perf_counter() - start:.0f} s)")
+    for name, ts in (("messages", "sent_at"), ("events", "occurred_at")):
+        for k in range(copies):
+            marker = dst / f".{name}_r{k}_done"
+            if marker.exists():
+                continue
+            for old in (dst / name).glob(f"month=*/r{k}_*.parquet"):  # a copy interrupted half-way
+                old.unlink()
+            con.execute(f"""COPY (SELECT *, strftime({ts}, '%Y-%m') AS month FROM ({relabelled(name, k)}))
+                            TO '{dst / name}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month),
+                                               FILENAME_PATTERN 'r{k}_{{i}}', OVERWRITE_OR_IGNORE)""")
+            marker.write_text("ok\n")
+            log(f"  replicated {name} copy {k + 1}/{copies} ({time.perf_counter() - start:.0f} s)")
     meta = json.loads((src / "dataset.json").read_text())
     meta.update({"n_messages": meta.get("n_messages", 0) * copies, "copies": copies,
                  "source": f"{copies} relabelled copies of {src.name}"})
     (dst / "dataset.json").write_text(json.dumps(meta, indent=2))
+    for marker in dst.glob(".*_r*_done"):
+        marker.unlink()
     (dst / "COMPLETE").write_text("ok\n")
     return dst

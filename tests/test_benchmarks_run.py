@@ -117,3 +117,49 @@ def test_markdown_shows_ratios_peak_memory_load_and_the_code():
     row = next(line for line in text.splitlines() if "groupstats churn" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[6:] == ["812", "3.00", "2.50", "", "7.2"]
+
+
+def test_replicate_relabels_each_copy_and_resumes_after_an_interrupted_copy(tmp_path):
+    import duckdb
+
+    from benchmarks import data
+
+    sample = data.DATA_DIR.parent.parent / "data" / "sample"
+    dst = tmp_path / "rep"
+    data.replicate(sample, dst, 2, log=lambda m: None)
+    con = duckdb.connect()
+
+    def read(name, folder=dst):
+        where = folder / name
+        return (f"read_parquet('{where}/**/*.parquet', hive_partitioning = false)" if where.is_dir()
+                else f"read_parquet('{where}.parquet')")
+
+    n, distinct, r1 = con.execute(f"SELECT count(*), count(DISTINCT message_id), "
+                                  f"count(*) FILTER (message_id LIKE 'r1\\_%' ESCAPE '\\') FROM {read('messages')}").fetchone()
+    (orig,) = con.execute(f"SELECT count(*) FROM {read('messages', sample)}").fetchone()
+    assert n == distinct == 2 * orig and r1 == orig
+    for name in ("events", "members", "posts", "groups", "assignments"):
+        (copied,) = con.execute(f"SELECT count(*) FROM {read(name)}").fetchone()
+        (source,) = con.execute(f"SELECT count(*) FROM {read(name, sample)}").fetchone()
+        assert copied == 2 * source, name
+    # a reply points into its own copy; the group of a message exists in that copy's groups
+    (bad,) = con.execute(f"""SELECT count(*) FROM {read('messages')} m ANTI JOIN {read('groups')} g USING (group_id)""").fetchone()
+    (cross,) = con.execute(f"""SELECT count(*) FROM {read('messages')}
+                               WHERE reply_to IS NOT NULL AND split_part(reply_to, '_', 1) <> split_part(message_id, '_', 1)""").fetchone()
+    assert bad == 0 and cross == 0
+    assert json.loads((dst / "dataset.json").read_text())["copies"] == 2 and not list(dst.glob(".*_done"))
+    # interrupted in copy 1 of the events: copy 0 is kept, copy 1 rewritten, nothing doubled
+    (dst / "COMPLETE").unlink()
+    (dst / ".messages_r0_done").write_text("ok\n")
+    (dst / ".messages_r1_done").write_text("ok\n")
+    (dst / ".events_r0_done").write_text("ok\n")
+    import shutil
+
+    stray = next((dst / "events").rglob("r1_0.parquet"))
+    shutil.copy(stray, stray.with_name("r1_9.parquet"))  # left by the interrupted copy
+    kept = {p: p.stat().st_mtime_ns for p in (dst / "events").rglob("r0_*.parquet")}
+    data.replicate(sample, dst, 2, log=lambda m: None)
+    assert con.execute(f"SELECT count(*) FROM {read('events')}").fetchone()[0] == 2 * con.execute(
+        f"SELECT count(*) FROM {read('events', sample)}").fetchone()[0]
+    assert {p: p.stat().st_mtime_ns for p in (dst / "events").rglob("r0_*.parquet")} == kept
+    assert (dst / "COMPLETE").exists() and not stray.with_name("r1_9.parquet").exists()
