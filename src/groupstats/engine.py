@@ -104,7 +104,43 @@ class Engine:
 
     def execute(self, expr):
         """Run an expression; a pandas DataFrame (or scalar)."""
+        if self.kind == "duckdb":
+            return _duckdb_execute(self.con, expr)
         return expr.execute()
+
+
+def _duckdb_execute(backend, expr):
+    """``expr.execute()`` on Ibis's DuckDB backend, with the same frame, faster.
+
+    Ibis converts every Arrow column holding a NULL through Python objects (``to_pylist``): ~0.5 s
+    for a feature table of 24k rows x 30 columns. A numeric or text column with values and NULLs
+    becomes the same pandas column straight from Arrow (float64 with NaN, ``str`` with NaN);
+    nested, dictionary, all-NULL and other typed columns with NULLs still go through Python
+    objects, as Ibis does, and the frame is then converted to the expression's schema by Ibis.
+    """
+    try:
+        to_relation = backend._to_duckdb_relation
+        from ibis.backends.duckdb.converter import DuckDBPandasData
+    except (AttributeError, ImportError):  # another Ibis: its own conversion
+        return expr.execute()
+    import pandas as pd
+    import pyarrow.types as pat
+
+    table = to_relation(expr).to_arrow_table()
+
+    def direct(col) -> bool:
+        kind = col.type
+        if pat.is_nested(kind) or pat.is_dictionary(kind):
+            return False
+        if not col.null_count:
+            return True
+        return col.null_count < len(col) and (pat.is_integer(kind) or pat.is_floating(kind)
+                                              or pat.is_string(kind) or pat.is_large_string(kind))
+
+    frame = pd.DataFrame({name: (col.to_pandas() if direct(col) else col.to_pylist())
+                          for name, col in zip(table.column_names, table.columns)})
+    frame = DuckDBPandasData.convert_table(frame, expr.as_table().schema())
+    return expr.__pandas_result__(frame)
 
 
 def connect(engine: str = "duckdb", spark_master: str | None = None, memory_limit: str = "512MB",
