@@ -16,10 +16,11 @@ Options
 --cases a,b          only these cases (an unknown name is an error that lists the known ones).
 --large N            also build an N-million-message dataset partitioned by month from
                      relabelled copies of the 10M one, and time the out-of-core cases on it
-                     (``LARGE_CASES``; one repetition each).
---many-groups        also time the cases of ``MANY_GROUPS_CASES`` (features, derived tables and the
-                     analysis commands) on the many-groups shape (2,150 groups x 60 days, ~185k
-                     memberships; see ``data.ensure_many_groups``).
+                     (by default ``LARGE_CASES``; with --cases also the analysis commands, never the
+                     in-memory pandas cases; one repetition each).
+--many-groups        also time the cases (by default ``MANY_GROUPS_CASES``: features, derived tables
+                     and the analysis commands) on the many-groups shape (2,150 groups x 60 days,
+                     ~185k memberships; see ``data.ensure_many_groups``).
 --tag LABEL          a label stored in results.json with the code measured (git HEAD, whether the
                      tree was dirty, a digest of the ``src`` imported; per variant too).
 --timeout S          seconds before a case's process is killed (default 900).
@@ -96,6 +97,9 @@ MANY_GROUPS_CASES = ("cli_features", "cli_features_novalidate", "cli_abtest", "c
 LARGE_CASES = ("cli_features", "cli_features_novalidate", "scale_validate", "scale_member_day_activity",
                "scale_member_day_activity_parquet", "scale_group_day_metrics", "scale_member_features",
                "scale_post_outcomes", "baseline_duckdb")
+#: Cases the ~100M set accepts with --cases: the default ones and the analysis commands (the engine
+#: computes their derived tables on the files); not the pandas cases, which would load ~100M rows into memory.
+LARGE_ALLOWED = (*LARGE_CASES, "cli_abtest", "cli_mix", "cli_segment", "cli_churn", "churn_risk")
 #: In-memory cases that take minutes at 10M on a shared 2-core machine: fewer repetitions there.
 SLOW = {"load", "post_outcomes", "member_day_activity", "group_day_metrics", "member_features", "slot_experiment",
         "mix_experiment", "churn_backtest", "segmentation"}
@@ -432,17 +436,17 @@ def main(argv=None) -> int:
         plan.append(("many groups (2,150 x 60 days)", "many_groups", 0))
     for label, make, millions in plan:
         if make == "many_groups":
-            path, allowed = data.ensure_many_groups(log=log), MANY_GROUPS_CASES
+            path, default, allowed = data.ensure_many_groups(log=log), MANY_GROUPS_CASES, None
             shape = "many-groups"
         elif make is not None:
             log(f"dataset {label}: {data.dataset_dir(millions)}")
-            path, allowed, shape = make(millions, log=log), None, f"{millions}M"
+            path, default, allowed, shape = make(millions, log=log), None, None, f"{millions}M"
         else:
             base = data.ensure_dataset(10, log=log)
             copies = max(1, round(millions / 10))
             path = data.replicate(base, data.DATA_DIR / f"rep_{copies * 10}m", copies, log=log)
-            allowed, shape = LARGE_CASES, f"{copies * 10}M (out of core)"
-        names = [c for c in CASES if (c[0] in wanted if wanted else allowed is None or c[0] in allowed)]
+            default, allowed, shape = LARGE_CASES, LARGE_ALLOWED, f"{copies * 10}M (out of core)"
+        names = [c for c in CASES if (c[0] in wanted if wanted else default is None or c[0] in default)]
         meta_file = path / "dataset.json"
         n_msgs = json.loads(meta_file.read_text()).get("n_messages") if meta_file.exists() else None
         cases = results["sizes"].setdefault(label, {})

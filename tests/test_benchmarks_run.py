@@ -25,7 +25,8 @@ def test_every_case_of_the_runner_has_a_definition():
     assert cli == {"cli_features", "cli_features_novalidate", *run.CLI_ANALYSES}
     assert set(run.KNOWN) - cli <= set(cases.CASES)
     assert "churn_risk" in run.KNOWN and "cli_churn" in run.KNOWN
-    assert set(run.MANY_GROUPS_CASES) <= set(run.KNOWN) and set(run.LARGE_CASES) <= set(run.KNOWN)
+    assert set(run.MANY_GROUPS_CASES) <= set(run.KNOWN) and set(run.LARGE_CASES) <= set(run.LARGE_ALLOWED) <= set(
+        run.KNOWN)
 
 
 def test_cli_churn_writes_its_csv_to_a_file_of_its_own_process(tmp_path):
@@ -62,21 +63,24 @@ def test_analyses_are_refused_when_the_dataset_does_not_assign_their_experiment(
     assert run.refusal("cli_churn", none, "many-groups", run.MANY_GROUPS_CASES) is None
 
 
-def test_a_case_outside_a_shapes_list_is_refused_by_name():
-    why = run.refusal("cli_abtest", run.data.DATA_DIR, "100M (out of core)", run.LARGE_CASES)
-    assert why.startswith("refused: not run on the 100M (out of core) shape")
-    assert "scale_member_features" in why and "cli_abtest" not in why.split("(its cases:")[1]
+def test_the_100m_set_refuses_the_in_memory_cases_by_name():
+    for case in ("load", "member_features", "baseline_pandas", "slot_experiment"):
+        why = run.refusal(case, run.data.DATA_DIR, "100M (out of core)", run.LARGE_ALLOWED)
+        assert why.startswith("refused: not run on the 100M (out of core) shape")
+        listed = why.split("(its cases: ")[1].rstrip(")").split(", ")
+        assert "scale_member_features" in listed and "cli_churn" in listed and case not in listed
+    assert run.refusal("scale_validate", run.data.DATA_DIR, "100M (out of core)", run.LARGE_ALLOWED) is None
 
 
 def test_a_refused_case_is_recorded_and_shown_not_skipped(tmp_path, monkeypatch):
     folder = _assignments(tmp_path / "shape", ["slot_switchback"])
     monkeypatch.setattr(run.data, "ensure_many_groups", lambda log=print: folder)
-    assert run.main(["--sizes", "none", "--many-groups", "--cases", "cli_mix,load", "--out", str(tmp_path / "r"),
+    assert run.main(["--sizes", "none", "--many-groups", "--cases", "cli_mix", "--out", str(tmp_path / "r"),
                      "--tag", "test"]) == 0
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     shape = results["sizes"]["many groups (2,150 x 60 days)"]
     assert shape["cli_mix"]["status"].startswith("refused:") and "mix_policy" in shape["cli_mix"]["status"]
-    assert shape["load"]["status"].startswith("refused: not run on the many-groups shape")
+    assert list(shape) == ["cli_mix"]
     table = (tmp_path / "r" / "results.md").read_text()
     assert "refused:" in table and "mix_policy" in table
     meta = results["meta"]
