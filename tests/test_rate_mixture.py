@@ -157,15 +157,18 @@ def test_blocked_em_stays_on_the_previous_path_over_many_updates():
     assert model.log_likelihood_ == pytest.approx(log_lik, rel=1e-11)
 
 
-def test_segmentation_result_does_not_depend_on_the_row_block_size(monkeypatch, small_sim):
-    """The whole estimator (choice of k, labels, bootstrap stability) with one block per fit and with
-    blocks of 64 rows."""
+def test_segmentation_result_does_not_depend_on_row_blocks_or_threads(monkeypatch, small_sim):
+    """The whole estimator (choice of k, labels, bootstrap stability): one block per fit and the fits
+    in turn, against blocks of 64 rows and the fits on two threads."""
+    from groupstats.analyses.segmentation import estimator
     from groupstats.tables.features import member_features
 
     feats = member_features(small_sim[0])
     monkeypatch.setattr(rate_mixture, "_CHUNK", 10 ** 9)
+    monkeypatch.setattr(estimator, "_THREADS", 1)
     one = MemberSegmentation(n_bootstrap=4, random_state=3).fit(feats)
     monkeypatch.setattr(rate_mixture, "_CHUNK", 64)
+    monkeypatch.setattr(estimator, "_THREADS", 2)
     blocked = MemberSegmentation(n_bootstrap=4, random_state=3).fit(feats)
     assert one.k_ == blocked.k_
     np.testing.assert_array_equal(one.labels_, blocked.labels_)

@@ -2,6 +2,7 @@
 segment_members, the one-call entry point."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -17,6 +18,11 @@ from groupstats.analyses.segmentation.preparation import (DEFAULT_K_RANGE, DEFAU
                                                           engagement_score, name_segments)
 from groupstats.analyses.segmentation.rate_mixture import RateMixture, rate_measurements
 from groupstats.analyses.segmentation.result import SegmentationResult
+
+
+#: Threads for the independent rate-mixture fits (the k tried, the bootstrap refits): the two cores
+#: the commands are sized for, or one where only one is available.
+_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 def _bic_strength(delta: float) -> str:
@@ -177,6 +183,21 @@ class MemberSegmentation(BaseEstimator):
             model.fit(data)
         return model
 
+    def _map(self, fn, items) -> list:
+        """``[fn(item) for item in items]``; for the rate mixture on :data:`_THREADS` threads.
+
+        The fits are independent and deterministic (the random draws are made before), so the
+        result does not depend on the threads; numpy releases the GIL in the EM's array
+        operations, which is where the time goes. KMeans and the Gaussian mixture run in turn
+        (they manage their own threads)."""
+        items = list(items)
+        if self.method_ != "rate_mixture" or _THREADS < 2 or len(items) < 2:
+            return [fn(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            return list(pool.map(fn, items))
+
     def _select_k(self, Z, rng):
         lo, hi = (int(v) for v in self.k_range)
         n_unique = len(np.unique(Z, axis=0)) if self.method_ != "rate_mixture" else len(self._rates["y"])
@@ -188,10 +209,10 @@ class MemberSegmentation(BaseEstimator):
         rows = []
         seed = int(rng.integers(2 ** 31))
         if self.method_ == "rate_mixture":
-            fits = {}
+            ks = list(range(hi, lo - 1, -1))  # the slowest (largest k) first, for the two threads
+            fits = dict(zip(ks, self._map(lambda k: self._fit_model(k, Z, seed), ks)))
             for k in range(lo, hi + 1):
-                model = self._fit_model(k, Z, seed)
-                fits[k] = model
+                model = fits[k]
                 rows.append({"k": k, "criterion": "bic", "score": model.bic(),
                              "log_likelihood": model.log_likelihood_, "n_parameters": model.n_parameters()})
             table = pd.DataFrame(rows)
@@ -338,18 +359,21 @@ class MemberSegmentation(BaseEstimator):
         self.engagement_ = score
         self._profile(X, seg_score.loc[order].to_numpy())
         # stability: bootstrap refits, ARI against the full-data labels
-        aris = []
-        self._boot = True  # rate mixture refits start from the full-data fit
-        for _ in range(int(self.n_bootstrap)):
-            rows = rng.integers(0, len(Z), len(Z))
+        draws = [(rng.integers(0, len(Z), len(Z)), int(rng.integers(2 ** 31))) for _ in range(int(self.n_bootstrap))]
+
+        def refit_ari(draw):
+            rows, boot_seed = draw
             try:
-                boot = self._fit_model(k, Z, int(rng.integers(2 ** 31)), n_init=2 if self.method_ == "kmeans" else 1,
-                                       rows=rows)
-                aris.append(adjusted_rand_score(self.labels_, self._predict_raw(boot, Z)))
+                boot = self._fit_model(k, Z, boot_seed, n_init=2 if self.method_ == "kmeans" else 1, rows=rows)
+                return adjusted_rand_score(self.labels_, self._predict_raw(boot, Z))
             except ValueError:  # a resample with fewer distinct rows than k
-                continue
-        self._boot = False
-        aris = np.array(aris)
+                return None
+
+        self._boot = True  # rate mixture refits start from the full-data fit
+        try:
+            aris = np.array([a for a in self._map(refit_ari, draws) if a is not None])
+        finally:
+            self._boot = False
         self.stability_ = {"ari_mean": float(aris.mean()) if len(aris) else np.nan,
                            "ari_low": float(np.quantile(aris, 0.05)) if len(aris) else np.nan,
                            "ari_high": float(np.quantile(aris, 0.95)) if len(aris) else np.nan,
