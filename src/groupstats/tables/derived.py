@@ -70,6 +70,8 @@ def _timedelta(value, name: str) -> pd.Timedelta:
 POST_OUTCOME_COLUMNS = ("post_id", "group_id", "posted_at", "content_type", "operator_id", "hour", "weekday",
                         "date", "n_present", "replies", "responses", "responders", "readers", "clickers",
                         "read_rate", "click_rate", "complete")
+#: The reaction counts of :func:`post_outcomes`, each computed by its own aggregation.
+POST_OUTCOME_COUNTS = ("n_present", "replies", "responses", "responders", "readers", "clickers")
 
 
 # ------------------------------------------------------------------------------------------
@@ -169,29 +171,51 @@ def present_at(src, points, time_col: str, key: str):
     return j.group_by(key).aggregate(n_present=j[key].count())
 
 
-def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int | None = None):
-    """Expression: one row per post with its members' reaction counts (see :func:`post_outcomes`)."""
+def _post_counts_asked(counts) -> tuple:
+    """The reaction counts asked for, in :data:`POST_OUTCOME_COUNTS` order (all of them for None)."""
+    if counts is None:
+        return POST_OUTCOME_COUNTS
+    asked = [counts] if isinstance(counts, str) else list(counts)
+    unknown = sorted(set(asked) - set(POST_OUTCOME_COUNTS))
+    if unknown:
+        raise ParameterError(f"Unknown post outcome count(s) {', '.join(map(repr, unknown))}; choose from "
+                             f"{', '.join(POST_OUTCOME_COUNTS)}.")
+    return tuple(c for c in POST_OUTCOME_COUNTS if c in asked)
+
+
+def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int | None = None,
+                        counts=None):
+    """Expression: one row per post with its members' reaction counts (see :func:`post_outcomes`).
+
+    ``counts``: the columns of :data:`POST_OUTCOME_COUNTS` to compute (default all); each part is
+    its own aggregation, so the ones not asked for are not computed (reads and clicks scan every
+    event, responses every member message).
+    """
+    asked = _post_counts_asked(counts)
     posts = post_sequence(src.require("posts", "post outcomes"))
     msgs = src.member_messages()
-    if quiet_us is not None:
+    if quiet_us is not None and {"responses", "responders", "replies"} & set(asked):
         msgs = without_red_packet_bursts(src, msgs, quiet_us)
-    att = attributed_messages(posts, msgs, window_us)
-    resp = att.group_by(["group_id", "seq"]).aggregate(responses=att.member_id.count(),
-                                                       responders=att.member_id.nunique())
-    resp = resp.join(posts.select("group_id", "seq", "post_id"), ["group_id", "seq"]).select(
-        "post_id", "responses", "responders")
-    pq = posts.filter(posts.message_id.notnull()).select("post_id", "message_id", p_us=posts.posted_us)
-    q = msgs.filter(msgs.reply_to.notnull())
-    q = q.join(pq, q.reply_to == pq.message_id)
-    delay = q.sent_us - q.p_us
-    q = q.filter((delay >= 0) & (delay <= window_us))
-    rep = q.group_by("post_id").aggregate(replies=q.post_id.count())
-    present = present_at(src, posts.select("group_id", "post_id", "posted_us"), "posted_us",
-                         "post_id")
+    parts = []
+    if {"responses", "responders"} & set(asked):
+        att = attributed_messages(posts, msgs, window_us)
+        resp = att.group_by(["group_id", "seq"]).aggregate(responses=att.member_id.count(),
+                                                           responders=att.member_id.nunique())
+        parts.append(resp.join(posts.select("group_id", "seq", "post_id"), ["group_id", "seq"]).select(
+            "post_id", "responses", "responders"))
+    if "replies" in asked:
+        pq = posts.filter(posts.message_id.notnull()).select("post_id", "message_id", p_us=posts.posted_us)
+        q = msgs.filter(msgs.reply_to.notnull())
+        q = q.join(pq, q.reply_to == pq.message_id)
+        delay = q.sent_us - q.p_us
+        q = q.filter((delay >= 0) & (delay <= window_us))
+        parts.append(q.group_by("post_id").aggregate(replies=q.post_id.count()))
+    if "n_present" in asked:
+        parts.append(present_at(src, posts.select("group_id", "post_id", "posted_us"), "posted_us", "post_id"))
     out = posts.select("post_id")
-    for part in (resp, rep, present):
+    for part in parts:
         out = out.left_join(part, "post_id").drop("post_id_right")
-    if src.has("events"):
+    if src.has("events") and {"readers", "clickers"} & set(asked):
         ev = src.table("events")
         ev = ev.filter(ev.event_type.isin(("read", "click")) & ev.post_id.notnull())
         ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
@@ -206,7 +230,7 @@ def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int 
 
 
 def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
-                  exclude_red_packets=None) -> pd.DataFrame:
+                  exclude_red_packets=None, counts=None) -> pd.DataFrame:
     """One row per post: the members' reaction to it.
 
     Parameters
@@ -224,6 +248,12 @@ def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
         If set (e.g. ``"10min"``), red-packet messages and member messages
         within this time after a red packet in the same group do not count
         as responses or replies (red-packet bursts are not reactions to posts).
+    counts : sequence of str, optional
+        Compute only these reaction counts (of :data:`POST_OUTCOME_COUNTS`: n_present,
+        replies, responses, responders, readers, clickers); the columns of the others are left
+        out, and read_rate / click_rate are there only with readers / clickers and n_present.
+        Each count is its own aggregation in the engine, so an analysis that needs replies does
+        not scan the events. Default: all. The values are those of the whole table.
 
     Returns
     -------
@@ -242,11 +272,27 @@ def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
     quiet = None
     if exclude_red_packets is not None and exclude_red_packets is not False:
         quiet = _timedelta("10min" if exclude_red_packets is True else exclude_red_packets, "exclude_red_packets")
+    asked = _post_counts_asked(counts)
     src = _source(ds, as_of)
     key = ("post_outcomes", src.cut_us, _us(window), _us(read_window), None if quiet is None else _us(quiet))
-    if key not in src.derived:
-        src.derived[key] = _post_outcomes(src, window, read_window, quiet, exclude_red_packets)
-    return _copy(src.derived[key])
+    if key + (asked,) not in src.derived:
+        # a table with more counts already computed (e.g. all of them) has these too
+        done = [k for k in src.derived if k[:-1] == key and set(asked) <= set(k[-1])]
+        src.derived[key + (asked,)] = (_post_outcome_columns(src.derived[done[0]], asked) if done else
+                                       _post_outcomes(src, window, read_window, quiet, exclude_red_packets, asked))
+    return _copy(src.derived[key + (asked,)])
+
+
+def _post_outcome_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
+    """``frame`` (post outcomes) with only the reaction counts ``asked`` (and the rates they allow)."""
+    drop = [c for c in POST_OUTCOME_COUNTS if c not in asked]
+    if "n_present" not in asked or "readers" not in asked:
+        drop.append("read_rate")
+    if "n_present" not in asked or "clickers" not in asked:
+        drop.append("click_rate")
+    out = frame.loc[:, [c for c in frame.columns if c not in drop]]
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 def _copy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -255,13 +301,14 @@ def _copy(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, exclude_red_packets) -> pd.DataFrame:
+def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, exclude_red_packets,
+                   asked: tuple = POST_OUTCOME_COUNTS) -> pd.DataFrame:
     posts_t = src.with_local(src.require("posts", "post outcomes"), "posted_us")
     posts = src.execute(posts_t.select("post_id", "group_id", "posted_us", "content_type", "member_id",
                                        "hour", "weekday", "day"))
     posts = posts.sort_values(["posted_us", "post_id"], kind="stable").reset_index(drop=True)
     counts = src.execute(post_outcome_counts(src, _us(window), _us(read_window),
-                                             None if quiet is None else _us(quiet)))
+                                             None if quiet is None else _us(quiet), asked))
     counts = counts.set_index("post_id").reindex(posts["post_id"])
     posted = pd.Series(pd.to_datetime(posts["posted_us"].to_numpy(dtype="int64"), unit="us", utc=True),
                        name="posted_at").dt.tz_convert(src.tz)
@@ -273,14 +320,17 @@ def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, 
         "date": day_to_date(posts["day"]),
     })
     for col in ("n_present", "responses", "responders", "replies"):
-        out[col] = counts[col].fillna(0).to_numpy().astype("int64")
+        if col in asked:
+            out[col] = counts[col].fillna(0).to_numpy().astype("int64")
     has_events = src.has("events")
     if has_events:
         for col in ("readers", "clickers"):
-            out[col] = counts[col].fillna(0).to_numpy().astype("int64")
+            if col in asked:
+                out[col] = counts[col].fillna(0).to_numpy().astype("int64")
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["read_rate"] = np.where(out["n_present"] > 0, out["readers"] / out["n_present"], np.nan)
-            out["click_rate"] = np.where(out["n_present"] > 0, out["clickers"] / out["n_present"], np.nan)
+            for rate, col in (("read_rate", "readers"), ("click_rate", "clickers")):
+                if col in asked and "n_present" in asked:
+                    out[rate] = np.where(out["n_present"] > 0, out[col] / out["n_present"], np.nan)
     else:
         for col in ("readers", "clickers", "read_rate", "click_rate"):
             out[col] = np.nan
@@ -289,7 +339,7 @@ def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, 
     out.attrs.update({"window": str(window), "read_window": str(read_window),
                       "exclude_red_packets": None if exclude_red_packets is None else str(exclude_red_packets),
                       "has_events": has_events})
-    return out.loc[:, list(POST_OUTCOME_COLUMNS)]
+    return _post_outcome_columns(out.loc[:, [c for c in POST_OUTCOME_COLUMNS if c in out]], asked)
 
 
 # ------------------------------------------------------------------------------------------
@@ -367,13 +417,35 @@ def member_day_activity(ds, as_of=None, include_operators: bool = False) -> pd.D
 # ------------------------------------------------------------------------------------------
 GROUP_DAY_COUNTS = ("n_messages", "n_active_members", "n_operator_messages", "n_red_packets", "n_joins",
                     "n_exits", "n_posts")
+#: Every count column of :func:`group_day_metrics`, in its order (n_readers, n_complaints only with events).
+GROUP_DAY_COLUMNS = ("n_members", "n_messages", "n_active_members", "n_operator_messages", "n_red_packets",
+                     "n_joins", "n_exits", "n_posts", "n_readers", "n_complaints")
 
 
-def group_day_counts(src, grid, first_us: int, with_events: bool):
-    """Expression: counts per (group_id, day) of ``grid`` (a table group_id, day, start_us, end_us)."""
-    import ibis
+def _group_day_asked(counts) -> tuple:
+    """The group-day counts asked for, in :data:`GROUP_DAY_COLUMNS` order (all of them for None)."""
+    if counts is None:
+        return GROUP_DAY_COLUMNS
+    asked = [counts] if isinstance(counts, str) else list(counts)
+    unknown = sorted(set(asked) - set(GROUP_DAY_COLUMNS))
+    if unknown:
+        raise ParameterError(f"Unknown group-day count(s) {', '.join(map(repr, unknown))}; choose from "
+                             f"{', '.join(GROUP_DAY_COLUMNS)}.")
+    return tuple(c for c in GROUP_DAY_COLUMNS if c in asked)
+
+
+def group_day_counts(src, grid, first_us: int, with_events: bool, counts=None):
+    """Expression: counts per (group_id, day) of ``grid`` (a table group_id, day, start_us, end_us).
+
+    ``counts``: the columns of :data:`GROUP_DAY_COLUMNS` to compute (default all); the others are
+    neither computed nor returned.
+    """
+    asked = set(_group_day_asked(counts))
 
     def per_day(table, time_col, **aggs):
+        aggs = {k: v for k, v in aggs.items() if k in asked}
+        if not aggs:
+            return None
         t = src.with_local(table, time_col)
         return t.group_by(["group_id", "day"]).aggregate(**{k: v(t) for k, v in aggs.items()})
 
@@ -394,16 +466,18 @@ def group_day_counts(src, grid, first_us: int, with_events: bool):
         parts.append(per_day(ev, "occurred_us",
                              n_readers=lambda t: t.member_id.nunique(where=t.event_type == "read"),
                              n_complaints=lambda t: t.occurred_us.count(where=t.event_type == "complaint")))
-    present = grid.join(mem, [grid.group_id == mem.group_id, mem.joined_us < grid.end_us,
-                              mem.left_us.isnull() | (mem.left_us >= grid.start_us)])
-    present = present.group_by(["group_id", "day"]).aggregate(n_members=present.joined_us.count())
+    if "n_members" in asked:
+        present = grid.join(mem, [grid.group_id == mem.group_id, mem.joined_us < grid.end_us,
+                                  mem.left_us.isnull() | (mem.left_us >= grid.start_us)])
+        parts.insert(0, present.group_by(["group_id", "day"]).aggregate(n_members=present.joined_us.count()))
     out = grid.select("group_id", "day")
-    for part in [present, *parts]:
-        out = out.left_join(part, ["group_id", "day"]).drop("group_id_right", "day_right")
+    for part in parts:
+        if part is not None:
+            out = out.left_join(part, ["group_id", "day"]).drop("group_id_right", "day_right")
     return out.mutate(**{c: out[c].fill_null(0) for c in out.columns if c.startswith("n_")})
 
 
-def group_day_metrics(ds, as_of=None, start=None, end=None) -> pd.DataFrame:
+def group_day_metrics(ds, as_of=None, start=None, end=None, counts=None) -> pd.DataFrame:
     """One row per (group_id, date) over the observation window, zeros included.
 
     Columns: group_id, date, n_members (non-operator members present at some
@@ -413,18 +487,38 @@ def group_day_metrics(ds, as_of=None, start=None, end=None) -> pd.DataFrame:
     ``events`` exist, n_readers (distinct readers that day), n_complaints.
 
     ``ds`` is a Dataset, a dataset folder or a :class:`groupstats.engine.Source`.
+
+    ``counts`` (optional): compute only these count columns (of :data:`GROUP_DAY_COLUMNS`); the
+    others are left out, and active_share / messages_per_member are there only with n_members and
+    n_active_members / n_messages. Each count group is its own aggregation in the engine, so an
+    analysis that needs member messages and members present does not count distinct members or
+    scan the events. Default: all. The values are those of the whole table.
     """
+    asked = _group_day_asked(counts)
     src = _source(ds, as_of)
     first_us, _ = src.message_range_us()
     start_us = src.timestamp_us(start) if start is not None else first_us
     end_us = src.timestamp_us(end) if end is not None else src.end_us()
     key = ("group_day_metrics", src.cut_us, start_us, end_us)
-    if key not in src.derived:
-        src.derived[key] = _group_day_metrics(src, first_us, start_us, end_us)
-    return _copy(src.derived[key])
+    if key + (asked,) not in src.derived:
+        # a table with more counts already computed (e.g. all of them) has these too
+        done = [k for k in src.derived if k[:-1] == key and set(asked) <= set(k[-1])]
+        src.derived[key + (asked,)] = (_group_day_columns(src.derived[done[0]], asked) if done else
+                                       _group_day_metrics(src, first_us, start_us, end_us, asked))
+    return _copy(src.derived[key + (asked,)])
 
 
-def _group_day_metrics(src, first_us, start_us: int, end_us: int) -> pd.DataFrame:
+def _group_day_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
+    """``frame`` (group-day metrics) with only the counts ``asked`` (and the ratios they allow)."""
+    drop = [c for c in GROUP_DAY_COLUMNS if c not in asked]
+    if "n_members" not in asked or "n_active_members" not in asked:
+        drop.append("active_share")
+    if "n_members" not in asked or "n_messages" not in asked:
+        drop.append("messages_per_member")
+    return frame.loc[:, [c for c in frame.columns if c not in drop]]
+
+
+def _group_day_metrics(src, first_us, start_us: int, end_us: int, asked: tuple = GROUP_DAY_COLUMNS) -> pd.DataFrame:
     import ibis
 
     start_ts, end_ts = src.to_timestamp(start_us), src.to_timestamp(end_us)
@@ -444,17 +538,21 @@ def _group_day_metrics(src, first_us, start_us: int, end_us: int) -> pd.DataFram
                                "end_us": np.tile(per_day["end_us"].to_numpy(), len(group_ids))})
     has_events = src.has("events")
     grid_t = ibis.memtable(grid_frame)
-    counts = src.execute(group_day_counts(src, grid_t, first_us if first_us is not None else 0, has_events))
+    counts = src.execute(group_day_counts(src, grid_t, first_us if first_us is not None else 0, has_events,
+                                          asked))
     counts = counts.set_index(["group_id", "day"]).reindex(
         pd.MultiIndex.from_arrays([grid_frame["group_id"], grid_frame["day"]]))
     out = pd.DataFrame(index=grid)
-    cols = ["n_members", "n_messages", "n_active_members", "n_operator_messages", "n_red_packets", "n_joins",
-            "n_exits", "n_posts"] + (["n_readers", "n_complaints"] if has_events else [])
+    cols = [c for c in GROUP_DAY_COLUMNS if c in asked and (has_events or c not in ("n_readers", "n_complaints"))]
     for col in cols:
         out[col] = counts[col].fillna(0).to_numpy().astype("int64") if col in counts else 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["active_share"] = np.where(out["n_members"] > 0, out["n_active_members"] / out["n_members"], np.nan)
-        out["messages_per_member"] = np.where(out["n_members"] > 0, out["n_messages"] / out["n_members"], np.nan)
+        if "n_members" in asked and "n_active_members" in asked:
+            out["active_share"] = np.where(out["n_members"] > 0, out["n_active_members"] / out["n_members"],
+                                           np.nan)
+        if "n_members" in asked and "n_messages" in asked:
+            out["messages_per_member"] = np.where(out["n_members"] > 0, out["n_messages"] / out["n_members"],
+                                                  np.nan)
     return out.reset_index()
 
 

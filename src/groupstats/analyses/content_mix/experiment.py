@@ -33,7 +33,8 @@ class MixExperimentResult(Result):
     groups : DataFrame
         One row per group: arm, pre/post sums and ratios of the metric.
     weekly : DataFrame
-        Group-week table of :func:`mix_experiment_table`.
+        Group-week table of :func:`mix_experiment_table` (the metric's numerator and denominator, unless
+        a full table was passed in).
     compliance : DataFrame
         One row per group: arm, posts, distance to each arm's target, dose toward each arm.
     compliance_summary : dict
@@ -250,7 +251,8 @@ def analyse_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
     mapping : dict or path, optional
         Label mapping for the compliance view.
     table : DataFrame, optional
-        A precomputed :func:`mix_experiment_table` (e.g. with re-randomised arms).
+        A precomputed :func:`mix_experiment_table` (e.g. with re-randomised arms). Without it, the
+        table is computed for ``metric`` only (``result.weekly`` has that metric's columns).
     compliance : bool
         Compute the compliance view (needs ``posts``); switch off for fast repeated runs.
     as_of : date or date-time, optional
@@ -291,12 +293,12 @@ def analyse_mix_experiment(ds: Dataset, experiment_id: str, metric: str = "messa
         cutoff = min(as_of_cutoff(as_of, ds.tz), ds.end)  # never past the end of the data
         ds = ds.as_of(cutoff)
         if ds.posts is not None and len(ds.posts):
-            n_incomplete = int((~post_outcomes(ds)["complete"]).sum())
-        table = mix_experiment_table(ds, experiment_id, complete_posts_only=True)
+            n_incomplete = int((~post_outcomes(ds, counts=())["complete"]).sum())
+        table = mix_experiment_table(ds, experiment_id, complete_posts_only=True, metrics=[metric])
         notes.append(f"As of {cutoff:%Y-%m-%d %H:%M}: only data up to then; {n_incomplete} post(s) whose outcome "
                      "window runs past it were excluded.")
     if table is None:
-        table = mix_experiment_table(ds, experiment_id)
+        table = mix_experiment_table(ds, experiment_id, metrics=[metric])
     groups = _group_level(table, metric)
     if (groups["post_den"] <= 0).any():
         bad = groups.loc[groups["post_den"] <= 0, "group_id"].tolist()

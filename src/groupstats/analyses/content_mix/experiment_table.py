@@ -34,8 +34,29 @@ def _experiment_assignments(ds: Dataset, experiment_id: str) -> pd.DataFrame:
                                                          end_at=("end_at", "max"))
 
 
+#: What each metric of :data:`MIX_METRICS` is built from: group-day counts, distinct active members per
+#: week, distinct members present per week, and post outcome counts.
+_METRIC_INPUTS = {
+    "messages_per_member_day": {"group_day": ("n_messages", "n_members")},
+    "active_share": {"active": True, "present": True},
+    "replies_per_post": {"posts": ("replies",)},
+    "read_rate": {"posts": ("readers", "n_present")},
+}
+
+
+def _metric_list(metrics) -> list:
+    if metrics is None:
+        return list(MIX_METRICS)
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    unknown = [m for m in metrics if m not in MIX_METRICS]
+    if unknown:
+        raise ParameterError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; choose from "
+                             f"{', '.join(MIX_METRICS)}.")
+    return [m for m in MIX_METRICS if m in metrics]
+
+
 def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", reply_window="2h",
-                         complete_posts_only: bool = False) -> pd.DataFrame:
+                         complete_posts_only: bool = False, metrics=None) -> pd.DataFrame:
     """Group-week outcomes of a group-randomised experiment, pre- and post-period.
 
     Weeks are counted from each group's assignment start (week 0 starts on the local date
@@ -52,7 +73,16 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
     Group-day counts, distinct active members and post outcomes are computed on the dataset's
     engine (:mod:`groupstats.tables.derived`); with ``complete_posts_only`` the posts whose reply or
     read window runs past the end of the data are left out (an analysis as of a date).
+
+    ``metrics`` (optional, names of :data:`MIX_METRICS`): compute only what these metrics are built
+    from (e.g. member messages and member-days for ``messages_per_member_day``: no post outcomes, no
+    distinct members); the other metrics and their numerator and denominator columns are left out.
+    The columns computed are those of the whole table. Default: all four metrics.
     """
+    metrics = _metric_list(metrics)
+    needs = [_METRIC_INPUTS[m] for m in metrics]
+    gd_counts = tuple(c for n in needs for c in n.get("group_day", ()))
+    post_counts = tuple(c for n in needs for c in n.get("posts", ()))
     assign = _experiment_assignments(ds, experiment_id)
     assign = assign.assign(start_date=local_date(assign["start_at"]),
                            end_date=local_date(assign["end_at"] - pd.Timedelta(microseconds=1)))
@@ -67,15 +97,15 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
         week = np.floor(np.where(inside, days, np.nan) / 7)
         return week, inside
 
-    gd = group_day_metrics(ds)
+    gd = group_day_metrics(ds, counts=gd_counts)
     gd = gd.loc[gd["group_id"].isin(start_of.index)].reset_index(drop=True)
     week, inside = week_of(gd["group_id"], gd["date"])
     gd = gd.assign(week=week).loc[inside]
-    base = gd.groupby(["group_id", "week"], as_index=False).agg(
-        days=("date", "size"), n_messages=("n_messages", "sum"), member_days=("n_members", "sum"))
+    sums = {"n_messages": ("n_messages", "sum"), "member_days": ("n_members", "sum")} if gd_counts else {}
+    base = gd.groupby(["group_id", "week"], as_index=False).agg(days=("date", "size"), **sums)
 
     # distinct active members per group-week (in the engine)
-    act = _active_per_week(ds, assign)
+    act = _active_per_week(ds, assign) if any(n.get("active") for n in needs) else None
 
     # distinct members present at some time in the group-week (operators excluded)
     members = non_operator_members(ds.members)
@@ -85,43 +115,57 @@ def mix_experiment_table(ds: Dataset, experiment_id: str, read_window="24h", rep
     grid["week_end"] = (grid["week_start"] + pd.Timedelta(days=7)).where(
         grid["week_start"] + pd.Timedelta(days=7) <= grid["group_id"].map(end_of) + pd.Timedelta(days=1),
         grid["group_id"].map(end_of) + pd.Timedelta(days=1))
-    pairs = members[["group_id", "member_id", "joined_at", "left_at"]].merge(grid, on="group_id")
-    tz = ds.tz
-    ws = pairs["week_start"].dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
-    we = pairs["week_end"].dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
-    present = (pairs["joined_at"] < we) & (pairs["left_at"].isna() | (pairs["left_at"] >= ws))
-    pres = pairs.loc[present].groupby(["group_id", "week"])["member_id"].nunique().rename("n_present")
+    if any(n.get("present") for n in needs):
+        pairs = members[["group_id", "member_id", "joined_at", "left_at"]].merge(grid, on="group_id")
+        tz = ds.tz
+        ws = pairs["week_start"].dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
+        we = pairs["week_end"].dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
+        present = (pairs["joined_at"] < we) & (pairs["left_at"].isna() | (pairs["left_at"] >= ws))
+        pres = pairs.loc[present].groupby(["group_id", "week"])["member_id"].nunique().rename("n_present")
+    else:
+        pres = None
 
     # posts: replies within the reply window, readers within the read window
-    if ds.posts is not None and len(ds.posts):
-        po = post_outcomes(ds, window=reply_window, read_window=read_window)
+    if post_counts and ds.posts is not None and len(ds.posts):
+        po = post_outcomes(ds, window=reply_window, read_window=read_window, counts=post_counts)
         if complete_posts_only:
             po = po.loc[po["complete"]]
         po = po.loc[po["group_id"].isin(start_of.index)]
         pweek, pinside = week_of(po["group_id"], po["date"])
         po = po.assign(week=pweek).loc[pinside]
-        po_agg = po.groupby(["group_id", "week"]).agg(
-            n_posts=("post_id", "size"), replies=("replies", "sum"),
-            readers=("readers", lambda s: s.sum(min_count=1)), post_reach=("n_present", "sum"))
-    else:
+        by_week = po.groupby(["group_id", "week"])
+        po_agg = by_week.size().rename("n_posts").to_frame()
+        if "replies" in po:
+            po_agg["replies"] = by_week["replies"].sum()
+        if "readers" in po:
+            po_agg["readers"] = by_week["readers"].sum(min_count=1)
+            po_agg["post_reach"] = by_week["n_present"].sum()
+    elif post_counts:
         po_agg = pd.DataFrame(columns=["n_posts", "replies", "readers", "post_reach"])
-    out = (base.merge(grid[["group_id", "week", "week_start"]], on=["group_id", "week"])
-           .join(act, on=["group_id", "week"]).join(pres, on=["group_id", "week"])
-           .join(po_agg, on=["group_id", "week"]))
+    else:
+        po_agg = None
+    out = base.merge(grid[["group_id", "week", "week_start"]], on=["group_id", "week"])
+    for part in (act, pres, po_agg):
+        if part is not None:
+            out = out.join(part, on=["group_id", "week"])
     for col in ("n_active", "n_present", "n_posts", "replies", "post_reach"):
-        out[col] = out[col].fillna(0).astype("int64")
+        if col in out:
+            out[col] = out[col].fillna(0).astype("int64")
     if not ds.has("events"):
         out["readers"] = np.nan
-    else:
+    elif "readers" in out:
         out["readers"] = out["readers"].fillna(0).astype(float)
     out["week"] = out["week"].astype("int64")
     out["arm"] = out["group_id"].map(assign.set_index("group_id")["arm"]).astype("str")
     out["period"] = np.where(out["week"] < 0, "pre", "post")
     with np.errstate(divide="ignore", invalid="ignore"):
-        for name, (num, den, _) in MIX_METRICS.items():
+        for name in metrics:
+            num, den, _ = MIX_METRICS[name]
             out[name] = np.where(out[den] > 0, out[num] / out[den], np.nan)
-    cols = ["group_id", "arm", "week", "week_start", "period", "days", "n_messages", "member_days", "n_active",
-            "n_present", "n_posts", "replies", "readers", "post_reach", *MIX_METRICS]
+    inputs = {c for m in metrics for c in MIX_METRICS[m][:2]}
+    cols = ["group_id", "arm", "week", "week_start", "period", "days",
+            *[c for c in ("n_messages", "member_days", "n_active", "n_present", "n_posts", "replies", "readers",
+                          "post_reach") if c in inputs], *metrics]
     return out[cols].sort_values(["group_id", "week"], kind="stable").reset_index(drop=True)
 
 

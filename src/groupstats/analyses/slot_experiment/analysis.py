@@ -11,7 +11,7 @@ from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.analyses.slots import SlotScheme, parse_slots
 
 from groupstats.analyses.slot_experiment.outcomes import (METRICS, MetricSpec, _metric_spec,
-                                                          _with_usual_chatter, post_metric_frame)
+                                                          _with_usual_chatter, outcome_counts, post_metric_frame)
 from groupstats.analyses.slot_experiment.arms import _experiment_assignments, assign_arms, experiment_design
 from groupstats.analyses.slot_experiment.result import SlotExperimentResult
 from groupstats.analyses.slot_experiment.simulation import group_standardise, single_blas_thread
@@ -122,13 +122,15 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     assignments = _experiment_assignments(ds, experiment)
     design = experiment_design(assignments)
     planned = planned_units(assignments, design)
+    # only the post outcome counts the metrics are built from (replies need no scan of the events)
+    counts = outcome_counts([spec, *secondary])
     cutoff, outcomes = None, None
     if as_of is not None:
         # the design and the plan come from the whole schedule; everything else from data up to the cutoff
         # never past the end of the data: windows after it are not observed, so they are not complete
         cutoff = min(as_of_cutoff(as_of, ds.tz), ds.end)
-        outcomes = _cut_outcomes(post_outcomes(ds, window=window, exclude_red_packets=exclude_red_packets),
-                                 cutoff, window)
+        outcomes = _cut_outcomes(post_outcomes(ds, window=window, exclude_red_packets=exclude_red_packets,
+                                               counts=counts), cutoff, window)
         ds = ds.as_of(cutoff)
         if ds.assignments is None or not (ds.assignments["experiment_id"] == experiment).any():
             raise InsufficientDataError(f"Experiment {experiment!r} had not started by {cutoff:%Y-%m-%d %H:%M} "
@@ -147,7 +149,8 @@ def analyse_slot_experiment(ds: Dataset, experiment: str, metric: str = "replies
     build_metric = "incremental_responses" if "incremental_responses" in [s.name for s in needed] \
         else metric
     if outcomes is None:
-        frame = post_metric_frame(ds, build_metric, window=window, exclude_red_packets=exclude_red_packets)
+        frame = post_metric_frame(ds, build_metric, window=window, exclude_red_packets=exclude_red_packets,
+                                  counts=counts)
     else:
         frame = _with_usual_chatter(ds, outcomes.copy(), build_metric, window, exclude_red_packets)
     arms = assign_arms(frame, assignments, washout=washout)

@@ -152,13 +152,28 @@ def usual_chatter(ds: Dataset, posts: pd.DataFrame, window="2h", exclude_red_pac
     return pd.DataFrame({"usual_chatter": baseline, "n_reference_days": count}, index=posts.index)
 
 
+def outcome_counts(metrics) -> tuple:
+    """The post outcome counts (:data:`groupstats.tables.derived.POST_OUTCOME_COUNTS`) that the
+    metrics named (or given as :class:`MetricSpec`) are built from."""
+    counts = []
+    for m in metrics:
+        spec = m if isinstance(m, MetricSpec) else _metric_spec(m)
+        for col in (spec.column, spec.denominator):
+            col = "responses" if col == "incremental_responses" else col
+            if col is not None and col not in counts:
+                counts.append(col)
+    return tuple(counts)
+
+
 def post_metric_frame(ds: Dataset, metric: str = "replies", window="2h", exclude_red_packets=None,
-                      as_of=None) -> pd.DataFrame:
+                      as_of=None, counts=None) -> pd.DataFrame:
     """Post outcomes (:func:`groupstats.tables.derived.post_outcomes`) with the named metric ready.
 
     Adds ``incremental_responses`` and ``usual_chatter`` when that metric is
     asked for. Raises :class:`~groupstats.errors.MissingTableError` when the
     metric needs a table the dataset lacks (``read_rate`` needs ``events``).
+    ``counts``: compute only these post outcome counts (e.g. :func:`outcome_counts` of the
+    metrics analysed); default all.
     """
     from groupstats.tables.derived import post_outcomes
 
@@ -168,7 +183,7 @@ def post_metric_frame(ds: Dataset, metric: str = "replies", window="2h", exclude
     ds.require("posts", "a posting-slot analysis")
     for table in spec.needs:
         ds.require(table, f"the metric '{metric}'")
-    frame = post_outcomes(ds, window=window, exclude_red_packets=exclude_red_packets)
+    frame = post_outcomes(ds, window=window, exclude_red_packets=exclude_red_packets, counts=counts)
     return _with_usual_chatter(ds, frame, metric, window, exclude_red_packets)
 
 
