@@ -46,6 +46,20 @@ def load(data: str, tz: str | None = None, tables: list[str] | None = None, vali
                         timestamp_format=timestamp_format, engine=engine, spark_master=spark_master)
 
 
+def load_checking(data: str, tz: str | None = None, tables: list[str] | None = None, validate: bool = True,
+                  timestamp_format: str | None = None, engine: str = "duckdb", spark_master: str | None = None):
+    """:func:`load`, with a Parquet dataset's checks running while the command computes:
+    ``(dataset, checks)``; do the work inside ``with checks:`` and write nothing before leaving it
+    (see :func:`~groupstats.data.loading.load_dataset_checking`)."""
+    from groupstats.data.loading import load_dataset_checking
+    from groupstats.paths import resolve_data_path
+
+    if timestamp_format is None:
+        timestamp_format = _TIMESTAMP_FORMAT.get()
+    return load_dataset_checking(resolve_data_path(data), tz=tz, tables=tables, validate=validate,
+                                 timestamp_format=timestamp_format, engine=engine, spark_master=spark_master)
+
+
 def dumps(obj) -> str:
     from groupstats.results import to_jsonable
 

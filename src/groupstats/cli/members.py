@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from groupstats.cli.common import date_callback, load, timestamp_format_option
+from groupstats.cli.common import date_callback, load, load_checking, timestamp_format_option
 from groupstats.cli.engine_options import engine_option, spark_master_option
 from groupstats.cli.language_option import lang_option
 
@@ -40,8 +40,9 @@ def _register_features(app: typer.Typer) -> None:
         within_group: bool = typer.Option(False, "--within-group",
                                           help="Write within-group percentile ranks instead of raw values."),
         validate: bool = typer.Option(True, "--validate/--no-validate",
-                                      help="Check the data model first (in the engine for Parquet datasets; skip "
-                                           "it for a dataset already checked with 'groupstats validate')."),
+                                      help="Check the data model (in the engine for Parquet datasets, while the "
+                                           "features are computed; nothing is written if a check fails). Skip it "
+                                           "for a dataset already checked with 'groupstats validate'."),
         timestamp_format: str = timestamp_format_option(),
         engine: str = engine_option(),
         spark_master: str = spark_master_option(),
@@ -50,8 +51,9 @@ def _register_features(app: typer.Typer) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
         from groupstats.tables.features import member_features
 
-        ds = load(data, validate=validate, engine=engine, spark_master=spark_master)
-        frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
+        ds, checks = load_checking(data, validate=validate, engine=engine, spark_master=spark_master)
+        with checks:  # the features are written only once the data passed every check
+            frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
         _write_table(frame, out)
         from groupstats.reports.i18n import fmt_num, t
 

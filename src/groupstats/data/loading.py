@@ -38,7 +38,8 @@ def build_dataset(raw: dict, files: dict[str, str], tz: str, validate: bool, met
 def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool = True,
                  tables: list[str] | None = None, timestamp_format: str | None = None,
                  engine: str = "duckdb", spark_master: str | None = None):
-    """Open and validate the dataset in folder ``path``.
+    """Open and validate the dataset in folder ``path`` (see :func:`load_dataset_checking` for
+    checks that run while the dataset is used).
 
     Parameters
     ----------
@@ -70,8 +71,77 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
     -------
     Dataset
         Bound to its engine (:attr:`Dataset.source <groupstats.data.dataset.Dataset.source>`). For
-        a Parquet folder, ``messages`` and ``events`` are read into pandas only when used.
+        a Parquet folder, each table is read into pandas only when used.
     """
+    return _load(path, tz, validate, tables, timestamp_format, engine, spark_master, meanwhile=False)[0]
+
+
+def load_dataset_checking(path: str | os.PathLike, tz: str | None = None, validate: bool = True,
+                          tables: list[str] | None = None, timestamp_format: str | None = None,
+                          engine: str = "duckdb", spark_master: str | None = None):
+    """:func:`load_dataset`, with the checks of a Parquet folder on DuckDB running meanwhile.
+
+    The checks run in a background thread on a DuckDB connection of their own while the caller
+    computes on the dataset (the engine's work and the caller's Python work overlap on the
+    cores); every other dataset is checked before this returns, as by :func:`load_dataset`.
+
+    Returns
+    -------
+    (Dataset, PendingValidation)
+        Use the second as a context manager around the work on the dataset, and use the results
+        only after leaving it: it waits for the checks and raises their
+        :class:`~groupstats.errors.DataValidationError`, in place of any error of the work (which
+        invalid data may cause).
+
+    Example
+    -------
+    >>> ds, checks = load_dataset_checking("data/sample")      # doctest: +SKIP
+    >>> with checks:                                            # doctest: +SKIP
+    ...     features = member_features(ds)
+    """
+    return _load(path, tz, validate, tables, timestamp_format, engine, spark_master, meanwhile=True)
+
+
+class PendingValidation:
+    """The checks of a dataset, running in a background thread (or none: already done).
+
+    Leaving it as a context manager (or :meth:`wait`) waits for them and raises their error.
+    """
+
+    def __init__(self, check=None):
+        self._error: BaseException | None = None
+        self._thread = None
+        if check is not None:
+            import threading
+
+            def run():
+                try:
+                    check()
+                except Exception as exc:  # reported by wait(), in the caller's thread
+                    self._error = exc
+
+            self._thread = threading.Thread(target=run, name="groupstats-checks", daemon=True)
+            self._thread.start()
+
+    def wait(self) -> None:
+        """Wait for the checks; raise their error (DataValidationError naming every problem)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> "PendingValidation":
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error from exc
+        return False
+
+
+def _load(path, tz, validate, tables, timestamp_format, engine, spark_master, meanwhile: bool):
     from groupstats.checks import check_scalar
     from groupstats.data.validation import _read_raw, _table_file
     from groupstats.engine import ENGINES
@@ -95,7 +165,7 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
     engine_spec = {"engine": engine, "spark_master": spark_master}
     parquet = _engine_readable(folder, wanted)
     if parquet is not None:
-        return _open_out_of_core(folder, parquet, tz, validate, metadata, engine_spec)
+        return _open_out_of_core(folder, parquet, tz, validate, metadata, engine_spec, meanwhile)
     raw, files = {}, {}
     for name in TABLE_NAMES:
         file = _table_file(folder, name) if name in wanted else None
@@ -104,7 +174,7 @@ def load_dataset(path: str | os.PathLike, tz: str | None = None, validate: bool 
             raw[name] = _read_raw(file)
     ds = build_dataset(raw, files, tz, validate, metadata, path=folder, timestamp_format=timestamp_format)
     ds.engine_spec = engine_spec
-    return ds
+    return ds, PendingValidation()
 
 
 def _check_tz(tz: str) -> None:
@@ -191,7 +261,7 @@ def _n_rows(path: Path) -> int:
 
 
 def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate: bool, metadata: dict,
-                      engine_spec: dict):
+                      engine_spec: dict, meanwhile: bool = False):
     from groupstats.data.dataset import Dataset, Deferred
     from groupstats.engine import Source
 
@@ -203,7 +273,10 @@ def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate:
             f"{folder} is not a valid groupstats dataset ({len(missing)} problem(s)):"))
     src = Source.from_path(folder, engine=engine_spec["engine"], tz=tz, spark_master=engine_spec["spark_master"])
     src.raw = {name: table for name, table in src.raw.items() if name in parquet}
-    if validate:
+    pending = PendingValidation()
+    if validate and meanwhile and engine_spec["engine"] == "duckdb":
+        pending = PendingValidation(lambda: _validate_folder(folder, parquet, tz))
+    elif validate:
         from groupstats.tables.checks import validate_source
 
         validate_source(src)
@@ -213,4 +286,19 @@ def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate:
         # (reading members, groups, posts and assignments up front cost ~0.15 s per command at 10M)
         ds._tables[name] = Deferred(lambda path=path, name=name: _read_parquet(path, name, tz),
                                     rows=_n_rows(path))
-    return ds.bind(src)
+    return ds.bind(src), pending
+
+
+def _validate_folder(folder: Path, parquet: dict[str, Path], tz: str) -> None:
+    """The checks of the Parquet tables ``parquet`` of ``folder`` on a DuckDB connection of their own
+    (closed after), as :func:`_open_out_of_core` runs them on the dataset's."""
+    from groupstats.engine import Source, connect
+    from groupstats.tables.checks import validate_source
+
+    engine = connect("duckdb")
+    try:
+        src = Source.from_path(folder, engine=engine, tz=tz)
+        src.raw = {name: table for name, table in src.raw.items() if name in parquet}
+        validate_source(src)
+    finally:
+        engine.con.disconnect()
