@@ -191,7 +191,7 @@ class RateMixture:
         k, D = mean.shape
         rows = len(w)
         cols = [ys[0] - effects[group] if self.group_effects else ys[0]] + list(ys[1:])
-        log_w = np.log(weights)[:, None]
+        dev_w = -2.0 * np.log(weights)[:, None]
         var_c, mean_c = [var[:, j, None] for j in range(D)], [mean[:, j, None] for j in range(D)]
         r_all = np.empty((k, rows))
         rk = np.zeros(k)
@@ -199,36 +199,33 @@ class RateMixture:
         ll = 0.0
         for lo in range(0, rows, _CHUNK):
             hi = min(rows, lo + _CHUNK)
-            lp = np.empty((k, hi - lo))
-            lp[:] = log_w
+            dev = np.empty((k, hi - lo))  # -2 x log (share x density), up to a constant
+            dev[:] = dev_w
             parts = []
             for j in range(D):
-                vj = vs[j][None, lo:hi]
-                s = var_c[j] + vj  # total variance, k x chunk
+                vj = vs[j][lo:hi]
+                s = var_c[j] + vj[None, :]  # total variance, k x chunk
                 d = cols[j][None, lo:hi] - mean_c[j]
                 q = d * d
                 q /= s
-                t = np.log(s)
-                t += q
-                t *= 0.5
-                lp -= t
+                dev += np.log(s)
+                dev += q
                 parts.append((s, d, q, vj))
-            top = lp.max(axis=0)
-            lp -= top[None, :]
-            r = np.exp(lp, out=r_all[:, lo:hi])
+            top = dev.min(axis=0)
+            dev -= top[None, :]
+            dev *= -0.5
+            r = np.exp(dev, out=r_all[:, lo:hi])
             tot = r.sum(axis=0)
             wc = w[lo:hi]
-            ll += float(wc @ (top + np.log(tot)))
+            ll += float(wc @ (np.log(tot) - 0.5 * top))
             r *= (wc / tot)[None, :]  # responsibilities times counts
             rk += r.sum(axis=1)
             for j, (s, d, q, vj) in enumerate(parts):
-                g = np.divide(var_c[j], s, out=s)  # shrinkage towards the component mean
-                d *= g
-                shift[:, j] += np.einsum("kn,kn->k", r, d)
-                q *= var_c[j]
-                q += vj
-                q *= g
-                spread[:, j] += np.einsum("kn,kn->k", r, q)
+                u = np.divide(r, s, out=s)  # r / (var + v): with var, the shrinkage g = var / (var + v)
+                shift[:, j] += np.einsum("kn,kn->k", u, d)  # sum r g d = var sum u d
+                spread[:, j] += var[:, j] * np.einsum("kn,kn->k", u, q) + u @ vj  # sum r g (var q + v) / var
+        shift *= var
+        spread *= var
         rk = np.maximum(rk, 1e-12)
         delta = shift / rk[:, None]
         new_mean = mean + delta
