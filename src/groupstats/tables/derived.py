@@ -467,14 +467,51 @@ def group_day_counts(src, grid, first_us: int, with_events: bool, counts=None):
                              n_readers=lambda t: t.member_id.nunique(where=t.event_type == "read"),
                              n_complaints=lambda t: t.occurred_us.count(where=t.event_type == "complaint")))
     if "n_members" in asked:
-        present = grid.join(mem, [grid.group_id == mem.group_id, mem.joined_us < grid.end_us,
-                                  mem.left_us.isnull() | (mem.left_us >= grid.start_us)])
-        parts.insert(0, present.group_by(["group_id", "day"]).aggregate(n_members=present.joined_us.count()))
+        parts.insert(0, members_present_per_day(src, grid))
     out = grid.select("group_id", "day")
     for part in parts:
         if part is not None:
             out = out.left_join(part, ["group_id", "day"]).drop("group_id_right", "day_right")
     return out.mutate(**{c: out[c].fill_null(0) for c in out.columns if c.startswith("n_")})
+
+
+def members_present_per_day(src, grid):
+    """Expression: (group_id, day, n_members), the non-operator memberships present at some time of each
+    day of ``grid`` (group_id, day, start_us, end_us): joined before the day ends and not left before
+    it starts.
+
+    That is (memberships joined before the end) - (memberships left before the start), since a
+    membership never leaves before it joins (a rule of the data model); each is a running count over
+    the group's membership times and day bounds in time order (bounds first at equal times), a window
+    every engine runs, instead of a join of every membership with every day of its group. Rows that
+    break the rule (left before joined: not in a validated dataset) are counted by that join.
+    """
+    import ibis
+
+    mem = src.non_operator_members()
+    inverted = mem.left_us.notnull() & (mem.left_us < mem.joined_us)
+    ok = mem.filter(~inverted)
+    i64 = "int64"
+
+    def before(bound, times, name):
+        """Per grid day, the memberships of ``times`` (group_id, t) strictly before ``grid[bound]``."""
+        points = grid.select("group_id", day=grid.day.cast(i64), t=grid[bound].cast(i64),
+                             member=ibis.literal(0, type=i64))
+        rows = times.select("group_id", day=ibis.null(i64), t=times.t.cast(i64), member=ibis.literal(1, type=i64))
+        stream = points.union(rows)
+        w = ibis.window(group_by=stream.group_id, order_by=[stream.t, stream.member], rows=(None, 0))
+        stream = stream.mutate(**{name: stream.member.sum().over(w)})
+        return stream.filter(stream.member == 0).select("group_id", "day", name)
+
+    joined = before("end_us", ok.select("group_id", t=ok.joined_us), "n_joined")
+    left_rows = ok.filter(ok.left_us.notnull())
+    left = before("start_us", left_rows.select("group_id", t=left_rows.left_us), "n_left")
+    bad = mem.filter(inverted)
+    odd = grid.join(bad, [grid.group_id == bad.group_id, bad.joined_us < grid.end_us, bad.left_us >= grid.start_us])
+    odd = odd.group_by(["group_id", "day"]).aggregate(n_odd=odd.joined_us.count())
+    out = joined.join(left, ["group_id", "day"])
+    out = out.left_join(odd, ["group_id", "day"]).drop("group_id_right", "day_right")
+    return out.select("group_id", "day", n_members=out.n_joined - out.n_left + out.n_odd.fill_null(0))
 
 
 def group_day_metrics(ds, as_of=None, start=None, end=None, counts=None) -> pd.DataFrame:

@@ -20,12 +20,22 @@ from groupstats.analyses.slot_experiment.simulation import group_standardise, si
 # ------------------------------------------------------------------------------------------
 # the analysis
 # ------------------------------------------------------------------------------------------
+def _period_labels(starts: pd.Series) -> pd.Series:
+    """``starts`` formatted as ``%Y-%m-%dT%H:%M``, each distinct period start formatted once (a switchback
+    has a few hundred periods and up to millions of posts)."""
+    codes, uniques = pd.factorize(starts)
+    if (codes < 0).any():
+        return starts.dt.strftime("%Y-%m-%dT%H:%M")
+    labels = pd.Series(uniques).dt.strftime("%Y-%m-%dT%H:%M")
+    return pd.Series(labels.to_numpy()[codes], index=starts.index, dtype=labels.dtype, name=starts.name)
+
+
 def _comparison_frame(frame: pd.DataFrame, design: str, metric: str) -> tuple[pd.DataFrame, list]:
     """Columns for compare_arms and the fixed effects of the design."""
     out = frame.copy()
     out["weekday"] = out["weekday"].astype("int64").astype("str")
     if design == "switchback":
-        out["period"] = out["period_start"].dt.strftime("%Y-%m-%dT%H:%M")
+        out["period"] = _period_labels(out["period_start"])
         fixed = ["group_id", "period", "weekday"]
     else:
         first = out["period_start"].min()
