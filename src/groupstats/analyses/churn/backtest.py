@@ -14,7 +14,7 @@ from groupstats.analyses.churn.labels import (
 )
 from groupstats.analyses.churn.features import _Panel, feature_windows
 from groupstats.analyses.churn.metrics import (
-    _calibration_table, _permutation_importance, classification_metrics, paired_auc_bootstrap,
+    _calibration_table, _one_thread, _permutation_importance, classification_metrics, paired_auc_bootstrap,
 )
 from groupstats.analyses.churn.model import AveragedChurnModel, BGNBDChurn, ChurnRiskModel, plan_cutoffs
 
@@ -196,12 +196,14 @@ def _fit_all(ds_or_panel: _Panel, definition: ChurnDefinition, cutoff: pd.Timest
              step_days, min_history_days, random_state, notes: list):
     panel = ds_or_panel
     fitted = {}
+    frames: dict = {}  # the training and calibration frames, built once for all the models
     for name in models:
         if name == "bgnbd":
             continue
         fitted[name] = ChurnRiskModel(name, definition.horizon, definition.kind, definition.activity,
                                       n_train_cutoffs, step_days, min_history_days,
-                                      random_state=random_state).fit(panel.ds, cutoff, _panel=panel)
+                                      random_state=random_state).fit(panel.ds, cutoff, _panel=panel,
+                                                                     _frames=frames)
     bg_scores, bg_info = None, {}
     if "bgnbd" in models:
         feats = panel.features(cutoff)
@@ -264,11 +266,12 @@ def backtest(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: s
     panel = _panel if _panel is not None else _Panel(ds, d, feature_windows(plan["history_days"]))
     panel.prefetch(_plan_cutoffs(plan, eval_cut), _plan_cutoffs(plan, eval_cut))
     notes: list = []
-    fitted, bg_scores, bg_info = _fit_all(panel, d, eval_cut, models, n_train_cutoffs, step_days,
-                                          min_history_days, random_state, notes)
-    bg_model = fitted.pop("_bgnbd", None)
-    result = _evaluate(d, panel, eval_cut, fitted, bg_scores, n_boot, random_state, importance_repeats, plan,
-                       notes)
+    with _one_thread():  # member-level models: BLAS threads cost more than they save (see _one_thread)
+        fitted, bg_scores, bg_info = _fit_all(panel, d, eval_cut, models, n_train_cutoffs, step_days,
+                                              min_history_days, random_state, notes)
+        bg_model = fitted.pop("_bgnbd", None)
+        result = _evaluate(d, panel, eval_cut, fitted, bg_scores, n_boot, random_state, importance_repeats,
+                           plan, notes)
     result.bgnbd = bg_info
     if bg_model is not None:
         result.models["bgnbd"] = bg_model
@@ -543,39 +546,41 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
     if prior_plan is None and plan["mode"] != "cross_fit":
         notes.append(f"No backtest before {_fmt(scoring)}: it needs {plan['history_needed_days'] + d.horizon} days "
                      f"of history before the scoring date.")
-    if prior_plan is not None:
-        prior = backtest(ds, prior_plan["scoring"], d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs,
-                         step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
-    candidates = {}
-    if model != "auto":
-        chosen = model
-    elif prior is not None:
-        chosen = prior.best_model
-    else:  # no backtest to choose between logistic and hgb: average them (the data cannot make the choice)
-        for name in ("logistic", "hgb"):
-            candidates[name] = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
-                                              min_history_days, random_state=random_state).fit(ds, scoring,
-                                                                                               _panel=panel)
-        chosen = "logistic+hgb"
-        where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
-                 else "on held-out groups at the training cutoff")
-        notes.append("model='auto' without a backtest: the scores are the mean of the calibrated logistic and hgb "
-                     "probabilities (ROC AUC " + where + ": "
-                     + ", ".join(f"{k} {v.selection_auc_:.3f}" for k, v in candidates.items()) + ").")
-    evaluation = None
-    if scoring + pd.Timedelta(days=d.horizon) <= panel.end:
-        evaluation = backtest(ds, scoring, d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs, step_days,
-                              min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
-        fitted = evaluation.models[chosen] if chosen in evaluation.models else AveragedChurnModel(
-            [evaluation.models[n] for n in chosen.split("+")])
-        if chosen not in evaluation.models:  # judge the averaged scores too, on the same members
-            _add_model_to_evaluation(evaluation, panel, scoring, chosen, fitted)
-    elif chosen == "logistic+hgb":
-        fitted = AveragedChurnModel([candidates["logistic"], candidates["hgb"]])
-    else:
-        fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
-                                min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)
-    scored = fitted.score(ds, scoring, n_drivers=n_drivers, _panel=panel)
+    with _one_thread():  # member-level models: BLAS threads cost more than they save (see _one_thread)
+        if prior_plan is not None:
+            prior = backtest(ds, prior_plan["scoring"], d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs,
+                             step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
+        candidates = {}
+        if model != "auto":
+            chosen = model
+        elif prior is not None:
+            chosen = prior.best_model
+        else:  # no backtest to choose between logistic and hgb: average them (the data cannot make the choice)
+            frames: dict = {}  # the training and calibration frames, built once for both
+            for name in ("logistic", "hgb"):
+                candidates[name] = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
+                                                  min_history_days, random_state=random_state).fit(
+                    ds, scoring, _panel=panel, _frames=frames)
+            chosen = "logistic+hgb"
+            where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
+                     else "on held-out groups at the training cutoff")
+            notes.append("model='auto' without a backtest: the scores are the mean of the calibrated logistic and hgb "
+                         "probabilities (ROC AUC " + where + ": "
+                         + ", ".join(f"{k} {v.selection_auc_:.3f}" for k, v in candidates.items()) + ").")
+        evaluation = None
+        if scoring + pd.Timedelta(days=d.horizon) <= panel.end:
+            evaluation = backtest(ds, scoring, d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs, step_days,
+                                  min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
+            fitted = evaluation.models[chosen] if chosen in evaluation.models else AveragedChurnModel(
+                [evaluation.models[n] for n in chosen.split("+")])
+            if chosen not in evaluation.models:  # judge the averaged scores too, on the same members
+                _add_model_to_evaluation(evaluation, panel, scoring, chosen, fitted)
+        elif chosen == "logistic+hgb":
+            fitted = AveragedChurnModel([candidates["logistic"], candidates["hgb"]])
+        else:
+            fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
+                                    min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)
+        scored = fitted.score(ds, scoring, n_drivers=n_drivers, _panel=panel)
     active = panel.active_before(scored, scoring)
     scores = scored[[*KEYS, "risk"]].copy()
     scores["rank"] = scores["risk"].rank(ascending=False, method="first").astype(int)

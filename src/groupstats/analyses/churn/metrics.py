@@ -5,6 +5,20 @@ import numpy as np
 import pandas as pd
 
 
+def _one_thread():
+    """Limit BLAS/OpenMP threads to one. On small data, scikit-learn's HistGradientBoosting is many
+    times faster single-threaded than with threads competing for a few shared cores; and BLAS splitting
+    products of a few thousand numbers (the n-vector dot products of a likelihood, the bootstrap's
+    replicates x clusters products) among threads costs more than it saves, many times more when the
+    cores are busy with other work."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        from contextlib import nullcontext
+        return nullcontext()
+    return threadpool_limits(1)
+
+
 # ======================================================================================
 # metrics
 # ======================================================================================
@@ -136,16 +150,17 @@ def paired_auc_bootstrap(y, score_a, score_b, clusters=None, n_boot: int = 1000,
     deltas = []
     chunk = max(1, int(2_000_000 // max(len(y), 1)))
     done = 0
-    while done < n_boot:
-        m = min(chunk, n_boot - done)
-        counts = rng.multinomial(G, np.full(G, 1.0 / G), size=m).astype(float)
-        if by_cluster:
-            deltas.append(_cluster_weighted_auc(pairs_a, n_pos, n_neg, counts)
-                          - _cluster_weighted_auc(pairs_b, n_pos, n_neg, counts))
-        else:
-            W = counts[:, codes]
-            deltas.append(_weighted_auc(y, a, W) - _weighted_auc(y, b, W))
-        done += m
+    with _one_thread():
+        while done < n_boot:
+            m = min(chunk, n_boot - done)
+            counts = rng.multinomial(G, np.full(G, 1.0 / G), size=m).astype(float)
+            if by_cluster:
+                deltas.append(_cluster_weighted_auc(pairs_a, n_pos, n_neg, counts)
+                              - _cluster_weighted_auc(pairs_b, n_pos, n_neg, counts))
+            else:
+                W = counts[:, codes]
+                deltas.append(_weighted_auc(y, a, W) - _weighted_auc(y, b, W))
+            done += m
     d = np.concatenate(deltas)
     d = d[np.isfinite(d)]
     return {"auc_a": auc_a, "auc_b": auc_b, "delta": auc_a - auc_b,
@@ -153,32 +168,31 @@ def paired_auc_bootstrap(y, score_a, score_b, clusters=None, n_boot: int = 1000,
             "se": float(d.std(ddof=1)), "n_boot": int(len(d)), "n_clusters": G}
 
 
-#: Rows of permuted feature matrices scored per model call in the permutation importance (~25 MB per
-#: 100k rows of 30 features); fewer calls, same predictions (each row is scored on its own).
+#: Rows of permuted feature matrices scored per model call in the permutation importance of models
+#: other than gradient boosting (~25 MB per 100k rows of 30 features); fewer calls, same predictions
+#: (each row is scored on its own).
 _PERMUTED_ROWS_PER_CALL = 300_000
 
 
 def _permutation_importance(model: "ChurnRiskModel", frame: pd.DataFrame, y: np.ndarray, n_repeats: int,
                             random_state: int) -> pd.DataFrame:
-    """Drop in ROC AUC when one feature is shuffled (mean and SD over ``n_repeats``), sorted."""
+    """Drop in ROC AUC when one feature is shuffled (mean and SD over ``n_repeats``), sorted.
+
+    Every evaluation row, every feature, ``n_repeats`` shuffles (drawn feature by feature, repeat by
+    repeat). The shuffled copies are scored by :meth:`ChurnRiskModel._raw_swapped`: for gradient
+    boosting only the trees that split on the shuffled feature are evaluated again, with the same
+    numbers as scoring each shuffled copy in full.
+    """
     X = frame[model.feature_names_].to_numpy(dtype=float)
     ones = np.ones((1, len(y)))
-    base = float(_weighted_auc(y, model._raw(X), ones)[0])
     rng = np.random.default_rng(random_state)
     n, k = X.shape
-    drops = np.zeros((k, n_repeats))
-    per_call = max(1, _PERMUTED_ROWS_PER_CALL // max(n * n_repeats, 1))  # features scored per model call
-    for lo in range(0, k, per_call):  # the permuted copies of a few features stacked: one prediction call
-        cols = range(lo, min(k, lo + per_call))
-        stack = np.tile(X, (len(cols) * n_repeats, 1))
-        for c, j in enumerate(cols):
-            for r in range(n_repeats):
-                block = (c * n_repeats + r) * n
-                stack[block:block + n, j] = X[rng.permutation(n), j]
-        raw = model._raw(stack).reshape(len(cols) * n_repeats, n)  # row by row: as scored one copy at a time
-        for c, j in enumerate(cols):
-            for r in range(n_repeats):
-                drops[j, r] = base - float(_weighted_auc(y, raw[c * n_repeats + r], ones)[0])
+    shuffled = [(j, np.stack([X[rng.permutation(n), j] for _ in range(n_repeats)])) for j in range(k)]
+    per_call = max(1, _PERMUTED_ROWS_PER_CALL // max(n * n_repeats, 1))  # features stacked per model call
+    raw, raw_base = model._raw_swapped(X, shuffled, copies_per_call=per_call)
+    base = float(_weighted_auc(y, raw_base, ones)[0])
+    drops = np.array([[base - float(_weighted_auc(y, raw[j][r], ones)[0]) for r in range(n_repeats)]
+                      for j in range(k)]).reshape(k, n_repeats)
     out = pd.DataFrame({"feature": model.feature_names_, "importance_mean": drops.mean(axis=1),
                         "importance_sd": drops.std(axis=1, ddof=1) if n_repeats > 1 else 0.0})
     return out.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)

@@ -1,6 +1,7 @@
 """The cutoff plan and the churn models: time-split / cross-fitted ChurnRiskModel and BG/NBD."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -15,7 +16,7 @@ from groupstats.analyses.churn.labels import (
     N_TRAIN_CUTOFFS, STEP_DAYS, _DAY, _definition, _fmt, _midnight, churn_data, data_end_day, data_start_day,
 )
 from groupstats.analyses.churn.features import _Panel, churn_features, feature_windows, model_feature_columns
-from groupstats.analyses.churn.metrics import _weighted_auc
+from groupstats.analyses.churn.metrics import _one_thread, _weighted_auc  # noqa: F401 (_one_thread re-exported)
 
 
 # ======================================================================================
@@ -83,15 +84,22 @@ def plan_cutoffs(ds: Dataset, scoring_cutoff=None, horizon: int = DEFAULT_HORIZO
 # ======================================================================================
 # models
 # ======================================================================================
-def _one_thread():
-    """Limit BLAS/OpenMP threads: on small data, scikit-learn's HistGradientBoosting is many
-    times faster single-threaded than with threads competing for a few shared cores."""
+#: Rows of changed copies (all replacements together) from which gradient-boosting scores are shared among
+#: two Python threads (:class:`~groupstats.analyses.churn.tree_swaps.ColumnSwaps`; the values do not
+#: depend on it). Threads that each evaluate whole trees on many rows, unlike OpenMP threads splitting every
+#: small call, do not slow down when the machine's cores are busy with other work.
+_THREADED_ROWS = 100_000
+
+
+def _workers(rows: int) -> int:
+    """Python threads for scoring ``rows`` changed rows: 2 where 2 or more cores are available to us."""
+    if rows < _THREADED_ROWS:
+        return 1
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        from contextlib import nullcontext
-        return nullcontext()
-    return threadpool_limits(1)
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
 
 
 def _signed_log(x):
@@ -179,8 +187,13 @@ class ChurnRiskModel:
     def _def(self) -> ChurnDefinition:
         return _definition(self.definition, self.horizon, self.activity)
 
-    def fit(self, ds: Dataset, cutoff=None, _panel: _Panel | None = None) -> "ChurnRiskModel":
-        """Fit for scoring at ``cutoff`` (default: end of data) using only data up to it."""
+    def fit(self, ds: Dataset, cutoff=None, _panel: _Panel | None = None,
+            _frames: dict | None = None) -> "ChurnRiskModel":
+        """Fit for scoring at ``cutoff`` (default: end of data) using only data up to it.
+
+        ``_frames`` (private): a dict shared by fits on the same panel, which keeps the training and
+        calibration frames of each plan so that the models of one backtest build them once.
+        """
         if self.model not in ("recency", "logistic", "hgb"):
             raise ParameterError(f"model must be 'recency', 'logistic' or 'hgb' (BG/NBD is BGNBDChurn), "
                                  f"not {self.model!r}.")
@@ -190,10 +203,16 @@ class ChurnRiskModel:
         panel = _panel if _panel is not None else _Panel(churn_data(ds).as_of(limit), d,
                                                          feature_windows(plan["history_days"]))
         labelled = [*plan["train"], *([] if plan["calibration"] is None else [plan["calibration"]])]
-        panel.prefetch(labelled, labelled)
-        train = pd.concat([panel.frame(c, limit) for c in plan["train"]], ignore_index=True)
         cross_fit = plan["mode"] == "cross_fit"
-        calib = train if cross_fit else panel.frame(plan["calibration"], limit)
+        key = (id(panel), tuple(plan["train"]), plan["calibration"], limit)
+        if _frames is not None and key in _frames:
+            train, calib = _frames[key]
+        else:
+            panel.prefetch(labelled, labelled)
+            train = pd.concat([panel.frame(c, limit) for c in plan["train"]], ignore_index=True)
+            calib = train if cross_fit else panel.frame(plan["calibration"], limit)
+            if _frames is not None:
+                _frames[key] = (train, calib)
         y = train["churned"].to_numpy(dtype=int)
         if len(np.unique(y)) < 2:
             raise InsufficientDataError(
@@ -263,8 +282,54 @@ class ChurnRiskModel:
             warnings.simplefilter("ignore", RuntimeWarning)
             return self.estimator_.predict_proba(X)[:, 1]
 
+    def _raw_swapped(self, X: np.ndarray, replacements, copies_per_call: int = 1) -> tuple[list, np.ndarray]:
+        """Uncalibrated probabilities of ``X`` with one column replaced, for each ``(j, values)``.
+
+        ``values`` is (m, n): copy r of ``X`` has column j equal to ``values[r]``. Returns ``(swapped,
+        base)``: a list of (m, n) arrays and the probabilities of ``X`` itself. For gradient boosting
+        only the trees that split on column j are evaluated again (:mod:`.tree_swaps`: the same numbers
+        as predicting each copy); otherwise the copies of up to ``copies_per_call`` replacements are
+        stacked into one ``predict_proba`` call (rows are scored independently).
+        """
+        from groupstats.analyses.churn.tree_swaps import ColumnSwaps, supports
+
+        replacements = [(j, np.atleast_2d(np.asarray(v, dtype=float))) for j, v in replacements]
+        if supports(self.estimator_):
+            with warnings.catch_warnings(), _one_thread():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rows = len(X) * sum(v.shape[0] for _, v in replacements)
+                return ColumnSwaps(self.estimator_, X, workers=_workers(rows)).swapped(replacements)
+        n = len(X)
+        out = []
+        for lo in range(0, len(replacements), max(1, copies_per_call)):
+            part = replacements[lo:lo + max(1, copies_per_call)]
+            stack = np.tile(X, (sum(v.shape[0] for _, v in part), 1))
+            row = 0
+            for j, values in part:
+                for r in range(values.shape[0]):
+                    stack[row:row + n, j] = values[r]
+                    row += n
+            raw = self._raw(stack)
+            row = 0
+            for _, values in part:
+                out.append(raw[row:row + values.shape[0] * n].reshape(values.shape[0], n))
+                row += values.shape[0] * n
+        return out, self._raw(X)
+
+    def _proba_swapped(self, X: np.ndarray, replacements, copies_per_call: int = 1) -> tuple[list, np.ndarray]:
+        """As :meth:`_raw_swapped`, calibrated (what :meth:`_proba` gives for each copy)."""
+        swapped, base = self._raw_swapped(X, replacements, copies_per_call)
+        if self.calibrator_ is None:
+            return swapped, base
+        return ([np.stack([self.calibrator_.transform(row) for row in part]) for part in swapped],
+                self.calibrator_.transform(base))
+
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability for each row of a feature frame, shape (n,)."""
+        return self._proba(self._matrix(features))
+
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The model's feature matrix of a feature frame (``feature_names_`` order)."""
         self._check()
         missing = [c for c in self.feature_names_ if c not in features.columns]
         if missing:
@@ -272,7 +337,7 @@ class ChurnRiskModel:
                 f"The feature frame lacks {missing}: this model uses the feature windows {self.windows_} (shortened to "
                 f"the history before its earliest training cutoff). Compute features with "
                 f"churn_features(ds, cutoff, windows=model.windows_), or call model.score(ds, cutoff).")
-        return self._proba(features[self.feature_names_].to_numpy(dtype=float))
+        return features[self.feature_names_].to_numpy(dtype=float)
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probability from a feature matrix in ``feature_names_`` order."""
@@ -292,8 +357,7 @@ class ChurnRiskModel:
         feats = (_panel.features(cut) if _panel is not None else churn_features(ds, cut, self._def().activity,
                                                                                 windows=self.windows_))
         out = feats.copy()
-        out["risk"] = self.predict_proba_frame(feats)
-        drivers = self.drivers(feats, n_drivers)
+        drivers, out["risk"] = self._drivers(feats, n_drivers)
         return pd.concat([out, drivers.set_axis(out.index)], axis=1)
 
     def drivers(self, features: pd.DataFrame, n_drivers: int = 3) -> pd.DataFrame:
@@ -308,14 +372,18 @@ class ChurnRiskModel:
         DataFrame (n, n_drivers + 1): ``driver_1``.. (feature names, "" if none) and
         ``top_drivers`` ("silent_days=21 (+0.18); ..." text).
         """
-        self._check()
-        X = features[self.feature_names_].to_numpy(dtype=float)
-        base = self.predict_proba_frame(features)
-        effects = np.empty((len(X), len(self.feature_names_)))
-        for j, name in enumerate(self.feature_names_):  # one pass per feature (a couple of dozen)
-            Xj = X.copy()
-            Xj[:, j] = self.reference_[name]
-            effects[:, j] = base - self._proba(Xj)
+        return self._drivers(features, n_drivers)[0]
+
+    def _drivers(self, features: pd.DataFrame, n_drivers: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
+        """:meth:`drivers` and the risk of each row (``predict_proba_frame``), computed together."""
+        X = self._matrix(features)
+        n = len(X)
+        # one copy per feature (a couple of dozen), the feature set to the training median
+        swapped, base = self._proba_swapped(X, [(j, np.full((1, n), self.reference_[name]))
+                                                for j, name in enumerate(self.feature_names_)])
+        effects = np.empty((n, len(self.feature_names_)))
+        for j in range(len(self.feature_names_)):
+            effects[:, j] = base - swapped[j][0]
         order = np.argsort(-effects, axis=1, kind="stable")[:, :n_drivers]
         top_eff = np.take_along_axis(effects, order, axis=1)
         names = np.asarray(self.feature_names_, dtype=object)[order]
@@ -332,7 +400,7 @@ class ChurnRiskModel:
             sep = pd.Series(np.where((texts != "").to_numpy() & (piece != "").to_numpy(), "; ", ""), dtype="str")
             texts = texts + sep + piece
         out["top_drivers"] = texts.to_numpy()
-        return out.astype({c: "str" for c in out.columns})
+        return out.astype({c: "str" for c in out.columns}), base
 
 
 class AveragedChurnModel(ChurnRiskModel):
@@ -363,6 +431,11 @@ class AveragedChurnModel(ChurnRiskModel):
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
         return np.mean([m._proba(X) for m in self.models_], axis=0)
+
+    def _proba_swapped(self, X: np.ndarray, replacements, copies_per_call: int = 1) -> tuple[list, np.ndarray]:
+        parts = [m._proba_swapped(X, replacements, copies_per_call) for m in self.models_]
+        swapped = [np.mean([p[0][i] for p in parts], axis=0) for i in range(len(replacements))]
+        return swapped, np.mean([p[1] for p in parts], axis=0)
 
 
 class BGNBDChurn:
@@ -410,7 +483,7 @@ class BGNBDChurn:
                                         f"cutoff; there are {int(use.sum())} members with any activity.")
         self.boundary_ = False
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _one_thread():  # a few hundred likelihoods of n-vector dot products
                 warnings.simplefilter("ignore", StatisticalWarning)
                 self.model_ = BetaGeoModel(penalizer=self.penalizer).fit(x[use], tx[use], T[use])
         except ConvergenceError:
@@ -418,7 +491,7 @@ class BGNBDChurn:
             # out or drop out at once), where BetaGeoModel.fit stops; maximise the same likelihood
             # with the log-parameters bounded instead (at_boundary_ and its warning are reported
             # through boundary_ / "boundary_fit").
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _one_thread():
                 warnings.simplefilter("ignore", StatisticalWarning)
                 self.model_ = BetaGeoModel(log_bounds=(-9.0, 9.0)).fit(x[use], tx[use], T[use])
             self.boundary_ = True

@@ -1,0 +1,154 @@
+"""A fitted HistGradientBoostingClassifier's probabilities with one feature column replaced, bit for bit.
+
+Permutation importance and the per-member drivers score the same rows many times, each time with one
+column changed (shuffled, or set to the training median). A tree that never splits on that column gives
+every row the same value as before, so only the trees that split on it need to be evaluated again; the
+others' per-tree values are kept from the unchanged matrix. The per-tree values are then added up in
+the estimator's own order, starting from its baseline, exactly as scikit-learn's ``_raw_predict`` does
+(``raw = baseline; raw += tree_1(X); raw += tree_2(X); ...``), and mapped to probabilities by the
+estimator's own loss: the result is the same float64 numbers as ``predict_proba`` on the modified
+matrix (tests/test_churn_speed.py checks equality, not closeness). Each row is scored on its own, so
+the number of threads does not change any value.
+
+This reads scikit-learn's fitted internals (``_predictors``, ``_baseline_prediction``, ``_bin_mapper``,
+``_loss``); :func:`supports` says whether an estimator has them in the expected form, and callers fall
+back to ``predict_proba`` otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Rows of the unchanged matrix handled at once (bounds memory: trees x rows per-tree values, and the
+#: replaced copies of the block).
+_BLOCK_ROWS = 50_000
+
+
+def supports(estimator) -> bool:
+    """Whether ``estimator`` is a fitted binary HistGradientBoostingClassifier on numeric columns
+    whose internals this module reads."""
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return False
+    if not isinstance(estimator, HistGradientBoostingClassifier):
+        return False
+    needed = ("_predictors", "_baseline_prediction", "_bin_mapper", "_loss", "n_trees_per_iteration_")
+    if not all(hasattr(estimator, a) for a in needed):
+        return False
+    if estimator.n_trees_per_iteration_ != 1 or getattr(estimator, "_preprocessor", None) is not None:
+        return False
+    if getattr(estimator, "is_categorical_", None) is not None and np.any(estimator.is_categorical_):
+        return False
+    return all(len(it) == 1 and hasattr(it[0], "nodes") and hasattr(it[0], "predict")
+               for it in estimator._predictors)
+
+
+class ColumnSwaps:
+    """Probabilities of ``estimator`` on ``X`` and on copies of ``X`` with one column replaced.
+
+    Parameters
+    ----------
+    estimator : fitted HistGradientBoostingClassifier (see :func:`supports`)
+    X : array (n, k)
+    n_threads : int, default 1
+        OpenMP threads per tree evaluation (rows are independent: any number gives the same values).
+    workers : int, default 1
+        Python threads sharing the trees and the replacements (see :meth:`swapped`).
+    """
+
+    def __init__(self, estimator, X: np.ndarray, n_threads: int = 1, workers: int = 1):
+        if not supports(estimator):
+            raise TypeError("ColumnSwaps needs a fitted binary HistGradientBoostingClassifier on numeric columns.")
+        self.estimator = estimator
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        self.n_threads = int(n_threads)
+        self.workers = max(1, int(workers))
+        self.trees = [it[0] for it in estimator._predictors]
+        k = self.X.shape[1]
+        self.uses = np.zeros((len(self.trees), k), bool)  # uses[t, j]: tree t splits on column j
+        for t, tree in enumerate(self.trees):
+            nodes = tree.nodes
+            split = nodes["feature_idx"][nodes["is_leaf"] == 0]
+            self.uses[t, np.unique(split[split < k])] = True
+        self.baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).ravel()[0]
+        self._bitsets = estimator._bin_mapper.make_known_categories_bitsets()
+
+    def _tree(self, t: int, X: np.ndarray) -> np.ndarray:
+        known_cat_bitsets, f_idx_map = self._bitsets
+        return self.trees[t].predict(X, known_cat_bitsets, f_idx_map, self.n_threads)
+
+    def _proba(self, raw: np.ndarray) -> np.ndarray:
+        shape = raw.shape
+        return self.estimator._loss.predict_proba(raw.reshape(-1))[:, 1].reshape(shape)
+
+    def base(self) -> np.ndarray:
+        """``predict_proba(X)[:, 1]``, shape (n,)."""
+        return self.swapped([])[1]
+
+    def swapped(self, replacements) -> tuple[list, np.ndarray]:
+        """Probabilities with column ``j`` replaced by each row of ``values``, for each ``(j, values)``.
+
+        ``values`` has shape (m, n) (or (n,), read as m = 1): copy ``r`` of ``X`` has column ``j`` equal
+        to ``values[r]``. Returns ``(swapped, base)``: a list of (m, n) arrays, the same numbers as
+        ``predict_proba(Xr)[:, 1]`` for each copy, and ``predict_proba(X)[:, 1]``.
+
+        With ``workers > 1`` the trees of the unchanged matrix, then the replacements, are shared
+        among that many threads (scikit-learn's tree evaluation releases the GIL); every number is
+        computed by the same operations as with one.
+        """
+        items = [(int(j), np.atleast_2d(np.asarray(v, dtype=np.float64))) for j, v in replacements]
+        n, T = len(self.X), len(self.trees)
+        out = [np.empty(v.shape) for _, v in items]
+        base = np.empty(n)
+        pool = _pool(self.workers) if self.workers > 1 else None
+        try:
+            for lo in range(0, n, _BLOCK_ROWS):
+                hi = min(n, lo + _BLOCK_ROWS)
+                block = self.X[lo:hi]
+                per_tree = np.empty((T, hi - lo))
+
+                def trees(ts, block=block, per_tree=per_tree):
+                    for t in ts:
+                        per_tree[t] = self._tree(t, block)
+
+                _run(pool, trees, [range(w, T, self.workers) for w in range(self.workers)] if pool else [range(T)])
+                raw = np.full(hi - lo, self.baseline)
+                for t in range(T):  # scikit-learn's order: baseline, then each tree's value added in turn
+                    raw += per_tree[t]
+                base[lo:hi] = self._proba(raw)
+
+                def replace(indices, lo=lo, hi=hi, block=block, per_tree=per_tree):
+                    for i in indices:
+                        (j, values), dest = items[i], out[i]
+                        m = values.shape[0]
+                        copies = np.tile(block, (m, 1))
+                        copies[:, j] = values[:, lo:hi].reshape(-1)
+                        raw = np.full((m, hi - lo), self.baseline)
+                        for t in range(T):
+                            raw += self._tree(t, copies).reshape(m, hi - lo) if self.uses[t, j] else per_tree[t]
+                        dest[:, lo:hi] = self._proba(raw)
+
+                # the costliest replacements (columns that many trees split on) first, dealt out in turn
+                order = sorted(range(len(items)), key=lambda i: -self.uses[:, items[i][0]].sum() * len(items[i][1]))
+                shares = [order[w::self.workers] for w in range(self.workers)] if pool else [order]
+                _run(pool, replace, shares)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        return out, base
+
+
+def _pool(workers: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="groupstats-trees")
+
+
+def _run(pool, fn, shares) -> None:
+    """``fn(share)`` for each share: in ``pool``'s threads, or here without one; errors are raised."""
+    if pool is None:
+        for share in shares:
+            fn(share)
+        return
+    for future in [pool.submit(fn, share) for share in shares]:
+        future.result()
