@@ -109,24 +109,43 @@ def posts_present_expr(memberships, posts):
     marks = marks.mutate(_before=marks._post.sum().over(w))
     bounds = marks.filter(marks._sign != 0)
     return bounds.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-        posts_present=(bounds._before * bounds._sign).sum())
+        posts_present=(bounds._before * bounds._sign).sum().cast("int64"))
 
 
-def _window_days(cuts_us, cut_days, span: int, before_cut_day: bool):
-    """A small table (cut_id, day, cut_day): each cutoff's local days in its ``span``-day window (the
-    cutoff's own date excluded when ``before_cut_day``)."""
+def _window_days(cut_days, span: int):
+    """A small table (cut_id, day): each cutoff's local days in its ``span``-day window (its own date included)."""
     from groupstats.tables.churn_features import cutoff_table
 
-    last = 0 if before_cut_day else 1
-    pairs = [(k, d, cd) for k, cd in enumerate(cut_days) for d in range(cd - span + 1, cd + last)]
-    return cutoff_table({"cut_id_": [p[0] for p in pairs], "day": [p[1] for p in pairs],
-                         "cut_day": [p[2] for p in pairs]}).drop("cut_id").rename(cut_id="cut_id_")
+    pairs = [(k, d) for k, cd in enumerate(cut_days) for d in range(cd - span + 1, cd + 1)]
+    return cutoff_table({"cut_id_": [p[0] for p in pairs], "day": [p[1] for p in pairs]}).drop(
+        "cut_id").rename(cut_id="cut_id_")
+
+
+def _day_spans(cut_days, windows):
+    """Edges cutting the days before the cutoffs' dates into spans that each lie wholly inside or outside
+    every window (the W days up to each cutoff's date, its own date apart), and a small table
+    (cut_id, span, in<W>) of the spans inside each cutoff's windows (``in<W>`` 1 or 0).
+
+    Span i holds the days in (edges[i - 1], edges[i]].
+    """
+    from groupstats.tables.churn_features import cutoff_table
+
+    edges = sorted({cd - w for cd in cut_days for w in windows} | {cd - 1 for cd in cut_days})
+    rows = {"cut_id_": [], "span": [], **{f"in{w}": [] for w in windows}}
+    for k, cd in enumerate(cut_days):
+        for i in range(1, len(edges)):
+            if edges[i - 1] >= cd - max(windows) and edges[i] <= cd - 1:
+                rows["cut_id_"].append(k)
+                rows["span"].append(i)
+                for w in windows:
+                    rows[f"in{w}"].append(int(edges[i - 1] >= cd - w))
+    return edges, cutoff_table(rows).drop("cut_id").rename(cut_id="cut_id_")
 
 
 def _window_counts(rows, windows_m, windows_a):
     """Aggregates over (member, day) rows with ``n`` and ``cut_day``: ``m<W>`` messages and ``a<W>`` active
     days in the last W days up to the cutoff's date."""
-    return {**{f"m{w}": rows.n.sum(where=rows.day > rows.cut_day - w) for w in windows_m},
+    return {**{f"m{w}": rows.n.sum(where=rows.day > rows.cut_day - w).cast("int64") for w in windows_m},
             **{f"a{w}": rows.n.count(where=(rows.day > rows.cut_day - w) & (rows.n > 0)) for w in windows_a}}
 
 
@@ -164,24 +183,34 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
     if not multi:  # one aggregation per member: the history and the windows of the one cutoff
         rows = day.mutate(cut_day=ibis.literal(cut_days[0], type="int64"))
         return rows.group_by(list(KEY_COLUMNS)).aggregate(
-            **{s: rows[s].sum() for s in sums}, last_us=rows.last_us.max(),
+            **{s: rows[s].sum().cast("int64") for s in sums}, last_us=rows.last_us.max(),
             **_window_counts(rows, windows_m, windows)).mutate(cut_id=ibis.literal(0, type="int64"))
     # history: sums per segment, then over the segments known at each cutoff
     per_seg = day.group_by([*KEY_COLUMNS, "seg", "late"]).aggregate(
-        **{s: day[s].sum() for s in sums}, last_us=day.last_us.max())
+        **{s: day[s].sum().cast("int64") for s in sums}, last_us=day.last_us.max())
     h = per_seg.join(cuts, per_seg.seg <= cuts.cut_id)
     hist = h.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-        **{s: h[s].sum() for s in MESSAGE_SUMS}, last_us=h.last_us.max(),
-        **({"post_replies": h.post_replies.sum(where=h.late.isnull() | (h.late <= h.cut_id))}
+        **{s: h[s].sum().cast("int64") for s in MESSAGE_SUMS}, last_us=h.last_us.max(),
+        **({"post_replies": h.post_replies.sum(where=h.late.isnull() | (h.late <= h.cut_id)).cast("int64")}
            if has_posts else {}))
-    # windows: whole days before the cutoff's date, and the part of its date known at the cutoff
-    whole = day.group_by([*KEY_COLUMNS, "day"]).aggregate(n=day.n.sum())
-    span = _window_days(cuts_us, cut_days, max(windows_m), before_cut_day=True)
-    whole = whole.join(span, "day").select("cut_id", *KEY_COLUMNS, "day", "cut_day", "n")
+    # windows: whole days before each cutoff's date, summed over spans of days that lie in the same windows
+    # of every cutoff, and the part of its own date known at the cutoff
+    edges, spans = _day_spans(cut_days, windows_m)
+    whole = day.filter((day.day > edges[0]) & (day.day <= edges[-1]))
+    whole = whole.group_by([*KEY_COLUMNS, "day"]).aggregate(n=whole.n.sum().cast("int64"))
+    span = ibis.cases(*((whole.day <= e, i) for i, e in enumerate(edges)), else_=len(edges)).cast("int64")
+    whole = whole.group_by([*KEY_COLUMNS, span.name("span")]).aggregate(
+        n=whole.n.sum().cast("int64"), days=whole.n.count())
+    whole = whole.join(spans, "span")
+    whole = whole.select("cut_id", *KEY_COLUMNS, "n", "days", *(f"in{w}" for w in windows_m))
     on_day = day.join(cuts, (day.day == cuts.cut_day) & (day.seg <= cuts.cut_id))
-    on_day = on_day.group_by(["cut_id", *KEY_COLUMNS, "day", "cut_day"]).aggregate(n=on_day.n.sum())
-    rows = ibis.union(whole, on_day.select(*whole.columns), distinct=False)
-    win = rows.group_by(["cut_id", *KEY_COLUMNS]).aggregate(**_window_counts(rows, windows_m, windows))
+    on_day = on_day.group_by(["cut_id", *KEY_COLUMNS]).aggregate(n=on_day.n.sum().cast("int64"))
+    on_day = on_day.select("cut_id", *KEY_COLUMNS, "n", days=ibis.literal(1, type="int64"),
+                           **{f"in{w}": ibis.literal(1, type="int64") for w in windows_m})
+    rows = ibis.union(whole, on_day, distinct=False)
+    win = rows.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
+        **{f"m{w}": rows.n.sum(where=rows[f"in{w}"] == 1).cast("int64") for w in windows_m},
+        **{f"a{w}": rows.days.sum(where=rows[f"in{w}"] == 1).cast("int64") for w in windows})
     return hist.left_join(win, ["cut_id", *KEY_COLUMNS]).drop("cut_id_right", "group_id_right", "member_id_right")
 
 
@@ -236,13 +265,14 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
         r = ev.filter(ev.day.isnull())
         r = r.join(cuts, (r._r <= cuts.cut_id) | (r._c <= cuts.cut_id))
         parts.append(r.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-            reads=r._n.sum(where=r._r <= r.cut_id), clicks=r._n.sum(where=r._c <= r.cut_id)))
+            reads=r._n.sum(where=r._r <= r.cut_id).cast("int64"),
+            clicks=r._n.sum(where=r._c <= r.cut_id).cast("int64")))
     if with_sign_in:
         s = ev.filter(ev.day.notnull())
-        span = _window_days(cuts_us, cut_days, wmax, before_cut_day=False)
+        span = _window_days(cut_days, wmax)
         s = s.join(span, "day")
         s = s.filter(s._s <= s.cut_id)
-        parts.append(s.group_by(["cut_id", *KEY_COLUMNS]).aggregate(sign_in=s._n.sum()))
+        parts.append(s.group_by(["cut_id", *KEY_COLUMNS]).aggregate(sign_in=s._n.sum().cast("int64")))
     if len(parts) == 1:
         return parts[0]
     a, b = parts
