@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from groupstats.data.dataset import Dataset
+from groupstats.data.schema import TABLES
 from groupstats.errors import DataValidationError
 from groupstats.paths import sample_data_path
 from groupstats.tables import scale
@@ -220,8 +221,11 @@ def test_id_checks_same_problems_in_memory_and_with_colliding_hashes(broken_ids,
 
 def test_references_counted_per_key_equal_a_count_per_row(frames, tmp_path):
     """On messages and events the reference rules are looked up once per distinct key and weighted
-    by its rows: the counts equal pandas' per-row counts (several keys, several rows each)."""
+    by its rows, and closed categories screened on their distinct values: the counts equal pandas'
+    per-row counts (several keys, several rows each)."""
     m = frames["messages"].copy()
+    m.loc[[10, 12, 300], "msg_type"] = ["telegram", "fax", "telegram"]
+    m.loc[13, "msg_type"] = None  # empty: the default type, allowed
     m.loc[[4, 5, 200], "group_id"] = "grp_nowhere"          # one missing group on three rows...
     m.loc[[6, 7], "member_id"] = "u_stranger"               # ...and an unknown sender on two rows of two groups
     m.loc[8, "group_id"] = "grp_elsewhere"
@@ -240,3 +244,6 @@ def test_references_counted_per_key_equal_a_count_per_row(frames, tmp_path):
     assert sender_p.n_rows == len(expected) and sender_p.rows == expected[:len(sender_p.rows)]
     post_p = by[("events.parquet", "post_id", "references to posts not in posts")]
     assert post_p.n_rows == 3 and post_p.rows == [3, 4, 10]
+    kinds = by[("messages.parquet", "msg_type", "unknown categories fax, telegram (allowed: "
+                + ", ".join(TABLES["messages"].categories["msg_type"]) + ")")]
+    assert kinds.n_rows == 3 and kinds.rows == [11, 13, 301]

@@ -319,24 +319,51 @@ def _duplicate_ids(src, found: list | None) -> tuple[int, list]:
 
 
 def _big_table_counts(src, name: str, table_rules: list):
-    """One-row aggregation: rows of table ``name`` and, per rule ``(i, rule)``, its offending rows.
+    """One-row aggregation: rows of table ``name`` and, per rule ``(i, rule)``, its offending rows
+    (``rule_i``), or for a closed category a screen (``screen_i``, see below).
 
     The reference rules (``rule.by``) are evaluated once per distinct key: the rows are grouped by
     the keys they read, counting the per-row rules on the way, and each key's reference is looked
     up once, weighted by its rows (the same counts as a lookup per row, for a few thousand lookups
-    instead of millions).
+    instead of millions). A closed category is screened on the column's distinct values
+    (``screen_i``: how many are not allowed; reading the distinct values of a dictionary-encoded
+    column costs a fraction of testing every row): only when one is not allowed are its rows
+    counted (:func:`_screened_counts`).
     """
     t = src.table(name)
-    per_row = {f"rule_{i}": _n_offending(rule.offending(t)) for i, rule in table_rules if not rule.by}
+    screened = [(i, rule) for i, rule in table_rules if rule.allowed is not None and not rule.by]
+    per_row = {f"rule_{i}": _n_offending(rule.offending(t)) for i, rule in table_rules
+               if not rule.by and rule.allowed is None}
     keyed = [(i, rule) for i, rule in table_rules if rule.by]
     if not keyed:
-        return t.aggregate(**{f"{name}__n": t.count()}, **per_row)
-    by = list(dict.fromkeys(c for _, rule in keyed for c in rule.by))
-    g = t.group_by(by).aggregate(_n=t.count(), **per_row)
-    if name == "messages" and any("member_id" in rule.by for _, rule in keyed):
-        g = _with_member_flag(src, g)
-    return g.aggregate(**{f"{name}__n": g._n.sum()}, **{k: g[k].sum() for k in per_row},
-                       **{f"rule_{i}": g._n.sum(where=rule.offending(g).fill_null(False)) for i, rule in keyed})
+        counts = t.aggregate(**{f"{name}__n": t.count()}, **per_row)
+    else:
+        by = list(dict.fromkeys(c for _, rule in keyed for c in rule.by))
+        g = t.group_by(by).aggregate(_n=t.count(), **per_row)
+        if name == "messages" and any("member_id" in rule.by for _, rule in keyed):
+            g = _with_member_flag(src, g)
+        counts = g.aggregate(**{f"{name}__n": g._n.sum()}, **{k: g[k].sum() for k in per_row},
+                             **{f"rule_{i}": g._n.sum(where=rule.offending(g).fill_null(False))
+                                for i, rule in keyed})
+    parts = [counts]
+    for i, rule in screened:
+        values = t.select(_value=t[rule.shown[0]]).distinct()
+        parts.append(values.aggregate(**{f"screen_{i}": values._value.count(
+            where=values._value.notnull() & ~values._value.isin(rule.allowed))}))
+    return _cross(parts)
+
+
+def _screened_counts(src, all_rules: list, counts: dict) -> None:
+    """``rule_i`` of every screened category (:func:`_big_table_counts`): 0 where every distinct
+    value is allowed, else the rows with a value that is not, counted row by row."""
+    for key in [k for k in counts if k.startswith("screen_")]:
+        i = int(key[len("screen_"):])
+        found = counts.pop(key)
+        if found is None or found != found or not int(found):
+            counts[f"rule_{i}"] = 0
+            continue
+        t = src.table(all_rules[i].table)
+        counts[f"rule_{i}"] = src.scalar(_n_offending(all_rules[i].offending(t)))
 
 
 def _n_offending(flag):
@@ -377,6 +404,7 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     counts: dict = {}
     for query in big + ([_cross(small)] if small else []):
         counts.update(src.execute(query).iloc[0].to_dict())
+    _screened_counts(src, all_rules, counts)
     with_ids = "messages" in names
     dup_ids: list = []
     if with_ids:
