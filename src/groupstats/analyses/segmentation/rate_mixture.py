@@ -251,7 +251,11 @@ class RateMixture:
 
     def fit(self, y, v, group, weights=None, n_groups=None) -> "RateMixture":
         """Fit by EM from the quantile start (or ``warm_start``): at most ``max_iter`` updates, stopping
-        (after the sixth) when the log-likelihood rose by less than ``tol`` times its size."""
+        (after the sixth) when the log-likelihood rose by less than ``tol`` times its size.
+
+        With overlapping tiers EM creeps: the defaults (150 updates, ``tol`` 1e-5) then stop
+        before its fixed point (on the 1M-message benchmark data, BIC within 0.2-3.5 of it for
+        k = 2..8, the same components for all but 0-1 of 2,918 members at the chosen k)."""
         y, v = self._2d(y), self._2d(v)
         group = np.asarray(group, np.int64)
         w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
