@@ -218,6 +218,19 @@ def code_id(src: str | Path | None = None) -> dict:
     return out
 
 
+def error_summary(stderr: str, limit: int = 600) -> str:
+    """The error a failed case printed: its last exception line (``SomeError: ...``, for DuckDB errors
+    the line that says what ran out) rather than only the last line, which is often a documentation link."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed (no output)"
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].split(":", 1)[0]
+        if head.endswith(("Error", "Exception")) or head.startswith("error"):
+            return " ".join(lines[i:])[:limit]
+    return lines[-1][:limit]
+
+
 def run_once(case: str, path: Path, src: str | None = None) -> dict:
     """Run one case in a fresh process; return wall/CPU seconds, inner seconds, peak RSS and the
     machine's load averages (1, 5, 15 min, as ``uptime`` prints them) before and after.
@@ -250,7 +263,7 @@ def run_once(case: str, path: Path, src: str | None = None) -> dict:
     usage = _child_usage()
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode} after {wall:.0f} s (peak RSS {usage['maxrss_mb']:.0f} MB): "
-                         + (stderr.strip().splitlines() or ["failed"])[-1][:300]}
+                         + error_summary(stderr)}
     result = {"wall_s": wall, "cpu_s": usage["cpu"], "peak_rss_mb": usage["maxrss_mb"], "load1": loads[0],
               "load_before": [round(x, 2) for x in loads],
               "load_after": [round(x, 2) for x in os.getloadavg()],

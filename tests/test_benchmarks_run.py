@@ -167,3 +167,15 @@ def test_replicate_relabels_each_copy_and_resumes_after_an_interrupted_copy(tmp_
         f"SELECT count(*) FROM {read('events', sample)}").fetchone()[0]
     assert {p: p.stat().st_mtime_ns for p in (dst / "events").rglob("r0_*.parquet")} == kept
     assert (dst / "COMPLETE").exists() and not stray.with_name("r1_9.parquet").exists()
+
+
+def test_a_failed_case_reports_its_exception_not_the_documentation_link_after_it():
+    stderr = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+              "_duckdb.OutOfMemoryException: Out of Memory Error: could not allocate block of size 256.0 KiB "
+              "(488.2 MiB/488.2 MiB used)\n\nPossible solutions:\n* Reducing the number of threads\n"
+              "See also https://duckdb.org/docs/current/guides/performance/how_to_tune_workloads\n")
+    summary = run.error_summary(stderr)
+    assert summary.startswith("_duckdb.OutOfMemoryException: Out of Memory Error: could not allocate")
+    assert summary.endswith("how_to_tune_workloads")
+    assert run.error_summary("error: The 'posts' table is missing in /x\n") == "error: The 'posts' table is missing in /x"
+    assert run.error_summary("") == "failed (no output)"
