@@ -61,3 +61,18 @@ def test_checks_meanwhile_pass_on_valid_data_with_the_same_results(sample_path):
         features = member_features(ds)
     checks.wait()
     pd.testing.assert_frame_equal(features, member_features(load_dataset(sample_path)))
+
+
+def test_large_datasets_are_checked_before_the_work(sample_path, tmp_path, monkeypatch):
+    """Beyond CHECKS_MEANWHILE_UP_TO messages the checks run first (bounded memory): the error comes
+    from opening the dataset, with the same problems."""
+    from groupstats.data import loading
+
+    folder = _copy_sample(sample_path, tmp_path / "broken", messages=_break_messages)
+    ds, checks = load_dataset_checking(folder)
+    with pytest.raises(DataValidationError) as meanwhile:
+        checks.wait()
+    monkeypatch.setattr(loading, "CHECKS_MEANWHILE_UP_TO", 0)
+    with pytest.raises(DataValidationError) as first:
+        load_dataset_checking(folder)
+    assert str(first.value) == str(meanwhile.value)

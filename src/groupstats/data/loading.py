@@ -23,6 +23,9 @@ from groupstats.data.schema import DEFAULT_TZ, REQUIRED_TABLES, TABLE_NAMES, TAB
 from groupstats.errors import DataValidationError, GroupstatsError, Problem
 
 METADATA_FILE = "dataset.json"
+#: :func:`load_dataset_checking` checks a Parquet folder meanwhile up to this many messages; beyond,
+#: first (a second DuckDB connection with its own memory limit would raise the peak).
+CHECKS_MEANWHILE_UP_TO = 30_000_000
 
 
 def build_dataset(raw: dict, files: dict[str, str], tz: str, validate: bool, metadata: dict,
@@ -83,7 +86,8 @@ def load_dataset_checking(path: str | os.PathLike, tz: str | None = None, valida
 
     The checks run in a background thread on a DuckDB connection of their own while the caller
     computes on the dataset (the engine's work and the caller's Python work overlap on the
-    cores); every other dataset is checked before this returns, as by :func:`load_dataset`.
+    cores); every other dataset (CSV, Spark, more than :data:`CHECKS_MEANWHILE_UP_TO` messages)
+    is checked before this returns, as by :func:`load_dataset`.
 
     Returns
     -------
@@ -274,7 +278,8 @@ def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate:
     src = Source.from_path(folder, engine=engine_spec["engine"], tz=tz, spark_master=engine_spec["spark_master"])
     src.raw = {name: table for name, table in src.raw.items() if name in parquet}
     pending = PendingValidation()
-    if validate and meanwhile and engine_spec["engine"] == "duckdb":
+    if (validate and meanwhile and engine_spec["engine"] == "duckdb"
+            and _n_rows(parquet["messages"]) <= CHECKS_MEANWHILE_UP_TO):
         pending = PendingValidation(lambda: _validate_folder(folder, parquet, tz))
     elif validate:
         from groupstats.tables.checks import validate_source
