@@ -57,8 +57,9 @@ def test_simulated_community_with_joins_leaves_posts_and_events(small_sim):
                                   check_exact=True)
 
 
-def edge_frames(tz: str) -> dict:
-    """One group around the cutoffs 2026-03-28/29/30 (2026-03-29 is a daylight-saving day in Berlin)."""
+def edge_frames(tz: str, late_post: bool) -> dict:
+    """One group around the cutoffs 2026-03-28/29/30 (2026-03-29 is a daylight-saving day in Berlin); with
+    ``late_post`` the post p1 is posted at 11:00, after f quoted its message (10:30), else at 10:00."""
     def ts(values):
         return pd.Series(pd.to_datetime(values, format="ISO8601")).dt.tz_localize(tz, nonexistent="shift_forward")
 
@@ -83,14 +84,15 @@ def edge_frames(tz: str) -> dict:
                        "2026-03-29 12:00", "2026-03-27 20:00", "2026-03-29 13:00", "2026-03-30 00:00"]),
         "msg_type": ["text", "text", "image", "sticker", "text", "voice", "link", "text", "text", "text", "text",
                      "text"],
-        # m7 quotes the post message m6 before the post is posted (posted_at 2026-03-29 11:00)
+        # m7 (10:30) quotes the post message m6
         "reply_to": [None, "m0", None, None, "m0", None, None, "m6", "m6", None, "m6", "m0"],
         "n_mentions": [0, 1, 0, 0, 0, 2, 0, 0, 1, 0, 0, 0],
         "text_len": 10,
     })
     posts = pd.DataFrame({
         "post_id": ["p0", "p1", "p2"], "group_id": "g1",
-        "posted_at": ts(["2026-03-02 09:00", "2026-03-29 11:00", "2026-03-30 00:00"]),
+        "posted_at": ts(["2026-03-02 09:00", "2026-03-29 11:00" if late_post else "2026-03-29 10:00",
+                         "2026-03-30 00:00"]),
         "content_type": "practical", "member_id": "o", "message_id": ["m0", "m6", None],
     })
     events = pd.DataFrame({
@@ -99,7 +101,7 @@ def edge_frames(tz: str) -> dict:
         "occurred_at": ts(["2026-03-03 10:00", "2026-03-29 09:00", "2026-03-29 12:00", "2026-03-28 23:00",
                            "2026-03-29 00:00", "2026-03-29 00:00", "2026-03-28 08:00", "2026-03-29 00:00",
                            "2026-03-30 00:00", "2026-03-29 23:00"]),
-        # a reads p1 at 09:00, before it is posted at 11:00; sign-ins at exactly midnight
+        # a reads p1 at 09:00, before it is posted; sign-ins at exactly midnight
         "event_type": ["read", "read", "click", "read", "sign_in", "sign_in", "sign_in", "sign_in", "read",
                        "click"],
         "post_id": ["p0", "p1", "p1", "p0", None, None, None, None, "p2", "p0"],
@@ -107,30 +109,37 @@ def edge_frames(tz: str) -> dict:
     return dict(members=members, messages=messages, posts=posts, events=events)
 
 
-@pytest.mark.parametrize("tz", ["Asia/Shanghai", "Europe/Berlin"])
-def test_edge_cases_at_midnights_in_day_cutoffs_and_shared_days(tz):
-    ds = Dataset.from_frames(tz=tz, validate=False, **edge_frames(tz))
-    # midnights, times inside 2026-03-29 (the post at 11:00), a microsecond after a midnight, one before
-    # anyone spoke; in Berlin only those around the daylight-saving change
+@pytest.mark.parametrize(("tz", "late_post"), [("Asia/Shanghai", False), ("Europe/Berlin", True)])
+def test_edge_cases_at_midnights_in_day_cutoffs_and_shared_days(tz, late_post, monkeypatch):
+    from groupstats.tables import features
+
+    ds = Dataset.from_frames(tz=tz, validate=False, **edge_frames(tz, late_post))
+    # midnights, times inside 2026-03-29 (p1 posted at 10:00 or 11:00), a microsecond after a midnight, one
+    # before anyone spoke; in Berlin (and with the reply before its post) those around the daylight-saving change
     cutoffs = ["2026-03-28", "2026-03-29", "2026-03-29 10:45", "2026-03-29 11:00", "2026-03-29 12:00",
                "2026-03-30", "2026-03-30 00:00:00.000001", "2026-03-25"]
-    if tz == "Europe/Berlin":
+    if late_post:
         cutoffs = cutoffs[1:4]
+    passes = []
+    counts = features.member_feature_counts
+    monkeypatch.setattr(features, "member_feature_counts", lambda src, cuts, *a: passes.append(cuts) or
+                        counts(src, cuts, *a))
     at = dict(zip(cutoffs, member_features_at(ds, cutoffs)))
+    # one pass for all cutoffs; with a reply sent before its post, then one per cutoff (exact, slower)
+    assert len(passes) == (1 + len(cutoffs) if late_post else 1) and len(passes[0]) == len(cutoffs)
     assert_same(list(at.values()), cutoffs, ds)
-    if tz == "Asia/Shanghai":
+    if not late_post:
         assert_same(member_features_at(ds, cutoffs, windows=(1, 2)), cutoffs, ds, windows=(1, 2))
     a29 = at["2026-03-29"].set_index("member_id").loc["a"]
     # the message at exactly the cutoff's midnight counts (and its day is an active day)
     assert a29["messages_total"] == 3 and a29["messages_7d"] == 3 and a29["active_days_7d"] == 2
-    # e is an operator from 2026-03-29 06:00 on; the late quote-reply m7 counts once p1 is posted
+    # e is an operator from 2026-03-29 06:00 on
     assert "e" in set(at["2026-03-29"]["member_id"]) and "e" not in set(at["2026-03-29 11:00"]["member_id"])
-    f = {c: at[c].set_index("member_id").loc["f", "post_replies"] for c in ("2026-03-29 10:45", "2026-03-29 11:00")}
-    assert f == {"2026-03-29 10:45": 0, "2026-03-29 11:00": 1}
-    # a's read of p1 logged before p1 was posted counts from the post on
-    reads = {c: at[c].set_index("member_id").loc["a", "read_rate"] * at[c].set_index("member_id").loc[
-        "a", "posts_present"] for c in ("2026-03-29 10:45", "2026-03-29 11:00")}
-    assert reads == {"2026-03-29 10:45": 1, "2026-03-29 11:00": 2}
+    # f's quote-reply (10:30) and a's read (09:00) of p1 count once p1 is posted
+    f = at["2026-03-29 10:45"].set_index("member_id").loc["f", "post_replies"]
+    a = at["2026-03-29 10:45"].set_index("member_id").loc["a"]
+    assert f == (0 if late_post else 1) and a["read_rate"] * a["posts_present"] == (1 if late_post else 2)
+    assert at["2026-03-29 11:00"].set_index("member_id").loc["f", "post_replies"] == 1
 
 
 def test_panel_is_the_multi_cutoff_features_stacked(small_sim):

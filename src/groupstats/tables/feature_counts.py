@@ -122,23 +122,25 @@ def _window_days(cut_days, span: int):
 
 
 def _day_spans(cut_days, windows):
-    """Edges cutting the days before the cutoffs' dates into spans that each lie wholly inside or outside
-    every window (the W days up to each cutoff's date, its own date apart), and a small table
-    (cut_id, span, in<W>) of the spans inside each cutoff's windows (``in<W>`` 1 or 0).
-
-    Span i holds the days in (edges[i - 1], edges[i]].
+    """Edges cutting the local days into spans, each wholly inside or outside every window of every cutoff
+    and each cutoff's date a span of its own, and a small table (cut_id, span, own, in<W>) of the spans in
+    each cutoff's windows: the days before its date within its last W days (``in<W>`` 1 or 0) and its own
+    date (``own`` 1, in every window). Span i holds the days in (edges[i - 1], edges[i]].
     """
     from groupstats.tables.churn_features import cutoff_table
 
-    edges = sorted({cd - w for cd in cut_days for w in windows} | {cd - 1 for cd in cut_days})
-    rows = {"cut_id_": [], "span": [], **{f"in{w}": [] for w in windows}}
+    edges = sorted({cd - w for cd in cut_days for w in windows} | {cd - 1 for cd in cut_days} | set(cut_days))
+    rows = {"cut_id_": [], "span": [], "own": [], **{f"in{w}": [] for w in windows}}
     for k, cd in enumerate(cut_days):
         for i in range(1, len(edges)):
-            if edges[i - 1] >= cd - max(windows) and edges[i] <= cd - 1:
+            before = edges[i - 1] >= cd - max(windows) and edges[i] <= cd - 1
+            own = edges[i - 1] == cd - 1 and edges[i] == cd
+            if before or own:
                 rows["cut_id_"].append(k)
                 rows["span"].append(i)
+                rows["own"].append(int(own))
                 for w in windows:
-                    rows[f"in{w}"].append(int(edges[i - 1] >= cd - w))
+                    rows[f"in{w}"].append(int(own or edges[i - 1] >= cd - w))
     return edges, cutoff_table(rows).drop("cut_id").rename(cut_id="cut_id_")
 
 
@@ -161,16 +163,15 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
         # reference to the messages would make the engine materialise all of them)
         posts = src.table("posts")
         post_msgs = posts.filter(posts.message_id.notnull())
-        post_msgs = post_msgs.group_by(_post_msg=post_msgs.message_id).aggregate(
-            _post_us=post_msgs.posted_us.min())
+        post_msgs = (post_msgs.group_by(_post_msg=post_msgs.message_id).aggregate(_post_us=post_msgs.posted_us.min())
+                     if multi else post_msgs.select(_post_msg=post_msgs.message_id).distinct())
         msgs = msgs.left_join(post_msgs, msgs.reply_to == post_msgs._post_msg)
-    keys = [*KEY_COLUMNS, "day"]
+    keys, late = [*KEY_COLUMNS, "day"], {}
     if multi:
-        seg = segment(msgs.sent_us, cuts_us)
-        # a reply to a post is known once the post is known too: later than the reply only in odd data
-        post_seg = segment(msgs._post_us, cuts_us) if has_posts else ibis.null("int64")
-        msgs = msgs.mutate(seg=seg, late=ibis.ifelse(post_seg > seg, post_seg, ibis.null("int64")))
-        keys += ["seg", "late"]
+        msgs = msgs.mutate(seg=segment(msgs.sent_us, cuts_us))
+        keys.append("seg")
+        if has_posts:  # a quote-reply sent before its post was posted (odd data): see _features_at_cuts
+            late["late"] = msgs._post_us.count(where=segment(msgs._post_us, cuts_us) > msgs.seg)
     day = msgs.group_by(keys).aggregate(
         n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
         mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
@@ -178,39 +179,32 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
         evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
         night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
         weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
-        **({"post_replies": msgs._post_msg.count()} if has_posts else {}))
-    sums = [*MESSAGE_SUMS, *(["post_replies"] if has_posts else [])]
+        **({"post_replies": msgs._post_msg.count()} if has_posts else {}), **late)
+    sums = [*MESSAGE_SUMS, *(["post_replies"] if has_posts else []), *late]
     if not multi:  # one aggregation per member: the history and the windows of the one cutoff
         rows = day.mutate(cut_day=ibis.literal(cut_days[0], type="int64"))
         return rows.group_by(list(KEY_COLUMNS)).aggregate(
             **{s: rows[s].sum().cast("int64") for s in sums}, last_us=rows.last_us.max(),
             **_window_counts(rows, windows_m, windows)).mutate(cut_id=ibis.literal(0, type="int64"))
+    # per segment and span of days (spans lie wholly inside or outside each window; a cutoff's date is a
+    # span of its own, and the only kind that can hold two segments: there its day counts once)
+    edges, spans = _day_spans(cut_days, windows_m)
+    span = ibis.cases(*((day.day <= e, i) for i, e in enumerate(edges)), else_=len(edges)).cast("int64")
+    per = day.group_by([*KEY_COLUMNS, "seg", span.name("span")]).aggregate(
+        **{s: day[s].sum().cast("int64") for s in sums}, last_us=day.last_us.max(), days=day.n.count())
+    per = per.mutate(first=per.seg == per.seg.min().over(group_by=[*KEY_COLUMNS, "span"]))
     # history: sums per segment, then over the segments known at each cutoff
-    per_seg = day.group_by([*KEY_COLUMNS, "seg", "late"]).aggregate(
-        **{s: day[s].sum().cast("int64") for s in sums}, last_us=day.last_us.max())
+    per_seg = per.group_by([*KEY_COLUMNS, "seg"]).aggregate(
+        **{s: per[s].sum().cast("int64") for s in sums}, last_us=per.last_us.max())
     h = per_seg.join(cuts, per_seg.seg <= cuts.cut_id)
     hist = h.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-        **{s: h[s].sum().cast("int64") for s in MESSAGE_SUMS}, last_us=h.last_us.max(),
-        **({"post_replies": h.post_replies.sum(where=h.late.isnull() | (h.late <= h.cut_id)).cast("int64")}
-           if has_posts else {}))
-    # windows: whole days before each cutoff's date, summed over spans of days that lie in the same windows
-    # of every cutoff, and the part of its own date known at the cutoff
-    edges, spans = _day_spans(cut_days, windows_m)
-    whole = day.filter((day.day > edges[0]) & (day.day <= edges[-1]))
-    whole = whole.group_by([*KEY_COLUMNS, "day"]).aggregate(n=whole.n.sum().cast("int64"))
-    span = ibis.cases(*((whole.day <= e, i) for i, e in enumerate(edges)), else_=len(edges)).cast("int64")
-    whole = whole.group_by([*KEY_COLUMNS, span.name("span")]).aggregate(
-        n=whole.n.sum().cast("int64"), days=whole.n.count())
-    whole = whole.join(spans, "span")
-    whole = whole.select("cut_id", *KEY_COLUMNS, "n", "days", *(f"in{w}" for w in windows_m))
-    on_day = day.join(cuts, (day.day == cuts.cut_day) & (day.seg <= cuts.cut_id))
-    on_day = on_day.group_by(["cut_id", *KEY_COLUMNS]).aggregate(n=on_day.n.sum().cast("int64"))
-    on_day = on_day.select("cut_id", *KEY_COLUMNS, "n", days=ibis.literal(1, type="int64"),
-                           **{f"in{w}": ibis.literal(1, type="int64") for w in windows_m})
-    rows = ibis.union(whole, on_day, distinct=False)
-    win = rows.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-        **{f"m{w}": rows.n.sum(where=rows[f"in{w}"] == 1).cast("int64") for w in windows_m},
-        **{f"a{w}": rows.days.sum(where=rows[f"in{w}"] == 1).cast("int64") for w in windows})
+        **{s: h[s].sum().cast("int64") for s in sums}, last_us=h.last_us.max())
+    # windows: the spans before each cutoff's date in its windows, and the part of its date known at it
+    w = per.join(spans, "span")
+    w = w.filter((w.own == 0) | (w.seg <= w.cut_id))
+    win = w.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
+        **{f"m{x}": w.n.sum(where=w[f"in{x}"] == 1).cast("int64") for x in windows_m},
+        **{f"a{x}": w.days.sum(where=(w[f"in{x}"] == 1) & w.first).cast("int64") for x in windows})
     return hist.left_join(win, ["cut_id", *KEY_COLUMNS]).drop("cut_id_right", "group_id_right", "member_id_right")
 
 
@@ -227,11 +221,13 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     wanted = ibis.literal(False)
     if with_reads:
         posts = src.table("posts")
-        post_ids = posts.group_by(_post_id=posts.post_id).aggregate(_posted_us=posts.posted_us.min())
-        ev = ev.left_join(post_ids, ev.post_id == post_ids._post_id)
-        wanted = ev.event_type.isin(("read", "click")) & ev._posted_us.notnull()
-        # a post counts as read once both the read and the post are known
-        known_us = ibis.greatest(ev.occurred_us, ev._posted_us) if multi else ev.occurred_us
+        if multi:  # a post counts as read once both the read and the post are known
+            post_ids = posts.group_by(_post_id=posts.post_id).aggregate(_posted_us=posts.posted_us.min())
+            ev = ev.left_join(post_ids, ev.post_id == post_ids._post_id)
+            wanted = ev.event_type.isin(("read", "click")) & ev._posted_us.notnull()
+            known_us = ibis.greatest(ev.occurred_us, ev._posted_us)
+        else:
+            wanted = ev.event_type.isin(("read", "click")) & ev.post_id.isin(posts.post_id)
     if with_sign_in:
         ev = src.with_local(ev, "occurred_us")
         wanted = wanted | ((ev.event_type == "sign_in") & (ev.day > cut_days[0] - wmax))
@@ -241,24 +237,29 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     # one pass over the events: one row per (member, post read or clicked, or local sign-in day)
     post = ibis.ifelse(ev.event_type == "sign_in", ibis.null("string"), ev.post_id)
     ev = ev.filter(wanted)
-    first = {}
-    if with_reads:
-        first.update(_read_us=known_us.min(where=ev.event_type == "read"),
-                     _click_us=known_us.min(where=ev.event_type == "click"))
-    if with_sign_in:
-        first["_sign_in_us"] = ev.occurred_us.min(where=ev.event_type == "sign_in")
-    ev = ev.group_by([*KEY_COLUMNS, sign_day.name("day"), post.name("_post")]).aggregate(**first)
-    if not multi:
+    if not multi:  # whether each post was read / clicked (a group-by on a flag and a text key)
+        is_day = ev.event_type == "sign_in"
+        token = ibis.ifelse(is_day, sign_day.cast("string"), post)
+        ev = ev.group_by([*KEY_COLUMNS, is_day.name("_is_day"), token.name("_token")]).aggregate(
+            **({"_read": (ev.event_type == "read").any(), "_click": (ev.event_type == "click").any()}
+               if with_reads else {}))
         return ev.group_by(list(KEY_COLUMNS)).aggregate(
-            **({"reads": ev._read_us.count(), "clicks": ev._click_us.count()} if with_reads else {}),
-            **({"sign_in": ev._sign_in_us.count()} if with_sign_in else {})).mutate(
+            **({"reads": ev._token.count(where=~ev._is_day & ev._read),
+                "clicks": ev._token.count(where=~ev._is_day & ev._click)} if with_reads else {}),
+            **({"sign_in": ev._token.count(where=ev._is_day)} if with_sign_in else {})).mutate(
             cut_id=ibis.literal(0, type="int64"))
+    # when each was first known
+    first = {}
+    for kind, name in ((("read", "_read"), ("click", "_click")) if with_reads else ()) + (
+            (("sign_in", "_sign_in"),) if with_sign_in else ()):
+        first[name] = (known_us if kind != "sign_in" else ev.occurred_us).min(where=ev.event_type == kind)
+    ev = ev.group_by([*KEY_COLUMNS, sign_day.name("day"), post.name("_post")]).aggregate(**first)
     # the segment each became known in; sign-in days keep their day for the windows
     null = ibis.null("int64")
     ev = ev.select(*KEY_COLUMNS, "day",
-                   _r=segment(ev._read_us, cuts_us) if with_reads else null,
-                   _c=segment(ev._click_us, cuts_us) if with_reads else null,
-                   _s=segment(ev._sign_in_us, cuts_us) if with_sign_in else null)
+                   _r=segment(ev._read, cuts_us) if with_reads else null,
+                   _c=segment(ev._click, cuts_us) if with_reads else null,
+                   _s=segment(ev._sign_in, cuts_us) if with_sign_in else null)
     ev = ev.group_by([*KEY_COLUMNS, "day", "_r", "_c", "_s"]).aggregate(_n=ev.count())
     parts = []
     if with_reads:

@@ -46,6 +46,7 @@ import pandas as pd
 from groupstats.data.dataset import Dataset
 from groupstats.checks import check_scalar
 from groupstats.errors import InsufficientDataError, ParameterError
+from groupstats.tables.derived import event_types
 from groupstats.tables.feature_counts import KEY_COLUMNS, MIX_TYPES, NIGHT_HOURS, member_feature_counts  # noqa: F401
 
 _US_PER_DAY = 86_400_000_000
@@ -226,10 +227,12 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
     first_us = top.message_range_us()[0]
     # event types and posts known at each cutoff (they decide which features are NaN)
     type_first: dict = {}
-    if top.has("events"):
+    if top.has("events") and len(order) > 1:
         ev = top.table("events")
         found = top.execute(ev.group_by("event_type").aggregate(_first=ev.occurred_us.min()))
         type_first = {str(t): int(f) for t, f in zip(found["event_type"], found["_first"]) if not pd.isna(t)}
+    elif top.has("events"):  # all the types in the data up to the one cutoff
+        type_first = dict.fromkeys(event_types(top), order[0])
     has_posts = top.has("posts")
     n_posts = [0] * len(order)
     if has_posts:
@@ -238,6 +241,11 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
                                                for k, c in enumerate(order)}))
         n_posts = [int(found[f"p{k}"].iloc[0]) for k in range(len(order))]
     counts = top.execute(member_feature_counts(top, order, windows, recent_w, long_w, set(type_first)))
+    if "late" in counts and counts["late"].fillna(0).gt(0).any():
+        # a quote-reply sent before its post was posted (odd data) counts from the post on: each cutoff
+        # on its own then, as exact and slower
+        counts = pd.concat([top.execute(member_feature_counts(top, [c], windows, recent_w, long_w, set(type_first)))
+                            .assign(cut_id=k) for k, c in enumerate(order)], ignore_index=True)
     counts = counts.sort_values(list(KEY_COLUMNS), kind="stable")
     cut_ids = counts["cut_id"].to_numpy()
     out = []
