@@ -65,6 +65,17 @@ def test_member_features_identical(spark_source, duck_source):
     assert got["read_rate"].notna().any() and got["messages_total"].sum() > 0
 
 
+def test_member_features_at_many_cutoffs_identical(spark_source, duck_source):
+    """Several cutoffs in one pass (segments, spans of days, events per segment), midnights and one inside a day."""
+    cutoffs = ["2026-02-01", "2026-03-01", "2026-03-15 12:30", "2026-04-01"]
+    got = features.member_features_at(spark_source, cutoffs, windows=(7, 30))
+    expected = features.member_features_at(duck_source, cutoffs, windows=(7, 30))
+    for g, e in zip(got, expected):
+        pd.testing.assert_frame_equal(g, e)
+        assert g.attrs == e.attrs
+    assert len({len(g) for g in got}) > 1 and got[-1]["sign_in_days_30d"].sum() > 0
+
+
 
 def test_churn_features_and_labels_identical(spark_source, duck_source):
     """The churn-only features (all cutoffs of a panel in one pass), labels and silence spells."""
