@@ -24,9 +24,11 @@ cutoff's date: the 7-day window holds the cutoff date and the 6 dates before it
 
 Several cutoffs
 ---------------
-Each call costs a few vectorised passes (one ``groupby`` per table) over the
-data up to the cutoff; :func:`member_features_panel` stacks calls at several
-cutoffs (e.g. for churn models) with a ``cutoff`` column.
+:func:`member_features_at` computes the features at many cutoffs (e.g. for churn
+models) in one pass over the messages and one over the events, each frame equal to
+:func:`member_features` at its cutoff (the counts behind both are one expression,
+:func:`groupstats.tables.feature_counts.member_feature_counts`);
+:func:`member_features_panel` stacks them with a ``cutoff`` column.
 
 Example
 -------

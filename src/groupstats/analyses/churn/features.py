@@ -175,7 +175,7 @@ class _Panel:
 
 def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict) -> list:
     """Churn features at each of ``cuts`` (local midnights): member features from data up to each,
-    plus the churn-only columns, the latter for every cutoff in one engine pass."""
+    plus the churn-only columns, each for every cutoff in one engine pass."""
     from groupstats.tables.churn_features import churn_activity_counts
     from groupstats.tables.derived import event_types
     from groupstats.tables.features import member_features_at
