@@ -1,7 +1,6 @@
 """The cutoff plan and the churn models: time-split / cross-fitted ChurnRiskModel and BG/NBD."""
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -84,24 +83,6 @@ def plan_cutoffs(ds: Dataset, scoring_cutoff=None, horizon: int = DEFAULT_HORIZO
 # ======================================================================================
 # models
 # ======================================================================================
-#: Rows of changed copies (all replacements together) from which gradient-boosting scores are shared among
-#: two Python threads (:class:`~groupstats.analyses.churn.tree_swaps.ColumnSwaps`; the values do not
-#: depend on it). Threads that each evaluate whole trees on many rows, unlike OpenMP threads splitting every
-#: small call, do not slow down when the machine's cores are busy with other work.
-_THREADED_ROWS = 100_000
-
-
-def _workers(rows: int) -> int:
-    """Python threads for scoring ``rows`` changed rows: 2 where 2 or more cores are available to us."""
-    if rows < _THREADED_ROWS:
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
-
-
 def _signed_log(x):
     return np.sign(x) * np.log1p(np.abs(x))
 
@@ -297,8 +278,7 @@ class ChurnRiskModel:
         if supports(self.estimator_):
             with warnings.catch_warnings(), _one_thread():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                rows = len(X) * sum(v.shape[0] for _, v in replacements)
-                return ColumnSwaps(self.estimator_, X, workers=_workers(rows)).swapped(replacements)
+                return ColumnSwaps(self.estimator_, X).swapped(replacements)
         n = len(X)
         out = []
         for lo in range(0, len(replacements), max(1, copies_per_call)):

@@ -53,17 +53,14 @@ class ColumnSwaps:
     X : array (n, k)
     n_threads : int, default 1
         OpenMP threads per tree evaluation (rows are independent: any number gives the same values).
-    workers : int, default 1
-        Python threads sharing the trees and the replacements (see :meth:`swapped`).
     """
 
-    def __init__(self, estimator, X: np.ndarray, n_threads: int = 1, workers: int = 1):
+    def __init__(self, estimator, X: np.ndarray, n_threads: int = 1):
         if not supports(estimator):
             raise TypeError("ColumnSwaps needs a fitted binary HistGradientBoostingClassifier on numeric columns.")
         self.estimator = estimator
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.n_threads = int(n_threads)
-        self.workers = max(1, int(workers))
         self.trees = [it[0] for it in estimator._predictors]
         k = self.X.shape[1]
         self.uses = np.zeros((len(self.trees), k), bool)  # uses[t, j]: tree t splits on column j
@@ -92,64 +89,26 @@ class ColumnSwaps:
         ``values`` has shape (m, n) (or (n,), read as m = 1): copy ``r`` of ``X`` has column ``j`` equal
         to ``values[r]``. Returns ``(swapped, base)``: a list of (m, n) arrays, the same numbers as
         ``predict_proba(Xr)[:, 1]`` for each copy, and ``predict_proba(X)[:, 1]``.
-
-        With ``workers > 1`` the trees of the unchanged matrix, then the replacements, are shared
-        among that many threads (scikit-learn's tree evaluation releases the GIL); every number is
-        computed by the same operations as with one.
         """
         items = [(int(j), np.atleast_2d(np.asarray(v, dtype=np.float64))) for j, v in replacements]
         n, T = len(self.X), len(self.trees)
         out = [np.empty(v.shape) for _, v in items]
         base = np.empty(n)
-        pool = _pool(self.workers) if self.workers > 1 else None
-        try:
-            for lo in range(0, n, _BLOCK_ROWS):
-                hi = min(n, lo + _BLOCK_ROWS)
-                block = self.X[lo:hi]
-                per_tree = np.empty((T, hi - lo))
-
-                def trees(ts, block=block, per_tree=per_tree):
-                    for t in ts:
-                        per_tree[t] = self._tree(t, block)
-
-                _run(pool, trees, [range(w, T, self.workers) for w in range(self.workers)] if pool else [range(T)])
-                raw = np.full(hi - lo, self.baseline)
-                for t in range(T):  # scikit-learn's order: baseline, then each tree's value added in turn
-                    raw += per_tree[t]
-                base[lo:hi] = self._proba(raw)
-
-                def replace(indices, lo=lo, hi=hi, block=block, per_tree=per_tree):
-                    for i in indices:
-                        (j, values), dest = items[i], out[i]
-                        m = values.shape[0]
-                        copies = np.tile(block, (m, 1))
-                        copies[:, j] = values[:, lo:hi].reshape(-1)
-                        raw = np.full((m, hi - lo), self.baseline)
-                        for t in range(T):
-                            raw += self._tree(t, copies).reshape(m, hi - lo) if self.uses[t, j] else per_tree[t]
-                        dest[:, lo:hi] = self._proba(raw)
-
-                # the costliest replacements (columns that many trees split on) first, dealt out in turn
-                order = sorted(range(len(items)), key=lambda i: -self.uses[:, items[i][0]].sum() * len(items[i][1]))
-                shares = [order[w::self.workers] for w in range(self.workers)] if pool else [order]
-                _run(pool, replace, shares)
-        finally:
-            if pool is not None:
-                pool.shutdown()
+        for lo in range(0, n, _BLOCK_ROWS):
+            hi = min(n, lo + _BLOCK_ROWS)
+            block = self.X[lo:hi]
+            per_tree = np.empty((T, hi - lo))
+            raw = np.full(hi - lo, self.baseline)
+            for t in range(T):  # scikit-learn's order: baseline, then each tree's value added in turn
+                per_tree[t] = self._tree(t, block)
+                raw += per_tree[t]
+            base[lo:hi] = self._proba(raw)
+            for (j, values), dest in zip(items, out):
+                m = values.shape[0]
+                copies = np.tile(block, (m, 1))
+                copies[:, j] = values[:, lo:hi].reshape(-1)
+                raw = np.full((m, hi - lo), self.baseline)
+                for t in range(T):
+                    raw += self._tree(t, copies).reshape(m, hi - lo) if self.uses[t, j] else per_tree[t]
+                dest[:, lo:hi] = self._proba(raw)
         return out, base
-
-
-def _pool(workers: int):
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="groupstats-trees")
-
-
-def _run(pool, fn, shares) -> None:
-    """``fn(share)`` for each share: in ``pool``'s threads, or here without one; errors are raised."""
-    if pool is None:
-        for share in shares:
-            fn(share)
-        return
-    for future in [pool.submit(fn, share) for share in shares]:
-        future.result()
