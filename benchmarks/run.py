@@ -263,7 +263,9 @@ def run_once(case: str, path: Path, src: str | None = None) -> dict:
     usage = _child_usage()
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode} after {wall:.0f} s (peak RSS {usage['maxrss_mb']:.0f} MB): "
-                         + error_summary(stderr)}
+                         + error_summary(stderr), "load_before": [round(x, 2) for x in loads],
+                "load_after": [round(x, 2) for x in os.getloadavg()],
+                "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
     result = {"wall_s": wall, "cpu_s": usage["cpu"], "peak_rss_mb": usage["maxrss_mb"], "load1": loads[0],
               "load_before": [round(x, 2) for x in loads],
               "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -315,7 +317,8 @@ def _run_isolated(case: str, path: Path, reps: int, src: str | None = None) -> l
 def summarise(runs: list[dict]) -> dict:
     ok = [r for r in runs if "error" not in r]
     if not ok:
-        return {"status": runs[0]["error"] if runs else "not run"}
+        return {"status": runs[0]["error"] if runs else "not run",
+                "failed_run": {k: runs[0].get(k) for k in ("at", "load_before", "load_after")} if runs else None}
     out = {"status": "ok", "n": len(ok), "rows": ok[0].get("rows"),
            "runs": [{k: r.get(k) for k in ("at", "wall_s", "cpu_s", "peak_rss_mb", "load_before", "load_after")}
                     for r in ok]}

@@ -179,3 +179,23 @@ def test_a_failed_case_reports_its_exception_not_the_documentation_link_after_it
     assert summary.endswith("how_to_tune_workloads")
     assert run.error_summary("error: The 'posts' table is missing in /x\n") == "error: The 'posts' table is missing in /x"
     assert run.error_summary("") == "failed (no output)"
+
+
+def test_a_failed_run_keeps_its_time_and_load_and_is_not_repeated(tmp_path, monkeypatch):
+    folder = _assignments(tmp_path / "shape", ["slot_switchback", "mix_policy"])
+    monkeypatch.setattr(run.data, "ensure_many_groups", lambda log=print: folder)
+    calls = []
+
+    def failing(case, path, reps, src=None):
+        calls.append(case)
+        return [{"error": "exit 1 after 3 s (peak RSS 9 MB): _duckdb.OutOfMemoryException: Out of Memory Error",
+                 "at": "2026-12-05 19:00:00 UTC", "load_before": [4.0, 3.0, 2.0], "load_after": [5.0, 3.5, 2.1]}]
+
+    monkeypatch.setattr(run, "_run_isolated", failing)
+    assert run.main(["--sizes", "none", "--many-groups", "--interleave", "--reps", "2", "--cases", "cli_segment",
+                     "--out", str(tmp_path / "r")]) == 0
+    assert calls == ["cli_segment"]  # the second round does not re-run a failed case
+    shape = json.loads((tmp_path / "r" / "results.json").read_text())["sizes"]["many groups (2,150 x 60 days)"]
+    assert shape["cli_segment"]["status"].endswith("OutOfMemoryException: Out of Memory Error")
+    assert shape["cli_segment"]["failed_run"] == {"at": "2026-12-05 19:00:00 UTC", "load_before": [4.0, 3.0, 2.0],
+                                                  "load_after": [5.0, 3.5, 2.1]}
