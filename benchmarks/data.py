@@ -195,7 +195,8 @@ def replicate(src: Path, dst: Path, copies: int, threads: int = 2, memory_limit:
 
     def relabelled(name: str, k) -> str:
         ids = _ID_COLUMNS[name]
-        cols = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{src / name}.parquet')").fetchall()]
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{src / name}.parquet')").fetchall()
+        cols = [row[0] for row in described]
         select = ", ".join(
             (f"CASE WHEN {c} IS NULL THEN NULL ELSE 'r' || {k} || '_' || {c} END AS {c}" if c in ids else c)
             for c in cols)

@@ -138,8 +138,9 @@ def test_replicate_relabels_each_copy_and_resumes_after_an_interrupted_copy(tmp_
         return (f"read_parquet('{where}/**/*.parquet', hive_partitioning = false)" if where.is_dir()
                 else f"read_parquet('{where}.parquet')")
 
-    n, distinct, r1 = con.execute(f"SELECT count(*), count(DISTINCT message_id), "
-                                  f"count(*) FILTER (message_id LIKE 'r1\\_%' ESCAPE '\\') FROM {read('messages')}").fetchone()
+    n, distinct, r1 = con.execute(
+        f"SELECT count(*), count(DISTINCT message_id), "
+        f"count(*) FILTER (message_id LIKE 'r1\\_%' ESCAPE '\\') FROM {read('messages')}").fetchone()
     (orig,) = con.execute(f"SELECT count(*) FROM {read('messages', sample)}").fetchone()
     assert n == distinct == 2 * orig and r1 == orig
     for name in ("events", "members", "posts", "groups", "assignments"):
@@ -147,9 +148,11 @@ def test_replicate_relabels_each_copy_and_resumes_after_an_interrupted_copy(tmp_
         (source,) = con.execute(f"SELECT count(*) FROM {read(name, sample)}").fetchone()
         assert copied == 2 * source, name
     # a reply points into its own copy; the group of a message exists in that copy's groups
-    (bad,) = con.execute(f"""SELECT count(*) FROM {read('messages')} m ANTI JOIN {read('groups')} g USING (group_id)""").fetchone()
-    (cross,) = con.execute(f"""SELECT count(*) FROM {read('messages')}
-                               WHERE reply_to IS NOT NULL AND split_part(reply_to, '_', 1) <> split_part(message_id, '_', 1)""").fetchone()
+    (bad,) = con.execute(
+        f"SELECT count(*) FROM {read('messages')} m ANTI JOIN {read('groups')} g USING (group_id)").fetchone()
+    (cross,) = con.execute(
+        f"""SELECT count(*) FROM {read('messages')} WHERE reply_to IS NOT NULL
+            AND split_part(reply_to, '_', 1) <> split_part(message_id, '_', 1)""").fetchone()
     assert bad == 0 and cross == 0
     assert json.loads((dst / "dataset.json").read_text())["copies"] == 2 and not list(dst.glob(".*_done"))
     # interrupted in copy 1 of the events: copy 0 is kept, copy 1 rewritten, nothing doubled
