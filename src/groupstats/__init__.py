@@ -16,6 +16,8 @@ _EXPORTS = {
     "member_day_activity": "groupstats.tables.derived",
     "group_day_metrics": "groupstats.tables.derived",
     "member_features": "groupstats.tables.features",
+    "member_features_at": "groupstats.tables.features",
+    "member_features_panel": "groupstats.tables.features",
     "analyse_slot_experiment": "groupstats.analyses.slot_experiment",
     "analyse_mix_experiment": "groupstats.analyses.content_mix",
     "check_compliance": "groupstats.analyses.content_mix",
