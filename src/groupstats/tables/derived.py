@@ -171,16 +171,21 @@ def present_at(src, points, time_col: str, key: str):
     return j.group_by(key).aggregate(n_present=j[key].count())
 
 
+def _counts_asked(counts, known: tuple, what: str) -> tuple:
+    """The counts asked for, in the order of ``known`` (all of them for None); unknown names are a ParameterError."""
+    if counts is None:
+        return known
+    asked = [counts] if isinstance(counts, str) else list(counts)
+    unknown = sorted(set(asked) - set(known))
+    if unknown:
+        raise ParameterError(f"Unknown {what} count(s) {', '.join(map(repr, unknown))}; choose from "
+                             f"{', '.join(known)}.")
+    return tuple(c for c in known if c in asked)
+
+
 def _post_counts_asked(counts) -> tuple:
     """The reaction counts asked for, in :data:`POST_OUTCOME_COUNTS` order (all of them for None)."""
-    if counts is None:
-        return POST_OUTCOME_COUNTS
-    asked = [counts] if isinstance(counts, str) else list(counts)
-    unknown = sorted(set(asked) - set(POST_OUTCOME_COUNTS))
-    if unknown:
-        raise ParameterError(f"Unknown post outcome count(s) {', '.join(map(repr, unknown))}; choose from "
-                             f"{', '.join(POST_OUTCOME_COUNTS)}.")
-    return tuple(c for c in POST_OUTCOME_COUNTS if c in asked)
+    return _counts_asked(counts, POST_OUTCOME_COUNTS, "post outcome")
 
 
 def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int | None = None,
@@ -424,14 +429,7 @@ GROUP_DAY_COLUMNS = ("n_members", "n_messages", "n_active_members", "n_operator_
 
 def _group_day_asked(counts) -> tuple:
     """The group-day counts asked for, in :data:`GROUP_DAY_COLUMNS` order (all of them for None)."""
-    if counts is None:
-        return GROUP_DAY_COLUMNS
-    asked = [counts] if isinstance(counts, str) else list(counts)
-    unknown = sorted(set(asked) - set(GROUP_DAY_COLUMNS))
-    if unknown:
-        raise ParameterError(f"Unknown group-day count(s) {', '.join(map(repr, unknown))}; choose from "
-                             f"{', '.join(GROUP_DAY_COLUMNS)}.")
-    return tuple(c for c in GROUP_DAY_COLUMNS if c in asked)
+    return _counts_asked(counts, GROUP_DAY_COLUMNS, "group-day")
 
 
 def group_day_counts(src, grid, first_us: int, with_events: bool, counts=None):
