@@ -280,11 +280,16 @@ def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
     asked = _post_counts_asked(counts)
     src = _source(ds, as_of)
     key = ("post_outcomes", src.cut_us, _us(window), _us(read_window), None if quiet is None else _us(quiet))
+    return _memoised_counts(src, key, asked, _post_outcome_columns,
+                            lambda: _post_outcomes(src, window, read_window, quiet, exclude_red_packets, asked))
+
+
+def _memoised_counts(src, key: tuple, asked: tuple, subset, compute) -> pd.DataFrame:
+    """The derived table ``key`` with the counts ``asked``, memoised on the source: cut by ``subset`` from a
+    table with more counts already computed (e.g. all of them), else ``compute()``d by the engine."""
     if key + (asked,) not in src.derived:
-        # a table with more counts already computed (e.g. all of them) has these too
         done = [k for k in src.derived if k[:-1] == key and set(asked) <= set(k[-1])]
-        src.derived[key + (asked,)] = (_post_outcome_columns(src.derived[done[0]], asked) if done else
-                                       _post_outcomes(src, window, read_window, quiet, exclude_red_packets, asked))
+        src.derived[key + (asked,)] = subset(src.derived[done[0]], asked) if done else compute()
     return _copy(src.derived[key + (asked,)])
 
 
@@ -535,12 +540,8 @@ def group_day_metrics(ds, as_of=None, start=None, end=None, counts=None) -> pd.D
     start_us = src.timestamp_us(start) if start is not None else first_us
     end_us = src.timestamp_us(end) if end is not None else src.end_us()
     key = ("group_day_metrics", src.cut_us, start_us, end_us)
-    if key + (asked,) not in src.derived:
-        # a table with more counts already computed (e.g. all of them) has these too
-        done = [k for k in src.derived if k[:-1] == key and set(asked) <= set(k[-1])]
-        src.derived[key + (asked,)] = (_group_day_columns(src.derived[done[0]], asked) if done else
-                                       _group_day_metrics(src, first_us, start_us, end_us, asked))
-    return _copy(src.derived[key + (asked,)])
+    return _memoised_counts(src, key, asked, _group_day_columns,
+                            lambda: _group_day_metrics(src, first_us, start_us, end_us, asked))
 
 
 def _group_day_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
