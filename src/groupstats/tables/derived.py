@@ -293,16 +293,20 @@ def _memoised_counts(src, key: tuple, asked: tuple, subset, compute) -> pd.DataF
     return _copy(src.derived[key + (asked,)])
 
 
-def _post_outcome_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
-    """``frame`` (post outcomes) with only the reaction counts ``asked`` (and the rates they allow)."""
-    drop = [c for c in POST_OUTCOME_COUNTS if c not in asked]
-    if "n_present" not in asked or "readers" not in asked:
-        drop.append("read_rate")
-    if "n_present" not in asked or "clickers" not in asked:
-        drop.append("click_rate")
+def _counts_columns(frame: pd.DataFrame, asked: tuple, known: tuple, ratios: dict) -> pd.DataFrame:
+    """``frame`` with only the counts ``asked`` of ``known``, and each ratio of ``ratios`` (name -> the counts it
+    is made of) whose counts are all asked."""
+    drop = [c for c in known if c not in asked]
+    drop += [name for name, parts in ratios.items() if not set(parts) <= set(asked)]
     out = frame.loc[:, [c for c in frame.columns if c not in drop]]
     out.attrs = dict(frame.attrs)
     return out
+
+
+def _post_outcome_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
+    """``frame`` (post outcomes) with only the reaction counts ``asked`` (and the rates they allow)."""
+    return _counts_columns(frame, asked, POST_OUTCOME_COUNTS,
+                           {"read_rate": ("n_present", "readers"), "click_rate": ("n_present", "clickers")})
 
 
 def _copy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -546,12 +550,8 @@ def group_day_metrics(ds, as_of=None, start=None, end=None, counts=None) -> pd.D
 
 def _group_day_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
     """``frame`` (group-day metrics) with only the counts ``asked`` (and the ratios they allow)."""
-    drop = [c for c in GROUP_DAY_COLUMNS if c not in asked]
-    if "n_members" not in asked or "n_active_members" not in asked:
-        drop.append("active_share")
-    if "n_members" not in asked or "n_messages" not in asked:
-        drop.append("messages_per_member")
-    return frame.loc[:, [c for c in frame.columns if c not in drop]]
+    return _counts_columns(frame, asked, GROUP_DAY_COLUMNS, {"active_share": ("n_members", "n_active_members"),
+                                                             "messages_per_member": ("n_members", "n_messages")})
 
 
 def _group_day_metrics(src, first_us, start_us: int, end_us: int, asked: tuple = GROUP_DAY_COLUMNS) -> pd.DataFrame:
