@@ -311,6 +311,9 @@ class Source:
         #: Derived tables already computed on these tables (any cut), by (name, cut, parameters):
         #: shared by every cut of this source, so an analysis that looks at several dates reuses them.
         self.derived: dict = {}
+        #: (lo, hi): only groups with ``lo <= group_id < hi`` (None: unbounded), see :meth:`restrict_groups`.
+        self.groups: tuple | None = None
+        self._whole: Source | None = None
 
     # ---- construction -----------------------------------------------------------------
     @classmethod
@@ -362,6 +365,8 @@ class Source:
         """The same tables as known at ``cut_us`` (and no later than an existing cutoff)."""
         if cut_us is not None and self.cut_us is not None:
             cut_us = min(cut_us, self.cut_us)
+        if self._whole is not None:  # the whole data's cut decides range and offsets, then the same groups
+            return self._whole.cut(cut_us).restrict_groups(*self.groups)
         out = Source(self.engine, self.raw, self.tz, self.where, cut_us if cut_us is not None else self.cut_us,
                      self.in_memory)
         out.path = getattr(self, "path", None)
@@ -369,10 +374,48 @@ class Source:
         if "offsets" in self._cache:
             out._cache["offsets"] = self._cache["offsets"]
         rng = self._cache.get("range")
-        if rng is not None and rng[1] is not None and out.cut_us is not None and out.cut_us >= rng[1]:
-            out._cache["range"] = rng  # a cut after the last message keeps every message
+        if rng is not None and (out.cut_us == self.cut_us or (rng[1] is not None and out.cut_us is not None
+                                                              and out.cut_us >= rng[1])):
+            out._cache["range"] = rng  # the same cut, or a cut after the last message, keeps every message
         out._keepalive = self  # in-memory frames stay registered while a cut of them lives
         return out
+
+    def restrict_groups(self, lo: str | None = None, hi: str | None = None) -> "Source":
+        """The same tables with only the groups ``lo <= group_id < hi`` (None: unbounded), for running a
+        derived table a bucket of groups at a time (:mod:`groupstats.tables.group_buckets`).
+
+        What is global stays global: the first and last message time, the zone's offsets and the cut
+        are the whole data's (computed here once), so every per-group table computed on the restricted
+        source has exactly the rows the whole source gives for those groups. Derived tables are not
+        memoised across the restriction (its own :attr:`derived`). A range, not a list of ids: every row
+        of every table falls in exactly one bucket of adjacent ranges, and the engine skips Parquet row
+        groups whose group_id statistics lie outside it.
+        """
+        whole = self._whole if self._whole is not None else self
+        if self.groups is not None:  # a restriction of a restriction: the intersection
+            lo = self.groups[0] if lo is None else (lo if self.groups[0] is None else max(lo, self.groups[0]))
+            hi = self.groups[1] if hi is None else (hi if self.groups[1] is None else min(hi, self.groups[1]))
+        whole.offsets()
+        rng = whole.message_range_us()
+        out = Source(self.engine, self.raw, self.tz, self.where, whole.cut_us, self.in_memory)
+        out.path = getattr(whole, "path", None)
+        out.groups = (lo, hi)
+        out._whole = whole
+        out._cache["offsets"] = whole._cache["offsets"]
+        out._cache["range"] = rng
+        out._keepalive = whole
+        return out
+
+    def in_groups(self, table):
+        """``table`` (with a group_id column) without the groups outside :meth:`restrict_groups`' range."""
+        if self.groups is None:
+            return table
+        lo, hi = self.groups
+        if lo is not None:
+            table = table.filter(table.group_id >= lo)
+        if hi is not None:
+            table = table.filter(table.group_id < hi)
+        return table
 
     # ---- tables -----------------------------------------------------------------------
     def has(self, name: str) -> bool:
@@ -431,6 +474,8 @@ class Source:
                 out = out.filter(out.occurred_us <= c)
             elif name == "assignments":
                 out = out.filter(out.start_us <= c).mutate(end_us=ibis.least(out.end_us, c))
+        if "group_id" in out.columns:
+            out = self.in_groups(out)
         self._cache[name] = out
         return out
 

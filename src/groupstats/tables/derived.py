@@ -41,6 +41,7 @@ import pandas as pd
 from groupstats.checks import check_scalar
 from groupstats.data.dataset import Dataset
 from groupstats.errors import ParameterError
+from groupstats.tables.group_buckets import by_group_buckets
 # pandas helpers for analyses that hold frames, and the activity profiles: re-exported here
 from groupstats.tables.in_memory import (_count_up_to, _int_us, count_members_present,  # noqa: F401
                                          local_date, member_messages, members_present, red_packet_burst_mask)
@@ -321,8 +322,8 @@ def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, 
     posts = src.execute(posts_t.select("post_id", "group_id", "posted_us", "content_type", "member_id",
                                        "hour", "weekday", "day"))
     posts = posts.sort_values(["posted_us", "post_id"], kind="stable").reset_index(drop=True)
-    counts = src.execute(post_outcome_counts(src, _us(window), _us(read_window),
-                                             None if quiet is None else _us(quiet), asked))
+    counts = by_group_buckets(src, lambda b: b.execute(post_outcome_counts(
+        b, _us(window), _us(read_window), None if quiet is None else _us(quiet), asked)))
     counts = counts.set_index("post_id").reindex(posts["post_id"])
     posted = pd.Series(pd.to_datetime(posts["posted_us"].to_numpy(dtype="int64"), unit="us", utc=True),
                        name="posted_at").dt.tz_convert(src.tz)
@@ -423,7 +424,9 @@ def member_day_activity(ds, as_of=None, include_operators: bool = False) -> pd.D
     """
     check_scalar(include_operators, "include_operators", typ=bool)
     src = _source(ds, as_of)
-    return _activity_frame(src.execute(member_day_activity_expr(src, include_operators)))
+    types = event_types(src, include_operators)  # global: every bucket of groups has the same columns
+    return _activity_frame(by_group_buckets(src, lambda b: b.execute(member_day_activity_expr(b, include_operators,
+                                                                                               types))))
 
 
 # ------------------------------------------------------------------------------------------
@@ -574,8 +577,8 @@ def _group_day_metrics(src, first_us, start_us: int, end_us: int, asked: tuple =
                                "end_us": np.tile(per_day["end_us"].to_numpy(), len(group_ids))})
     has_events = src.has("events")
     grid_t = ibis.memtable(grid_frame)
-    counts = src.execute(group_day_counts(src, grid_t, first_us if first_us is not None else 0, has_events,
-                                          asked))
+    counts = by_group_buckets(src, lambda b: b.execute(group_day_counts(
+        b, b.in_groups(grid_t), first_us if first_us is not None else 0, has_events, asked)))
     counts = counts.set_index(["group_id", "day"]).reindex(
         pd.MultiIndex.from_arrays([grid_frame["group_id"], grid_frame["day"]]))
     out = pd.DataFrame(index=grid)

@@ -40,9 +40,12 @@ def member_day_activity(path, as_of=None, include_operators: bool = False, tz: s
     """:func:`groupstats.tables.derived.member_day_activity` of a folder.
 
     With ``out`` (a folder), the table is written there as Parquet by the engine instead of
-    being returned (at 100M messages it has ~66M rows); returns the number of rows written.
+    being returned (at 100M messages it has ~66M rows): ``part-000.parquet``, or for a large
+    dataset one file per bucket of groups (:mod:`groupstats.tables.group_buckets`), the files in
+    order of the keys; returns the number of rows written.
     """
     from groupstats.tables import derived
+    from groupstats.tables.group_buckets import group_buckets
 
     src = open_source(path, tz, threads, memory_limit, engine, spark_master)
     if out is None:
@@ -50,17 +53,23 @@ def member_day_activity(path, as_of=None, include_operators: bool = False, tz: s
     if as_of is not None:
         src = src.cut(src.timestamp_us(as_of))
     import ibis
-
-    expr = derived.member_day_activity_expr(src, include_operators)
-    expr = expr.mutate(date=ibis.date(1970, 1, 1) + expr.day.as_interval("D")).order_by(
-        ["group_id", "member_id", "day"])
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "part-000.parquet"
-    src.engine.con.to_parquet(expr.drop("day").relocate("date", after="member_id"), str(target))
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(target).metadata.num_rows
+    types = derived.event_types(src, include_operators)  # global: every file has the same columns
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("part-[0-9][0-9][0-9].parquet"):  # an earlier run's files (maybe more buckets)
+        stale.unlink()
+    rows = 0
+    for k, bucket in enumerate(group_buckets(src) or [None]):
+        part = src if bucket is None else src.restrict_groups(*bucket)
+        expr = derived.member_day_activity_expr(part, include_operators, types)
+        expr = expr.mutate(date=ibis.date(1970, 1, 1) + expr.day.as_interval("D")).order_by(
+            ["group_id", "member_id", "day"])
+        target = folder / f"part-{k:03d}.parquet"
+        src.engine.con.to_parquet(expr.drop("day").relocate("date", after="member_id"), str(target))
+        rows += pq.ParquetFile(target).metadata.num_rows
+    return rows
 
 
 def group_day_metrics(path, as_of=None, start=None, end=None, tz: str | None = None, threads: int | None = None,
