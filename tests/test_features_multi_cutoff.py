@@ -121,8 +121,8 @@ def test_edge_cases_at_midnights_in_day_cutoffs_and_shared_days(tz, late_post, m
     if late_post:
         cutoffs = cutoffs[1:4]
     passes = []
-    counts = features.member_feature_counts
-    monkeypatch.setattr(features, "member_feature_counts", lambda src, cuts, *a: passes.append(cuts) or
+    counts = features.count_member_features
+    monkeypatch.setattr(features, "count_member_features", lambda src, cuts, *a: passes.append(cuts) or
                         counts(src, cuts, *a))
     at = dict(zip(cutoffs, member_features_at(ds, cutoffs)))
     # one pass for all cutoffs; with a reply sent before its post, then one per cutoff (exact, slower)

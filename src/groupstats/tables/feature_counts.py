@@ -40,6 +40,14 @@ MIX_TYPES = ("text", "image", "sticker", "voice", "link")
 NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
 #: Per-member message sums (``last_us`` is a max).
 MESSAGE_SUMS = ("n", "replies", "mentions", *[f"t_{t}" for t in MIX_TYPES], "evening", "night", "weekend")
+#: Days per bit word (:func:`_day_words`): bits 0-51 of an int64, so every word is exact as a float64 too
+#: (a word column with NULLs arrives as float64).
+DAY_BITS = 52
+#: Windows up to this many days are counted as bit words; longer ones by a (member, day) grouping.
+DAY_WORDS_UP_TO = 8 * DAY_BITS
+#: Up to this many read/click events, the 64-bit hashes of their keys are sorted in memory to prove that
+#: no key repeats (:func:`event_keys_distinct`); beyond, the engine counts the distinct hashes.
+EVENT_HASHES_SORTED_IN_MEMORY = 30_000_000
 
 
 def local_day(src, us: int) -> int:
@@ -55,6 +63,49 @@ def segment(us, cuts_us: list[int]):
 
     seg = ibis.cases(*((us <= c, k) for k, c in enumerate(cuts_us[:-1])), else_=len(cuts_us) - 1)
     return ibis.ifelse(us.isnull(), ibis.null("int64"), seg.cast("int64"))
+
+
+def _bit_or():
+    """The engine's ``bit_or`` aggregate (DuckDB and Spark both have one; Ibis compiles it for DuckDB only)."""
+    global _BIT_OR
+    if _BIT_OR is None:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        _BIT_OR = ibis.udf.agg.builtin(lambda x: None, name="bit_or", signature=((dt.int64,), dt.int64))
+    return _BIT_OR
+
+
+_BIT_OR = None
+
+
+def _day_words(day, cut_day: int, span: int, prefix: str, when=None) -> dict:
+    """Aggregates ``<prefix><k>``: the days ``cut_day - day`` in [0, ``span``) of the rows (where ``when``)
+    as bits of int64 words, bit ``o - 52 k`` of word k for the day ``o`` days before ``cut_day`` (0 where a
+    member has none). How many days of a window hold a row is then a count of bits
+    (:func:`count_day_bits`), exactly what a grouping by (member, day) gives, without a row per day."""
+    offset = cut_day - day
+    one = offset * 0 + 1  # an int64 one (a literal 1 is a 32-bit int on Spark, whose shifts would wrap)
+    out = {}
+    for k in range(-(-span // DAY_BITS)):
+        lo, hi = k * DAY_BITS, min(span, (k + 1) * DAY_BITS)
+        inside = (offset >= lo) & (offset < hi)
+        if when is not None:
+            inside = inside & when
+        shift = inside.ifelse(offset - lo, 0)
+        out[f"{prefix}{k}"] = _bit_or()(inside.ifelse(one << shift, 0))
+    return out
+
+
+def count_day_bits(frame, prefix: str, window: int):
+    """Per row of ``frame`` (with the words ``<prefix><k>`` of :func:`_day_words`, NULL as none), how many of
+    the ``window`` days up to the cutoff's date have a bit set: int64 array."""
+    total = np.zeros(len(frame), dtype=np.int64)
+    for k in range(-(-window // DAY_BITS)):
+        bits = min(DAY_BITS, window - k * DAY_BITS)
+        words = frame[f"{prefix}{k}"].to_numpy(dtype="float64", na_value=0).astype(np.int64)
+        total += np.bitwise_count(words & ((1 << bits) - 1)).astype(np.int64)
+    return total
 
 
 def present_memberships_expr(src, cuts):
@@ -151,8 +202,22 @@ def _window_counts(rows, windows_m, windows_a):
             **{f"a{w}": rows.n.count(where=(rows.day > rows.cut_day - w) & (rows.n > 0)) for w in windows_a}}
 
 
-def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
-    """Expression: per (cut_id, group_id, member_id) with messages up to the cutoff, the message counts."""
+def _message_aggregates(msgs, has_posts: bool) -> dict:
+    """The per-member message counts (:data:`MESSAGE_SUMS` and ``post_replies``) over ``msgs``."""
+    return dict(
+        n=msgs.sent_us.count(), replies=msgs.reply_to.count(),
+        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
+        **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
+        evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
+        night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
+        weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
+        **({"post_replies": msgs._post_msg.count()} if has_posts else {}))
+
+
+def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words: bool = False):
+    """Expression: per (cut_id, group_id, member_id) with messages up to the cutoff, the message counts
+    (with ``day_words``, one cutoff only: active days as the bit words ``_a<k>`` of :func:`_day_words`
+    instead of ``a<W>``, counted in one aggregation per member with no row per (member, day))."""
     import ibis
 
     multi = len(cuts_us) > 1
@@ -172,14 +237,13 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
         keys.append("seg")
         if has_posts:  # a quote-reply sent before its post was posted (odd data): see _features_at_cuts
             late["late"] = msgs._post_us.count(where=segment(msgs._post_us, cuts_us) > msgs.seg)
-    day = msgs.group_by(keys).aggregate(
-        n=msgs.sent_us.count(), last_us=msgs.sent_us.max(), replies=msgs.reply_to.count(),
-        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
-        **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
-        evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
-        night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
-        weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
-        **({"post_replies": msgs._post_msg.count()} if has_posts else {}), **late)
+    if day_words and not multi:
+        cut_day = cut_days[0]
+        return msgs.group_by(list(KEY_COLUMNS)).aggregate(
+            **_message_aggregates(msgs, has_posts), last_us=msgs.sent_us.max(),
+            **{f"m{w}": msgs.sent_us.count(where=msgs.day > cut_day - w) for w in windows_m},
+            **_day_words(msgs.day, cut_day, windows[-1], "_a")).mutate(cut_id=ibis.literal(0, type="int64"))
+    day = msgs.group_by(keys).aggregate(**_message_aggregates(msgs, has_posts), last_us=msgs.sent_us.max(), **late)
     sums = [*MESSAGE_SUMS, *(["post_replies"] if has_posts else []), *late]
     if not multi:  # one aggregation per member: the history and the windows of the one cutoff
         rows = day.mutate(cut_day=ibis.literal(cut_days[0], type="int64"))
@@ -208,10 +272,62 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m):
     return hist.left_join(win, ["cut_id", *KEY_COLUMNS]).drop("cut_id_right", "group_id_right", "member_id_right")
 
 
-def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, with_sign_in: bool):
+def _reads_counted(ev, posts):
+    """At one cutoff: the events (of ``src.table("events")`` cut there) that count as reading or clicking a
+    post, those naming a post posted by the cutoff."""
+    return ev.event_type.isin(("read", "click")) & ev.post_id.isin(posts.post_id)
+
+
+def _event_key_hash(src, ev):
+    """A 64-bit hash of an event's (group_id, member_id, post_id, event_type), the engine's own (DuckDB's
+    ``hash``, Spark's ``xxhash64``): equal keys have equal hashes, so distinct hashes prove distinct keys."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    name, out = ("hash", dt.uint64) if src.engine.kind == "duckdb" else ("xxhash64", dt.int64)
+    fn = ibis.udf.scalar.builtin(lambda a, b, c, d: None, name=name,
+                                 signature=((dt.string, dt.string, dt.string, dt.string), out))
+    return fn(ev.group_id, ev.member_id, ev.post_id, ev.event_type)
+
+
+def event_keys_distinct(src) -> bool:
+    """Whether no member read (or clicked) one post more than once in the events counted at the cutoff
+    of ``src`` (one cutoff): then each member's distinct posts read are its read events.
+
+    Exact: True only if the 64-bit hashes of the keys (:func:`_event_key_hash`) are all distinct, which
+    implies distinct keys; a repeated key or a collision of two keys' hashes gives False (the caller then
+    groups by (member, post)). On DuckDB, up to :data:`EVENT_HASHES_SORTED_IN_MEMORY` events, the hashes
+    are sorted in memory (a fraction of the cost of the engine's hash table of ~10M keys); beyond, and
+    on Spark, the engine counts the distinct hashes.
+    """
+    ev = src.table("events")
+    ev = ev.filter(_reads_counted(ev, src.table("posts")))
+    keys = ev.select(_h=_event_key_hash(src, ev))
+    if src.engine.kind == "duckdb":
+        chunks, n = [], 0
+        for batch in src.engine.con._to_duckdb_relation(keys).to_arrow_reader(1_000_000):
+            n += batch.num_rows
+            if n > EVENT_HASHES_SORTED_IN_MEMORY:
+                break
+            chunks.append(batch.column(0).to_numpy(zero_copy_only=False))
+        else:
+            hashes = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint64)
+            del chunks
+            hashes.sort()
+            return not bool((hashes[1:] == hashes[:-1]).any())
+    found = src.execute(keys.aggregate(n=keys.count(), distinct=keys._h.nunique()))
+    return int(found["n"].iloc[0]) == int(found["distinct"].iloc[0])
+
+
+def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, with_sign_in: bool,
+                  day_words: bool = False, events_distinct: bool = False):
     """Expression: per (cut_id, group_id, member_id) with events, ``reads`` / ``clicks`` (distinct posts
     read / clicked, of posts known at the cutoff) and ``sign_in`` (days with a sign-in in the last
-    ``wmax`` days up to the cutoff)."""
+    ``wmax`` days up to the cutoff).
+
+    One cutoff only: with ``day_words``, sign-in days come as the bit words ``_s<k>`` of :func:`_day_words`;
+    with ``events_distinct`` (no key repeats: :func:`event_keys_distinct`), reads and clicks are counted as
+    events, in one aggregation per member."""
     import ibis
 
     multi = len(cuts_us) > 1
@@ -227,7 +343,7 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
             wanted = ev.event_type.isin(("read", "click")) & ev._posted_us.notnull()
             known_us = ibis.greatest(ev.occurred_us, ev._posted_us)
         else:
-            wanted = ev.event_type.isin(("read", "click")) & ev.post_id.isin(posts.post_id)
+            wanted = _reads_counted(ev, posts)
     if with_sign_in:
         ev = src.with_local(ev, "occurred_us")
         wanted = wanted | ((ev.event_type == "sign_in") & (ev.day > cut_days[0] - wmax))
@@ -237,6 +353,12 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     # one pass over the events: one row per (member, post read or clicked, or local sign-in day)
     post = ibis.ifelse(ev.event_type == "sign_in", ibis.null("string"), ev.post_id)
     ev = ev.filter(wanted)
+    if not multi and events_distinct and (day_words or not with_sign_in):
+        return ev.group_by(list(KEY_COLUMNS)).aggregate(
+            **({"reads": ev.count(where=ev.event_type == "read"),
+                "clicks": ev.count(where=ev.event_type == "click")} if with_reads else {}),
+            **(_day_words(ev.day, cut_days[0], wmax, "_s", when=ev.event_type == "sign_in") if with_sign_in
+               else {})).mutate(cut_id=ibis.literal(0, type="int64"))
     if not multi:  # whether each post was read / clicked (a group-by on a flag and a text key)
         is_day = ev.event_type == "sign_in"
         token = ibis.ifelse(is_day, sign_day.cast("string"), post)
@@ -283,7 +405,7 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
 
 
 def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int, long_w: int,
-                          types_present: set):
+                          types_present: set, day_words: bool = False, events_distinct: bool = False):
     """Expression: per cutoff and present member, the counts every feature is made from.
 
     Parameters
@@ -297,6 +419,11 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
         the trend's two windows.
     types_present : set of str
         Event types in the data up to the last cutoff (read / click / sign_in counts only if present).
+    day_words, events_distinct : bool, default False
+        One cutoff only, ways to the same counts with less work (:func:`count_member_features` uses them):
+        active days and sign-in days as bit words ``_a<k>`` / ``_s<k>`` (:func:`_day_words`) instead of
+        ``a<W>`` and ``sign_in``; reads and clicks counted as events, exact only when no member read or
+        clicked a post twice (:func:`event_keys_distinct`).
 
     Returns
     -------
@@ -316,14 +443,43 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     keys = ["cut_id", *KEY_COLUMNS]
     out = memberships.group_by(keys).aggregate(first_join_us=memberships.joined_us.min())
     windows_m = sorted({*windows, recent_w, long_w})
-    parts = [_message_counts(src, cuts_us, cut_days, cuts, windows, windows_m)]
+    day_words = day_words and len(cuts_us) == 1
+    parts = [_message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words)]
     has_posts = src.has("posts")
     with_reads = has_posts and bool(types_present & {"read", "click"})
     with_sign_in = src.has("events") and "sign_in" in types_present
     if with_reads or with_sign_in:
-        parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in))
+        parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in, day_words,
+                                   events_distinct))
     if has_posts:
         parts.append(posts_present_expr(memberships, src.table("posts")))
     for part in parts:
         out = out.left_join(part, keys).drop(*(f"{k}_right" for k in keys))
     return out
+
+
+def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int, long_w: int,
+                          types_present: set):
+    """The frame of :func:`member_feature_counts` (``a<W>``, ``reads``, ``clicks``, ``sign_in`` as there),
+    computed on the engine of ``src``.
+
+    With one cutoff it takes the shorter ways to the same counts: the days with messages or sign-ins in
+    each window as bits per member (windows up to :data:`DAY_WORDS_UP_TO` days), and, when no member read
+    or clicked a post twice (:func:`event_keys_distinct`, exact), reads and clicks counted as events:
+    no grouping by (member, day) or (member, post), which cost most of the time at 10M messages.
+    """
+    cuts_us = [int(c) for c in cuts_us]
+    day_words = len(cuts_us) == 1 and windows[-1] <= DAY_WORDS_UP_TO
+    events_distinct = False
+    if len(cuts_us) == 1 and src.has("events") and src.has("posts") and types_present & {"read", "click"}:
+        events_distinct = event_keys_distinct(src.cut(cuts_us[-1]))
+    counts = src.execute(member_feature_counts(src, cuts_us, windows, recent_w, long_w, types_present,
+                                               day_words=day_words, events_distinct=events_distinct))
+    if day_words:
+        words = [c for c in counts.columns if c.startswith("_a") or c.startswith("_s")]
+        for w in windows:
+            counts[f"a{w}"] = count_day_bits(counts, "_a", w)
+        if "_s0" in counts:  # (0 where the member has no event; the features read NULL as 0 too)
+            counts["sign_in"] = count_day_bits(counts, "_s", windows[-1])
+        counts = counts.drop(columns=words)
+    return counts

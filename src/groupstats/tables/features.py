@@ -50,7 +50,8 @@ from groupstats.checks import check_scalar
 from groupstats.errors import InsufficientDataError, ParameterError
 from groupstats.tables.derived import event_types
 from groupstats.tables.group_buckets import by_group_buckets
-from groupstats.tables.feature_counts import KEY_COLUMNS, MIX_TYPES, NIGHT_HOURS, member_feature_counts  # noqa: F401
+from groupstats.tables.feature_counts import (KEY_COLUMNS, MIX_TYPES, NIGHT_HOURS,  # noqa: F401
+                                              count_member_features, member_feature_counts)
 
 _US_PER_DAY = 86_400_000_000
 
@@ -243,13 +244,13 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
         found = top.execute(posts.aggregate(**{f"p{k}": posts.posted_us.count(where=posts.posted_us <= c)
                                                for k, c in enumerate(order)}))
         n_posts = [int(found[f"p{k}"].iloc[0]) for k in range(len(order))]
-    counts = by_group_buckets(top, lambda b: b.execute(member_feature_counts(b, order, windows, recent_w, long_w,
-                                                                             set(type_first))))
+    counts = by_group_buckets(top, lambda b: count_member_features(b, order, windows, recent_w, long_w,
+                                                                   set(type_first)))
     if "late" in counts and counts["late"].fillna(0).gt(0).any():
         # a quote-reply sent before its post was posted (odd data) counts from the post on: each cutoff
         # on its own then, as exact and slower
-        counts = pd.concat([by_group_buckets(top, lambda b, c=c: b.execute(member_feature_counts(
-            b, [c], windows, recent_w, long_w, set(type_first)))).assign(cut_id=k) for k, c in enumerate(order)],
+        counts = pd.concat([by_group_buckets(top, lambda b, c=c: count_member_features(
+            b, [c], windows, recent_w, long_w, set(type_first))).assign(cut_id=k) for k, c in enumerate(order)],
             ignore_index=True)
     counts = counts.sort_values(list(KEY_COLUMNS), kind="stable")
     cut_ids = counts["cut_id"].to_numpy()
