@@ -176,68 +176,89 @@ class RateMixture:
             effects[:len(ws.group_effect_)] = ws.group_effect_[:G]
         return mean, var, weights, effects
 
+    @staticmethod
+    def _em_data(y, v, group, w, G, size, n) -> dict:
+        """What every EM update reads: the rate column, and the distinct variances of the rate and the
+        distinct (value, variance) pairs of the other columns, which the per-update tables are built on."""
+        v0_codes, v0_values = pd.factorize(v[:, 0], sort=False)
+        codes, pair_y, pair_v, bounds = [], [], [], [0]
+        for j in range(1, y.shape[1]):
+            y_codes, y_values = pd.factorize(y[:, j], sort=False)
+            v_codes, v_values = pd.factorize(v[:, j], sort=False)
+            pair_codes, pairs = pd.factorize(y_codes.astype(np.int64) * len(v_values) + v_codes, sort=False)
+            codes.append(pair_codes.astype(np.int64) + bounds[-1])
+            pair_y.append(np.asarray(y_values, float)[pairs // len(v_values)])
+            pair_v.append(np.asarray(v_values, float)[pairs % len(v_values)])
+            bounds.append(bounds[-1] + len(pairs))
+        n_rows = len(w)
+        return {"y0": np.ascontiguousarray(y[:, 0]), "v0": np.ascontiguousarray(v[:, 0]), "w": w,
+                "group": group, "G": G, "size": size, "n": n,
+                "v0_codes": v0_codes.astype(np.int64), "v0_values": np.asarray(v0_values, float),
+                "codes": np.array(codes, dtype=np.int64).reshape(len(codes), n_rows),
+                "pair_y": pair_y, "pair_v": pair_v, "bounds": bounds, "r": np.empty((n_rows, 0))}
+
     def _em_step(self, data, mean, var, weights, effects):
         """One EM update from (mean, var, weights, effects): returns the updated four, the log-likelihood
         at the input parameters (2 pi constant left out) and the group-effect SD of the update.
 
-        Arrays are (components, rows), taken :data:`_CHUNK` rows at a time so that the temporaries
-        stay in the processor's cache. The M-step's variance is computed as
-        ``sum r g (var q + v) / r_k - delta^2`` (``g = var / (var + v)`` the shrinkage of a member's
-        value towards the component mean, ``q`` the squared standardised distance of the E-step,
-        ``delta`` the change of the mean): algebraically the mean squared deviation of the
-        posterior means from the new mean plus their variance (Bovy et al.), accumulated over the
-        chunks."""
-        ys, vs, w, group, G, size, n = data
+        The pass over the rows is compiled (:mod:`.em_kernels`): what depends only on a member's
+        measurement variance (the rate column) or on his (value, variance) (the read and sign-in
+        columns) is looked up in (distinct values x components) tables built here each update.
+        The M-step's variance is computed as ``sum r g (var q + v) / r_k - delta^2``
+        (``g = var / (var + v)`` the shrinkage of a member's value towards the component mean, ``q``
+        the squared standardised distance of the E-step, ``delta`` the change of the mean):
+        algebraically the mean squared deviation of the posterior means from the new mean plus their
+        variance (Bovy et al.)."""
+        from groupstats.analyses.segmentation.em_kernels import (group_effect_sums, log_densities,
+                                                                 responsibility_sums)
+
         k, D = mean.shape
-        rows = len(w)
-        cols = [ys[0] - effects[group] if self.group_effects else ys[0]] + list(ys[1:])
-        dev_w = -2.0 * np.log(weights)[:, None]
-        var_c, mean_c = [var[:, j, None] for j in range(D)], [mean[:, j, None] for j in range(D)]
-        r_all = np.empty((k, rows))
-        rk = np.zeros(k)
+        rows = len(data["w"])
+        s0_tab = data["v0_values"][:, None] + var[None, :, 0]
+        inv0_tab = 1.0 / s0_tab
+        tables = []
+        for j in range(1, D):
+            s = data["pair_v"][j - 1][:, None] + var[None, :, j]
+            d = data["pair_y"][j - 1][:, None] - mean[None, :, j]
+            q = d * d
+            q /= s
+            tables.append((s, d, q))
+        t_tab = np.concatenate([np.log(s) + q for s, d, q in tables]) if tables else np.zeros((1, k))
+        if data["r"].shape != (rows, k):
+            data["r"], data["top"] = np.empty((rows, k)), np.empty(rows)
+        r_all, top = data["r"], data["top"]
+        r_tab = np.zeros_like(t_tab)
+        mean0 = np.ascontiguousarray(mean[:, 0])
+        use_effects = bool(self.group_effects)
+        log_densities(data["y0"], data["group"], effects, use_effects, data["v0_codes"],
+                      np.log(s0_tab) - 2.0 * np.log(weights)[None, :], inv0_tab, data["codes"], t_tab, mean0,
+                      r_all, top)
+        np.exp(r_all, out=r_all)
+        ll, sums = responsibility_sums(data["y0"], data["v0"], data["w"], data["group"], effects, use_effects,
+                                       data["v0_codes"], inv0_tab, data["codes"], mean0, top, int(_CHUNK), r_all,
+                                       r_tab)
+        rk, sum_ud, sum_uq, sum_uv = sums
         shift, spread = np.zeros((k, D)), np.zeros((k, D))
-        ll = 0.0
-        for lo in range(0, rows, _CHUNK):
-            hi = min(rows, lo + _CHUNK)
-            dev = np.empty((k, hi - lo))  # -2 x log (share x density), up to a constant
-            dev[:] = dev_w
-            parts = []
-            for j in range(D):
-                vj = vs[j][lo:hi]
-                s = var_c[j] + vj[None, :]  # total variance, k x chunk
-                d = cols[j][None, lo:hi] - mean_c[j]
-                q = d * d
-                q /= s
-                dev += np.log(s)
-                dev += q
-                parts.append((s, d, q, vj))
-            top = dev.min(axis=0)
-            dev -= top[None, :]
-            dev *= -0.5
-            r = np.exp(dev, out=r_all[:, lo:hi])
-            tot = r.sum(axis=0)
-            wc = w[lo:hi]
-            ll += float(wc @ (np.log(tot) - 0.5 * top))
-            r *= (wc / tot)[None, :]  # responsibilities times counts
-            rk += r.sum(axis=1)
-            for j, (s, d, q, vj) in enumerate(parts):
-                u = np.divide(r, s, out=s)  # r / (var + v): with var, the shrinkage g = var / (var + v)
-                shift[:, j] += np.einsum("kn,kn->k", u, d)  # sum r g d = var sum u d
-                spread[:, j] += var[:, j] * np.einsum("kn,kn->k", u, q) + u @ vj  # sum r g (var q + v) / var
+        shift[:, 0] = sum_ud
+        spread[:, 0] = var[:, 0] * sum_uq + sum_uv
+        bounds = data["bounds"]
+        for j, (s, d, q) in enumerate(tables, start=1):
+            u = r_tab[bounds[j - 1]:bounds[j]] / s  # r / (var + v): with var, the shrinkage g = var / (var + v)
+            shift[:, j] = np.einsum("mk,mk->k", u, d)  # sum r g d = var sum u d
+            spread[:, j] = var[:, j] * np.einsum("mk,mk->k", u, q) + data["pair_v"][j - 1] @ u
         shift *= var
         spread *= var
         rk = np.maximum(rk, 1e-12)
         delta = shift / rk[:, None]
         new_mean = mean + delta
         new_var = np.maximum(spread / rk[:, None] - delta * delta, self.min_var)
-        new_weights = np.maximum(rk / n, 1e-12)
+        new_weights = np.maximum(rk / data["n"], 1e-12)
         new_effects, group_sd = effects, 0.0
+        G, size = data["G"], data["size"]
         if self.group_effects and G > 1:
-            prec = r_all
-            prec /= new_var[:, 0, None] + vs[0][None, :]
-            den_row = prec.sum(axis=0)
-            num = np.bincount(group, weights=ys[0] * den_row - new_mean[:, 0] @ prec, minlength=G)
-            den = np.bincount(group, weights=den_row, minlength=G)
+            num, den = group_effect_sums(data["y0"], data["v0_codes"], data["group"], r_all,
+                                         1.0 / (data["v0_values"][:, None] + new_var[None, :, 0]),
+                                         np.ascontiguousarray(new_mean[:, 0]), G)
             seen = den > 0
             b_hat = np.where(seen, num / np.where(seen, den, 1.0), 0.0)
             se2 = np.where(seen, 1.0 / np.where(seen, den, 1.0), np.inf)
@@ -262,7 +283,7 @@ class RateMixture:
         G = int(n_groups if n_groups is not None else group.max() + 1)
         size = np.bincount(group, weights=w, minlength=G)
         n = w.sum()
-        data = (self._columns(y), self._columns(v), w, group, G, size, n)
+        data = self._em_data(y, v, group, w, G, size, n)
         mean, var, wts, effects = self._start(y, v, group, w, G, size, n)
         old = -np.inf
         group_sd = 0.0
