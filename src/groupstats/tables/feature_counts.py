@@ -279,15 +279,16 @@ def _reads_counted(ev, posts):
 
 
 def _event_key_hash(src, ev):
-    """A 64-bit hash of an event's (group_id, member_id, post_id, event_type), the engine's own (DuckDB's
-    ``hash``, Spark's ``xxhash64``): equal keys have equal hashes, so distinct hashes prove distinct keys."""
+    """A 64-bit hash of an event's (member_id, post_id, event_type), the engine's own (DuckDB's ``hash``,
+    Spark's ``xxhash64``): equal keys have equal hashes, so distinct hashes prove distinct keys (and
+    distinct (group_id, member_id, post_id, event_type), a finer key)."""
     import ibis
     import ibis.expr.datatypes as dt
 
     name, out = ("hash", dt.uint64) if src.engine.kind == "duckdb" else ("xxhash64", dt.int64)
-    fn = ibis.udf.scalar.builtin(lambda a, b, c, d: None, name=name,
-                                 signature=((dt.string, dt.string, dt.string, dt.string), out))
-    return fn(ev.group_id, ev.member_id, ev.post_id, ev.event_type)
+    fn = ibis.udf.scalar.builtin(lambda a, b, c: None, name=name,
+                                 signature=((dt.string, dt.string, dt.string), out))
+    return fn(ev.member_id, ev.post_id, ev.event_type)
 
 
 def event_keys_distinct(src) -> bool:
@@ -296,12 +297,14 @@ def event_keys_distinct(src) -> bool:
 
     Exact: True only if the 64-bit hashes of the keys (:func:`_event_key_hash`) are all distinct, which
     implies distinct keys; a repeated key or a collision of two keys' hashes gives False (the caller then
-    groups by (member, post)). On DuckDB, up to :data:`EVENT_HASHES_SORTED_IN_MEMORY` events, the hashes
+    groups by (member, post)). The hashes are those of every read and click up to the cutoff, also of
+    posts not counted (unknown or posted later): distinct there, distinct among those counted, with no
+    join to the posts. On DuckDB, up to :data:`EVENT_HASHES_SORTED_IN_MEMORY` events, the hashes
     are sorted in memory (a fraction of the cost of the engine's hash table of ~10M keys); beyond, and
     on Spark, the engine counts the distinct hashes.
     """
     ev = src.table("events")
-    ev = ev.filter(_reads_counted(ev, src.table("posts")))
+    ev = ev.filter(ev.event_type.isin(("read", "click")))
     keys = ev.select(_h=_event_key_hash(src, ev))
     if src.engine.kind == "duckdb":
         chunks, n = [], 0
