@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from groupstats.cli.common import date_callback, load, load_checking, timestamp_format_option
+from groupstats.cli.common import date_callback, load_checking, timestamp_format_option
 from groupstats.cli.engine_options import engine_option, spark_master_option
 from groupstats.cli.language_option import lang_option
 
@@ -99,9 +99,10 @@ def register_segment(app: typer.Typer) -> None:
         else:
             k_value = "auto"
         tier_preset = None if tiers.lower() == "none" else tiers
-        ds = load(data, engine=engine, spark_master=spark_master)
-        result = segment_members(ds, cutoff=cutoff, method=method, k=k_value, features=features,
-                                 tiers=tier_preset, random_state=seed)
+        ds, checks = load_checking(data, engine=engine, spark_master=spark_master)
+        with checks:  # a Parquet folder's checks run meanwhile; nothing is shown before they pass
+            result = segment_members(ds, cutoff=cutoff, method=method, k=k_value, features=features,
+                                     tiers=tier_preset, random_state=seed)
         if out is not None:
             cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
             _write_table(result.assignments[cols], out)
