@@ -56,7 +56,7 @@ def group_buckets(src, above: int | None = None, per_bucket: int | None = None) 
     per_bucket = MESSAGES_PER_BUCKET if per_bucket is None else int(per_bucket)
     if src.engine.kind != "duckdb" or src.groups is not None or not src.has("messages"):
         return None
-    key = ("group_buckets", above, per_bucket)
+    key = ("group_buckets", (above, per_bucket))  # last item a tuple, as the memo of derived tables expects
     if key not in src.derived:
         src.derived[key] = _buckets(src, above, per_bucket)
     return src.derived[key]
