@@ -115,32 +115,6 @@ class RateMixture:
         a = np.asarray(a, float)
         return a[:, None] if a.ndim == 1 else a
 
-    @staticmethod
-    def _columns(a) -> list[np.ndarray]:
-        """The columns of an (n, d) array as contiguous vectors."""
-        return [np.ascontiguousarray(a[:, j]) for j in range(a.shape[1])]
-
-    def _log_prob_t(self, y, v, group, effects=None) -> np.ndarray:
-        """log pi_k + log N(y | mu_k, var_k + v), shape (k, n) (the 2 pi constant left out).
-
-        Components run along the first axis: the sums and maxima over components are then
-        element-wise operations on contiguous rows (over a trailing axis of length k, numpy
-        reduces 20-40 times slower)."""
-        lp = np.empty((len(self.weights_), len(y)))
-        lp[:] = np.log(self.weights_)[:, None]
-        for j in range(y.shape[1]):
-            yj = y[:, j]
-            if j == 0 and self.group_effects:
-                yj = yj - (self.group_effect_ if effects is None else effects)[group]
-            s = self.var_[:, j, None] + v[None, :, j]
-            d = yj[None, :] - self.mean_[:, j, None]
-            d *= d
-            d /= s
-            d += np.log(s)
-            d *= 0.5
-            lp -= d
-        return lp
-
     def _start(self, y, v, group, w, G, size, n):
         """Starting values: quantiles of the (group-centred) rate, column means and variances."""
         k, D = int(self.n_components), y.shape[1]
@@ -180,6 +154,8 @@ class RateMixture:
     def _em_data(y, v, group, w, G, size, n) -> dict:
         """What every EM update reads: the rate column, and the distinct variances of the rate and the
         distinct (value, variance) pairs of the other columns, which the per-update tables are built on."""
+        if len(group) and (group.min() < 0 or group.max() >= G):  # the compiled passes do not check indices
+            raise ValueError(f"group codes must lie in 0..{G - 1}, got {group.min()}..{group.max()}.")
         v0_codes, v0_values = pd.factorize(v[:, 0], sort=False)
         codes, pair_y, pair_v, bounds = [], [], [], [0]
         for j in range(1, y.shape[1]):
@@ -197,20 +173,12 @@ class RateMixture:
                 "codes": np.array(codes, dtype=np.int64).reshape(len(codes), n_rows),
                 "pair_y": pair_y, "pair_v": pair_v, "bounds": bounds, "r": np.empty((n_rows, 0))}
 
-    def _em_step(self, data, mean, var, weights, effects):
-        """One EM update from (mean, var, weights, effects): returns the updated four, the log-likelihood
-        at the input parameters (2 pi constant left out) and the group-effect SD of the update.
-
-        The pass over the rows is compiled (:mod:`.em_kernels`): what depends only on a member's
-        measurement variance (the rate column) or on his (value, variance) (the read and sign-in
-        columns) is looked up in (distinct values x components) tables built here each update.
-        The M-step's variance is computed as ``sum r g (var q + v) / r_k - delta^2``
-        (``g = var / (var + v)`` the shrinkage of a member's value towards the component mean, ``q``
-        the squared standardised distance of the E-step, ``delta`` the change of the mean):
-        algebraically the mean squared deviation of the posterior means from the new mean plus their
-        variance (Bovy et al.)."""
-        from groupstats.analyses.segmentation.em_kernels import (group_effect_sums, log_densities,
-                                                                 responsibility_sums)
+    def _exponentials(self, data, mean, var, weights, effects):
+        """The E-step's ``exp(-(dev - min dev) / 2)``, shape (rows, k) (``dev`` = -2 log(share x density)
+        without the 2 pi constant) and ``min dev`` per row, from the (distinct values x components)
+        tables of this update; returns them with the tables (rate column: 1 / (var + v); other
+        columns: (var + v, distance, squared standardised distance) each)."""
+        from groupstats.analyses.segmentation.em_kernels import log_densities
 
         k, D = mean.shape
         rows = len(data["w"])
@@ -227,16 +195,32 @@ class RateMixture:
         if data["r"].shape != (rows, k):
             data["r"], data["top"] = np.empty((rows, k)), np.empty(rows)
         r_all, top = data["r"], data["top"]
-        r_tab = np.zeros_like(t_tab)
-        mean0 = np.ascontiguousarray(mean[:, 0])
-        use_effects = bool(self.group_effects)
-        log_densities(data["y0"], data["group"], effects, use_effects, data["v0_codes"],
-                      np.log(s0_tab) - 2.0 * np.log(weights)[None, :], inv0_tab, data["codes"], t_tab, mean0,
-                      r_all, top)
+        log_densities(data["y0"], data["group"], effects, bool(self.group_effects), data["v0_codes"],
+                      np.log(s0_tab) - 2.0 * np.log(weights)[None, :], inv0_tab, data["codes"], t_tab,
+                      np.ascontiguousarray(mean[:, 0]), r_all, top)
         np.exp(r_all, out=r_all)
-        ll, sums = responsibility_sums(data["y0"], data["v0"], data["w"], data["group"], effects, use_effects,
-                                       data["v0_codes"], inv0_tab, data["codes"], mean0, top, int(_CHUNK), r_all,
-                                       r_tab)
+        return r_all, top, inv0_tab, t_tab, tables
+
+    def _em_step(self, data, mean, var, weights, effects):
+        """One EM update from (mean, var, weights, effects): returns the updated four, the log-likelihood
+        at the input parameters (2 pi constant left out) and the group-effect SD of the update.
+
+        The passes over the rows are compiled (:mod:`.em_kernels`): what depends only on a member's
+        measurement variance (the rate column) or on his (value, variance) (the read and sign-in
+        columns) is looked up in (distinct values x components) tables built each update.
+        The M-step's variance is computed as ``sum r g (var q + v) / r_k - delta^2``
+        (``g = var / (var + v)`` the shrinkage of a member's value towards the component mean, ``q``
+        the squared standardised distance of the E-step, ``delta`` the change of the mean):
+        algebraically the mean squared deviation of the posterior means from the new mean plus their
+        variance (Bovy et al.)."""
+        from groupstats.analyses.segmentation.em_kernels import group_effect_sums, responsibility_sums
+
+        k, D = mean.shape
+        r_all, top, inv0_tab, t_tab, tables = self._exponentials(data, mean, var, weights, effects)
+        r_tab = np.zeros_like(t_tab)
+        ll, sums = responsibility_sums(data["y0"], data["v0"], data["w"], data["group"], effects,
+                                       bool(self.group_effects), data["v0_codes"], inv0_tab, data["codes"],
+                                       np.ascontiguousarray(mean[:, 0]), top, int(_CHUNK), r_all, r_tab)
         rk, sum_ud, sum_uq, sum_uv = sums
         shift, spread = np.zeros((k, D)), np.zeros((k, D))
         shift[:, 0] = sum_ud
@@ -294,9 +278,8 @@ class RateMixture:
             old = ll
         self.mean_, self.var_, self.weights_, self.group_effect_ = mean, var, wts, effects
         self.group_sd_ = group_sd
-        lp = self._log_prob_t(y, v, group)
-        top = lp.max(axis=0)
-        self.log_likelihood_ = float(w @ (top + np.log(np.exp(lp - top[None, :]).sum(axis=0)))) \
+        e, top = self._exponentials(data, mean, var, wts, effects)[:2]
+        self.log_likelihood_ = float(w @ (np.log(e.sum(axis=1)) - 0.5 * top)) \
             - 0.5 * np.log(2 * np.pi) * float(w @ (v < _MISSING_VAR / 2).sum(axis=1))
         self.n_iter_ = it + 1
         self.n_ = n
@@ -314,14 +297,16 @@ class RateMixture:
     def predict_proba(self, y, v, group, effects=None) -> np.ndarray:
         """Posterior probability of each component, shape (n, k); ``effects`` overrides the
         fitted group effects (e.g. with 0 appended for groups not seen in the fit)."""
-        return self._proba_t(y, v, group, effects).T
+        e = self._densities(y, v, group, effects)
+        e /= e.sum(axis=1)[:, None]
+        return e
 
-    def _proba_t(self, y, v, group, effects=None) -> np.ndarray:
-        lp = self._log_prob_t(self._2d(y), self._2d(v), np.asarray(group, np.int64), effects)
-        lp -= lp.max(axis=0)[None, :]
-        p = np.exp(lp, out=lp)
-        p /= p.sum(axis=0)[None, :]
-        return p
+    def _densities(self, y, v, group, effects=None) -> np.ndarray:
+        """Share x density of each component relative to the largest, shape (n, k), at the fitted parameters."""
+        y, v = self._2d(y), self._2d(v)
+        effects = self.group_effect_ if effects is None else np.asarray(effects, float)
+        data = self._em_data(y, v, np.asarray(group, np.int64), np.ones(len(y)), len(effects), None, None)
+        return self._exponentials(data, self.mean_, self.var_, self.weights_, effects)[0]
 
     def predict(self, y, v, group, effects=None) -> np.ndarray:
-        return self._proba_t(y, v, group, effects).argmax(axis=0)
+        return self._densities(y, v, group, effects).argmax(axis=1)
