@@ -352,8 +352,11 @@ def compare_tiers_segments(tiers, segments, tier_order=None, segment_order=None)
     if segment_order is not None:
         table = table.reindex(columns=[x for x in segment_order if x in table.columns]
                               + [x for x in table.columns if x not in segment_order])
-    return TierComparison(table.fillna(0).astype(int), float(adjusted_rand_score(t, s)),
-                          float(adjusted_mutual_info_score(t, s)))
+    # the scores from integer codes in the labels' sorted order: the same contingency table as the
+    # strings give, without sklearn's pass over 100k+ Python strings (1.7 s on 165k members)
+    t_codes, s_codes = pd.factorize(t, sort=True)[0], pd.factorize(s, sort=True)[0]
+    return TierComparison(table.fillna(0).astype(int), float(adjusted_rand_score(t_codes, s_codes)),
+                          float(adjusted_mutual_info_score(t_codes, s_codes)))
 
 
 class TierComparison(Result):
