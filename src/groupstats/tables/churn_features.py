@@ -15,10 +15,12 @@ local calendar date with at least one activity, day numbers counting days since
 Several cutoffs at once
 -----------------------
 Churn models need the same features at a handful of cutoffs (training, calibration,
-evaluation, scoring). :func:`churn_activity_counts` and :func:`churn_label_flags`
-compute all of them at once: conditional aggregates per cutoff, or a join with a small
-table of cutoffs restricted to the days near each; features at a cutoff use only activity
-days strictly before its date, labels only activity in ``(cut, cut + horizon]``.
+evaluation, scoring). :func:`churn_counts_and_flags` computes the counts and the label flags
+of all of them in one aggregation of the activity per member: conditional aggregates per
+cutoff, and each member's activity days as bit masks counted per window in pandas;
+:func:`churn_label_flags` alone joins the activity with a small table of cutoffs. Features at
+a cutoff use only activity days strictly before its date, labels only activity in
+``(cut, cut + horizon]``.
 """
 from __future__ import annotations
 
@@ -45,14 +47,6 @@ def activity_expr(src, activity):
     for part in parts[1:]:
         out = out.union(part)
     return out
-
-
-def event_days_expr(src, event_type: str):
-    """Expression: distinct (group_id, member_id, day) with a non-operator event of ``event_type``."""
-    ev = src.table("events")
-    ev = ev.filter(ev.event_type == event_type).anti_join(src.operators(), list(KEYS))
-    ev = src.with_local(ev.select("group_id", "member_id", "occurred_us"), "occurred_us")
-    return ev.select("group_id", "member_id", "day").distinct()
 
 
 def activity_days_expr(src, activity):
@@ -88,66 +82,171 @@ def churn_activity_counts(src, activity, cut_days, windows, half: int, with_read
     - with ``with_reads``, ``r_recent`` / ``r_earlier``: the same two counts of days with a
       ``read`` event (0 for members without one).
 
-    One row per (cut_id, group_id, member_id) with any activity before the cutoff. Three
-    queries on the engine, none with more rows than the activity days: the history up to each
-    cutoff as conditional aggregates over the (cached) activity days
-    (:func:`churn_history_expr`), the windowed counts over the days within the longest window
-    before some cutoff (:func:`churn_window_expr`), and the read days likewise.
+    One row per (cut_id, group_id, member_id) with any activity before the cutoff, and with
+    ``with_reads`` also one per cutoff and member with a read day in the ``2 half`` days before
+    it (their other columns NaN). See :func:`churn_counts_and_flags` for how it is computed.
     """
+    return churn_counts_and_flags(src, activity, cut_days, windows, half, with_reads)[0]
+
+
+#: Days per bit-mask column of :func:`churn_counts_and_flags` (bits 0-62 of a 64-bit integer).
+MASK_DAYS = 63
+
+
+def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_reads: bool, flag_cuts_us=(),
+                           horizon_us: int | None = None):
+    """:func:`churn_activity_counts` and, for the cutoffs ``flag_cuts_us`` (UTC microseconds), the label
+    flags of :func:`churn_label_flags`, from one aggregation of the activity per member (and one of the
+    read events).
+
+    Each member's activity days are a set of bits (day - first day of the data, in
+    :data:`MASK_DAYS`-day 64-bit masks, ``bit_or`` in the engine): the days before a cutoff and in each
+    window are then counted in pandas by ``popcount`` of the masks, so no (member, day) table is
+    built. The last activity before each cutoff and the flags are conditional aggregates in the same
+    pass. Activity days before the first message's date (events can precede it) are counted
+    directly (``count(distinct day)`` over those few rows).
+
+    Returns
+    -------
+    (counts, flags): counts as :func:`churn_activity_counts`; flags as :func:`churn_label_flags`
+    (``cut_id``, group_id, member_id, ``after``, ``before``; activities counted), None without
+    ``flag_cuts_us``.
+    """
+    import numpy as np
     import pandas as pd
 
     cut_days = [int(c) for c in cut_days]
-    days = activity_days_expr(src, activity).cache()
-    try:
-        hist = src.execute(churn_history_expr(days, cut_days))
-        win = src.execute(churn_window_expr(days, cut_days, windows, half))
-    finally:
-        _drop_cache(days)
+    flag_cuts_us = [int(c) for c in flag_cuts_us]
+    first_us = src.message_range_us()[0]
+    base = min(cut_days) if first_us is None else min(_local_day(src, first_us), min(cut_days))
+    act = src.with_local(activity_expr(src, activity), "at_us")
+    aggs = {"first_day": act.day.min(), "n_early": act.day.nunique(where=act.day < base)}
+    for k, c in enumerate(cut_days):
+        before = act.day < c
+        aggs.update({f"l{k}": act.day.max(where=before), f"u{k}": act.at_us.max(where=before)})
+    for k, c in enumerate(flag_cuts_us):
+        aggs[f"fa{k}"] = act.at_us.count(where=(act.at_us > c) & (act.at_us <= c + int(horizon_us)))
+        aggs[f"fb{k}"] = act.at_us.count(where=(act.at_us > c - int(horizon_us)) & (act.at_us <= c))
+    aggs.update(_day_masks(act, base, max(cut_days)))
+    hist = src.execute(_with_zero_masks(act.group_by(list(KEYS)).aggregate(**aggs)))
+    masks = _masks_of(hist)
+    n_early = hist["n_early"].to_numpy(dtype="int64", na_value=0)
+    spans = {**{f"a{w}": (w, 0) for w in windows}, "recent": (half, 0), "earlier": (2 * half, half)}
     parts = []
     for k, c in enumerate(cut_days):
-        n = hist[f"n{k}"].to_numpy(dtype="int64", na_value=0)
-        rows = hist.loc[n > 0]
-        parts.append(pd.DataFrame({
-            "cut_id": k, "group_id": rows["group_id"].to_numpy(), "member_id": rows["member_id"].to_numpy(),
-            "last_us": rows[f"u{k}"].to_numpy(dtype="int64"), "first_age": c - rows["first_day"].to_numpy(dtype="int64"),
-            "last_age": c - rows[f"l{k}"].to_numpy(dtype="int64"), "n_days": n[n > 0]}))
+        n = n_early + _count_days(masks, base, None, c)
+        rows = n > 0
+        part = {"cut_id": k, "group_id": hist["group_id"].to_numpy()[rows],
+                "member_id": hist["member_id"].to_numpy()[rows],
+                "last_us": hist[f"u{k}"].to_numpy(dtype="int64", na_value=0)[rows],
+                "first_age": c - hist["first_day"].to_numpy(dtype="int64")[rows],
+                "last_age": c - hist[f"l{k}"].to_numpy(dtype="int64", na_value=0)[rows], "n_days": n[rows]}
+        for name, (far, near) in spans.items():  # days with age in (near, far]
+            part[name] = _count_days(masks, base, c - far, c - near)[rows]
+        parts.append(pd.DataFrame(part))
     out = pd.concat(parts, ignore_index=True)
-    counts = [*[f"a{w}" for w in windows], "recent", "earlier"]
-    out = out.merge(win, on=["cut_id", *KEYS], how="left")
     if with_reads:
-        reads = src.execute(churn_window_expr(event_days_expr(src, "read"), cut_days, (), half, prefix="r_"))
+        reads = _read_day_counts(src, cut_days, half)
         out = out.merge(reads, on=["cut_id", *KEYS], how="outer")
-        counts += ["r_recent", "r_earlier"]
-    for col in counts:
-        out[col] = out[col].fillna(0).astype("int64")
+        for col in [*spans, "r_recent", "r_earlier"]:
+            out[col] = out[col].fillna(0).astype("int64")
+    flags = None
+    if flag_cuts_us:
+        flag_parts = []
+        for k in range(len(flag_cuts_us)):
+            after = hist[f"fa{k}"].to_numpy(dtype="int64", na_value=0)
+            before = hist[f"fb{k}"].to_numpy(dtype="int64", na_value=0)
+            keep = (after > 0) | (before > 0)
+            flag_parts.append(pd.DataFrame({"cut_id": k, "group_id": hist["group_id"].to_numpy()[keep],
+                                            "member_id": hist["member_id"].to_numpy()[keep],
+                                            "after": after[keep], "before": before[keep]}))
+        flags = pd.concat(flag_parts, ignore_index=True)
+    return out, flags
+
+
+def _local_day(src, us: int) -> int:
+    """Local day number (days since 1970-01-01 in the source's timezone) of a time in UTC microseconds."""
+    import numpy as np
+
+    local = src.to_timestamp(int(us)).tz_localize(None)
+    return int((np.datetime64(local, "us") - np.datetime64(0, "us")) // np.timedelta64(1, "D"))
+
+
+def _day_masks(table, base: int, stop: int, prefix: str = "m") -> dict:
+    """Aggregates: ``<prefix><i>`` = ``bit_or`` of ``1 << (day - base - i * MASK_DAYS)`` over the rows whose
+    ``day`` is in ``[base + i * MASK_DAYS, ...)`` and before ``stop`` (NULL if none)."""
+    import ibis
+
+    one = ibis.literal(1, type="int64")
+    out = {}
+    for i, lo in enumerate(range(base, stop, MASK_DAYS)):
+        inside = (table.day >= lo) & (table.day < min(lo + MASK_DAYS, stop))
+        shift = (table.day - lo).cast("int64").clip(lower=0, upper=MASK_DAYS - 1)  # engines shift every row
+        out[f"{prefix}{i}_{lo}"] = (one << shift).bit_or(where=inside)
     return out
 
 
-def churn_history_expr(days, cut_days):
-    """Expression: per member, their activity days' history before each cutoff, one column set per cutoff k:
-    ``n<k>`` (activity days before cutoff day ``cut_days[k]``), ``l<k>`` (the last of them), ``u<k>`` (their
-    last activity time), and ``first_day`` (first activity day)."""
-    aggs = {"first_day": days.day.min()}
+def _with_zero_masks(table):
+    """The masks of :func:`_day_masks` with NULL as 0 (no day), in the engine: a NULL would make the
+    column float and lose the high bits."""
+    import ibis
+
+    cols = [c for c in table.columns if _mask_start(c) is not None]
+    return table.mutate(**{c: ibis.coalesce(table[c], 0) for c in cols}) if cols else table
+
+
+def _mask_start(name: str):
+    """The first day of a mask column ``m<i>_<day>`` / ``r<i>_<day>``, else None."""
+    head, _, day = name.partition("_")
+    if head[:1] in ("m", "r") and head[1:].isdigit() and day.lstrip("-").isdigit():
+        return int(day)
+    return None
+
+
+def _masks_of(frame, prefix: str = "m") -> list:
+    """[(first day, int64 array)] of the mask columns ``<prefix><i>_<day>`` of an executed frame."""
+    import numpy as np
+
+    return [(_mask_start(c), frame[c].to_numpy(dtype=np.int64)) for c in frame.columns
+            if c.startswith(prefix) and _mask_start(c) is not None]
+
+
+def _count_days(masks: list, base: int, start, stop: int):
+    """Per row, the days set in ``masks`` in ``[start, stop)`` (``start`` None: from the first)."""
+    import numpy as np
+
+    n = np.zeros(len(masks[0][1]) if masks else 0, dtype=np.int64)
+    for lo, bits in masks:
+        a = 0 if start is None else min(max(start - lo, 0), MASK_DAYS)
+        b = min(max(stop - lo, 0), MASK_DAYS)
+        if b <= a:
+            continue
+        window = np.int64(((1 << b) - 1) ^ ((1 << a) - 1))
+        n += np.bitwise_count(bits & window).astype(np.int64)
+    return n
+
+
+def _read_day_counts(src, cut_days: list, half: int):
+    """Per cutoff and member with a non-operator ``read`` event on a day in the ``2 half`` days before it:
+    ``r_recent`` (read days with age <= half) and ``r_earlier`` (age in (half, 2 half]); one aggregation of
+    the read events per member with the days as bit masks (:func:`_day_masks`)."""
+    import pandas as pd
+
+    ev = src.table("events")
+    ev = ev.filter(ev.event_type == "read").anti_join(src.operators(), list(KEYS))
+    ev = src.with_local(ev.select("group_id", "member_id", "occurred_us"), "occurred_us")
+    lo, hi = min(cut_days) - 2 * half, max(cut_days)
+    ev = ev.filter((ev.day >= lo) & (ev.day < hi))
+    frame = src.execute(_with_zero_masks(ev.group_by(list(KEYS)).aggregate(**_day_masks(ev, lo, hi, prefix="r"))))
+    masks = _masks_of(frame, prefix="r")
+    parts = []
     for k, c in enumerate(cut_days):
-        before = days.day < c
-        aggs.update({f"n{k}": days.day.count(where=before), f"l{k}": days.day.max(where=before),
-                     f"u{k}": days.last_us.max(where=before)})
-    return days.group_by(list(KEYS)).aggregate(**aggs)
-
-
-def churn_window_expr(days, cut_days, windows, half: int, prefix: str = ""):
-    """Expression: per cutoff and member, days (of ``days``: group_id, member_id, day) with age <= W for each
-    W of ``windows``, and with age <= ``half`` (``recent``) and in (half, 2 half] (``earlier``); ages 1 (the day
-    before the cutoff) to the longest window only, so each day meets the few cutoffs it is near."""
-    span = max([*windows, 2 * half])
-    cuts = cutoff_table({"cut_day": list(cut_days)})
-    d = days.filter((days.day < max(cut_days)) & (days.day >= min(cut_days) - span))
-    j = d.join(cuts, [d.day < cuts.cut_day, d.day >= cuts.cut_day - span])
-    age = j.cut_day - j.day
-    return j.group_by(["cut_id", *KEYS]).aggregate(
-        **{f"a{w}": j.day.count(where=age <= w) for w in windows},
-        **{f"{prefix}recent": j.day.count(where=age <= half),
-           f"{prefix}earlier": j.day.count(where=(age > half) & (age <= 2 * half))})
+        recent, earlier = _count_days(masks, lo, c - half, c), _count_days(masks, lo, c - 2 * half, c - half)
+        rows = (recent + earlier) > 0
+        parts.append(pd.DataFrame({"cut_id": k, "group_id": frame["group_id"].to_numpy()[rows],
+                                   "member_id": frame["member_id"].to_numpy()[rows],
+                                   "r_recent": recent[rows], "r_earlier": earlier[rows]}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _drop_cache(table) -> None:

@@ -9,7 +9,7 @@ from groupstats.errors import InsufficientDataError
 from groupstats.data.dataset import non_operator_members
 from groupstats.analyses.churn.labels import (
     CHURN_WINDOWS, ChurnData, ChurnDefinition, DEFAULT_ACTIVITY, KEYS, MEMBER_WINDOWS, _check_activity, _fmt,
-    _midnight, activity_flags, churn_data, churn_labels, data_end_day, data_start_day,
+    _flags_by_cut, _midnight, activity_flags, churn_data, churn_labels, data_end_day, data_start_day,
 )
 
 
@@ -128,10 +128,15 @@ class _Panel:
     def prefetch(self, cuts, labelled=()) -> None:
         """Compute features at ``cuts`` and activity flags at ``cuts`` and ``labelled`` not yet known."""
         cuts = [c for c in dict.fromkeys(cuts) if c not in self._features]
-        if cuts:
-            for c, frame in zip(cuts, _features_at(self.data, cuts, self.definition.activity, self.windows)):
-                self._features[c] = frame
         todo = [c for c in dict.fromkeys([*cuts, *labelled]) if c not in self._flags]
+        if cuts:
+            flags = {} if todo else None  # the label flags in the same pass over the activity as the churn counts
+            for c, frame in zip(cuts, _features_at(self.data, cuts, self.definition.activity, self.windows,
+                                                   flags, todo, self.definition.horizon)):
+                self._features[c] = frame
+            if flags is not None:
+                self._flags.update(flags)
+                todo = []
         if todo:
             self._flags.update(activity_flags(self.data, self.definition.activity, todo, self.definition.horizon))
 
@@ -173,19 +178,38 @@ class _Panel:
         return feats.merge(labels, on=KEYS, how="inner", validate="one_to_one")
 
 
-def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict) -> list:
+#: Memberships x cutoffs per engine pass of the member features (:func:`_features_at`). One pass for
+#: many cutoffs is faster while the members are few, but DuckDB's memory grows with memberships x
+#: cutoffs beyond its memory limit: 2,150 groups x 60 days (174k memberships), 4 cutoffs: 2.5 GB peak
+#: in one pass, 1.8 GB in two, 1.1 GB one at a time (about as fast); 10M messages (25k memberships), 9
+#: cutoffs: 1.3 GB in one pass (and 1.4x faster than three). The features are the same either way.
+_MEMBER_CUTOFF_ROWS_PER_PASS = 300_000
+
+
+def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags_out: dict | None = None,
+                 flag_cuts=(), horizon: int | None = None) -> list:
     """Churn features at each of ``cuts`` (local midnights): member features from data up to each,
-    plus the churn-only columns, each for every cutoff in one engine pass."""
-    from groupstats.tables.churn_features import churn_activity_counts
+    plus the churn-only columns, each for every cutoff in one engine pass.
+
+    With a dict ``flags_out``, the label flags at ``flag_cuts`` (``horizon`` days) are put in it, as
+    :func:`activity_flags` gives them, computed in the same aggregation of the activity as the churn
+    counts (:func:`groupstats.tables.churn_features.churn_counts_and_flags`)."""
+    from groupstats.tables.churn_features import US_PER_DAY, churn_counts_and_flags
     from groupstats.tables.derived import event_types
     from groupstats.tables.features import member_features_at
 
     src = data.src
     start = data_start_day(data)
-    bases = [f.reset_index(drop=True) for f in member_features_at(src, cuts, windows=wins["member"])]
+    per_pass = max(1, _MEMBER_CUTOFF_ROWS_PER_PASS // max(len(data.members), 1))
+    bases = [f.reset_index(drop=True) for lo in range(0, len(cuts), per_pass)
+             for f in member_features_at(src, cuts[lo:lo + per_pass], windows=wins["member"])]
     with_reads = "read" in event_types(src)
-    counts = churn_activity_counts(src, activity, [_day_number(c) for c in cuts], wins["churn"], wins["trend"],
-                                   with_reads)
+    flag_cuts = list(flag_cuts) if flags_out is not None else []
+    counts, flags = churn_counts_and_flags(src, activity, [_day_number(c) for c in cuts], wins["churn"],
+                                           wins["trend"], with_reads, [src.timestamp_us(c) for c in flag_cuts],
+                                           None if horizon is None else int(horizon) * US_PER_DAY)
+    if flag_cuts:
+        flags_out.update(_flags_by_cut(flags, flag_cuts))
     members = non_operator_members(data.members)
     out = []
     for k, (cut, base) in enumerate(zip(cuts, bases)):

@@ -219,6 +219,11 @@ def activity_flags(data: ChurnData, activity: tuple, cuts, horizon: int) -> dict
     _check_activity(data, activity)
     cut_us = [data.src.timestamp_us(c) for c in cuts]
     flags = data.src.execute(churn_label_flags(data.src, activity, cut_us, int(horizon) * US_PER_DAY))
+    return _flags_by_cut(flags, cuts)
+
+
+def _flags_by_cut(flags: pd.DataFrame, cuts: list) -> dict:
+    """The engine's flags (cut_id, group_id, member_id, after, before) as one frame per cutoff of ``cuts``."""
     out = {}
     for k, c in enumerate(cuts):
         part = flags.loc[flags["cut_id"].to_numpy() == k]

@@ -104,6 +104,54 @@ def _make_estimator(model: str, random_state: int):
                          LogisticRegression(C=0.5, max_iter=5000))
 
 
+def _columnwise_steps(estimator):
+    """The steps before the classifier of a pipeline of :func:`_make_estimator` whose every step transforms
+    each value of a column on its own (median imputation, :func:`_signed_log`, standardisation), else None.
+
+    Through such steps a matrix with one column replaced transforms to the transformed matrix with that
+    column replaced by the transformed values, element for element the same numbers, so the copies
+    with a column changed can be made after the transformation (the classifier sees the same rows).
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return None
+    steps = estimator[:-1]
+    for _, step in steps.steps:
+        ok = ((type(step) is SimpleImputer and not step.add_indicator and step.keep_empty_features)
+              or (type(step) is FunctionTransformer and step.func is _signed_log and step.kw_args is None)
+              or type(step) is StandardScaler)
+        if not ok:
+            return None
+    return steps
+
+
+def _transform_columns(steps, X: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return steps.transform(X)  # the memory layout of X kept: the classifier sees what the pipeline gives it
+
+
+def _transformed_replacements(steps, replacements, k: int) -> list:
+    """``replacements`` (``(j, values)``, values of column j) with their values through the column-wise
+    ``steps``: all of them in one matrix with one column per feature (each replacement's values in its
+    column, the rest filled with 0), transformed once."""
+    per_column: dict = {}
+    for j, values in replacements:
+        per_column[j] = per_column.get(j, 0) + values.size
+    P = np.zeros((max(per_column.values(), default=0), k))
+    at: dict = dict.fromkeys(per_column, 0)
+    where = []
+    for j, values in replacements:
+        P[at[j]:at[j] + values.size, j] = values.ravel()
+        where.append(at[j])
+        at[j] += values.size
+    T = _transform_columns(steps, P) if len(P) else P
+    return [(j, T[lo:lo + values.size, j].reshape(values.shape)) for (j, values), lo in zip(replacements, where)]
+
+
 class _Platt:
     """Platt scaling of a score's logit, fitted on a later cutoff than the model."""
 
@@ -281,6 +329,10 @@ class ChurnRiskModel:
                 return ColumnSwaps(self.estimator_, X).swapped(replacements)
         n = len(X)
         out = []
+        columnwise = _columnwise_steps(self.estimator_)
+        if columnwise is not None:  # transform X and the replacement values once; the copies are made after
+            X = _transform_columns(columnwise, X)
+            replacements = _transformed_replacements(columnwise, replacements, X.shape[1])
         for lo in range(0, len(replacements), max(1, copies_per_call)):
             part = replacements[lo:lo + max(1, copies_per_call)]
             stack = np.tile(X, (sum(v.shape[0] for _, v in part), 1))
@@ -289,12 +341,18 @@ class ChurnRiskModel:
                 for r in range(values.shape[0]):
                     stack[row:row + n, j] = values[r]
                     row += n
-            raw = self._raw(stack)
+            raw = self._raw(stack) if columnwise is None else self._raw_transformed(stack)
             row = 0
             for _, values in part:
                 out.append(raw[row:row + values.shape[0] * n].reshape(values.shape[0], n))
                 row += values.shape[0] * n
-        return out, self._raw(X)
+        return out, (self._raw(X) if columnwise is None else self._raw_transformed(X))
+
+    def _raw_transformed(self, Z: np.ndarray) -> np.ndarray:
+        """:meth:`_raw` of rows already through the pipeline's column-wise steps (:func:`_columnwise_steps`)."""
+        with warnings.catch_warnings(), _one_thread():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return self.estimator_[-1].predict_proba(Z)[:, 1]
 
     def _proba_swapped(self, X: np.ndarray, replacements, copies_per_call: int = 1) -> tuple[list, np.ndarray]:
         """As :meth:`_raw_swapped`, calibrated (what :meth:`_proba` gives for each copy)."""

@@ -1,0 +1,166 @@
+"""Churn's exact speedups give the numbers of the direct computation.
+
+- The logistic model's changed copies (drivers, permutation importance) are made after the pipeline's
+  column-wise steps (imputation, signed log, standardisation): equal, bit for bit, to transforming every
+  copy (the former path, kept for other estimators).
+- The label flags of the panel come from the activity days the churn counts already read (first and
+  last activity of each day) instead of a second pass over the activity: the same members flagged
+  active after and before each cutoff, also around a daylight-saving change, with activity exactly at
+  the window edges and with a two-day horizon.
+- The member features at many cutoffs, in one engine pass or a few cutoffs per pass (the memory
+  bound), are the same frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from groupstats.analyses import churn
+from groupstats.analyses.churn import features as churn_feature_module
+from groupstats.analyses.churn import model as churn_model
+from groupstats.data.dataset import Dataset
+from groupstats.data.simulate import simulate_community
+
+KEYS = ["group_id", "member_id"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(1):
+        yield
+
+
+def _logistic(seed: int, n: int, k: int, fortran: bool, empty_column: bool):
+    rng = np.random.default_rng(seed)
+    X = rng.lognormal(size=(n, k)) * rng.choice([-1.0, 1.0], size=(n, k))
+    X[:, 1] = rng.poisson(3, n)  # ties, like day counts
+    X[rng.random((n, k)) < 0.1] = np.nan
+    if empty_column:
+        X[:, -1] = np.nan  # kept by the imputer (keep_empty_features), as at a cutoff without reads
+    y = (np.nan_to_num(X[:, 0]) - 0.3 * X[:, 1] + rng.logistic(size=n) > 0).astype(int)
+    model = churn.ChurnRiskModel("logistic")
+    model.estimator_ = churn_model._make_estimator("logistic", seed).fit(X, y)
+    model.calibrator_ = None
+    # a feature frame's matrix is often Fortran-ordered: the classifier must see the same layout as before
+    return model, (np.asfortranarray(X) if fortran else X), rng
+
+
+@pytest.mark.parametrize("seed, n, k, fortran, empty_column, per_call", [
+    (0, 3000, 12, True, False, 1),
+    (1, 5001, 30, True, True, 4),
+    (2, 777, 5, False, False, 3),
+])
+def test_logistic_copies_after_the_columnwise_steps_equal_transforming_each_copy(
+        monkeypatch, seed, n, k, fortran, empty_column, per_call):
+    model, X, rng = _logistic(seed, n, k, fortran, empty_column)
+    assert churn_model._columnwise_steps(model.estimator_) is not None
+    items = [(j, np.stack([X[rng.permutation(n), j] for _ in range(2)])) for j in range(k)]
+    items += [(j, np.full((1, n), np.nanmedian(X[:, j]) if np.isfinite(X[:, j]).any() else np.nan))
+              for j in range(k)]
+    items += [(0, np.full((1, n), np.nan))]
+    got, got_base = model._raw_swapped(X, items, copies_per_call=per_call)
+    monkeypatch.setattr(churn_model, "_columnwise_steps", lambda estimator: None)  # the former path
+    want, want_base = model._raw_swapped(X, items, copies_per_call=per_call)
+    assert np.array_equal(got_base, want_base)
+    assert np.array_equal(got_base, model.estimator_.predict_proba(X)[:, 1])
+    assert len(got) == len(want) == len(items)
+    for (j, values), g, w in zip(items, got, want):
+        assert g.shape == w.shape == values.shape
+        assert np.array_equal(g, w), j
+    # and the copies do differ from the base (the test would pass on copies never changed otherwise)
+    assert not np.array_equal(got[0][0], got_base)
+
+
+def test_only_known_columnwise_pipelines_take_the_shortcut():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    assert churn_model._columnwise_steps(churn_model._make_estimator("hgb", 0).fit(X, y)) is None
+    mixing = make_pipeline(StandardScaler(), PolynomialFeatures(2), LogisticRegression()).fit(X, y)
+    assert churn_model._columnwise_steps(mixing) is None  # a step that mixes columns
+    assert churn_model._columnwise_steps(LogisticRegression().fit(X, y)) is None
+
+
+def _with_edge_messages(ds: Dataset, cuts: list, horizon: int) -> Dataset:
+    """``ds`` plus member messages exactly at each cutoff, at cutoff - horizon and at cutoff + horizon
+    (the edges of the label windows), each from a member who is otherwise silent around it."""
+    m = ds.messages
+    members = ds.members.loc[~ds.members["role"].isin(("owner", "admin"))]
+    rows = []
+    for i, cut in enumerate(cuts):
+        for j, at in enumerate((cut, cut - pd.Timedelta(days=horizon), cut + pd.Timedelta(days=horizon))):
+            who = members.iloc[(7 * i + 3 * j) % len(members)]
+            rows.append({"message_id": f"edge{i}_{j}", "group_id": who["group_id"], "member_id": who["member_id"],
+                         "sent_at": at, "msg_type": "text", "reply_to": None, "n_mentions": 0, "text_len": 5})
+    extra = pd.DataFrame(rows).astype({"n_mentions": "Int64", "text_len": "Int64"})
+    extra["sent_at"] = pd.to_datetime(extra["sent_at"]).dt.tz_convert(ds.tz).astype(m["sent_at"].dtype)
+    messages = pd.concat([m, extra[m.columns]], ignore_index=True)
+    return Dataset(messages=messages, members=ds.members, groups=ds.groups, posts=ds.posts, events=ds.events,
+                   tz=ds.tz)
+
+
+@pytest.mark.parametrize("tz, start, seed, horizon, activity", [
+    ("Europe/Berlin", "2026-02-20", 3, 30, ("message",)),          # windows across the March DST change
+    ("Europe/Berlin", "2026-03-10", 4, 2, ("message", "read")),    # two-day horizon, cutoffs around the change
+    ("Asia/Shanghai", "2026-01-05", 5, 7, ("message",)),
+])
+def test_panel_flags_from_activity_days_equal_the_activity_pass(tz, start, seed, horizon, activity):
+    ds, _ = simulate_community(n_groups=3, days=60, seed=seed, members_per_group=20, tz=tz, start=start)
+    first = churn.data_start_day(ds)
+    cuts = [(first + pd.Timedelta(days=d)).tz_localize(None).normalize().tz_localize(tz) for d in (16, 17, 23, 29)]
+    ds = _with_edge_messages(ds, cuts, horizon)
+    d = churn.ChurnDefinition("either", horizon, activity)
+    panel = churn_feature_module._Panel(ds, d, churn.feature_windows(14))
+    panel.prefetch(cuts, cuts)
+    direct = churn.activity_flags(churn.churn_data(ds), activity, cuts, horizon)
+    n_checked, seen = 0, []
+    for cut in cuts:
+        got, want = panel.flags(cut), direct[cut]
+        assert sorted(map(tuple, got[KEYS].to_numpy())) == sorted(map(tuple, want[KEYS].to_numpy()))
+        got = got.set_index(KEYS).loc[pd.MultiIndex.from_frame(want[KEYS])]
+        assert np.array_equal(got["after"].to_numpy() > 0, want["after"].to_numpy() > 0)
+        assert np.array_equal(got["before"].to_numpy() > 0, want["before"].to_numpy() > 0)
+        seen.append(want[["after", "before"]].to_numpy() > 0)
+        # and the labels built on them equal churn_labels' (its own pass over the activity)
+        if cut + pd.Timedelta(days=horizon) <= panel.end:
+            labels = panel.labels(cut, panel.end)
+            pd.testing.assert_frame_equal(labels.reset_index(drop=True),
+                                          churn.churn_labels(ds, cut, horizon, "either", activity),
+                                          check_like=False)
+            n_checked += 1
+    assert n_checked >= 2
+    seen = np.concatenate(seen)
+    assert seen.any(axis=0).all() and (~seen).any(axis=0).all()  # both flags take both values
+
+
+def test_member_features_one_pass_or_a_cutoff_per_pass_are_the_same(small_sim, monkeypatch):
+    ds, _ = small_sim
+    first = churn.data_start_day(ds)
+    cuts = [(first + pd.Timedelta(days=d)).tz_localize(None).normalize().tz_localize(ds.tz) for d in (20, 27, 34)]
+    data = churn.churn_data(ds)
+    wins = churn.feature_windows(20)
+    assert churn_feature_module._MEMBER_CUTOFF_ROWS_PER_PASS // len(data.members) >= len(cuts)  # one pass here
+    one = churn_feature_module._features_at(data, cuts, ("message",), wins)
+    calls = []
+    original = churn_feature_module.__dict__.get("member_features_at")
+    from groupstats.tables import features as table_features
+
+    real = table_features.member_features_at
+
+    def counting(src, cutoffs, **kw):
+        calls.append(len(cutoffs))
+        return real(src, cutoffs, **kw)
+
+    monkeypatch.setattr(table_features, "member_features_at", counting)
+    monkeypatch.setattr(churn_feature_module, "_MEMBER_CUTOFF_ROWS_PER_PASS", 2 * len(data.members))
+    two = churn_feature_module._features_at(data, cuts, ("message",), wins)
+    assert original is None  # imported where used, so the patch above is what _features_at calls
+    assert calls == [2, 1]
+    for a, b in zip(one, two):
+        pd.testing.assert_frame_equal(a, b)
+        assert a.attrs["cutoff"] == b.attrs["cutoff"]
