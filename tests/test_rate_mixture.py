@@ -1,4 +1,5 @@
-"""The rate mixture's EM: the blocked (components x rows) updates are the same EM as before.
+"""The rate mixture's EM: the compiled passes over the rows (em_kernels: per-update tables of what depends
+only on a member's variance, or value and variance, and sums per block of rows) are the same EM as before.
 
 `_reference_fit` is the EM of groupstats 48a9776 verbatim ((rows x components x columns) arrays,
 the M-step variance as the mean squared deviation of the posterior means plus their variance).
@@ -174,3 +175,15 @@ def test_segmentation_result_does_not_depend_on_row_blocks_or_threads(monkeypatc
     np.testing.assert_array_equal(one.labels_, blocked.labels_)
     np.testing.assert_allclose(one.selection_["score"], blocked.selection_["score"], rtol=1e-12)
     assert one.stability_ == blocked.stability_
+
+
+def test_group_codes_outside_the_groups_are_refused():
+    """The compiled passes do not check indices: a group code beyond n_groups (or negative) is an error."""
+    y, v, group, w = _community(5, 300, 3, 6, 2, 0.4)
+    with pytest.raises(ValueError, match="group codes"):
+        RateMixture(3).fit(y, v, group, w, n_groups=3)
+    model = RateMixture(3).fit(y, v, group, w, n_groups=6)
+    with pytest.raises(ValueError, match="group codes"):
+        model.predict(y, v, np.where(group == 0, -1, group))
+    with pytest.raises(ValueError, match="group codes"):
+        model.predict(y, v, group, effects=model.group_effect_[:5])
