@@ -34,7 +34,7 @@ def message_rates(features: pd.DataFrame) -> pd.DataFrame:
                         index=features.index)
 
 
-#: Rows per block of the EM updates: (components x rows) temporaries of this width stay in a core's cache.
+#: Rows per block of the EM's sums (partial sums per block, then added: fewer rounding errors than one running sum).
 _CHUNK = 4096
 
 #: Variance given to a missing measurement (e.g. no posts to read): it then carries no information.
