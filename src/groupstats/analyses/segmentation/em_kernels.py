@@ -14,7 +14,16 @@ import numba
 import numpy as np
 
 
-@numba.njit(nogil=True, cache=True)
+def _compiled(function):
+    """``numba.njit`` without the GIL, cached on disk (next to this file, else in the user's cache folder);
+    where no folder is writable, compiled once per process instead."""
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(function)
+
+
+@_compiled
 def log_densities(y0, group, effects, use_effects, iv0, base_tab, inv0_tab, codes, t_tab, mean0, out,
                   top):  # pragma: no cover - compiled
     """The E-step's exponents: ``out[i, k] = -(dev_ik - min_k dev_ik) / 2`` and ``top[i] = min_k dev_ik``, with
@@ -46,7 +55,7 @@ def log_densities(y0, group, effects, use_effects, iv0, base_tab, inv0_tab, code
             out[i, c] = -0.5 * (out[i, c] - low)
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled
 def responsibility_sums(y0, v0, w, group, effects, use_effects, iv0, inv0_tab, codes, mean0, top, block, r,
                         r_tab):  # pragma: no cover - compiled
     """From ``r`` = exp of :func:`log_densities`'s exponents: normalises each row to the responsibilities
@@ -94,7 +103,7 @@ def responsibility_sums(y0, v0, w, group, effects, use_effects, iv0, inv0_tab, c
     return ll, sums
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled
 def group_effect_sums(y0, iv0, group, r, inv0_tab, mean0, n_groups):  # pragma: no cover - compiled
     """Per group: ``num = sum_i (y_i sum_k p_ik - sum_k mean_k p_ik)`` and ``den = sum_i sum_k p_ik`` with
     the precision weights ``p_ik = r_ik / (var_k + v_i)`` (``inv0_tab[iv0[i], k]`` = 1 / (var_k + v_i)):
