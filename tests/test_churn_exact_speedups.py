@@ -73,6 +73,35 @@ def test_logistic_copies_after_the_columnwise_steps_equal_transforming_each_copy
     assert not np.array_equal(got[0][0], got_base)
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_tree_copies_rescore_only_changed_rows_with_the_same_numbers(seed):
+    """Zero-heavy counts: most rows keep their value when set to the median or shuffled."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from groupstats.analyses.churn import tree_swaps
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    X = np.column_stack([rng.poisson(0.3, n), rng.poisson(2, n), rng.normal(size=n), rng.binomial(1, 0.05, n)])
+    X = X.astype(float)
+    X[rng.random(n) < 0.2, 2] = np.nan
+    y = (X[:, 0] + X[:, 3] + np.nan_to_num(X[:, 2]) + rng.logistic(size=n) > 1).astype(int)
+    est = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, random_state=seed).fit(X, y)
+    items = [(j, np.full((1, n), np.nanmedian(X[:, j]))) for j in range(4)]
+    items += [(j, np.stack([X[rng.permutation(n), j] for _ in range(2)])) for j in range(4)]
+    items += [(2, np.where(np.isnan(X[:, 2]), np.nan, 0.5)[None, :])]  # NaN kept where it was
+    swapped, base = tree_swaps.ColumnSwaps(est, X).swapped(items)
+    assert np.array_equal(base, est.predict_proba(X)[:, 1])
+    unchanged_rows = 0
+    for (j, values), got in zip(items, swapped):
+        for r in range(values.shape[0]):
+            Xr = X.copy()
+            Xr[:, j] = values[r]
+            assert np.array_equal(got[r], est.predict_proba(Xr)[:, 1]), j
+            unchanged_rows += int(np.sum((values[r] == X[:, j]) | (np.isnan(values[r]) & np.isnan(X[:, j]))))
+    assert unchanged_rows > 5 * n  # the shortcut is taken for many rows
+
+
 def test_only_known_columnwise_pipelines_take_the_shortcut():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

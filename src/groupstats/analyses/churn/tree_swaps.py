@@ -3,7 +3,9 @@
 Permutation importance and the per-member drivers score the same rows many times, each time with one
 column changed (shuffled, or set to the training median). A tree that never splits on that column gives
 every row the same value as before, so only the trees that split on it need to be evaluated again; the
-others' per-tree values are kept from the unchanged matrix. The per-tree values are then added up in
+others' per-tree values are kept from the unchanged matrix. A row whose value the copy does not change
+(a median replacing a median, a shuffle that draws an equal count, NaN for NaN) is the same row: it
+keeps its probability, and only the changed rows are evaluated again. The per-tree values are then added up in
 the estimator's own order, starting from its baseline, exactly as scikit-learn's ``_raw_predict`` does
 (``raw = baseline; raw += tree_1(X); raw += tree_2(X); ...``), and mapped to probabilities by the
 estimator's own loss: the result is the same float64 numbers as ``predict_proba`` on the modified
@@ -105,10 +107,19 @@ class ColumnSwaps:
             base[lo:hi] = self._proba(raw)
             for (j, values), dest in zip(items, out):
                 m = values.shape[0]
-                copies = np.tile(block, (m, 1))
-                copies[:, j] = values[:, lo:hi].reshape(-1)
-                raw = np.full((m, hi - lo), self.baseline)
+                new = values[:, lo:hi]
+                old = block[:, j]
+                # a row whose value does not change is the same row: its per-tree values and their sum are
+                # the base's, bit for bit; only the changed rows are scored again
+                changed = ~((new == old) | (np.isnan(new) & np.isnan(old)))
+                dest[:, lo:hi] = base[lo:hi]
+                copy_of, row_of = np.nonzero(changed)
+                if not len(row_of):
+                    continue
+                copies = block[row_of]
+                copies[:, j] = new[copy_of, row_of]
+                raw = np.full(len(row_of), self.baseline)
                 for t in range(T):
-                    raw += self._tree(t, copies).reshape(m, hi - lo) if self.uses[t, j] else per_tree[t]
-                dest[:, lo:hi] = self._proba(raw)
+                    raw += self._tree(t, copies) if self.uses[t, j] else per_tree[t][row_of]
+                dest[copy_of, lo + row_of] = self._proba(raw)
         return out, base
