@@ -23,7 +23,16 @@ Then, all on tables of a few rows per member:
   (member, day) the first sign-in, each reduced to its segment.
 
 With one cutoff there are no segments and the expression is a plain aggregation of the data up to
-it, as fast as before.
+it. :func:`count_member_features` (what :mod:`groupstats.tables.features` executes) then takes two
+shorter ways to the same counts, which together took ~80% of the engine's time at 10M messages:
+
+- days with messages (and with sign-ins) in each window: the day's offset from the cutoff's date
+  as a bit, OR-ed per member into a few int64 words (``bit_or``, on DuckDB and Spark), whose bits
+  are counted in pandas, instead of a grouping by (member, day) (2.9M groups at 10M messages);
+- distinct posts read / clicked: when the 64-bit hashes of every (member, post, type) of the read
+  and click events are all distinct, which proves that no member read or clicked a post twice,
+  they are the events per member; otherwise (a repeat, or two keys' hashes colliding) the exact
+  grouping by (member, post) runs (:func:`event_keys_distinct`).
 """
 from __future__ import annotations
 
