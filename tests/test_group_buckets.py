@@ -24,14 +24,15 @@ from groupstats.tables import derived, features, group_buckets, scale
 CUTS = ["2026-02-01", "2026-03-15T12:00", "2026-04-01"]
 
 
-def tables(src, as_of, cuts):
-    """Every bucketed table of ``src`` (a Source), fresh (no memo shared with another run)."""
+def tables(src, as_of, cuts=None):
+    """Every bucketed table of ``src`` (a Source), fresh (no memo shared with another run): member features
+    at ``cuts`` (one query with a segment per cutoff), or without them at ``as_of`` (a query of its own)."""
     return {
         "post_outcomes": derived.post_outcomes(src, exclude_red_packets="10min"),
         "group_day_metrics_as_of": derived.group_day_metrics(src, as_of=as_of),
         "member_day_activity_as_of": derived.member_day_activity(src, as_of=as_of),
-        "member_features": [features.member_features(src, cutoff=as_of)],
-        "member_features_at": features.member_features_at(src, cuts),
+        "member_features": (features.member_features_at(src, cuts) if cuts
+                            else [features.member_features(src, cutoff=as_of)]),
     }
 
 
@@ -75,29 +76,54 @@ def test_sample_in_balanced_buckets_is_the_one_pass_table(sample_folder, monkeyp
     expected = tables(Source.from_path(sample_folder), "2026-03-01T09:30", CUTS)
     n_messages = Source.from_path(sample_folder).execute(Source.from_path(sample_folder).raw["messages"].count())
     monkeypatch.setattr(group_buckets, "BUCKET_ABOVE_MESSAGES", 1000)
-    monkeypatch.setattr(group_buckets, "MESSAGES_PER_BUCKET", n_messages // 3 + 1)
+    monkeypatch.setattr(group_buckets, "MESSAGES_PER_BUCKET", n_messages // 2 + 1)
     src = Source.from_path(sample_folder)
     buckets = group_buckets.group_buckets(src)
-    assert len(buckets) == 3 and buckets[0][0] is None and buckets[-1][1] is None
+    assert len(buckets) == 2 and buckets[0][0] is None and buckets[-1][1] is None
     assert all(a[1] == b[0] for a, b in zip(buckets, buckets[1:]))  # adjacent ranges
     assert_same(tables(src, "2026-03-01T09:30", CUTS), expected)
 
 
-def test_simulated_community_in_any_buckets_is_the_one_pass_table(community, monkeypatch):
-    # an empty bucket first, then a bucket whose only group (g03) has no messages, posts or events
-    layout = [(None, "a"), ("a", "g03"), ("g03", "g04"), ("g04", None)]
+@pytest.fixture(scope="module")
+def community_tables(community):
+    """(as_of, cutoffs, the one-pass tables) of the simulated community."""
     start = community.messages["sent_at"].min()
     as_of = (start + pd.Timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
     cuts = [(start + pd.Timedelta(days=d)).strftime("%Y-%m-%dT%H:%M") for d in (12, 25.3, 40)]
-    expected = tables(Source.from_dataset(community), as_of, cuts)
+    expected = tables(Source.from_dataset(community), as_of)
+    expected["member_features_at"] = features.member_features_at(Source.from_dataset(community), cuts)
     assert (expected["group_day_metrics_as_of"]["group_id"] == "g03").any()
-    assert (expected["member_features"][0]["group_id"] == "g03").any()
+    assert all((f["group_id"] == "g03").any() for f in expected["member_features_at"])
+    return as_of, cuts, expected
+
+
+def run_in(layout, monkeypatch):
+    """Make every table run in the buckets ``layout``; the list of buckets restricted to."""
     monkeypatch.setattr(group_buckets, "group_buckets", lambda src, *a: None if src.groups else layout)
     seen = []
     restrict = Source.restrict_groups
     monkeypatch.setattr(Source, "restrict_groups", lambda self, lo, hi: seen.append((lo, hi)) or restrict(self, lo, hi))
-    assert_same(tables(Source.from_dataset(community), as_of, cuts), expected)
+    return seen
+
+
+def test_simulated_community_in_buckets_is_the_one_pass_table(community, community_tables, monkeypatch):
+    # the middle bucket's only group (g03) has members but no messages, posts or events
+    layout = [(None, "g03"), ("g03", "g04"), ("g04", None)]
+    as_of, cuts, expected = community_tables
+    seen = run_in(layout, monkeypatch)
+    expected = {k: v for k, v in expected.items() if k != "member_features_at"}
+    assert_same(tables(Source.from_dataset(community), as_of), expected)
     assert set(seen) == set(layout)
+
+
+def test_an_empty_bucket_changes_nothing(community, community_tables, monkeypatch):
+    as_of, cuts, expected = community_tables
+    seen = run_in([(None, "a"), ("a", None)], monkeypatch)  # no group id sorts before "a"
+    src = Source.from_dataset(community)
+    got = {"post_outcomes": derived.post_outcomes(src, exclude_red_packets="10min"),
+           "member_features_at": features.member_features_at(src, cuts)}
+    assert_same(got, {k: expected[k] for k in got})
+    assert set(seen) == {(None, "a"), ("a", None)}
 
 
 def test_member_day_activity_written_per_bucket(community, tmp_path, monkeypatch):
