@@ -1,12 +1,12 @@
-"""Compiled passes of the rate mixture's EM (numba): one pass over the rows per E-step and M-step sums,
-one per group-effect update, without the GIL.
+"""Compiled passes of the rate mixture's EM (numba), without the GIL: the E-step's exponents, then (after
+numpy's vectorised exp) the responsibilities with the M-step's sums, then the group-effect sums.
 
-numpy needs some 40 passes over a (components x rows) array per EM update (three logarithms, an
-exponential, and one temporary per arithmetic operation); these loops make one, look up what depends
-only on a member's measurement variance (and, for the read and sign-in columns, on the value) in
-small per-update tables, and release the GIL, so that the fits on two threads run in parallel.
-The arithmetic is the EM of :meth:`RateMixture._em_step`; only the order of the sums differs
-(partial sums per block of ``block`` rows, as the numpy version summed per row block).
+numpy needed some 40 passes over a (components x rows) array per EM update (three logarithms, an
+exponential, and one temporary per arithmetic operation); these loops look up what depends only on a
+member's measurement variance (and, for the read and sign-in columns, on the value) in small
+per-update tables, and release the GIL, so that the fits on two threads run in parallel. The
+arithmetic is the EM of :meth:`RateMixture._em_step`; only the order of the sums differs (partial sums
+per block of ``block`` rows, as the numpy version summed per row block).
 """
 from __future__ import annotations
 
@@ -14,16 +14,23 @@ import numba
 import numpy as np
 
 
-def _compiled(function):
+def _compiled(function=None, **options):
     """``numba.njit`` without the GIL, cached on disk (next to this file, else in the user's cache folder);
     where no folder is writable, compiled once per process instead."""
+    if function is None:
+        return lambda f: _compiled(f, **options)
     try:
-        return numba.njit(nogil=True, cache=True)(function)
+        return numba.njit(nogil=True, cache=True, **options)(function)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(function)
+        return numba.njit(nogil=True, **options)(function)
 
 
-@_compiled
+#: Floating-point licences for the loops over components: sums may be reordered (so that they run as
+#: vector instructions) and contracted to fused multiply-adds; values may still be infinite or NaN.
+_VECTOR_SUMS = {"reassoc", "nsz", "contract"}
+
+
+@_compiled(fastmath=_VECTOR_SUMS)
 def log_densities(y0, group, effects, use_effects, iv0, base_tab, inv0_tab, codes, t_tab, mean0, out,
                   top):  # pragma: no cover - compiled
     """The E-step's exponents: ``out[i, k] = -(dev_ik - min_k dev_ik) / 2`` and ``top[i] = min_k dev_ik``, with
@@ -39,20 +46,23 @@ def log_densities(y0, group, effects, use_effects, iv0, base_tab, inv0_tab, code
     n = y0.shape[0]
     k = mean0.shape[0]
     n_codes = codes.shape[0]
+    e = np.empty(k)
     for i in range(n):
         yi = y0[i] - effects[group[i]] if use_effects else y0[i]
         a = iv0[i]
-        low = np.inf
         for c in range(k):
             d = yi - mean0[c]
-            e = base_tab[a, c] + d * d * inv0_tab[a, c]
-            for j in range(n_codes):
-                e += t_tab[codes[j, i], c]
-            out[i, c] = e
-            low = min(low, e)
+            e[c] = base_tab[a, c] + d * d * inv0_tab[a, c]
+        for j in range(n_codes):
+            row = codes[j, i]
+            for c in range(k):
+                e[c] += t_tab[row, c]
+        low = e[0]
+        for c in range(1, k):
+            low = min(low, e[c])
         top[i] = low
         for c in range(k):
-            out[i, c] = -0.5 * (out[i, c] - low)
+            out[i, c] = -0.5 * (e[c] - low)
 
 
 @_compiled
