@@ -109,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     from groupstats.cli.common import reset_command_state
 
+    if argv is None:  # the console script: the process ends after the command
+        import atexit
+        import gc
+
+        # at exit, skip the last garbage collection over every object of the imported libraries
+        # (0.3-1.5 s measured after `groupstats features` at 10M messages); files are closed by then
+        atexit.register(gc.freeze)
     usage_errors = _usage_exception_types()
     reset_command_state()
     try:

@@ -1,0 +1,36 @@
+"""The console script skips the last garbage collection at exit (gc.freeze in an atexit handler), and
+nothing it wrote is lost by that; a call of ``main([...])`` (tests, notebooks) leaves the collector alone."""
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pandas as pd
+
+from groupstats.cli import main
+
+
+def test_only_the_console_script_freezes_the_collector_at_exit(monkeypatch):
+    registered = []
+    monkeypatch.setattr("atexit.register", lambda fn, *a, **k: registered.append(fn))
+    assert main(["--version"]) == 0
+    assert registered == []
+    monkeypatch.setattr(sys, "argv", ["groupstats", "--version"])
+    assert main() == 0
+    assert registered == [gc.freeze]
+
+
+def test_features_written_by_the_console_script_are_complete(sample, tmp_path):
+    from groupstats.paths import sample_data_path
+    from groupstats.tables.features import member_features
+
+    out = tmp_path / "f.parquet"
+    done = subprocess.run([sys.executable, "-m", "groupstats.cli.root", "features", str(sample_data_path()),
+                           "--out", str(out), "--cutoff", "2026-03-15"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    written = pd.read_parquet(out)
+    expected = member_features(sample, cutoff="2026-03-15")
+    expected.attrs = {}
+    pd.testing.assert_frame_equal(written, expected, check_exact=True)
