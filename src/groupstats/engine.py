@@ -381,15 +381,11 @@ class Source:
         return out
 
     def restrict_groups(self, lo: str | None = None, hi: str | None = None) -> "Source":
-        """The same tables with only the groups ``lo <= group_id < hi`` (None: unbounded), for running a
-        derived table a bucket of groups at a time (:mod:`groupstats.tables.group_buckets`).
-
-        What is global stays global: the first and last message time, the zone's offsets and the cut
-        are the whole data's (computed here once), so every per-group table computed on the restricted
-        source has exactly the rows the whole source gives for those groups. Derived tables are not
-        memoised across the restriction (its own :attr:`derived`). A range, not a list of ids: every row
-        of every table falls in exactly one bucket of adjacent ranges, and the engine skips Parquet row
-        groups whose group_id statistics lie outside it.
+        """The same tables with only the groups ``lo <= group_id < hi`` (None: unbounded), to run a per-group
+        table a bucket of groups at a time (:mod:`groupstats.tables.group_buckets`). The first and last message
+        time, the zone's offsets and the cut stay the whole data's; derived tables are memoised apart. A range,
+        not a list of ids: adjacent ranges put every row of every table in one bucket, and DuckDB skips the
+        Parquet row groups whose group_id statistics lie outside it.
         """
         whole = self._whole if self._whole is not None else self
         if self.groups is not None:  # a restriction of a restriction: the intersection
