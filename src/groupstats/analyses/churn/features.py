@@ -108,9 +108,10 @@ class _Panel:
     Features at cutoff c are always computed from data up to c only (as on
     ``ds.as_of(c)``); labels at c use data in (c, c + horizon] only. Everything is
     computed by the dataset's engine (:class:`ChurnData`), all the cutoffs asked for at
-    once in one pass per table (:meth:`prefetch`): member features, the churn-only counts
-    (:func:`groupstats.tables.churn_features.churn_activity_counts`) and the activity
-    flags behind the labels.
+    once (:meth:`prefetch`): member features (one pass, or a few cutoffs per pass when the
+    memberships are many: :data:`_MEMBER_CUTOFF_ROWS_PER_PASS`), and the churn-only counts
+    with the activity flags behind the labels in one aggregation of the activity
+    (:func:`groupstats.tables.churn_features.churn_counts_and_flags`).
     """
 
     def __init__(self, ds, definition: ChurnDefinition, windows: dict | None = None):
@@ -181,7 +182,7 @@ class _Panel:
 #: Memberships x cutoffs per engine pass of the member features (:func:`_features_at`). One pass for
 #: many cutoffs is faster while the members are few, but DuckDB's memory grows with memberships x
 #: cutoffs beyond its memory limit: 2,150 groups x 60 days (174k memberships), 4 cutoffs: 2.5 GB peak
-#: in one pass, 1.8 GB in two, 1.1 GB one at a time (about as fast); 10M messages (25k memberships), 9
+#: in one pass, 1.8 GB in two, 1.1 GB one at a time (about as fast); 10M messages (28k memberships), 9
 #: cutoffs: 1.3 GB in one pass (and 1.4x faster than three). The features are the same either way.
 _MEMBER_CUTOFF_ROWS_PER_PASS = 300_000
 
