@@ -162,3 +162,23 @@ def test_long_windows_take_the_day_grouping(small_sim, monkeypatch):
     fast, slow = features_both_ways(ds, monkeypatch, windows=(7, 53))
     assert_same(fast, slow)
     assert fast["active_days_53d"].gt(7).any()
+
+
+@pytest.mark.parametrize("without", ["posts", "read and click events"])
+def test_sign_in_days_alone_equal_to_the_exact_grouping(small_sim, monkeypatch, without):
+    ds, _ = small_sim
+    tables = dict(ds.tables)
+    if without == "posts":
+        del tables["posts"]
+    else:
+        tables["events"] = tables["events"][~tables["events"]["event_type"].isin(["read", "click"])]
+    thin = Dataset.from_frames(tz=ds.tz, validate=False, **tables)
+    checked = []
+    monkeypatch.setattr(feature_counts, "event_keys_distinct", lambda src: checked.append(src) or True)
+    fast = member_features(thin, windows=(7, 30))
+    assert checked == []  # no read is counted: nothing to prove
+    with monkeypatch.context() as m:
+        exact(m)
+        slow = member_features(thin, windows=(7, 30))
+    assert_same(fast, slow)
+    assert fast["sign_in_days_30d"].gt(1).any() and fast["read_rate"].isna().all()

@@ -483,8 +483,9 @@ def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     cuts_us = [int(c) for c in cuts_us]
     day_words = len(cuts_us) == 1 and windows[-1] <= DAY_WORDS_UP_TO
     events_distinct = False
-    if len(cuts_us) == 1 and src.has("events") and src.has("posts") and types_present & {"read", "click"}:
-        events_distinct = event_keys_distinct(src.cut(cuts_us[-1]))
+    if len(cuts_us) == 1:  # (without reads or clicks counted, only sign-in days: nothing to prove)
+        reads = src.has("events") and src.has("posts") and bool(types_present & {"read", "click"})
+        events_distinct = not reads or event_keys_distinct(src.cut(cuts_us[-1]))
     counts = src.execute(member_feature_counts(src, cuts_us, windows, recent_w, long_w, types_present,
                                                day_words=day_words, events_distinct=events_distinct))
     if day_words:
