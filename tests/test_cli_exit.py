@@ -1,5 +1,6 @@
-"""The console script skips the last garbage collection at exit (gc.freeze in an atexit handler), and
-nothing it wrote is lost by that; a call of ``main([...])`` (tests, notebooks) leaves the collector alone."""
+"""The console script skips the last garbage collection at exit (gc.freeze in an atexit handler) and
+collects less often, and nothing it wrote is lost by that; a call of ``main([...])`` (tests, notebooks)
+leaves the collector alone."""
 from __future__ import annotations
 
 import gc
@@ -12,13 +13,14 @@ from groupstats.cli import main
 
 
 def test_only_the_console_script_freezes_the_collector_at_exit(monkeypatch):
-    registered = []
+    registered, thresholds = [], []
     monkeypatch.setattr("atexit.register", lambda fn, *a, **k: registered.append(fn))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: thresholds.append(t))
     assert main(["--version"]) == 0
-    assert registered == []
+    assert registered == [] and thresholds == []
     monkeypatch.setattr(sys, "argv", ["groupstats", "--version"])
     assert main() == 0
-    assert registered == [gc.freeze]
+    assert registered == [gc.freeze] and thresholds == [(100_000, 20, 10)]
 
 
 def test_features_written_by_the_console_script_are_complete(sample, tmp_path):
