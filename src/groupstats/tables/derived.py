@@ -210,9 +210,12 @@ def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int 
         parts.append(resp.join(posts.select("group_id", "seq", "post_id"), ["group_id", "seq"]).select(
             "post_id", "responses", "responders"))
     if "replies" in asked:
-        pq = posts.filter(posts.message_id.notnull()).select("post_id", "message_id", p_us=posts.posted_us)
+        pq = posts.filter(posts.message_id.notnull()).select("post_id", p_group=posts.group_id,
+                                                             message_id=posts.message_id, p_us=posts.posted_us)
         q = msgs.filter(msgs.reply_to.notnull())
-        q = q.join(pq, q.reply_to == pq.message_id)
+        # a quote counts for a post of its own group (references stay within a group; this also
+        # keeps the table the same when it is computed a bucket of groups at a time)
+        q = q.join(pq, [q.group_id == pq.p_group, q.reply_to == pq.message_id])
         delay = q.sent_us - q.p_us
         q = q.filter((delay >= 0) & (delay <= window_us))
         parts.append(q.group_by("post_id").aggregate(replies=q.post_id.count()))
@@ -225,8 +228,8 @@ def post_outcome_counts(src, window_us: int, read_window_us: int, quiet_us: int 
         ev = src.table("events")
         ev = ev.filter(ev.event_type.isin(("read", "click")) & ev.post_id.notnull())
         ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
-        pp = posts.select("post_id", p_us=posts.posted_us)
-        ev = ev.join(pp, "post_id")
+        pp = posts.select("post_id", p_group=posts.group_id, p_us=posts.posted_us)
+        ev = ev.join(pp, [ev.post_id == pp.post_id, ev.group_id == pp.p_group])
         lag = ev.occurred_us - ev.p_us
         ev = ev.filter((lag >= 0) & (lag <= read_window_us)).select("post_id", "member_id", "event_type").distinct()
         ev = ev.group_by("post_id").aggregate(readers=ev.event_type.count(where=ev.event_type == "read"),
