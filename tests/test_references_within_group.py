@@ -67,3 +67,25 @@ def test_references_from_another_group_do_not_count(sample, seed):
     others = own.index != post.post_id
     pd.testing.assert_frame_equal(own.loc[others, ["replies", "readers", "clickers"]],
                                   before.loc[others, ["replies", "readers", "clickers"]], check_exact=True)
+
+
+@pytest.mark.parametrize("cutoffs", [None, ["2026-02-15", "2026-04-01"]])
+def test_member_features_count_references_of_their_own_group(sample, cutoffs):
+    from groupstats.tables.features import member_features, member_features_at
+
+    def feats(ds):
+        return [member_features(ds)] if cutoffs is None else member_features_at(ds, cutoffs)
+
+    posts = sample.posts.dropna(subset=["message_id"])
+    post = posts.loc[posts["posted_at"] < pd.Timestamp("2026-02-10", tz=sample.tz)].iloc[-1]
+    other = sorted(set(sample.groups["group_id"]) - {post.group_id})[3]
+    before = feats(sample)
+    for got, exp in zip(feats(_with_references(sample, post, other, 3)), before):
+        cols = ["post_replies", "read_rate", "click_rate"]
+        pd.testing.assert_frame_equal(got[cols], exp[cols], check_exact=True)
+    # from the post's own group, the member's quote and reads count (the test can fail)
+    own = feats(_with_references(sample, post, post.group_id, 3))
+    for got, exp in zip(own, before):
+        assert got["post_replies"].sum() == exp["post_replies"].sum() + 1
+        assert (got["read_rate"].fillna(0) >= exp["read_rate"].fillna(0)).all()
+        assert (got["read_rate"].fillna(0) > exp["read_rate"].fillna(0)).sum() <= 1

@@ -237,9 +237,13 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words:
         # reference to the messages would make the engine materialise all of them)
         posts = src.table("posts")
         post_msgs = posts.filter(posts.message_id.notnull())
-        post_msgs = (post_msgs.group_by(_post_msg=post_msgs.message_id).aggregate(_post_us=post_msgs.posted_us.min())
-                     if multi else post_msgs.select(_post_msg=post_msgs.message_id).distinct())
-        msgs = msgs.left_join(post_msgs, msgs.reply_to == post_msgs._post_msg)
+        # (a quote counts for a post of the member's own group: references stay within a group, and the
+        # counts are then the same a bucket of groups at a time)
+        post_msgs = (post_msgs.group_by(_post_group=post_msgs.group_id, _post_msg=post_msgs.message_id)
+                     .aggregate(_post_us=post_msgs.posted_us.min()) if multi
+                     else post_msgs.select(_post_group=post_msgs.group_id, _post_msg=post_msgs.message_id).distinct())
+        msgs = msgs.left_join(post_msgs, [msgs.group_id == post_msgs._post_group,
+                                          msgs.reply_to == post_msgs._post_msg]).drop("_post_group")
     keys, late = [*KEY_COLUMNS, "day"], {}
     if multi:
         msgs = msgs.mutate(seg=segment(msgs.sent_us, cuts_us))
@@ -281,10 +285,20 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words:
     return hist.left_join(win, ["cut_id", *KEY_COLUMNS]).drop("cut_id_right", "group_id_right", "member_id_right")
 
 
-def _reads_counted(ev, posts):
-    """At one cutoff: the events (of ``src.table("events")`` cut there) that count as reading or clicking a
-    post, those naming a post posted by the cutoff."""
-    return ev.event_type.isin(("read", "click")) & ev.post_id.isin(posts.post_id)
+def _with_posts_known(ev, posts):
+    """``ev`` with ``_posted_us``: when the post an event names was posted, if it is a post of the event's
+    own group (references stay within a group, so the counts are the same a bucket of groups at a time);
+    NULL for other events."""
+    post_ids = posts.group_by(_post_group=posts.group_id, _post_id=posts.post_id).aggregate(
+        _posted_us=posts.posted_us.min())
+    return ev.left_join(post_ids, [ev.group_id == post_ids._post_group, ev.post_id == post_ids._post_id]).drop(
+        "_post_group", "_post_id")
+
+
+def _reads_counted(ev):
+    """At one cutoff: the events (of ``src.table("events")`` cut there, with :func:`_with_posts_known`) that
+    count as reading or clicking a post, those naming a post of their group posted by the cutoff."""
+    return ev.event_type.isin(("read", "click")) & ev._posted_us.notnull()
 
 
 def _event_key_hash(src, ev):
@@ -349,13 +363,10 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     wanted = ibis.literal(False)
     if with_reads:
         posts = src.table("posts")
+        ev = _with_posts_known(ev, posts)
+        wanted = _reads_counted(ev)
         if multi:  # a post counts as read once both the read and the post are known
-            post_ids = posts.group_by(_post_id=posts.post_id).aggregate(_posted_us=posts.posted_us.min())
-            ev = ev.left_join(post_ids, ev.post_id == post_ids._post_id)
-            wanted = ev.event_type.isin(("read", "click")) & ev._posted_us.notnull()
             known_us = ibis.greatest(ev.occurred_us, ev._posted_us)
-        else:
-            wanted = _reads_counted(ev, posts)
     if with_sign_in:
         ev = src.with_local(ev, "occurred_us")
         wanted = wanted | ((ev.event_type == "sign_in") & (ev.day > cut_days[0] - wmax))

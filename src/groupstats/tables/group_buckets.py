@@ -20,9 +20,9 @@ the size that runs comfortably within the limit.
   Parquet row groups whose group_id statistics lie outside a bucket.
 - What is global stays global: first and last message time, the zone's offsets, the cutoff, the
   event types present, the grid of group-days; the callers compute them once on the whole source.
-- References are assumed to stay within their group, as in every chat export: a message quoting a
-  post (``reply_to``) and an event on a post (``post_id``) are in the post's group. A reference
-  across groups counts only when both groups fall in one bucket.
+- References count within their group, as in every chat export: a message quoting a post
+  (``reply_to``) or an event on a post (``post_id``) counts for a post of its own group only (the
+  definitions join on the group too), so nothing crosses a bucket.
 - Spark partitions the work itself: buckets are DuckDB's only.
 
 Example
