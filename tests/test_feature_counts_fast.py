@@ -182,3 +182,34 @@ def test_sign_in_days_alone_equal_to_the_exact_grouping(small_sim, monkeypatch, 
         slow = member_features(thin, windows=(7, 30))
     assert_same(fast, slow)
     assert fast["sign_in_days_30d"].gt(1).any() and fast["read_rate"].isna().all()
+
+
+def test_several_cutoffs_count_reads_as_events_exactly(sample, small_sim, monkeypatch):
+    """At several cutoffs (one pass, as churn asks), reads and clicks counted as events once no key repeats
+    equal the grouping by (member, post): on the sample, a simulated community, and data with a repeated
+    read (which takes the grouping)."""
+    from groupstats.tables.features import member_features_at
+
+    sim, _ = small_sim
+    repeated = Dataset.from_frames(tz="Asia/Shanghai", validate=False, **repeated_reads_frames())
+    cases = [(sample, ["2026-01-20", "2026-02-01 18:30", "2026-03-15", "2026-04-01"]),
+             (sim, [sim.messages["sent_at"].min() + pd.Timedelta(days=d) for d in (9, 20, 31)]),
+             (repeated, ["2026-03-02 10:00", "2026-03-03 09:00", "2026-03-05"])]
+    for ds, cuts in cases:
+        taken = []
+        real = feature_counts.event_keys_distinct
+        with monkeypatch.context() as m:
+            m.setattr(feature_counts, "event_keys_distinct", lambda src: taken.append(real(src)) or taken[-1])
+            fast = member_features_at(ds, cuts)
+        assert taken == [ds is not repeated]  # proven once for all the cutoffs; not with a repeated read
+        with monkeypatch.context() as m:
+            exact(m)
+            slow = member_features_at(ds, cuts)
+        for f, s in zip(fast, slow):
+            assert_same(f, s)
+        assert fast[-1]["read_rate"].gt(0).any()
+    # b reads p1 after the second cutoff and p2 (posted later) before the third: counted from when known;
+    # a read p1 (twice) by the first cutoff, and p2 never
+    rows = [f.set_index("member_id") for f in fast]
+    assert [r.loc["b", "read_rate"] for r in rows] == [0.0, 0.0, 1.0]
+    assert [r.loc["a", "read_rate"] for r in rows] == [1.0, 1.0, 0.5]

@@ -32,7 +32,10 @@ shorter ways to the same counts, which together took ~80% of the engine's time a
 - distinct posts read / clicked: when the 64-bit hashes of every (member, post, type) of the read
   and click events are all distinct, which proves that no member read or clicked a post twice,
   they are the events per member; otherwise (a repeat, or two keys' hashes colliding) the exact
-  grouping by (member, post) runs (:func:`event_keys_distinct`).
+  grouping by (member, post) runs (:func:`event_keys_distinct`). At several cutoffs too: each read
+  or click is then its own key, counted from the segment in which both it and its post are known
+  (the grouping of 13.5M events into 12.4M (member, post) rows was most of the churn panel's time
+  on the many-groups shape).
 """
 from __future__ import annotations
 
@@ -351,9 +354,9 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     read / clicked, of posts known at the cutoff) and ``sign_in`` (days with a sign-in in the last
     ``wmax`` days up to the cutoff).
 
-    One cutoff only: with ``day_words``, sign-in days come as the bit words ``_s<k>`` of :func:`_day_words`;
-    with ``events_distinct`` (no key repeats: :func:`event_keys_distinct`), reads and clicks are counted as
-    events, in one aggregation per member."""
+    With ``events_distinct`` (no key repeats: :func:`event_keys_distinct`), reads and clicks are counted as
+    events: at one cutoff in one aggregation per member, at several from the segment each is known in.
+    One cutoff only: with ``day_words``, sign-in days come as the bit words ``_s<k>`` of :func:`_day_words`."""
     import ibis
 
     multi = len(cuts_us) > 1
@@ -393,19 +396,36 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
                 "clicks": ev._token.count(where=~ev._is_day & ev._click)} if with_reads else {}),
             **({"sign_in": ev._token.count(where=ev._is_day)} if with_sign_in else {})).mutate(
             cut_id=ibis.literal(0, type="int64"))
+    null = ibis.null("int64")
+    read_rows = None
+    if with_reads and events_distinct:
+        # no member read (or clicked) a post twice: each read or click is its own (member, post) key,
+        # known from its own time (no grouping by (member, post), which cost most of the churn panel)
+        rc = ev.filter(ev.event_type.isin(("read", "click")))
+        seg = segment(ibis.greatest(rc.occurred_us, rc._posted_us), cuts_us)
+        rc = rc.select(*KEY_COLUMNS, day=null, _r=ibis.ifelse(rc.event_type == "read", seg, null),
+                       _c=ibis.ifelse(rc.event_type == "click", seg, null), _s=null)
+        read_rows = rc.group_by([*KEY_COLUMNS, "day", "_r", "_c", "_s"]).aggregate(_n=rc.count())
+        with_reads_grouped = False
+        ev = ev.filter(ev.event_type == "sign_in")
+    else:
+        with_reads_grouped = with_reads
     # when each was first known
     first = {}
-    for kind, name in ((("read", "_read"), ("click", "_click")) if with_reads else ()) + (
+    for kind, name in ((("read", "_read"), ("click", "_click")) if with_reads_grouped else ()) + (
             (("sign_in", "_sign_in"),) if with_sign_in else ()):
         first[name] = (known_us if kind != "sign_in" else ev.occurred_us).min(where=ev.event_type == kind)
-    ev = ev.group_by([*KEY_COLUMNS, sign_day.name("day"), post.name("_post")]).aggregate(**first)
-    # the segment each became known in; sign-in days keep their day for the windows
-    null = ibis.null("int64")
-    ev = ev.select(*KEY_COLUMNS, "day",
-                   _r=segment(ev._read, cuts_us) if with_reads else null,
-                   _c=segment(ev._click, cuts_us) if with_reads else null,
-                   _s=segment(ev._sign_in, cuts_us) if with_sign_in else null)
-    ev = ev.group_by([*KEY_COLUMNS, "day", "_r", "_c", "_s"]).aggregate(_n=ev.count())
+    if first:
+        ev = ev.group_by([*KEY_COLUMNS, sign_day.name("day"), post.name("_post")]).aggregate(**first)
+        # the segment each became known in; sign-in days keep their day for the windows
+        ev = ev.select(*KEY_COLUMNS, "day",
+                       _r=segment(ev._read, cuts_us) if with_reads_grouped else null,
+                       _c=segment(ev._click, cuts_us) if with_reads_grouped else null,
+                       _s=segment(ev._sign_in, cuts_us) if with_sign_in else null)
+        ev = ev.group_by([*KEY_COLUMNS, "day", "_r", "_c", "_s"]).aggregate(_n=ev.count())
+        ev = ev if read_rows is None else ev.union(read_rows)
+    else:
+        ev = read_rows
     parts = []
     if with_reads:
         r = ev.filter(ev.day.isnull())
@@ -486,17 +506,17 @@ def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     """The frame of :func:`member_feature_counts` (``a<W>``, ``reads``, ``clicks``, ``sign_in`` as there),
     computed on the engine of ``src``.
 
-    With one cutoff it takes the shorter ways to the same counts: the days with messages or sign-ins in
-    each window as bits per member (windows up to :data:`DAY_WORDS_UP_TO` days), and, when no member read
-    or clicked a post twice (:func:`event_keys_distinct`, exact), reads and clicks counted as events:
-    no grouping by (member, day) or (member, post), which cost most of the time at 10M messages.
+    It takes shorter ways to the same counts: when no member read or clicked a post twice
+    (:func:`event_keys_distinct`, exact), reads and clicks counted as events (at any number of cutoffs);
+    with one cutoff, the days with messages or sign-ins in each window as bits per member (windows up to
+    :data:`DAY_WORDS_UP_TO` days): no grouping by (member, day) or (member, post), which cost most of
+    the time at 10M messages.
     """
     cuts_us = [int(c) for c in cuts_us]
     day_words = len(cuts_us) == 1 and windows[-1] <= DAY_WORDS_UP_TO
-    events_distinct = False
-    if len(cuts_us) == 1:  # (without reads or clicks counted, only sign-in days: nothing to prove)
-        reads = src.has("events") and src.has("posts") and bool(types_present & {"read", "click"})
-        events_distinct = not reads or event_keys_distinct(src.cut(cuts_us[-1]))
+    # (without reads or clicks counted, only sign-in days: nothing to prove)
+    reads = src.has("events") and src.has("posts") and bool(types_present & {"read", "click"})
+    events_distinct = not reads or event_keys_distinct(src.cut(cuts_us[-1]))
     counts = src.execute(member_feature_counts(src, cuts_us, windows, recent_w, long_w, types_present,
                                                day_words=day_words, events_distinct=events_distinct))
     if day_words:
