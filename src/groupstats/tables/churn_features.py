@@ -24,7 +24,6 @@ a cutoff use only activity days strictly before its date, labels only activity i
 """
 from __future__ import annotations
 
-import functools
 
 KEYS = ("group_id", "member_id")
 US_PER_DAY = 86_400_000_000
@@ -177,7 +176,9 @@ def _local_day(src, us: int) -> int:
 def _day_masks(table, base: int, stop: int, prefix: str = "m") -> dict:
     """Aggregates: ``<prefix><i>`` = ``bit_or`` of ``1 << (day - base - i * MASK_DAYS)`` over the rows whose
     ``day`` is in ``[base + i * MASK_DAYS, ...)`` and before ``stop`` (NULL if none)."""
-    bit_or = _bit_or()
+    from groupstats.tables.feature_counts import bit_or_aggregate
+
+    bit_or = bit_or_aggregate()
     one = table.day * 0 + 1  # a 64-bit 1 (day is int64) in every engine: a literal 1 is a 32-bit INT in SQL
     out = {}
     for i, lo in enumerate(range(base, stop, MASK_DAYS)):
@@ -185,19 +186,6 @@ def _day_masks(table, base: int, stop: int, prefix: str = "m") -> dict:
         shift = (table.day - lo).clip(lower=0, upper=MASK_DAYS - 1).cast("int32")  # engines shift every row
         out[f"{prefix}{i}_{lo}"] = bit_or(one << shift, where=inside)
     return out
-
-
-@functools.cache
-def _bit_or():
-    """The SQL aggregate ``bit_or`` (DuckDB, Spark 3+): Ibis 12 compiles its own ``bit_or`` on DuckDB only."""
-    import ibis
-    import ibis.expr.datatypes as dt
-
-    @ibis.udf.agg.builtin(name="bit_or", signature=((dt.int64,), dt.int64))
-    def bit_or(value):
-        """Bitwise OR of the values."""
-
-    return bit_or
 
 
 def _with_zero_masks(table):

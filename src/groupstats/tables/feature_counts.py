@@ -39,6 +39,8 @@ shorter ways to the same counts, which together took ~80% of the engine's time a
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -77,18 +79,18 @@ def segment(us, cuts_us: list[int]):
     return ibis.ifelse(us.isnull(), ibis.null("int64"), seg.cast("int64"))
 
 
-def _bit_or():
-    """The engine's ``bit_or`` aggregate (DuckDB and Spark both have one; Ibis compiles it for DuckDB only)."""
-    global _BIT_OR
-    if _BIT_OR is None:
-        import ibis
-        import ibis.expr.datatypes as dt
+@functools.cache
+def bit_or_aggregate():
+    """The engine's ``bit_or`` aggregate (DuckDB and Spark 3+ both have one; Ibis 12 compiles its own for
+    DuckDB only), for the day bits of member features and of the churn counts."""
+    import ibis
+    import ibis.expr.datatypes as dt
 
-        _BIT_OR = ibis.udf.agg.builtin(lambda x: None, name="bit_or", signature=((dt.int64,), dt.int64))
-    return _BIT_OR
+    @ibis.udf.agg.builtin(name="bit_or", signature=((dt.int64,), dt.int64))
+    def bit_or(value):
+        """Bitwise OR of the values."""
 
-
-_BIT_OR = None
+    return bit_or
 
 
 def _day_words(day, cut_day: int, span: int, prefix: str, when=None) -> dict:
@@ -105,7 +107,7 @@ def _day_words(day, cut_day: int, span: int, prefix: str, when=None) -> dict:
         if when is not None:
             inside = inside & when
         shift = inside.ifelse(offset - lo, 0)
-        out[f"{prefix}{k}"] = _bit_or()(inside.ifelse(one << shift, 0))
+        out[f"{prefix}{k}"] = bit_or_aggregate()(inside.ifelse(one << shift, 0))
     return out
 
 
