@@ -116,10 +116,12 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     import numpy as np
     import pandas as pd
 
+    from groupstats.tables.feature_counts import local_day
+
     cut_days = [int(c) for c in cut_days]
     flag_cuts_us = [int(c) for c in flag_cuts_us]
     first_us = src.message_range_us()[0]
-    base = min(cut_days) if first_us is None else min(_local_day(src, first_us), min(cut_days))
+    base = min(cut_days) if first_us is None else min(local_day(src, first_us), min(cut_days))
     act = src.with_local(activity_expr(src, activity), "at_us")
     aggs = {"first_day": act.day.min(), "n_early": act.day.nunique(where=act.day < base)}
     for k, c in enumerate(cut_days):
@@ -163,14 +165,6 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
                                             "after": after[keep], "before": before[keep]}))
         flags = pd.concat(flag_parts, ignore_index=True)
     return out, flags
-
-
-def _local_day(src, us: int) -> int:
-    """Local day number (days since 1970-01-01 in the source's timezone) of a time in UTC microseconds."""
-    import numpy as np
-
-    local = src.to_timestamp(int(us)).tz_localize(None)
-    return int((np.datetime64(local, "us") - np.datetime64(0, "us")) // np.timedelta64(1, "D"))
 
 
 def _day_masks(table, base: int, stop: int, prefix: str = "m") -> dict:
