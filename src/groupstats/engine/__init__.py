@@ -34,13 +34,10 @@ from pathlib import Path
 
 from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
 from groupstats.errors import GroupstatsError, MissingTableError
+from groupstats.engine.local_time import (US_PER_DAY, US_PER_HOUR, _parts, local_us,  # noqa: F401
+                                        to_us, utc_offsets)
 
 ENGINES = ("duckdb", "spark")
-US_PER_DAY = 86_400_000_000
-US_PER_HOUR = 3_600_000_000
-#: Local-time offsets are exact from this year on (zones with older transitions use the offset then).
-_OFFSETS_FROM = "1990-01-01"
-_OFFSETS_TO = "2100-01-01"
 _names = itertools.count()
 # Ibis 12 reads a pandas option that pandas 3 deprecates; nothing for our users to act on
 warnings.filterwarnings("ignore", message=".*future.infer_string.*")
@@ -260,54 +257,6 @@ def _epoch_us_function(kind: str):
 def default_engine() -> Engine:
     """The process's embedded DuckDB, shared by every in-memory dataset."""
     return connect("duckdb")
-
-
-# ------------------------------------------------------------------------------------------
-# local time, explicitly
-# ------------------------------------------------------------------------------------------
-@lru_cache(maxsize=16)
-def utc_offsets(tz: str) -> tuple[tuple[int, int], ...]:
-    """((utc_us_from, offset_us), ...) of zone ``tz`` from 1990 to 2100, ascending.
-
-    Transitions are located to the minute (every zone's are on whole minutes since 1990).
-    """
-    import numpy as np
-    import pandas as pd
-
-    days = pd.date_range(_OFFSETS_FROM, _OFFSETS_TO, freq="D", tz="UTC")
-    off = (days.tz_convert(tz).tz_localize(None) - days.tz_localize(None)).as_unit("us").asi8
-    out = [(int(days[0].value // 1000), int(off[0]))]
-    for i in np.flatnonzero(off[1:] != off[:-1]):
-        minutes = pd.date_range(days[i], days[i + 1], freq="min", tz="UTC")
-        m_off = (minutes.tz_convert(tz).tz_localize(None) - minutes.tz_localize(None)).as_unit("us").asi8
-        j = int(np.flatnonzero(m_off != m_off[0])[0])
-        out.append((int(minutes[j].value // 1000), int(m_off[j])))
-    return tuple(out)
-
-
-def _parts(local) -> dict:
-    day = local // US_PER_DAY
-    return {"day": day, "hour": (local - day * US_PER_DAY) // US_PER_HOUR, "weekday": (day + 3) % 7}
-
-
-def local_us(us, tz: str, offsets: tuple | None = None):
-    """Local wall-clock microseconds of UTC microseconds ``us``: ``us`` plus the zone's offset then.
-
-    A balanced tree of comparisons over the zone's transitions ``offsets`` (default: all of
-    :func:`utc_offsets`; none for a zone such as Asia/Shanghai, ~8 levels for one with
-    daylight saving over a century).
-    """
-    import ibis
-
-    table = offsets or utc_offsets(tz)
-
-    def offset(lo: int, hi: int):
-        if hi - lo == 1:
-            return ibis.literal(table[lo][1], type="int64")
-        mid = (lo + hi) // 2
-        return ibis.ifelse(us < table[mid][0], offset(lo, mid), offset(mid, hi))
-
-    return us + offset(0, len(table))
 
 
 # ------------------------------------------------------------------------------------------
@@ -594,13 +543,6 @@ class Source:
     def end_us(self) -> int | None:
         """End of observation: the cutoff if set, else the last message time."""
         return self.cut_us if self.cut_us is not None else self.message_range_us()[1]
-
-
-def to_us(ts) -> int:
-    """Microseconds since the epoch of a tz-aware Timestamp."""
-    import pandas as pd
-
-    return int(pd.Timestamp(ts).as_unit("ns").value // 1000)
 
 
 def _unregister(engine: Engine, names: list[str]) -> None:
