@@ -34,6 +34,7 @@ from pathlib import Path
 
 from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
 from groupstats.errors import GroupstatsError, MissingTableError
+from groupstats.engine.execution import _duckdb_execute, _integer_sums_as_int64  # noqa: F401
 from groupstats.engine.local_time import (US_PER_DAY, US_PER_HOUR, _parts, local_us,  # noqa: F401
                                         to_us, utc_offsets)
 
@@ -104,64 +105,6 @@ class Engine:
         if self.kind == "duckdb":
             return _duckdb_execute(self.con, expr)
         return expr.execute()
-
-
-def _duckdb_execute(backend, expr):
-    """``expr.execute()`` on Ibis's DuckDB backend, with the same frame, faster.
-
-    Ibis converts every Arrow column holding a NULL through Python objects (``to_pylist``): ~0.5 s
-    for a feature table of 24k rows x 30 columns. A numeric or text column with values and NULLs
-    becomes the same pandas column straight from Arrow (float64 with NaN, ``str`` with NaN);
-    nested, dictionary, all-NULL and other typed columns with NULLs still go through Python
-    objects, as Ibis does, and the frame is then converted to the expression's schema by Ibis.
-    """
-    try:
-        to_relation = backend._to_duckdb_relation
-        from ibis.backends.duckdb.converter import DuckDBPandasData
-    except (AttributeError, ImportError):  # another Ibis: its own conversion
-        return expr.execute()
-    import pandas as pd
-    import pyarrow.types as pat
-
-    table = to_relation(expr).to_arrow_table()
-    table = _integer_sums_as_int64(table, expr.as_table().schema())
-
-    def direct(col) -> bool:
-        kind = col.type
-        if pat.is_nested(kind) or pat.is_dictionary(kind):
-            return False
-        if not col.null_count:
-            return True
-        return col.null_count < len(col) and (pat.is_integer(kind) or pat.is_floating(kind)
-                                              or pat.is_string(kind) or pat.is_large_string(kind))
-
-    frame = pd.DataFrame({name: (col.to_pandas() if direct(col) else col.to_pylist())
-                          for name, col in zip(table.column_names, table.columns)})
-    frame = DuckDBPandasData.convert_table(frame, expr.as_table().schema())
-    return expr.__pandas_result__(frame)
-
-
-def _integer_sums_as_int64(table, schema):
-    """``table`` with its whole-number decimal columns that the expression types as integers cast to int64.
-
-    DuckDB sums BIGINTs into HUGEINTs, which reach Arrow as ``decimal128(38, 0)``; Ibis types such a sum as
-    int64 (and drops a cast to int64 as a no-op), then converts the column through one Python ``Decimal``
-    per value (~2 s for the 9-cutoff feature counts of 10M messages). Arrow's cast is exact: a value that
-    does not fit in int64 raises, and the column is then left to Ibis's conversion."""
-    import pyarrow as pa
-    import pyarrow.types as pat
-
-    for i, name in enumerate(table.column_names):
-        col = table.column(i)
-        if not (pat.is_decimal(col.type) and col.type.scale == 0):
-            continue
-        try:
-            if not schema[name].is_integer():
-                continue
-            table = table.set_column(i, name, col.cast(pa.int64()))
-        except (KeyError, pa.ArrowInvalid):
-            continue
-    return table
 
 
 def connect(engine: str = "duckdb", spark_master: str | None = None, memory_limit: str = "512MB",
