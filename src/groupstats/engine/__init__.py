@@ -35,6 +35,7 @@ from pathlib import Path
 from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
 from groupstats.errors import GroupstatsError, MissingTableError
 from groupstats.engine.execution import _duckdb_execute, _integer_sums_as_int64  # noqa: F401
+from groupstats.engine.spark_session import _spark, _spark_ready  # noqa: F401
 from groupstats.engine.local_time import (US_PER_DAY, US_PER_HOUR, _parts, local_us,  # noqa: F401
                                         to_us, utc_offsets)
 
@@ -146,46 +147,6 @@ def connect(engine: str = "duckdb", spark_master: str | None = None, memory_limi
             pass
         return Engine("duckdb", con)
     return Engine("spark", *_spark(spark_master or "local[2]"))
-
-
-@lru_cache(maxsize=4)
-def _spark(master: str):
-    try:
-        import ibis
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise GroupstatsError("The Spark engine needs pyspark: pip install 'groupstats[spark]'.") from exc
-    builder = SparkSession.builder
-    if master.startswith("sc://"):
-        builder = builder.remote(master)
-    else:
-        builder = (builder.master(master).config("spark.ui.enabled", "false")
-                   .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
-    spark = (builder.appName("groupstats").config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.ansi.enabled", "false").getOrCreate())
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
-    if not master.startswith("sc://"):
-        spark.sparkContext.setLogLevel("ERROR")
-    return ibis.pyspark.connect(spark), spark
-
-
-def _spark_ready(frame):
-    """A pandas frame Spark can take: microsecond UTC timestamps, plain strings and nullable ints."""
-    import pandas as pd
-
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert("UTC").dt.as_unit("us")
-        elif pd.api.types.is_string_dtype(s.dtype):
-            s = s.astype(object).where(s.notna(), None)
-        elif isinstance(s.dtype, pd.Int64Dtype):
-            s = s.astype(object).where(s.notna(), None)
-        out[col] = s
-    return pd.DataFrame(out)
 
 
 def _epoch_us_function(kind: str):
