@@ -42,27 +42,11 @@ from groupstats.checks import check_scalar
 from groupstats.data.dataset import Dataset
 from groupstats.errors import ParameterError
 from groupstats.tables.group_buckets import by_group_buckets
+from groupstats.tables.derived.count_selection import _copy, _counts_asked, _counts_columns, _memoised_counts
+from groupstats.tables.derived.inputs import _cut, _source, _timedelta, _us, day_to_date  # noqa: F401
 # pandas helpers for analyses that hold frames, and the activity profiles: re-exported here
 from groupstats.tables.in_memory import (_count_up_to, _int_us, count_members_present,  # noqa: F401
                                          local_date, member_messages, members_present, red_packet_burst_mask)
-
-
-def _cut(ds: Dataset, as_of) -> Dataset:
-    return ds if as_of is None else ds.as_of(as_of)
-
-
-def _timedelta(value, name: str) -> pd.Timedelta:
-    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
-        # pandas reads a bare "2" as 2 nanoseconds: every windowed count would silently be zero
-        raise ParameterError(f"{name} needs a unit: {value!r} is a bare number. Write e.g. {value.strip()}h "
-                             f"(hours), {value.strip()}min (minutes) or {value.strip()}D (days).")
-    try:
-        delta = pd.Timedelta(value)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"{name} must be a duration such as '2h' or '30min', got {value!r}.") from exc
-    if delta <= pd.Timedelta(0):
-        raise ParameterError(f"{name} must be positive, got {value!r}.")
-    return delta
 
 
 # ------------------------------------------------------------------------------------------
@@ -78,26 +62,6 @@ POST_OUTCOME_COUNTS = ("n_present", "replies", "responses", "responders", "reade
 # ------------------------------------------------------------------------------------------
 # the tables as engine-neutral expressions (Ibis): one definition, run on DuckDB or Spark
 # ------------------------------------------------------------------------------------------
-def _source(ds, as_of=None):
-    """The :class:`~groupstats.engine.Source` of ``ds`` (Dataset, folder or Source), cut at ``as_of``."""
-    from groupstats.engine import Source, source_of
-
-    if isinstance(ds, Dataset):
-        ds = _cut(ds, as_of)
-        return source_of(ds)
-    src = source_of(ds)
-    return src if as_of is None else src.cut(src.timestamp_us(as_of))
-
-
-def day_to_date(days) -> np.ndarray:
-    """Day numbers (days since 1970-01-01) as naive midnight ``datetime64[us]``."""
-    return (np.asarray(days, dtype="int64") * 86_400_000_000).astype("datetime64[us]")
-
-
-def _us(delta: pd.Timedelta) -> int:
-    return int(delta / pd.Timedelta(microseconds=1))
-
-
 def without_red_packet_bursts(src, msgs, quiet_us: int):
     """``msgs`` without red packets and messages within ``quiet_us`` after a red packet in their group.
 
@@ -170,18 +134,6 @@ def present_at(src, points, time_col: str, key: str):
     j = points.join(m, [points.group_id == m.group_id, m.joined_us <= points[time_col],
                         m.left_us.isnull() | (m.left_us > points[time_col])])
     return j.group_by(key).aggregate(n_present=j[key].count())
-
-
-def _counts_asked(counts, known: tuple, what: str) -> tuple:
-    """The counts asked for, in the order of ``known`` (all of them for None); unknown names are a ParameterError."""
-    if counts is None:
-        return known
-    asked = [counts] if isinstance(counts, str) else list(counts)
-    unknown = sorted(set(asked) - set(known))
-    if unknown:
-        raise ParameterError(f"Unknown {what} count(s) {', '.join(map(repr, unknown))}; choose from "
-                             f"{', '.join(known)}.")
-    return tuple(c for c in known if c in asked)
 
 
 def _post_counts_asked(counts) -> tuple:
@@ -288,35 +240,10 @@ def post_outcomes(ds, window="2h", read_window="24h", as_of=None,
                             lambda: _post_outcomes(src, window, read_window, quiet, exclude_red_packets, asked))
 
 
-def _memoised_counts(src, key: tuple, asked: tuple, subset, compute) -> pd.DataFrame:
-    """The derived table ``key`` with the counts ``asked``, memoised on the source: cut by ``subset`` from a
-    table with more counts already computed (e.g. all of them), else ``compute()``d by the engine."""
-    if key + (asked,) not in src.derived:
-        done = [k for k in src.derived if k[:-1] == key and set(asked) <= set(k[-1])]
-        src.derived[key + (asked,)] = subset(src.derived[done[0]], asked) if done else compute()
-    return _copy(src.derived[key + (asked,)])
-
-
-def _counts_columns(frame: pd.DataFrame, asked: tuple, known: tuple, ratios: dict) -> pd.DataFrame:
-    """``frame`` with only the counts ``asked`` of ``known``, and each ratio of ``ratios`` (name -> the counts it
-    is made of) whose counts are all asked."""
-    drop = [c for c in known if c not in asked]
-    drop += [name for name, parts in ratios.items() if not set(parts) <= set(asked)]
-    out = frame.loc[:, [c for c in frame.columns if c not in drop]]
-    out.attrs = dict(frame.attrs)
-    return out
-
-
 def _post_outcome_columns(frame: pd.DataFrame, asked: tuple) -> pd.DataFrame:
     """``frame`` (post outcomes) with only the reaction counts ``asked`` (and the rates they allow)."""
     return _counts_columns(frame, asked, POST_OUTCOME_COUNTS,
                            {"read_rate": ("n_present", "readers"), "click_rate": ("n_present", "clickers")})
-
-
-def _copy(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out.attrs = dict(frame.attrs)
-    return out
 
 
 def _post_outcomes(src, window: pd.Timedelta, read_window: pd.Timedelta, quiet, exclude_red_packets,
