@@ -32,7 +32,7 @@ def _timedelta(value, name: str) -> pd.Timedelta:
 
 def _source(ds, as_of=None):
     """The :class:`~groupstats.engine.Source` of ``ds`` (Dataset, folder or Source), cut at ``as_of``."""
-    from groupstats.engine import Source, source_of
+    from groupstats.engine import source_of
 
     if isinstance(ds, Dataset):
         ds = _cut(ds, as_of)

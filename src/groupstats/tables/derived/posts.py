@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from groupstats.tables.derived.count_selection import _copy, _counts_asked, _counts_columns, _memoised_counts
+from groupstats.tables.derived.count_selection import _counts_asked, _counts_columns, _memoised_counts
 from groupstats.tables.derived.inputs import _source, _timedelta, _us, day_to_date
 from groupstats.tables.group_buckets import by_group_buckets
 
