@@ -186,15 +186,15 @@ def test_id_checks_are_exact_whatever_the_hashes(broken_ids, monkeypatch, how):
     candidate hashes than are checked one by one (then every id is checked)."""
     import ibis
 
-    from groupstats.tables import checks
+    from groupstats.tables import message_ids
 
     tables, folder = broken_ids
     if "aggregated" in how:
-        monkeypatch.setattr(checks, "HASHES_SORTED_IN_MEMORY", 0)
+        monkeypatch.setattr(message_ids, "HASHES_SORTED_IN_MEMORY", 0)
     if "equal" in how:
-        monkeypatch.setattr(checks, "_id_key", lambda src, column: ibis.literal(42, type="int64"))
+        monkeypatch.setattr(message_ids, "id_key", lambda src, column: ibis.literal(42, type="int64"))
     if how == "too many candidates":
-        monkeypatch.setattr(checks, "DUP_KEYS_CHECKED", 1)
+        monkeypatch.setattr(message_ids, "DUP_KEYS_CHECKED", 1)
     found = _id_problems(_problems(lambda: scale.validate(folder)).problems)
     expected = _expected_id_problems(tables)
     assert {k: v for k, v in found.items() if k in expected} == expected
@@ -207,12 +207,12 @@ def test_id_checks_same_problems_in_memory_and_with_colliding_hashes(broken_ids,
     hash changes nothing in the full problem list (values shown included)."""
     import ibis
 
-    from groupstats.tables import checks
+    from groupstats.tables import message_ids
 
     tables, folder = broken_ids
     plain = sorted(map(_key, _problems(lambda: scale.validate(folder)).problems))
     memory = sorted(map(_key, _problems(lambda: Dataset.from_frames(tz=TZ, **tables)).problems))
-    monkeypatch.setattr(checks, "_id_key", lambda src, column: ibis.literal(42, type="int64"))
+    monkeypatch.setattr(message_ids, "id_key", lambda src, column: ibis.literal(42, type="int64"))
     colliding = sorted(map(_key, _problems(lambda: scale.validate(folder)).problems))
     assert plain == colliding
     assert [k for k in plain if k[1] == "duplicate keys"] == [k for k in memory if k[1] == "duplicate keys"]

@@ -16,11 +16,9 @@ in one aggregation per table. On messages and events (millions of rows) the refe
 rules are evaluated once per distinct key instead of once per row: one pass groups the
 rows by the keys the references read (``group_id, member_id``; ``group_id, post_id``),
 counting the per-row rules on the way, and the references are looked up for the few
-thousand keys (:func:`_big_table_counts`). Uniqueness of ``message_id``: on DuckDB the
-64-bit hashes of the ids are sorted in memory and only hashes seen twice are checked again
-on the ids themselves (exact; :func:`_duplicate_candidates`); references to messages
-(``reply_to``, posts' ``message_id``) are one exact anti join on the ids, the engine
-building its hash table on the references (:func:`_dangling_references`).
+thousand keys (:func:`_big_table_counts`). Unique ``message_id`` and references to
+messages (``reply_to``, posts' ``message_id``) are checked on the ids apart
+(:mod:`groupstats.tables.message_ids`).
 Only for rules that fail are details fetched: the first rows (numbered from 1, in
 file order, where the engine numbers the rows: a single Parquet file read by
 DuckDB, an in-memory table) and their offending values, e.g.
@@ -31,22 +29,15 @@ files) are checked where the raw files are parsed (:mod:`groupstats.data.validat
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
 from groupstats.data.schema import TABLE_NAMES, TABLES
 from groupstats.errors import DataValidationError, Problem
+from groupstats.tables import message_ids
 
 #: Tables checked each in a query of its own (millions of rows; the others share one query).
 BIG_TABLES = ("messages", "events")
-#: DuckDB memory limit while the message ids are aggregated (see _memory_at_least).
-ID_CHECK_MEMORY = "1GB"
-#: Hashes of message ids seen on several rows whose ids are checked one by one (beyond: all ids).
-DUP_KEYS_CHECKED = 10_000
-#: Up to this many messages, DuckDB's 64-bit hashes of their ids are sorted in memory (8 bytes a
-#: row, twice) to find duplicates; beyond, the engine aggregates them (and spills if it must).
-HASHES_SORTED_IN_MEMORY = 30_000_000
 ROW = "row"
 REFERENCE = "reference"
 #: Column holding the 0-based row number of a table's file (DuckDB's ``file_row_number``).
@@ -139,8 +130,7 @@ _OVERLAPS = {  # table: (key, start, end, message)
 
 def rules(src, names: list[str]) -> list[Rule]:
     """Every per-row rule of the tables ``names`` of ``src`` (uniqueness of keys and the references
-    to messages are checked apart: :func:`_key_tables`, :func:`_duplicate_candidates`,
-    :func:`_dangling_references`)."""
+    to messages are checked apart: :func:`_key_tables` and :mod:`groupstats.tables.message_ids`)."""
     out: list[Rule] = []
     have_groups = src.has("groups")
     groups = src.table("groups").select("group_id") if have_groups else None
@@ -201,132 +191,6 @@ def _key_tables(src, names: list[str]) -> dict:
         key = [_canonical(c, spec) for c in spec.key]
         out[name] = (key, t.group_by(key).aggregate(_n=t.count()).filter(lambda g: g._n > 1))
     return out
-
-
-def _as_text(column):
-    return column if column.type().is_string() else column.cast("string")
-
-
-def _dangling_references(src, names: list[str]) -> dict:
-    """Rows quoting a message id no message has (``messages__reply``) and posts naming one
-    (``posts__msgref``): one exact anti join of the references on the ids (the engine builds its
-    hash table on the references, a fraction of the messages, and streams the ids past it)."""
-    import ibis
-
-    raw = src.raw["messages"]
-    kind = (lambda k: ibis.literal(k, type="int8"))  # 1 a quote, 2 a post's message
-    parts = []
-    if "reply_to" in raw.columns:
-        quoting = raw.filter(raw.reply_to.notnull())
-        parts.append(quoting.select(_id=_as_text(quoting.reply_to), _kind=kind(1)))
-    if "posts" in names and "message_id" in src.raw["posts"].columns:
-        p = src.raw["posts"]
-        p = p.filter(p.message_id.notnull())
-        parts.append(p.select(_id=_as_text(p.message_id), _kind=kind(2)))
-    if not parts:
-        return {}
-    refs = ibis.union(*parts, distinct=False)
-    known = raw.select(_known=_as_text(raw.message_id))
-    dangling = refs.anti_join(known, refs._id == known._known)
-    row = src.execute(dangling.aggregate(messages__reply=dangling._kind.count(where=dangling._kind == 1),
-                                         posts__msgref=dangling._kind.count(where=dangling._kind == 2)))
-    return row.iloc[0].to_dict()
-
-
-def _duplicate_candidates(src, n_messages: int) -> list | None:
-    """Keys (:func:`_id_key`) of message ids seen on more than one row; None if there are too many to
-    list (every id is then checked).
-
-    On DuckDB, up to :data:`HASHES_SORTED_IN_MEMORY` messages, the 64-bit hashes are fetched and
-    sorted in memory (equal neighbours are the candidates), which costs a fraction of a hash table
-    of ~10M keys in the engine; otherwise the engine groups the keys.
-    """
-    import numpy as np
-
-    raw = src.raw["messages"]
-    keys = raw.select(_key=_id_key(src, _as_text(raw.message_id)))
-    if src.engine.kind == "duckdb" and n_messages <= HASHES_SORTED_IN_MEMORY:
-        column = src.engine.con.to_pyarrow(keys).column("_key")
-        hashes = column.to_numpy()
-        del column
-        if not hashes.flags.writeable:
-            hashes = hashes.copy()
-        hashes.sort()
-        found = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
-        return None if len(found) >= DUP_KEYS_CHECKED else [int(k) for k in found]
-    counted = keys.group_by("_key").aggregate(_n=keys.count())
-    query = counted.filter(counted._n > 1).select("_key").limit(DUP_KEYS_CHECKED)
-    with _memory_at_least(src, ID_CHECK_MEMORY):
-        found = src.execute(query)["_key"].tolist()
-    return None if len(found) >= DUP_KEYS_CHECKED else found
-
-
-@contextmanager
-def _memory_at_least(src, minimum: str):
-    """DuckDB's memory limit raised to ``minimum`` for a query, then restored (other engines: as is).
-
-    The hash table of ~10M message ids needs ~0.5-0.7 GB; under the default 512 MB limit DuckDB
-    failed with "Out of Memory" at times instead of spilling (seen at 10M messages)."""
-    con = getattr(getattr(src.engine, "con", None), "con", None) if src.engine.kind == "duckdb" else None
-    if con is None:
-        yield
-        return
-    current = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    raise_it = _bytes(current) < _bytes(minimum)
-    if raise_it:
-        con.execute(f"SET memory_limit = '{minimum}'")
-    try:
-        yield
-    finally:
-        if raise_it:
-            con.execute(f"SET memory_limit = '{current}'")
-
-
-def _bytes(text: str) -> float:
-    """Bytes of a DuckDB memory setting such as '488.2 MiB' or '1GB'."""
-    import re
-
-    match = re.match(r"\s*([\d.]+)\s*([KMGT]?)(i?)B", str(text), re.IGNORECASE)
-    if not match:
-        return float("inf")
-    number, unit, binary = match.groups()
-    base = 1024 if binary else 1000
-    return float(number) * base ** "_KMGT".index(unit.upper() or "_")
-
-
-def _id_key(src, column):
-    """The key duplicate ids are looked for by: on DuckDB a 64-bit hash of the id (sorted in memory,
-    or, beyond that, a hash table of 64-bit keys: one of ~10M string ids came close to the 512 MB
-    memory limit and failed at times); the id itself elsewhere (Spark's hash has 32 bits). Equal
-    keys are only candidates: :func:`_duplicate_ids` compares the ids themselves.
-
-    DuckDB's own ``hash`` (unsigned 64 bits) is called as a builtin: Ibis's ``hash()`` casts it to a
-    signed integer through a string of 64 bits, ~0.15 s CPU per 10M ids."""
-    if src.engine.kind != "duckdb":
-        return column
-    import ibis
-    import ibis.expr.datatypes as dt
-
-    return ibis.udf.scalar.builtin(lambda x: None, name="hash", signature=((dt.string,), dt.uint64))(column)
-
-
-def _duplicate_ids(src, found: list | None) -> tuple[int, list]:
-    """(rows whose message_id is on several rows, a few such ids), exactly: the ids whose keys are
-    ``found`` (hashes seen more than once; None: every id) are counted again as text."""
-    m = src.table("messages")
-    if found is not None:
-        if not found:
-            return 0, []
-        import ibis
-
-        key = _id_key(src, m.message_id)
-        m = m.filter(key.isin([ibis.literal(k, type=key.type()) for k in found]))
-    dups = m.group_by("message_id").aggregate(_n=m.count())
-    dups = dups.filter(dups._n > 1)
-    n = src.execute(dups.aggregate(total=dups._n.sum(), ids=dups.count())).iloc[0]
-    if not n["ids"]:
-        return 0, []
-    return int(n["total"]), src.execute(dups.select("message_id").limit(ROWS_NAMED))["message_id"].tolist()
 
 
 def _big_table_counts(src, name: str, table_rules: list):
@@ -425,8 +289,9 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     if with_ids:
         n_messages = counts.get("messages__n")
         n_messages = 0 if n_messages is None or n_messages != n_messages else int(n_messages)
-        counts["messages__dup"], dup_ids = _duplicate_ids(src, _duplicate_candidates(src, n_messages))
-        counts.update(_dangling_references(src, names))
+        counts["messages__dup"], dup_ids = message_ids.duplicate_ids(
+            src, message_ids.duplicate_candidates(src, n_messages), ROWS_NAMED)
+        counts.update(message_ids.dangling_references(src, names))
 
     def n_of(key) -> int:
         v = counts.get(key)

@@ -46,6 +46,7 @@ import pandas as pd
 
 from groupstats.data.schema import OPERATOR_ROLES
 from groupstats.tables.derived import EVENING_HOURS
+from groupstats.tables.key_hashes import any_repeated, key_hash
 
 KEY_COLUMNS = ("group_id", "member_id")
 #: Message types with their own count column; the rest are "other".
@@ -307,16 +308,10 @@ def _reads_counted(ev):
 
 
 def _event_key_hash(src, ev):
-    """A 64-bit hash of an event's (member_id, post_id, event_type), the engine's own (DuckDB's ``hash``,
-    Spark's ``xxhash64``): equal keys have equal hashes, so distinct hashes prove distinct keys (and
-    distinct (group_id, member_id, post_id, event_type), a finer key)."""
-    import ibis
-    import ibis.expr.datatypes as dt
-
-    name, out = ("hash", dt.uint64) if src.engine.kind == "duckdb" else ("xxhash64", dt.int64)
-    fn = ibis.udf.scalar.builtin(lambda a, b, c: None, name=name,
-                                 signature=((dt.string, dt.string, dt.string), out))
-    return fn(ev.member_id, ev.post_id, ev.event_type)
+    """A 64-bit hash of an event's (member_id, post_id, event_type), the engine's own
+    (:func:`~groupstats.tables.key_hashes.key_hash`): equal keys have equal hashes, so distinct hashes
+    prove distinct keys (and distinct (group_id, member_id, post_id, event_type), a finer key)."""
+    return key_hash(src.engine.kind, ev.member_id, ev.post_id, ev.event_type)
 
 
 def event_keys_distinct(src) -> bool:
@@ -328,8 +323,8 @@ def event_keys_distinct(src) -> bool:
     groups by (member, post)). The hashes are those of every read and click up to the cutoff, also of
     posts not counted (unknown or posted later): distinct there, distinct among those counted, with no
     join to the posts. On DuckDB, up to :data:`EVENT_HASHES_SORTED_IN_MEMORY` events, the hashes
-    are sorted in memory (a fraction of the cost of the engine's hash table of ~10M keys); beyond, and
-    on Spark, the engine counts the distinct hashes.
+    are sorted in memory (:func:`~groupstats.tables.key_hashes.any_repeated`; a fraction of the cost of
+    the engine's hash table of ~10M keys); beyond, and on Spark, the engine counts the distinct hashes.
     """
     ev = src.table("events")
     ev = ev.filter(ev.event_type.isin(("read", "click")))
@@ -344,8 +339,7 @@ def event_keys_distinct(src) -> bool:
         else:
             hashes = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint64)
             del chunks
-            hashes.sort()
-            return not bool((hashes[1:] == hashes[:-1]).any())
+            return not any_repeated(hashes)
     found = src.execute(keys.aggregate(n=keys.count(), distinct=keys._h.nunique()))
     return int(found["n"].iloc[0]) == int(found["distinct"].iloc[0])
 
