@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         # collect every 100k allocations, not 700: the imports of pandas, Ibis and sqlglot set off
         # ~460 collections (0.35-0.6 s CPU of `groupstats features`; 0.1-0.2 s with this)
         gc.set_threshold(100_000, 20, 10)
+        from groupstats.cli import lazy_compilers
+
+        lazy_compilers.install()  # Ibis's SQL compilers imported when used (~0.1 s CPU)
     usage_errors = _usage_exception_types()
     reset_command_state()
     try:

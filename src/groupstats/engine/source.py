@@ -288,8 +288,16 @@ class Source:
     def message_range_us(self) -> tuple[int | None, int | None]:
         """(first, last) message time in microseconds, after the cut."""
         if "range" not in self._cache:
-            m = self.table("messages")
-            row = self.execute(m.aggregate(lo=m.sent_us.min(), hi=m.sent_us.max()))
+            raw = self.raw["messages"]
+            if (self.cut_us is None and self.groups is None and "sent_at" in raw.columns
+                    and raw.sent_at.type().is_timestamp()):
+                # microseconds of the extreme timestamps, the same numbers: DuckDB reads them from the
+                # Parquet statistics (0.015 s instead of 0.33 s at 10M messages)
+                us = self.engine.epoch_us
+                row = self.execute(raw.aggregate(lo=us(raw.sent_at.min()), hi=us(raw.sent_at.max())))
+            else:
+                m = self.table("messages")
+                row = self.execute(m.aggregate(lo=m.sent_us.min(), hi=m.sent_us.max()))
             lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
             import pandas as pd
 
