@@ -252,14 +252,20 @@ def _dense_wild(design: _Design, y, w, clus_codes, draws):
     and each arm's g-computation mean as a vector of coefficients."""
     sw = np.sqrt(w)
     boot = WildClusterBootstrap(design.x * sw[:, None], y * sw, clus_codes, draws)
+    return boot, _arm_mean_functionals(design)
+
+
+def _arm_mean_functionals(design: _Design) -> list[np.ndarray]:
+    """Each arm's g-computation mean as a vector of coefficients: the weighted average row of the design
+    (``design.weights``) with the arm's dummy set to 1 and the other arms' to 0."""
     avg = np.average(design.x, axis=0, weights=design.weights)
-    means = []
+    out = []
     for a in range(design.n_arms):
         lvec = avg.copy()
         lvec[:design.n_arms] = 0.0
         lvec[a] = 1.0
-        means.append(lvec)
-    return boot, means
+        out.append(lvec)
+    return out
 
 
 def _absorbed_wild(codes, n_arms, cov, fe: FixedEffects, y, w, clus_codes, draws):
@@ -386,15 +392,8 @@ def _linear_fit(design: _Design, y, w, clus, vcov_type, labels, alpha):
     else:
         fit = _vcov(xw, ew, clus, vcov_type)
     # g-computation arm means: weighted average prediction with the arm set to a
-    avg = np.average(x, axis=0, weights=design.weights)
-    means = []
-    grads = []
-    for a in range(design.n_arms):
-        lvec = avg.copy()
-        lvec[:design.n_arms] = 0.0
-        lvec[a] = 1.0
-        grads.append(lvec)
-        means.append(float(lvec @ beta))
+    grads = _arm_mean_functionals(design)
+    means = [float(lvec @ beta) for lvec in grads]
     rows = []
     vc = fit.vcov
     for a in range(1, design.n_arms):
