@@ -281,6 +281,25 @@ def _split_nested(fe: FixedEffects, clus: np.ndarray | None, singleton: bool) ->
     return nested, crossing
 
 
+def _level_dummies(codes: list, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dummies of rows lo:hi over the levels of ``codes`` (one global index over the effects) present
+    there; returns (level indices, n_g x c_g block)."""
+    local = [c[lo:hi] for c in codes]
+    cols = np.unique(np.concatenate(local))
+    block = np.zeros((hi - lo, len(cols)))
+    rows = np.arange(hi - lo)
+    for c in local:
+        block[rows, np.searchsorted(cols, c)] = 1.0
+    return cols, block
+
+
+def _renumbered(codes: list) -> FixedEffects:
+    """The fixed effects of ``codes`` (the rows of one cluster) with their levels numbered from 0."""
+    sub = FixedEffects(codes=[pd.factorize(c)[0] for c in codes], n_levels=[0] * len(codes), names=[])
+    sub.n_levels = [int(c.max()) + 1 for c in sub.codes]
+    return sub
+
+
 def absorbed_sandwich(xd: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarray | None,
                       fe: FixedEffects, vcov_type: str = "CR2", weights: np.ndarray | None = None,
                       functionals: np.ndarray | None = None) -> AbsorbedFit:
@@ -382,12 +401,7 @@ def _absorbed_sandwich(xd, resid, cluster_codes, fe, vcov_type, weights, functio
         nested effects within the cluster (weighted); returns (level indices, n_g x c_g block)."""
         if not crossing:
             return np.zeros(0, dtype=np.int64), np.zeros((hi - lo, 0))
-        local = [c[lo:hi] for c in cross_codes]
-        cols = np.unique(np.concatenate(local))
-        block = np.zeros((hi - lo, len(cols)))
-        rows = np.arange(hi - lo)
-        for c in local:
-            block[rows, np.searchsorted(cols, c)] = 1.0
+        cols, block = _level_dummies(cross_codes, lo, hi)
         if nested_codes:
             local_nested = [c[lo:hi] for c in nested_codes]
             if len(local_nested) == 1 and local_nested[0].min() == local_nested[0].max():
@@ -395,10 +409,7 @@ def _absorbed_sandwich(xd, resid, cluster_codes, fe, vcov_type, weights, functio
                 wg = ws[lo:hi]
                 block = block - (wg @ block) / wg.sum()
             else:
-                sub = FixedEffects(codes=[pd.factorize(c)[0] for c in local_nested],
-                                   n_levels=[0] * len(local_nested), names=[])
-                sub.n_levels = [int(c.max()) + 1 for c in sub.codes]
-                block = demean(block, sub, weights=ws[lo:hi])
+                block = demean(block, _renumbered(local_nested), weights=ws[lo:hi])
         return cols, block * sw[lo:hi, None]
 
     cache: dict = {}

@@ -41,9 +41,9 @@ import copy
 import math
 
 import numpy as np
-import pandas as pd
 
-from groupstats.stats.fixed_effects import FixedEffects, _pinv_psd, _split_nested, demean
+from groupstats.stats.fixed_effects import (FixedEffects, _level_dummies, _pinv_psd, _renumbered,
+                                             _split_nested, demean)
 
 __all__ = ["AbsorbedWildBootstrap", "invert_test"]
 
@@ -214,15 +214,8 @@ class AbsorbedWildBootstrap:
             bounds = np.r_[starts, n]
             for g in range(len(starts)):
                 lo, hi = bounds[g], bounds[g + 1]
-                local = [c[lo:hi] for c in cross]
-                lcols = np.unique(np.concatenate(local))
-                block = np.zeros((hi - lo, len(lcols)))
-                r = np.arange(hi - lo)
-                for c in local:
-                    block[r, np.searchsorted(lcols, c)] = 1.0
-                sub = FixedEffects(codes=[pd.factorize(fe.codes[j][lo:hi])[0] for j in nested],
-                                   n_levels=[0] * len(nested), names=[])
-                sub.n_levels = [int(c.max()) + 1 for c in sub.codes]
+                lcols, block = _level_dummies(cross, lo, hi)
+                sub = _renumbered([fe.codes[j][lo:hi] for j in nested])
                 block = demean(block, sub, weights=w[lo:hi]) * sw[lo:hi, None]
                 gram[np.ix_(lcols, lcols)] += block.T @ block
         self.mc_cross, _ = _pinv_psd(gram)
