@@ -38,6 +38,24 @@ def sample_data_path() -> Path:
     return root / "data" / "sample"
 
 
+def read_preset_copy(file: Path, what: str, shipped: Path):
+    """The YAML content of ``file``, an analyst's edited copy of the shipped preset ``shipped``.
+
+    A missing file or one that is not YAML is a :class:`~groupstats.errors.ParameterError` that names
+    ``what`` (e.g. "Thresholds file") and the file, and for a missing one the preset to copy.
+    """
+    import yaml
+
+    from groupstats.errors import ParameterError
+
+    if not file.exists():
+        raise ParameterError(f"{what} {file} does not exist; copy {shipped} and edit it.")
+    try:
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{what} {file} is not valid YAML: {exc}") from exc
+
+
 def resolve_data_path(data_path: str | os.PathLike | None) -> Path:
     """Resolve a notebook's ``data_path`` parameter to an existing folder.
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from groupstats.errors import ParameterError
-from groupstats.paths import PRESETS_DIR
+from groupstats.paths import PRESETS_DIR, read_preset_copy
 from groupstats.reports.i18n import t
 
 __all__ = ["RULE_IDS", "CAUSAL_RULES", "VERDICTS", "ROW_KEYS", "load_rules", "make_row", "AUDIT_RULES_FILE"]
@@ -29,16 +29,7 @@ ROW_KEYS = ("id", "claim", "source", "test", "evidence", "estimate", "ci_low", "
 
 
 def _read(path: str) -> dict:
-    import yaml
-
-    file = Path(path)
-    if not file.exists():
-        raise ParameterError(f"Audit rules file {file} does not exist; copy {AUDIT_RULES_FILE} and edit it.")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"Audit rules file {file} is not valid YAML: {exc}") from exc
-    return raw
+    return read_preset_copy(Path(path), "Audit rules file", AUDIT_RULES_FILE)
 
 
 @lru_cache(maxsize=1)

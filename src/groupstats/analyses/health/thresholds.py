@@ -7,7 +7,7 @@ import numpy as np
 
 from groupstats.analyses.health.metrics import HEALTH_METRICS
 from groupstats.errors import ParameterError
-from groupstats.paths import PRESETS_DIR
+from groupstats.paths import PRESETS_DIR, read_preset_copy
 
 DEFAULT_THRESHOLDS_FILE = PRESETS_DIR / "health_thresholds.yaml"
 
@@ -22,15 +22,8 @@ def load_thresholds(path=None) -> dict:
     dict with keys ``silent_days`` (int), ``thresholds`` ({metric: {healthy, warning, alert,
     source, note}}) and ``file``.
     """
-    import yaml
-
     file = Path(path) if path is not None else DEFAULT_THRESHOLDS_FILE
-    if not file.exists():
-        raise ParameterError(f"Thresholds file {file} does not exist; copy {DEFAULT_THRESHOLDS_FILE} and edit it.")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"Thresholds file {file} is not valid YAML: {exc}") from exc
+    raw = read_preset_copy(file, "Thresholds file", DEFAULT_THRESHOLDS_FILE)
     if not isinstance(raw, dict) or not isinstance(raw.get("thresholds"), dict):
         raise ParameterError(f"Thresholds file {file} needs a 'thresholds:' section mapping metric names to "
                              f"levels (see {DEFAULT_THRESHOLDS_FILE}).")
