@@ -1,6 +1,8 @@
 """Time-split backtest and scoring at a date (what the CLI and notebook call)."""
 from __future__ import annotations
 
+import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +18,9 @@ from groupstats.analyses.churn.features import _Panel, feature_windows
 from groupstats.analyses.churn.metrics import (
     _calibration_table, _one_thread, _permutation_importance, classification_metrics, paired_auc_bootstrap,
 )
-from groupstats.analyses.churn.model import AveragedChurnModel, BGNBDChurn, ChurnRiskModel, plan_cutoffs
+from groupstats.analyses.churn.model import (
+    AveragedChurnModel, BGNBDChurn, ChurnRiskModel, fit_concurrently, plan_cutoffs,
+)
 
 
 # ======================================================================================
@@ -137,7 +141,7 @@ class ChurnBacktest(Result):
 
 def _evaluate(definition: ChurnDefinition, panel: _Panel, eval_cut: pd.Timestamp, fitted: dict,
               bgnbd_scores: np.ndarray | None, n_boot: int, random_state: int, importance_repeats: int,
-              plan: dict, notes: list) -> ChurnBacktest:
+              plan: dict, notes: list, on_best=None) -> ChurnBacktest:
     frame = panel.frame(eval_cut, panel.end)
     preds = frame[[*KEYS, "churned", "active_before", "silent", "left"]].copy()
     for name, model in fitted.items():
@@ -164,6 +168,8 @@ def _evaluate(definition: ChurnDefinition, panel: _Panel, eval_cut: pd.Timestamp
     else:
         cands = [m for m in ("hgb", "logistic") if m in fitted]
         best = cands[0] if cands else model_names[0]
+    if on_best is not None:  # (churn_risk starts the scoring model's fit while the bootstrap and importance run)
+        on_best(best)
     gains = []
     if "recency" in model_names and best != "recency":
         for pop, mask in pops.items():
@@ -194,28 +200,32 @@ def _evaluate(definition: ChurnDefinition, panel: _Panel, eval_cut: pd.Timestamp
 
 def _fit_all(ds_or_panel: _Panel, definition: ChurnDefinition, cutoff: pd.Timestamp, models, n_train_cutoffs,
              step_days, min_history_days, random_state, notes: list):
+    """The backtest's models fitted for ``cutoff``: the classifiers in threads at once while this thread
+    fits BG/NBD (:func:`fit_concurrently`; the same fitted models as one after another)."""
     panel = ds_or_panel
-    fitted = {}
     frames: dict = {}  # the training and calibration frames, built once for all the models
-    for name in models:
-        if name == "bgnbd":
-            continue
-        fitted[name] = ChurnRiskModel(name, definition.horizon, definition.kind, definition.activity,
-                                      n_train_cutoffs, step_days, min_history_days,
-                                      random_state=random_state).fit(panel.ds, cutoff, _panel=panel,
-                                                                     _frames=frames)
-    bg_scores, bg_info = None, {}
-    if "bgnbd" in models:
+    names = [name for name in models if name != "bgnbd"]
+    classifiers = [ChurnRiskModel(name, definition.horizon, definition.kind, definition.activity, n_train_cutoffs,
+                                  step_days, min_history_days, random_state=random_state) for name in names]
+
+    def bgnbd():
         feats = panel.features(cutoff)
         try:
             bg = BGNBDChurn(definition.horizon).fit(feats)
-            bg_scores = bg.predict_no_activity(feats)
-            bg_info = {"params": bg.params_.to_dict(), "n_fit": bg.n_fit_, "fitted_at": cutoff,
-                       "boundary_fit": bg.boundary_,
-                       "score": f"P(no activity in {definition.horizon} days)"}
-            fitted["_bgnbd"] = bg
+            info = {"params": bg.params_.to_dict(), "n_fit": bg.n_fit_, "fitted_at": cutoff,
+                    "boundary_fit": bg.boundary_, "score": f"P(no activity in {definition.horizon} days)"}
+            return bg, bg.predict_no_activity(feats), info
         except (ConvergenceError, InsufficientDataError) as exc:
             notes.append(f"BG/NBD could not be fitted at {_fmt(cutoff)}: {exc}")
+            return None, None, {}
+
+    panel.features(cutoff)  # (in this thread, before the fits start)
+    fitted_list, bg = fit_concurrently(classifiers, panel.ds, cutoff, panel, frames,
+                                       meanwhile=bgnbd if "bgnbd" in models else None)
+    fitted = dict(zip(names, fitted_list))
+    bg_model, bg_scores, bg_info = bg if bg is not None else (None, None, {})
+    if bg_model is not None:
+        fitted["_bgnbd"] = bg_model
     return fitted, bg_scores, bg_info
 
 
@@ -228,7 +238,8 @@ def _plan_cutoffs(plan: dict, evaluation: pd.Timestamp | None = None) -> list:
 def backtest(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
              activity=DEFAULT_ACTIVITY, models=MODELS, n_train_cutoffs: int = N_TRAIN_CUTOFFS,
              step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
-             importance_repeats: int = 3, random_state: int = 0, _panel: _Panel | None = None) -> ChurnBacktest:
+             importance_repeats: int = 3, random_state: int = 0, _panel: _Panel | None = None,
+             _on_best=None) -> ChurnBacktest:
     """Time-split backtest: fit with data up to ``cutoff``, judge on what happened after it.
 
     Parameters
@@ -271,7 +282,7 @@ def backtest(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: s
                                               min_history_days, random_state, notes)
         bg_model = fitted.pop("_bgnbd", None)
         result = _evaluate(d, panel, eval_cut, fitted, bg_scores, n_boot, random_state, importance_repeats,
-                           plan, notes)
+                           plan, notes, _on_best)
     result.bgnbd = bg_info
     if bg_model is not None:
         result.models["bgnbd"] = bg_model
@@ -488,6 +499,29 @@ def _add_model_to_evaluation(evaluation: ChurnBacktest, panel: _Panel, cut: pd.T
     evaluation.models[name] = model
 
 
+def _import_models_meanwhile() -> None:
+    """Import scikit-learn's model modules in a background thread, while the engine computes the panel
+    (the engine's work releases the GIL; ~1 s of imports the fits would otherwise wait for)."""
+    import sys
+    import threading
+
+    if "sklearn.ensemble" in sys.modules:
+        return
+
+    def load():
+        try:
+            import sklearn.ensemble  # noqa: F401
+            import sklearn.impute  # noqa: F401
+            import sklearn.linear_model  # noqa: F401
+            import sklearn.metrics  # noqa: F401
+            import sklearn.pipeline  # noqa: F401
+            import sklearn.preprocessing  # noqa: F401
+        except Exception:  # noqa: BLE001 - the fits import them again and report any error there
+            pass
+
+    threading.Thread(target=load, name="groupstats-churn-imports", daemon=True).start()
+
+
 def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition: str = "silent",
                activity=DEFAULT_ACTIVITY, model: str = "auto", n_train_cutoffs: int = N_TRAIN_CUTOFFS,
                step_days: int = STEP_DAYS, min_history_days: int = MIN_HISTORY_DAYS, n_boot: int = 1000,
@@ -529,6 +563,7 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
     labelled = _plan_cutoffs(plan, scoring if evaluated else None)
     if prior_plan is not None:
         labelled += _plan_cutoffs(prior_plan, prior_plan["scoring"])
+    _import_models_meanwhile()
     panel.prefetch([*labelled, scoring], labelled)  # every cutoff in one pass per table
     if windows["churn"] != CHURN_WINDOWS or windows["member"] != MEMBER_WINDOWS:
         notes.append(f"Short history ({history:.0f} days before the earliest training cutoff): feature windows "
@@ -546,10 +581,30 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
     if prior_plan is None and plan["mode"] != "cross_fit":
         notes.append(f"No backtest before {_fmt(scoring)}: it needs {plan['history_needed_days'] + d.horizon} days "
                      f"of history before the scoring date.")
-    with _one_thread():  # member-level models: BLAS threads cost more than they save (see _one_thread)
+    with _one_thread(), ExitStack() as early:  # member-level models: BLAS threads cost more than they save
+        final: dict = {}  # the scoring model, started as soon as the backtest has chosen it
+
+        def start_final(best: str) -> None:
+            name = model if model != "auto" else best
+            if evaluated or name not in ("recency", "logistic", "hgb"):
+                return
+            from concurrent.futures import ThreadPoolExecutor
+
+            m = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days, min_history_days,
+                               random_state=random_state)
+            m._fit_begin(ds, scoring, panel, None)
+            early.enter_context(warnings.catch_warnings())  # (only this thread changes the filters meanwhile)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pool = early.enter_context(ThreadPoolExecutor(max_workers=1))
+            final.update(name=name, model=m, future=pool.submit(m._fit_compute))
+
         if prior_plan is not None:
             prior = backtest(ds, prior_plan["scoring"], d.horizon, d.kind, d.activity, MODELS, n_train_cutoffs,
-                             step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel)
+                             step_days, min_history_days, n_boot, importance_repeats, random_state, _panel=panel,
+                             _on_best=start_final)
+        if final:
+            final["future"].result()
+            early.close()
         candidates = {}
         if model != "auto":
             chosen = model
@@ -577,6 +632,8 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
                 _add_model_to_evaluation(evaluation, panel, scoring, chosen, fitted)
         elif chosen == "logistic+hgb":
             fitted = AveragedChurnModel([candidates["logistic"], candidates["hgb"]])
+        elif final.get("name") == chosen:  # fitted while the backtest finished (the same model as fit() gives)
+            fitted = final["model"]._fit_end()
         else:
             fitted = ChurnRiskModel(chosen, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
                                     min_history_days, random_state=random_state).fit(ds, scoring, _panel=panel)

@@ -223,6 +223,15 @@ class ChurnRiskModel:
         ``_frames`` (private): a dict shared by fits on the same panel, which keeps the training and
         calibration frames of each plan so that the models of one backtest build them once.
         """
+        self._fit_begin(ds, cutoff, _panel, _frames)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self._fit_compute()
+        return self._fit_end()
+
+    def _fit_begin(self, ds: Dataset, cutoff, _panel: _Panel | None, _frames: dict | None) -> None:
+        """The first part of :meth:`fit`: the plan, the training and calibration frames and an unfitted
+        estimator (pandas work on the panel, in the calling thread)."""
         if self.model not in ("recency", "logistic", "hgb"):
             raise ParameterError(f"model must be 'recency', 'logistic' or 'hgb' (BG/NBD is BGNBDChurn), "
                                  f"not {self.model!r}.")
@@ -249,11 +258,7 @@ class ChurnRiskModel:
                 f"outcome ({'churned' if y[0] else 'not churned'}), so no model can be trained. Use another "
                 f"definition or horizon, or more data.")
         names = ["silent_days"] if self.model == "recency" else model_feature_columns(train)
-        estimator = _make_estimator(self.model, self.random_state)
-        with warnings.catch_warnings(), _one_thread():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            estimator.fit(train[names].to_numpy(dtype=float), y)
-        self.estimator_ = estimator
+        self.estimator_ = _make_estimator(self.model, self.random_state)
         self.feature_names_ = names
         self.reference_ = train[names].median(numeric_only=True).reindex(names)
         self.cutoffs_ = plan
@@ -261,12 +266,29 @@ class ChurnRiskModel:
         self.n_calibration_ = len(calib)
         self.train_base_rate_ = float(y.mean())
         self.windows_ = dict(panel.windows)
-        if cross_fit:  # one labelled cutoff: out-of-fold scores of held-out groups stand in for a later cutoff
-            raw = self._cross_fitted(train[names].to_numpy(dtype=float), y, train["group_id"].to_numpy())
-            y_cal = y
-        else:
-            raw = self._raw(calib[names].to_numpy(dtype=float))
-            y_cal = calib["churned"].to_numpy(dtype=int)
+        self._pending = (train[names].to_numpy(dtype=float), y, train["group_id"].to_numpy() if cross_fit else None,
+                         None if cross_fit else calib[names].to_numpy(dtype=float),
+                         y if cross_fit else calib["churned"].to_numpy(dtype=int))
+
+    def _fit_compute(self) -> None:
+        """The numeric part of :meth:`fit`: the estimator fitted, and the raw scores calibration uses.
+
+        It changes no warning filter (the caller ignores RuntimeWarning around it), so fits of several
+        models can run in threads at once (:func:`fit_concurrently`)."""
+        X, y, groups, X_cal, _ = self._pending
+        with _one_thread():
+            self.estimator_.fit(X, y)
+            if groups is not None:  # one labelled cutoff: out-of-fold scores of held-out groups stand in for a later cutoff
+                self._raw_cal = self._cross_fitted(X, y, groups)
+            else:
+                self._raw_cal = self.estimator_.predict_proba(X_cal)[:, 1]
+
+    def _fit_end(self) -> "ChurnRiskModel":
+        """The last part of :meth:`fit`: the selection AUC and the Platt calibration (in the calling thread)."""
+        plan = self.cutoffs_
+        cross_fit = plan["mode"] == "cross_fit"
+        raw, y_cal = self._raw_cal, self._pending[4]
+        del self._raw_cal, self._pending
         ok = raw is not None and 0 < y_cal.sum() < len(y_cal)
         self.selection_auc_ = float(_weighted_auc(y_cal, raw, np.ones((1, len(y_cal))))[0]) if ok else np.nan
         self.calibrator_ = _Platt().fit(raw, y_cal) if self.calibrate and raw is not None else None
@@ -274,7 +296,7 @@ class ChurnRiskModel:
             where = (f"the calibration cutoff {_fmt(plan['calibration'])}" if not cross_fit else
                      f"the one labelled cutoff {_fmt(plan['train'][0])} (cross-fitted across groups)")
             warnings.warn(f"Scores are not calibrated: at {where} all members have the same outcome or there are "
-                          f"fewer than 2 groups to cross-fit.", StatisticalWarning, stacklevel=2)
+                          f"fewer than 2 groups to cross-fit.", StatisticalWarning, stacklevel=3)
             self.calibrator_ = None
         return self
 
@@ -295,8 +317,7 @@ class ChurnRiskModel:
                 oof[~fit_rows] = y[fit_rows].mean()
                 continue
             est = _make_estimator(self.model, self.random_state)
-            with warnings.catch_warnings(), _one_thread():
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with _one_thread():  # (RuntimeWarnings are ignored by the caller: see _fit_compute)
                 est.fit(X[fit_rows], y[fit_rows])
                 oof[~fit_rows] = est.predict_proba(X[~fit_rows])[:, 1]
         self.n_cross_fit_folds_ = n_folds
@@ -439,6 +460,43 @@ class ChurnRiskModel:
             texts = texts + sep + piece
         out["top_drivers"] = texts.to_numpy()
         return out.astype({c: "str" for c in out.columns}), base
+
+
+#: Threads fitting the models of one plan at once (:func:`fit_concurrently`).
+_FIT_WORKERS = 2
+
+
+def fit_concurrently(models: list, ds, cutoff, panel: _Panel, frames: dict, meanwhile=None):
+    """Fit :class:`ChurnRiskModel` s for the same cutoff on one panel, their estimators in threads at once.
+
+    The frames are built once, in this thread (:meth:`ChurnRiskModel._fit_begin`); the estimator fits and
+    the calibration scores run in up to :data:`_FIT_WORKERS` threads (scikit-learn's Cython and BLAS
+    release the GIL; each fit single-threaded, as in :meth:`ChurnRiskModel.fit`), while this thread runs
+    ``meanwhile()`` if given; then the calibration, in this thread. Each model is fitted on its own data
+    with its own random state, so the fitted models are the same as fitted one after another.
+
+    Returns
+    -------
+    (models, what ``meanwhile()`` returned)
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    for m in models:
+        m._fit_begin(ds, cutoff, panel, frames)
+    extra = None
+    with warnings.catch_warnings():  # (only this thread changes the filters while the fits run)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with ThreadPoolExecutor(max_workers=max(1, min(_FIT_WORKERS, len(models)))) as pool:
+            # the costliest first: gradient boosting, then the logistic models by their columns
+            order = sorted(models, key=lambda m: (m.model != "hgb", -len(m.feature_names_)))
+            futures = [pool.submit(m._fit_compute) for m in order]
+            try:
+                if meanwhile is not None:
+                    extra = meanwhile()
+            finally:
+                for f in futures:
+                    f.result()
+    return [m._fit_end() for m in models], extra
 
 
 class AveragedChurnModel(ChurnRiskModel):
