@@ -236,12 +236,9 @@ class Dataset:
 
     def timestamp(self, value) -> pd.Timestamp:
         """Interpret a date/time (string, date, Timestamp) in the dataset's timezone."""
-        try:
-            ts = pd.Timestamp(value)
-        except (ValueError, TypeError) as exc:
-            raise GroupstatsError(f"Cannot read {value!r} as a date or time (use ISO format, "
-                                  f"e.g. 2026-03-01 or 2026-03-01T18:00).") from exc
-        return ts.tz_localize(self.tz) if ts.tzinfo is None else ts.tz_convert(self.tz)
+        from groupstats.engine.local_time import local_timestamp
+
+        return local_timestamp(value, self.tz)
 
     # -- cutting -----------------------------------------------------------------------
     def as_of(self, cutoff) -> "Dataset":

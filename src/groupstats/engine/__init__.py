@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from groupstats.engine.connection import ENGINES, Engine, connect, default_engine
 from groupstats.engine.execution import _duckdb_execute, _integer_sums_as_int64  # noqa: F401 (tests import them)
-from groupstats.engine.local_time import US_PER_DAY, US_PER_HOUR, local_us, to_us, utc_offsets
+from groupstats.engine.local_time import US_PER_DAY, US_PER_HOUR, local_timestamp, local_us, to_us, utc_offsets
 from groupstats.engine.source import Source, source_of
 
-__all__ = ["ENGINES", "Engine", "Source", "US_PER_DAY", "US_PER_HOUR", "connect", "default_engine", "local_us",
-           "source_of", "to_us", "utc_offsets"]
+__all__ = ["ENGINES", "Engine", "Source", "US_PER_DAY", "US_PER_HOUR", "connect", "default_engine",
+           "local_timestamp", "local_us", "source_of", "to_us", "utc_offsets"]

@@ -61,6 +61,21 @@ def local_us(us, tz: str, offsets: tuple | None = None):
     return us + offset(0, len(table))
 
 
+def local_timestamp(value, tz: str):
+    """A date/time (string, date, Timestamp) read in zone ``tz``: a naive one is local time there, an
+    aware one is converted to it. Unreadable values are a :class:`~groupstats.errors.GroupstatsError`."""
+    import pandas as pd
+
+    from groupstats.errors import GroupstatsError
+
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise GroupstatsError(f"Cannot read {value!r} as a date or time (use ISO format, "
+                              f"e.g. 2026-03-01 or 2026-03-01T18:00).") from exc
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
 def to_us(ts) -> int:
     """Microseconds since the epoch of a tz-aware Timestamp."""
     import pandas as pd

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from groupstats.data.schema import DEFAULT_TZ, OPERATOR_ROLES, TABLE_NAMES, TABLES
 from groupstats.engine.connection import Engine, _names, connect, default_engine
-from groupstats.engine.local_time import US_PER_DAY, _parts, local_us, to_us, utc_offsets
+from groupstats.engine.local_time import US_PER_DAY, _parts, local_timestamp, local_us, to_us, utc_offsets
 from groupstats.errors import GroupstatsError, MissingTableError
 
 
@@ -270,15 +270,7 @@ class Source:
     # ---- times -------------------------------------------------------------------------
     def timestamp_us(self, value) -> int:
         """Microseconds since the epoch of a date/time read in the dataset's timezone."""
-        import pandas as pd
-
-        try:
-            ts = pd.Timestamp(value)
-        except (ValueError, TypeError) as exc:
-            raise GroupstatsError(f"Cannot read {value!r} as a date or time (use ISO format, "
-                                  f"e.g. 2026-03-01 or 2026-03-01T18:00).") from exc
-        ts = ts.tz_localize(self.tz) if ts.tzinfo is None else ts.tz_convert(self.tz)
-        return to_us(ts)
+        return to_us(local_timestamp(value, self.tz))
 
     def to_timestamp(self, us):
         import pandas as pd
