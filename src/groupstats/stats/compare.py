@@ -38,7 +38,8 @@ from groupstats.stats.comparison_bootstrap import _bootstrap
 from groupstats.stats.comparison_common import (COMPARISON_COLUMNS, CORRECTIONS, FEW_CLUSTERS, KINDS, MDE_POWER,
                                                 METHODS, SRM_P_THRESHOLD, VERY_FEW_CLUSTERS, _Data, _finite)
 from groupstats.stats.comparison_counts import _count_means_cr2, _glm_count
-from groupstats.stats.comparison_inputs import _arm_table, _nested, _prepare, _srm, _validate_params
+from groupstats.stats.comparison_inputs import (_arm_table, _nested, _prepare, _srm, _validate_params,
+                                               read_unit_table)
 from groupstats.stats.comparison_means import _delta_ratio, _linear, _welch, _ztest
 from groupstats.stats.comparison_result import ComparisonResult
 from groupstats.stats.multiplicity import adjusted_levels
@@ -342,10 +343,6 @@ def _add_notes(notes, data, cluster, method_used, srm, n_comp, correction):
                      "*_unadjusted columns). The MDE is at the same level.")
 
 
-_READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-            ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
-
-
 def compare_table(path: str | Path, **kwargs) -> ComparisonResult:
     """Read a tidy CSV/TSV/Parquet file and run :func:`compare_arms` on it.
 
@@ -363,13 +360,7 @@ def compare_table(path: str | Path, **kwargs) -> ComparisonResult:
         column named in ``kwargs`` (the message names the file and column).
     """
     path = Path(path)
-    if not path.exists():
-        raise ParameterError(f"File {path} does not exist; pass the path of a CSV or Parquet table.")
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise ParameterError(f"File {path} has an unsupported extension '{path.suffix}'; use .csv, "
-                             ".tsv or .parquet.")
-    frame = reader(path)
+    frame = read_unit_table(path)
     roles = ["arm", "metric", "denominator", "cluster", "covariate"]
     wanted = [(r, kwargs.get(r)) for r in roles if kwargs.get(r) is not None]
     wanted += [("fixed_effects", c) for c in (kwargs.get("fixed_effects") or [])]

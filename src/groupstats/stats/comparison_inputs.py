@@ -1,5 +1,5 @@
 """Input validation, the per-arm summary table and the sample-ratio-mismatch check of the
-comparison engine."""
+comparison engine, and the reader of a tidy file of units."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +9,24 @@ from scipy import stats as sps
 from groupstats.errors import ParameterError
 from groupstats.stats.comparison_common import (CORRECTIONS, KINDS, METHODS, SRM_P_THRESHOLD, _Data,
                                                 _finite)
+
+_READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+            ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+
+
+def read_unit_table(path) -> pd.DataFrame:
+    """A tidy CSV/TSV/Parquet file, one row per unit; a missing file or another extension is a
+    :class:`~groupstats.errors.ParameterError` naming the file."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError(f"File {path} does not exist; pass the path of a CSV or Parquet table.")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ParameterError(f"File {path} has an unsupported extension '{path.suffix}'; use .csv, .tsv or .parquet.")
+    return reader(path)
+
 
 def _native(value):
     """numpy scalars -> Python scalars, so labels print as 1, not np.int64(1)."""

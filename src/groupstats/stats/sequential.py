@@ -59,6 +59,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from groupstats.errors import ParameterError
+from groupstats.stats.comparison_inputs import read_unit_table
 from groupstats.stats.multiplicity import adjusted_levels
 
 __all__ = ["sequential_rho", "boundary_multiplier", "confidence_sequence", "always_valid_p",
@@ -406,10 +407,6 @@ def as_of_cutoff(value, tz: str) -> pd.Timestamp:
 # ------------------------------------------------------------------------------------------
 # any tidy table (the ``compare`` command)
 # ------------------------------------------------------------------------------------------
-_READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-            ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
-
-
 def monitored_table(path, time_column: str | None = None, as_of=None, cluster: str | None = None,
                     tz: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Read a tidy table for ``compare`` and keep the rows up to ``as_of`` (by ``time_column``).
@@ -435,12 +432,7 @@ def monitored_table(path, time_column: str | None = None, as_of=None, cluster: s
     from pathlib import Path
 
     path = Path(path)
-    if not path.exists():
-        raise ParameterError(f"File {path} does not exist; pass the path of a CSV or Parquet table.")
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise ParameterError(f"File {path} has an unsupported extension '{path.suffix}'; use .csv, .tsv or .parquet.")
-    frame = reader(path)
+    frame = read_unit_table(path)
     if as_of is not None and time_column is None:
         raise ParameterError(f"--as-of needs --time-column, the column of {path} with each row's time; its "
                              f"columns are: {', '.join(map(str, frame.columns))}.")
