@@ -19,6 +19,23 @@ def _axes(ax):
     return ax
 
 
+def _step_with_band(ax, time, value, low, high, start: float, label: str, ci: bool) -> None:
+    """A step curve from ``start`` at time 0 through (``time``, ``value``), with its CI band if ``ci``."""
+    t = np.r_[0.0, time]
+    line, = ax.step(t, np.r_[start, value], where="post", label=label)
+    if ci:
+        ax.fill_between(t, np.r_[start, low], np.r_[start, high], step="post", alpha=0.2, color=line.get_color())
+
+
+def _probability_axes(ax, xlabel: str, ylabel: str):
+    """``ax`` labelled, with a probability's y range (0 to 1) and a legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    return ax
+
+
 def plot_survival(km_or_dict, ax=None, ci: bool = True):
     """Step plot of one or several Kaplan-Meier curves with CI bands; returns the Axes.
 
@@ -29,16 +46,9 @@ def plot_survival(km_or_dict, ax=None, ci: bool = True):
     for label, km in items:
         km._check()
         sf = km.survival_function_
-        t = np.r_[0.0, sf["time"].to_numpy()]
-        line, = ax.step(t, np.r_[1.0, sf["survival"].to_numpy()], where="post", label=str(label))
-        if ci:
-            ax.fill_between(t, np.r_[1.0, sf["ci_low"].to_numpy()], np.r_[1.0, sf["ci_high"].to_numpy()],
-                            step="post", alpha=0.2, color=line.get_color())
-    ax.set_xlabel("time")
-    ax.set_ylabel("survival probability")
-    ax.set_ylim(0, 1.02)
-    ax.legend()
-    return ax
+        _step_with_band(ax, sf["time"].to_numpy(), sf["survival"].to_numpy(), sf["ci_low"].to_numpy(),
+                        sf["ci_high"].to_numpy(), 1.0, str(label), ci)
+    return _probability_axes(ax, "time", "survival probability")
 
 
 def plot_cumulative_incidence(aj: AalenJohansen, ax=None, ci: bool = True, labels: Mapping | None = None):
@@ -46,18 +56,10 @@ def plot_cumulative_incidence(aj: AalenJohansen, ax=None, ci: bool = True, label
     ax = _axes(ax)
     aj._check()
     for cause, part in aj.cumulative_incidence_.groupby("cause", sort=True):
-        t = np.r_[0.0, part["time"].to_numpy()]
         name = (labels or {}).get(cause, f"cause {cause}")
-        line, = ax.step(t, np.r_[0.0, part["cif"].to_numpy()], where="post", label=str(name))
-        if ci:
-            ax.fill_between(t, np.r_[0.0, part["ci_low"].fillna(0).to_numpy()],
-                            np.r_[0.0, part["ci_high"].fillna(0).to_numpy()],
-                            step="post", alpha=0.2, color=line.get_color())
-    ax.set_xlabel("time")
-    ax.set_ylabel("cumulative incidence")
-    ax.set_ylim(0, 1.02)
-    ax.legend()
-    return ax
+        _step_with_band(ax, part["time"].to_numpy(), part["cif"].to_numpy(), part["ci_low"].fillna(0).to_numpy(),
+                        part["ci_high"].fillna(0).to_numpy(), 0.0, str(name), ci)
+    return _probability_axes(ax, "time", "cumulative incidence")
 
 
 def plot_return_curve(curve, ax=None, level: float | None = None):
@@ -73,8 +75,5 @@ def plot_return_curve(curve, ax=None, level: float | None = None):
         ax.fill_between(part["d"], part["ci_low"], part["ci_high"], alpha=0.2, color=line.get_color())
     if level is not None:
         ax.axhline(level, color="grey", linestyle="--", linewidth=1, label=f"level {level:g}")
-    ax.set_xlabel("days silent so far (d)")
-    ax.set_ylabel("P(speaks again" + (f" within {within:g} days)" if within else ")"))
-    ax.set_ylim(0, 1.02)
-    ax.legend()
-    return ax
+    return _probability_axes(ax, "days silent so far (d)",
+                             "P(speaks again" + (f" within {within:g} days)" if within else ")"))
