@@ -11,6 +11,7 @@ groupstats.errors.ParameterError: alpha must be less than 1, got 1.5.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from numbers import Integral, Real
 
@@ -64,6 +65,14 @@ def check_scalar(value, name: str, *, typ: type | tuple[type, ...] | None = None
         if not fine:
             raise ParameterError(f"{name} must be {text} {bound}, got {value!r}.")
     return value
+
+
+def finite_number(x) -> bool:
+    """Whether ``x`` is a number (or converts to one) that is neither NaN nor infinite; None is not."""
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_type(value, typ) -> bool:

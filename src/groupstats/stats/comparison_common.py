@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from groupstats.checks import finite_number as _finite
 from groupstats.stats.intervals import fieller_relative
 from groupstats.stats.multiplicity import CORRECTIONS  # noqa: F401  (re-exported: accepted correction values)
 
@@ -34,13 +35,6 @@ COMPARISON_COLUMNS = ["arm", "control", "diff", "ci_low", "ci_high", "rel_diff",
                       "se", "df", "statistic", "control_mean", "arm_mean", "variance_reduction",
                       "ci_level", "interval_adjusted", "ci_low_unadjusted", "ci_high_unadjusted",
                       "rel_ci_low_unadjusted", "rel_ci_high_unadjusted"]
-
-
-def _finite(x) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
 
 
 def _unbounded(x) -> str | None:

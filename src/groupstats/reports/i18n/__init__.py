@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from groupstats.checks import finite_number as _finite
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -63,13 +65,6 @@ def register(entries: dict[str, dict[str, str]]) -> None:
         if missing:
             raise ValueError(f"catalogue entry {key!r} lacks {missing}")
         CATALOGUE[key] = texts
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
 
 
 def fmt_num(x: Any, lang: str | None = None, digits: int = 3, signed: bool = False) -> str:
