@@ -19,6 +19,18 @@ from groupstats.stats.bgnbd.likelihood import (PARAM_NAMES, _as_float_array, _he
 from groupstats.stats.bgnbd.data import simulate_bgnbd
 
 
+def _p_alive(params, x, tx, T) -> np.ndarray:
+    """P(alive at T | x, t_x, T) from the log-odds of being dead (FHL 2005, eq. 13)."""
+    return np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T)))
+
+
+def _no_event_if_alive(params, t, x, T) -> np.ndarray:
+    """P(no transaction in (T, T+t] | alive, x, T): ``((alpha+T)/(alpha+T+t))^(r+x)``, the posterior
+    Gamma(r+x, alpha+T) rate's Laplace transform."""
+    r, alpha = params[0], params[1]
+    return np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+
+
 # --------------------------------------------------------------------------------------
 # result object
 # --------------------------------------------------------------------------------------
@@ -345,8 +357,14 @@ class BetaGeoModel:
         """
         params = self._check_fitted()
         x, tx, T_ = _validate_rfm(frequency, recency, T)
-        p_alive = np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T_)))
-        return self._wrap(p_alive, frequency)
+        return self._wrap(_p_alive(params, x, tx, T_), frequency)
+
+    def _window_inputs(self, t, frequency, recency, T) -> tuple:
+        """(params, t, x, t_x, T) of a prediction over (T, T+t], checked and broadcast together."""
+        params = self._check_fitted()
+        t_arr = _validate_t(t)
+        x, tx, T_ = _validate_rfm(frequency, recency, T)
+        return (params, *np.broadcast_arrays(t_arr, x, tx, T_))
 
     def expected_purchases(self, t, frequency, recency, T):
         """Conditional expected number of transactions in (T, T+t] given (x, t_x, T).
@@ -354,15 +372,12 @@ class BetaGeoModel:
         FHL 2005, eq. 10, with the Gaussian hypergeometric function ``scipy.special.hyp2f1``.
         ``t`` may be a scalar or an array broadcastable with the customer arrays.
         """
-        params = self._check_fitted()
+        params, t_arr, x, tx, T_ = self._window_inputs(t, frequency, recency, T)
         r, alpha, a, b = params
-        t_arr = _validate_t(t)
-        x, tx, T_ = _validate_rfm(frequency, recency, T)
-        t_arr, x, tx, T_ = np.broadcast_arrays(t_arr, x, tx, T_)
         z = t_arr / (alpha + T_ + t_arr)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
-        ratio = np.exp((r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t_arr)))
-        p_alive = np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T_)))
+        ratio = _no_event_if_alive(params, t_arr, x, T_)
+        p_alive = _p_alive(params, x, tx, T_)
         value = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp) * p_alive
         if not np.all(np.isfinite(value)):
             raise ConvergenceError("The hypergeometric function did not evaluate for some customers "
@@ -376,14 +391,9 @@ class BetaGeoModel:
         transact; alive ones cannot die without transacting, and their rate has posterior
         Gamma(r+x, alpha+T). See the module docstring for the derivation.
         """
-        params = self._check_fitted()
-        r, alpha, a, b = params
-        t_arr = _validate_t(t)
-        x, tx, T_ = _validate_rfm(frequency, recency, T)
-        t_arr, x, tx, T_ = np.broadcast_arrays(t_arr, x, tx, T_)
-        p_alive = np.exp(-np.logaddexp(0.0, _log_odds_dead(params, x, tx, T_)))
-        no_event_if_alive = np.exp((r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t_arr)))
-        value = 1.0 - p_alive + p_alive * no_event_if_alive
+        params, t_arr, x, tx, T_ = self._window_inputs(t, frequency, recency, T)
+        p_alive = _p_alive(params, x, tx, T_)
+        value = 1.0 - p_alive + p_alive * _no_event_if_alive(params, t_arr, x, T_)
         return self._wrap(value, frequency if np.ndim(t) == 0 else t)
 
     def expected_purchases_new_customer(self, t):
