@@ -8,17 +8,16 @@ It is an engine-neutral Ibis expression (DuckDB by default, Spark too).
 Several cutoffs, one pass
 -------------------------
 Churn models need the features at a dozen cutoffs. Rather than one pass over the messages and
-events per cutoff, each message is counted once per (member, local day, *segment*): the segment
+events per cutoff, each message is counted once per (member, *segment*, span of days): the segment
 of a time is how many of the (ascending) cutoffs come before it, so a message is known at cutoff
 ``k`` exactly when its segment is at most ``k`` (:func:`segment`). Only days that hold a cutoff can
 be split in two segments (e.g. a message at exactly midnight, for a cutoff at that midnight).
-Then, all on tables of a few rows per member:
+Then, all on tables of a few rows per member (:mod:`groupstats.tables.message_counts_at_cuts`):
 
 - history up to each cutoff: the per-member sums per segment, joined with the cutoffs at or after
   that segment;
-- windows (messages and active days in the last W local days): whole days before the cutoff's date
-  joined with a small table of the (cutoff, day) pairs in each cutoff's longest window, plus the
-  messages of the cutoff's own date known at it;
+- windows (messages and active days in the last W local days): the spans of days before the cutoff's
+  date in each of its windows, plus the messages of the cutoff's own date known at it;
 - events: per (member, post) the time the post was first read / clicked (and known to exist), per
   (member, day) the first sign-in, each reduced to its segment.
 
@@ -187,29 +186,6 @@ def _window_days(cut_days, span: int):
         "cut_id").rename(cut_id="cut_id_")
 
 
-def _day_spans(cut_days, windows):
-    """Edges cutting the local days into spans, each wholly inside or outside every window of every cutoff
-    and each cutoff's date a span of its own, and a small table (cut_id, span, own, in<W>) of the spans in
-    each cutoff's windows: the days before its date within its last W days (``in<W>`` 1 or 0) and its own
-    date (``own`` 1, in every window). Span i holds the days in (edges[i - 1], edges[i]].
-    """
-    from groupstats.tables.churn_features import cutoff_table
-
-    edges = sorted({cd - w for cd in cut_days for w in windows} | {cd - 1 for cd in cut_days} | set(cut_days))
-    rows = {"cut_id_": [], "span": [], "own": [], **{f"in{w}": [] for w in windows}}
-    for k, cd in enumerate(cut_days):
-        for i in range(1, len(edges)):
-            before = edges[i - 1] >= cd - max(windows) and edges[i] <= cd - 1
-            own = edges[i - 1] == cd - 1 and edges[i] == cd
-            if before or own:
-                rows["cut_id_"].append(k)
-                rows["span"].append(i)
-                rows["own"].append(int(own))
-                for w in windows:
-                    rows[f"in{w}"].append(int(own or edges[i - 1] >= cd - w))
-    return edges, cutoff_table(rows).drop("cut_id").rename(cut_id="cut_id_")
-
-
 def _window_counts(rows, windows_m, windows_a):
     """Aggregates over (member, day) rows with ``n`` and ``cut_day``: ``m<W>`` messages and ``a<W>`` active
     days in the last W days up to the cutoff's date."""
@@ -262,6 +238,12 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words:
             **_message_aggregates(msgs, has_posts), last_us=msgs.sent_us.max(),
             **{f"m{w}": msgs.sent_us.count(where=msgs.day > cut_day - w) for w in windows_m},
             **_day_words(msgs.day, cut_day, windows[-1], "_a")).mutate(cut_id=ibis.literal(0, type="int64"))
+    if multi:  # one grouping per (member, segment, span of days): tables/message_counts_at_cuts.py
+        from groupstats.tables.message_counts_at_cuts import message_counts_at_cuts
+
+        return message_counts_at_cuts(
+            msgs, {**_message_aggregates(msgs, has_posts), "last_us": msgs.sent_us.max(), **late},
+            [*MESSAGE_SUMS, *(["post_replies"] if has_posts else []), *late], cuts, cut_days, windows, windows_m)
     day = msgs.group_by(keys).aggregate(**_message_aggregates(msgs, has_posts), last_us=msgs.sent_us.max(), **late)
     sums = [*MESSAGE_SUMS, *(["post_replies"] if has_posts else []), *late]
     if not multi:  # one aggregation per member: the history and the windows of the one cutoff
@@ -269,26 +251,6 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words:
         return rows.group_by(list(KEY_COLUMNS)).aggregate(
             **{s: rows[s].sum().cast("int64") for s in sums}, last_us=rows.last_us.max(),
             **_window_counts(rows, windows_m, windows)).mutate(cut_id=ibis.literal(0, type="int64"))
-    # per segment and span of days (spans lie wholly inside or outside each window; a cutoff's date is a
-    # span of its own, and the only kind that can hold two segments: there its day counts once)
-    edges, spans = _day_spans(cut_days, windows_m)
-    span = ibis.cases(*((day.day <= e, i) for i, e in enumerate(edges)), else_=len(edges)).cast("int64")
-    per = day.group_by([*KEY_COLUMNS, "seg", span.name("span")]).aggregate(
-        **{s: day[s].sum().cast("int64") for s in sums}, last_us=day.last_us.max(), days=day.n.count())
-    per = per.mutate(first=per.seg == per.seg.min().over(group_by=[*KEY_COLUMNS, "span"]))
-    # history: sums per segment, then over the segments known at each cutoff
-    per_seg = per.group_by([*KEY_COLUMNS, "seg"]).aggregate(
-        **{s: per[s].sum().cast("int64") for s in sums}, last_us=per.last_us.max())
-    h = per_seg.join(cuts, per_seg.seg <= cuts.cut_id)
-    hist = h.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-        **{s: h[s].sum().cast("int64") for s in sums}, last_us=h.last_us.max())
-    # windows: the spans before each cutoff's date in its windows, and the part of its date known at it
-    w = per.join(spans, "span")
-    w = w.filter((w.own == 0) | (w.seg <= w.cut_id))
-    win = w.group_by(["cut_id", *KEY_COLUMNS]).aggregate(
-        **{f"m{x}": w.n.sum(where=w[f"in{x}"] == 1).cast("int64") for x in windows_m},
-        **{f"a{x}": w.days.sum(where=(w[f"in{x}"] == 1) & w.first).cast("int64") for x in windows})
-    return hist.left_join(win, ["cut_id", *KEY_COLUMNS]).drop("cut_id_right", "group_id_right", "member_id_right")
 
 
 def _with_posts_known(ev, posts):
