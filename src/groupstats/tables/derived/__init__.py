@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from groupstats.tables.derived.group_days import (GROUP_DAY_COLUMNS, GROUP_DAY_COUNTS, group_day_counts,
                                                   group_day_metrics, members_present_per_day)
-from groupstats.tables.derived.inputs import _source, _timedelta, day_to_date  # noqa: F401 (private: imported from here)
+from groupstats.tables.derived.inputs import _source, _timedelta, day_to_date  # noqa: F401 (imported from here)
 from groupstats.tables.derived.member_days import (ACTIVITY_KEYS, EVENING_HOURS, event_types, member_day_activity,
                                                    member_day_activity_expr)
 from groupstats.tables.derived.posts import (POST_OUTCOME_COLUMNS, POST_OUTCOME_COUNTS, attributed_messages,
