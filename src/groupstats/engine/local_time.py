@@ -73,7 +73,17 @@ def local_timestamp(value, tz: str):
     except (ValueError, TypeError) as exc:
         raise GroupstatsError(f"Cannot read {value!r} as a date or time (use ISO format, "
                               f"e.g. 2026-03-01 or 2026-03-01T18:00).") from exc
-    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+    if ts.tzinfo is not None:
+        return ts.tz_convert(tz)
+    try:
+        return ts.tz_localize(tz)
+    except ValueError as exc:  # a clock change: never guess which instant was meant
+        if pd.isna(ts.tz_localize(tz, nonexistent="NaT", ambiguous=True)):
+            raise GroupstatsError(f"{value!r} does not exist in {tz}: the clocks skip that hour at a "
+                                  f"daylight-saving change. Give a time outside it.") from exc
+        both = " or ".join(ts.tz_localize(tz, ambiguous=first).isoformat() for first in (True, False))
+        raise GroupstatsError(f"{value!r} happens twice in {tz}: the clocks repeat that hour at a "
+                              f"daylight-saving change. Give it with its UTC offset: {both}.") from exc
 
 
 def to_us(ts) -> int:
