@@ -41,7 +41,7 @@ days up to the cutoff; its score is P(no activity in the next ``horizon``
 days), compared on the same target).
 
 The package is split by concern: :mod:`.labels`, :mod:`.features`, :mod:`.model`, :mod:`.metrics`,
-:mod:`.backtest`, :mod:`.survival_views`; every name stays importable from ``groupstats.analyses.churn``.
+:mod:`.backtest`, :mod:`.scoring`, :mod:`.survival_views`; every name stays importable from ``groupstats.analyses.churn``.
 """
 from __future__ import annotations
 
@@ -63,8 +63,9 @@ from groupstats.analyses.churn.model import (  # noqa: F401
     AveragedChurnModel, BGNBDChurn, ChurnRiskModel, _Platt, _make_estimator, _one_thread, _signed_log, plan_cutoffs,
 )
 from groupstats.analyses.churn.backtest import (  # noqa: F401
-    ChurnBacktest, ChurnRiskResult, _evaluate, _fit_all, backtest, churn_risk,
+    ChurnBacktest, _evaluate, _fit_all, backtest,
 )
+from groupstats.analyses.churn.scoring import ChurnRiskResult, churn_risk  # noqa: F401
 from groupstats.analyses.churn.survival_views import (  # noqa: F401
     COX_COVARIATES, ChurnSurvival, SilenceReturn, _ax, _segments_for, activity_level, churn_survival,
     how_long_is_gone, plot_calibration, plot_churn_survival, plot_roc, silence_spells, time_to_churn,
