@@ -73,13 +73,16 @@ def test_logistic_copies_after_the_columnwise_steps_equal_transforming_each_copy
     assert not np.array_equal(got[0][0], got_base)
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_tree_copies_rescore_only_changed_rows_with_the_same_numbers(seed):
-    """Zero-heavy counts: most rows keep their value when set to the median or shuffled."""
+@pytest.mark.parametrize("seed, workers", [(3, 1), (4, 3)])
+def test_tree_copies_rescore_only_changed_rows_with_the_same_numbers(monkeypatch, seed, workers):
+    """Zero-heavy counts: most rows keep their value when set to the median or shuffled. The blocks of
+    rows one thread at a time or in threads at once (6 blocks over 3 threads) give the same numbers."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from groupstats.analyses.churn import tree_swaps
 
+    monkeypatch.setattr(tree_swaps, "_WORKERS", workers)
+    monkeypatch.setattr(tree_swaps, "_BLOCK_ROWS", 500)
     rng = np.random.default_rng(seed)
     n = 3000
     X = np.column_stack([rng.poisson(0.3, n), rng.poisson(2, n), rng.normal(size=n), rng.binomial(1, 0.05, n)])
@@ -193,3 +196,55 @@ def test_member_features_one_pass_or_a_cutoff_per_pass_are_the_same(small_sim, m
     for a, b in zip(one, two):
         pd.testing.assert_frame_equal(a, b)
         assert a.attrs["cutoff"] == b.attrs["cutoff"]
+
+
+def _frame(rng, n: int) -> pd.DataFrame:
+    """A feature frame with labels: counts, rates and missing values, churn depending on a few of them."""
+    frame = pd.DataFrame({"group_id": rng.choice(["g1", "g2", "g3"], n), "member_id": [f"u{i}" for i in range(n)],
+                          "silent_days": rng.exponential(10, n), "act_days_7d": rng.poisson(2, n).astype(float),
+                          "act_days_28d": rng.poisson(6, n).astype(float), "replies": rng.poisson(1, n) * 1.0,
+                          "share_replies": rng.random(n), "read_days_14d": np.where(rng.random(n) < 0.2, np.nan,
+                                                                                      rng.poisson(3, n))})
+    risk = 0.15 * frame["silent_days"] - 0.5 * frame["act_days_7d"] + rng.logistic(size=n)
+    return frame.assign(churned=(risk > 0).to_numpy())
+
+
+def test_models_fitted_in_threads_equal_models_fitted_one_after_another(small_sim):
+    """The backtest's classifiers fitted at once in threads (frames built once, calibration after) are the
+    models ChurnRiskModel.fit gives one at a time: the same scores, bit for bit, and the same calibration."""
+    ds, _ = small_sim
+    cut = churn.data_end_day(ds) - pd.Timedelta(days=14)
+    plan = churn.plan_cutoffs(ds, cut, 14)
+    rng = np.random.default_rng(5)
+    train, calib = _frame(rng, 900), _frame(rng, 400)
+
+    class Panel:  # the frames of the plan are given (as the backtest's models share them)
+        windows = churn.feature_windows(None)
+
+    panel = Panel()
+    frames = {(id(panel), tuple(plan["train"]), plan["calibration"], plan["scoring"]): (train, calib)}
+    names = ("recency", "logistic", "hgb")
+    alone = [churn.ChurnRiskModel(n, 14).fit(ds, cut, _panel=panel, _frames=frames) for n in names]
+    ran = []
+    together, extra = churn_model.fit_concurrently([churn.ChurnRiskModel(n, 14) for n in names], ds, cut, panel,
+                                                   frames, meanwhile=lambda: ran.append(1) or "meanwhile")
+    assert extra == "meanwhile" and ran == [1]
+    for a, b in zip(alone, together):
+        assert a.feature_names_ == b.feature_names_ and a.selection_auc_ == b.selection_auc_
+        assert np.array_equal(a.predict_proba_frame(calib), b.predict_proba_frame(calib)), a.model
+        assert a.calibrator_ is not None and b.calibrator_ is not None
+    assert len(alone[2].feature_names_) == 6 and np.unique(alone[2].predict_proba_frame(calib)).size > 50
+
+
+def test_member_features_at_cutoffs_with_spans_longer_than_a_word(small_sim):
+    """A window far longer than the next one (100 vs 7 days: a span of 93 days, cut at the 63-day words of
+    the day bits) and cutoffs between midnights give member_features' numbers at each cutoff."""
+    from groupstats.tables.features import member_features, member_features_at
+
+    ds, _ = small_sim
+    first = churn.data_start_day(ds)
+    cuts = [(first + pd.Timedelta(days=d)).tz_localize(None).normalize().tz_localize(ds.tz) for d in (33, 47)]
+    cuts[1] += pd.Timedelta(hours=15)
+    got = member_features_at(ds, cuts, windows=(7, 100))[1]  # (the spans of both cutoffs in one pass)
+    pd.testing.assert_frame_equal(got, member_features(ds, cutoff=cuts[1], windows=(7, 100)), check_exact=True)
+    assert got["active_days_100d"].max() > 30

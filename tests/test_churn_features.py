@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from groupstats.analyses import churn as churn
+from groupstats.data.dataset import Dataset
 from groupstats.data.simulate import simulate_community
 
 OPERATORS = ("owner", "admin")
@@ -148,3 +149,33 @@ def test_silence_spells_equal_a_per_member_computation(community):
     expected = _reference_spells(community, ("message",))
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)
     assert expected["returned"].any() and (~expected["returned"]).any()
+
+
+def test_activity_days_before_the_first_message_count(community):
+    """Events can precede the first message: with reads as activity, read days before the first message's
+    date count as activity days (the churn counts take them apart from the day masks)."""
+    ds = community
+    first = ds.messages["sent_at"].min()
+    members = ds.members.loc[~ds.members["role"].isin(OPERATORS)]
+    post = ds.posts.iloc[0]
+    early = pd.DataFrame({"group_id": post["group_id"], "member_id": members.loc[
+        members["group_id"] == post["group_id"], "member_id"].iloc[:2].tolist(), "post_id": post["post_id"]})
+    early = pd.concat([early.assign(occurred_at=first - pd.Timedelta(days=d)) for d in (3, 5)], ignore_index=True)
+    events = pd.concat([ds.events, early.assign(event_type="read")[ds.events.columns.intersection(
+        [*early.columns, "event_type"])]], ignore_index=True)
+    for col in ds.events.columns.difference(events.columns):
+        events[col] = None
+    events["occurred_at"] = events["occurred_at"].astype(ds.events["occurred_at"].dtype)
+    ds = Dataset(messages=ds.messages, members=ds.members, groups=ds.groups, posts=ds.posts,
+                 events=events[ds.events.columns], tz=ds.tz)
+    cut = churn.data_start_day(ds) + pd.Timedelta(days=30)
+    cut = cut.tz_localize(None).normalize().tz_localize(ds.tz)
+    got = churn.churn_features(ds, cut, activity=("message", "read"))
+    expected = _reference_features(ds, cut, ("message", "read"))
+    got = got.set_index(KEYS).loc[[tuple(k) for k in expected[KEYS].to_numpy()], expected.columns[2:]]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.iloc[:, 2:].reset_index(drop=True),
+                                  check_exact=False, rtol=1e-12, atol=1e-9)
+    keys = expected.set_index(KEYS).index
+    early_members = expected.set_index(KEYS).loc[[k for k in ((post["group_id"], m) for m in early["member_id"].unique())
+                                                  if k in keys]]
+    assert len(early_members) and (early_members["act_age_days"] >= 33).all()  # a read before the messages
