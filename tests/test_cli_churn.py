@@ -67,3 +67,38 @@ def test_cli_too_little_history_exits_2_with_how_much(sim_path, tmp_path, capsys
     code = main(["churn", str(sim_path), "--definition", "gone", "--out", str(tmp_path / "r.csv")])
     assert code == 2
     assert "--definition must be one of" in capsys.readouterr().err
+
+
+def test_cli_reports_the_checks_problems_and_writes_nothing(sample_path, tmp_path, capsys, monkeypatch):
+    """The checks of a Parquet dataset run while the model is computed: a failed check exits 2 with the
+    problems load_dataset names, in place of the error the work met on the invalid data, and no scores
+    are written. (The model's work is replaced by one that fails, to keep the test short.)"""
+    import shutil
+
+    import pandas as pd
+
+    from groupstats.data.dataset import load_dataset
+    from groupstats.errors import DataValidationError
+
+    folder = tmp_path / "broken"
+    shutil.copytree(sample_path, folder)
+    messages = pd.read_parquet(folder / "messages.parquet")
+    messages.loc[8, "message_id"] = messages.loc[7, "message_id"]
+    messages.to_parquet(folder / "messages.parquet", index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder)
+    from groupstats.errors import InsufficientDataError
+
+    worked = []
+
+    def failing_work(dataset, **kwargs):
+        worked.append(dataset)
+        raise InsufficientDataError("the work's own error")
+
+    monkeypatch.setattr(churn, "churn_risk", failing_work)
+    out = tmp_path / "risk.csv"
+    assert main(["churn", str(folder), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert len(worked) == 1  # the work ran while the checks did
+    assert str(info.value) in captured.err and "duplicate keys" in captured.err
+    assert "the work's own error" not in captured.err and not out.exists()

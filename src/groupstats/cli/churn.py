@@ -7,14 +7,16 @@ import typer
 
 from groupstats.cli.engine_options import engine_option, spark_master_option
 
-from groupstats.cli.common import date_callback, emit, load, timestamp_format_option
+from groupstats.cli.common import date_callback, emit, load_checking, timestamp_format_option
 from groupstats.cli.language_option import lang_option
 
 
 def _open(data: str, engine: str, spark_master: str | None):
-    """The dataset for ``churn``, bound to its engine: a Parquet folder is validated and read by the engine
-    (messages and events are read into pandas only if an in-memory step asks for them)."""
-    return load(data, engine=engine, spark_master=spark_master)
+    """The dataset for ``churn``, bound to its engine, and its pending checks: a Parquet folder is read by
+    the engine (messages and events are read into pandas only if an in-memory step asks for them) and
+    checked by the engine while the churn model is computed (:func:`~groupstats.cli.common.load_checking`:
+    use the results only after leaving ``with checks:``, which raises a failed check's error)."""
+    return load_checking(data, engine=engine, spark_master=spark_master)
 
 
 def register(app: typer.Typer) -> None:
@@ -54,8 +56,9 @@ def register(app: typer.Typer) -> None:
 
         if definition not in DEFINITIONS:
             raise ParameterError(f"--definition must be one of {', '.join(DEFINITIONS)}, not {definition!r}.")
-        dataset = _open(data, engine, spark_master)
-        result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
+        dataset, checks = _open(data, engine, spark_master)
+        with checks:  # the scores are written only once the data passed every check
+            result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
         out = Path(out)
         if out.parent and not out.parent.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
