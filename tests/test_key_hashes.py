@@ -1,6 +1,6 @@
 """The shared 64-bit key hashes (groupstats.tables.key_hashes): the engine's own hash function, and the
-search for hashes seen more than once, sorted as int64 (numpy's SIMD sort) with the same answer as a
-plain count of the values, also for unsigned hashes at and above 2**63 (negative as int64)."""
+search for hashes seen more than once, with the same answer as a plain count of the values, for unsigned
+hashes (also at and above 2**63) and signed ones."""
 from __future__ import annotations
 
 from collections import Counter
