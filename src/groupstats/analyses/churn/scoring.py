@@ -18,7 +18,7 @@ from groupstats.analyses.churn.labels import (
 )
 from groupstats.analyses.churn.features import _Panel, feature_windows
 from groupstats.analyses.churn.metrics import _calibration_table, _one_thread, classification_metrics
-from groupstats.analyses.churn.model import AveragedChurnModel, ChurnRiskModel, plan_cutoffs
+from groupstats.analyses.churn.model import AveragedChurnModel, ChurnRiskModel, fit_concurrently, plan_cutoffs
 from groupstats.analyses.churn.backtest import (
     ChurnBacktest, _catalogue, _plan_cutoffs, backtest, churn_definition_text,
 )
@@ -328,11 +328,12 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
         elif prior is not None:
             chosen = prior.best_model
         else:  # no backtest to choose between logistic and hgb: average them (the data cannot make the choice)
-            frames: dict = {}  # the training and calibration frames, built once for both
-            for name in ("logistic", "hgb"):
-                candidates[name] = ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days,
-                                                  min_history_days, random_state=random_state).fit(
-                    ds, scoring, _panel=panel, _frames=frames)
+            # both fitted at once in threads, on the training and calibration frames built once for both
+            names = ("logistic", "hgb")
+            fitted_both, _ = fit_concurrently([ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs,
+                                                              step_days, min_history_days, random_state=random_state)
+                                               for name in names], ds, scoring, panel, {})
+            candidates.update(zip(names, fitted_both))
             chosen = "logistic+hgb"
             where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
                      else "on held-out groups at the training cutoff")
