@@ -7,7 +7,10 @@ the importer: WhatsApp header lines, Telegram messages, CSV records, JSON lines)
 
 Every real file that imports then goes through every analysis command (each exits 0, or 2 with a message
 that names what the data lacks; never a traceback) and through ``groupstats report all`` (exit 0; every
-report "ok" or "not applicable" with its reason; index.html lists them all).
+report "ok" or "not applicable" with its reason; index.html lists them all). One chat is in the corpus
+eight times (the whatsr files: Android and iOS layouts, English and German, 24-hour and am/pm clocks):
+each of the eight is imported, counted and run through every analysis command, and ``report all`` runs
+on two of them that differ in all three (a test checks that the eight imports are the same chat).
 
 Cost: work is done once per test session and shared by the xdist workers (:class:`Corpus`: one file
 lock per piece of work, results kept as JSON in the session's base folder). Each file is imported once;
@@ -59,8 +62,16 @@ REFUSED = {
 #: ambiguous day/month files (every date <= 12): refused until the order is declared, never guessed
 DATE_ORDER = {"chatanalytics_android_en_4A_11M.txt": "mdy", "WhatsApp Chat with Garden Swap.txt": "mdy",
               "es_android.txt": "mdy"}
-#: every real export that imports: each goes through every analysis command and `report all`
+#: every real export that imports: each goes through every analysis command
 IMPORTABLE = [p for p in REAL if p.name not in REFUSED]
+#: One chat exported eight times (Android / iOS x English / German x 24-hour / am-pm): the importer's
+#: parsing differs (each file's import and counts are tested, and each import goes through every
+#: analysis command), the dataset does not (test_whatsr_files_are_one_chat), so its reports are made
+#: from two of the files, which differ in layout, language and clock.
+ONE_CHAT = [p for p in IMPORTABLE if p.name.startswith("whatsr_")]
+ONE_CHAT_REPORTED = ("whatsr_android_en_ampm.txt", "whatsr_ios_de_24h.txt")
+#: every real export `report all` runs on
+REPORTED = [p for p in IMPORTABLE if p not in ONE_CHAT or p.name in ONE_CHAT_REPORTED]
 
 #: Every command of `groupstats --help` that reads a dataset, with the options a first run would use
 #: (``compare`` takes any tidy table: here the dataset's messages, arms = message types).
@@ -242,6 +253,26 @@ def test_the_corpus_covers_what_the_issue_asks():
     """29 real files; 23 import (the four other apps' exports and two Telegram files are refused)."""
     assert len(REAL) == 29 and len(IMPORTABLE) == 23
     assert {p.parent.name for p in IMPORTABLE} == {"whatsapp", "telegram", "wechat"}
+    assert len(ONE_CHAT) == 8 and len(REPORTED) == 17 and {p.parent.name for p in REPORTED} == {
+        "whatsapp", "telegram", "wechat"}
+
+
+def test_whatsr_files_are_one_chat(corpus):
+    """The premise of reporting on two of the eight whatsr files: their imports are one chat (as many
+    messages and members, and every message at the same time give or take a minute: iOS exports carry
+    seconds, and two messages of the iOS files are a minute later; what the layouts and languages write
+    differently, such as the type of a voice note, may differ)."""
+    times, counts = [], set()
+    for path in ONE_CHAT:
+        result = corpus.imported(path)
+        assert result["code"] == 0, result["stderr"]
+        messages = pd.read_parquet(Path(result["out"]) / "messages.parquet")
+        members = pd.read_parquet(Path(result["out"]) / "members.parquet")
+        counts.add((len(messages), members["member_id"].nunique(), messages["member_id"].nunique()))
+        times.append(messages["sent_at"].sort_values().to_numpy())
+    assert len(counts) == 1, counts
+    for other in times[1:]:
+        assert abs(other - times[0]).max() <= pd.Timedelta(minutes=2).to_timedelta64()
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -269,7 +300,7 @@ def _page_text(page: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
-@pytest.mark.parametrize("path", IMPORTABLE, ids=_file_id)
+@pytest.mark.parametrize("path", REPORTED, ids=_file_id)
 def test_report_all_runs_what_applies_and_says_why_not(path, corpus):
     result = corpus.report_all(path)
     assert "Traceback" not in result["stdout"] + result["stderr"], result["stderr"][-3000:]
