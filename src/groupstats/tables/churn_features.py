@@ -143,7 +143,9 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     rows = src.execute(act.group_by([*KEYS, "_seg", "_word"]).aggregate(
         _bits=bit_or_aggregate()(act._bit), _last_day=act.day.max(), _last_us=act.at_us.max(),
         _first_day=act.day.min()))
-    keys, member = _member_codes(rows)
+    reads = _read_day_rows(src, cut_days, half) if with_reads else None
+    # one numbering of the members with activity or reads: the counts are arrays over it, no key merge
+    keys, (member, *read_member) = _member_codes(rows, *([reads[0]] if with_reads else []))
     n_members, n_seg = len(keys), len(order) + 1
     segs = rows["_seg"].to_numpy(dtype=np.int64)
     at = member * n_seg + segs
@@ -151,50 +153,74 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     last_us = _running_max(at, rows["_last_us"].to_numpy(dtype=np.int64), n_members, n_seg)
     first_day = np.full(n_members, np.iinfo(np.int64).max)
     np.minimum.at(first_day, member, rows["_first_day"].to_numpy(dtype=np.int64))
-    words = rows["_word"].to_numpy(dtype=np.int64)
-    bits = rows["_bits"].to_numpy(dtype=np.int64)
-    masks = []
-    for i, lo in enumerate(range(base, stop, MASK_DAYS)):
-        word = np.zeros(n_members, dtype=np.int64)
-        sel = words == i
-        np.bitwise_or.at(word, member[sel], bits[sel])
-        masks.append((lo, word))
+    masks = _word_masks(member, rows["_word"].to_numpy(dtype=np.int64), rows["_bits"].to_numpy(dtype=np.int64),
+                        range(base, stop, MASK_DAYS), n_members)
     n_early = _early_days(src, activity, base, keys) if tuple(activity) != ("message",) else \
         np.zeros(n_members, dtype=np.int64)  # (no member message precedes the first message's date)
+    if with_reads:
+        frame, lo, hi = reads
+        read_masks = _word_masks(read_member[0], frame["_word"].to_numpy(dtype=np.int64),
+                                 frame["_bits"].to_numpy(dtype=np.int64), range(lo, hi, MASK_DAYS), n_members)
     spans = {**{f"a{w}": (w, 0) for w in windows}, "recent": (half, 0), "earlier": (2 * half, half)}
-    parts = []
+    columns: dict = {}
     for k, c in enumerate(cut_days):
         s = order.index(c)  # segments <= s: the days before c
         n = n_early + _count_days(masks, base, None, c)
-        sel = n > 0
-        part = {"cut_id": k, "group_id": keys["group_id"].to_numpy()[sel],
-                "member_id": keys["member_id"].to_numpy()[sel], "last_us": last_us[sel, s],
-                "first_age": c - first_day[sel], "last_age": c - last_day[sel, s], "n_days": n[sel]}
+        active = n > 0
+        part = {"last_us": last_us[:, s], "first_age": c - first_day, "last_age": c - last_day[:, s], "n_days": n}
+        if with_reads:  # members with read days but no activity before c: a row, its activity columns NaN
+            recent = _count_days(read_masks, lo, c - half, c)
+            earlier = _count_days(read_masks, lo, c - 2 * half, c - half)
+            sel = np.flatnonzero(active | ((recent + earlier) > 0))
+            part = {name: np.where(active, values, np.nan)[sel] for name, values in part.items()}
+        else:
+            sel = np.flatnonzero(active)
+            part = {name: values[sel] for name, values in part.items()}
+        part = {"cut_id": np.full(len(sel), k, dtype=np.int64), "_member": sel, **part}
         for name, (far, near) in spans.items():  # days with age in (near, far]
             part[name] = _count_days(masks, base, c - far, c - near)[sel]
-        parts.append(pd.DataFrame(part))
-    out = pd.concat(parts, ignore_index=True)
-    if with_reads:
-        reads = _read_day_counts(src, cut_days, half)
-        out = out.merge(reads, on=["cut_id", *KEYS], how="outer")
-        for col in [*spans, "r_recent", "r_earlier"]:
-            out[col] = out[col].fillna(0).astype("int64")
+        if with_reads:
+            part["r_recent"], part["r_earlier"] = recent[sel], earlier[sel]
+        for name, values in part.items():
+            columns.setdefault(name, []).append(values)
+    columns = {name: np.concatenate(parts) for name, parts in columns.items()}
+    at_member = columns.pop("_member")
+    out = pd.DataFrame({"cut_id": columns.pop("cut_id"), "group_id": keys["group_id"].take(at_member).to_numpy(),
+                        "member_id": keys["member_id"].take(at_member).to_numpy(), **columns})
     flags = _flags(src, activity, flag_cuts_us, int(horizon_us)) if flag_cuts_us else None
     return out, flags
 
 
-def _member_codes(rows):
-    """The distinct (group_id, member_id) of an executed frame, sorted, and each row's position among them."""
+def _word_masks(member, words, bits, starts, n_members: int) -> list:
+    """[(first day, int64 array over the members)]: the day bits of each mask word OR-ed per member."""
+    import numpy as np
+
+    masks = []
+    for i, lo in enumerate(starts):
+        word = np.zeros(n_members, dtype=np.int64)
+        sel = words == i
+        np.bitwise_or.at(word, member[sel], bits[sel])
+        masks.append((lo, word))
+    return masks
+
+
+def _member_codes(*frames):
+    """The distinct (group_id, member_id) of executed frames, sorted, and for each frame each row's position
+    among them (one numbering for all the frames): ``(keys, [positions, ...])``."""
     import numpy as np
     import pandas as pd
 
-    g, g_keys = pd.factorize(rows["group_id"], sort=True)
-    m, m_keys = pd.factorize(rows["member_id"], sort=True)
-    pair = g.astype(np.int64) * max(len(m_keys), 1) + m
-    uniq, member = np.unique(pair, return_inverse=True)
-    keys = pd.DataFrame({"group_id": np.asarray(g_keys, dtype=object)[uniq // max(len(m_keys), 1)],
-                         "member_id": np.asarray(m_keys, dtype=object)[uniq % max(len(m_keys), 1)]})
-    return keys, member.ravel().astype(np.int64)
+    groups = pd.concat([f["group_id"] for f in frames], ignore_index=True)
+    members = pd.concat([f["member_id"] for f in frames], ignore_index=True)
+    g, g_keys = pd.factorize(groups, sort=True)
+    m, m_keys = pd.factorize(members, sort=True)
+    width = max(len(m_keys), 1)
+    uniq, member = np.unique(g.astype(np.int64) * width + m, return_inverse=True)
+    keys = pd.DataFrame({"group_id": pd.Series(g_keys.take(uniq // width)).astype("str"),
+                         "member_id": pd.Series(m_keys.take(uniq % width)).astype("str")})
+    member = member.ravel().astype(np.int64)
+    bounds = np.cumsum([0, *(len(f) for f in frames)])
+    return keys, [member[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _running_max(at, values, n_members: int, n_seg: int):
@@ -240,7 +266,7 @@ def _flags(src, activity, flag_cuts_us: list, horizon_us: int):
     tseg = ibis.cases(*((act.at_us <= b, i) for i, b in enumerate(bounds)), else_=len(bounds)).cast("int64")
     act = act.mutate(_t=tseg)
     rows = src.execute(act.group_by([*KEYS, "_t"]).aggregate(_n=act.count()))
-    keys, member = _member_codes(rows)
+    keys, (member,) = _member_codes(rows)
     n_t = len(bounds) + 1
     counts = np.zeros(len(keys) * n_t, dtype=np.int64)
     np.add.at(counts, member * n_t + rows["_t"].to_numpy(dtype=np.int64), rows["_n"].to_numpy(dtype=np.int64))
@@ -271,13 +297,10 @@ def _count_days(masks: list, base: int, start, stop: int):
     return n
 
 
-def _read_day_counts(src, cut_days: list, half: int):
-    """Per cutoff and member with a non-operator ``read`` event on a day in the ``2 half`` days before it:
-    ``r_recent`` (read days with age <= half) and ``r_earlier`` (age in (half, 2 half]); the read days
-    as bit masks (one ``bit_or`` per (member, mask word), no aggregate per word), counted in pandas."""
-    import numpy as np
-    import pandas as pd
-
+def _read_day_rows(src, cut_days: list, half: int):
+    """The days of non-operator ``read`` events in the ``2 half`` days before any of the cutoffs, as bits:
+    ``(frame, lo, hi)``, the frame with one row per (member, mask word) (``_word``, ``_bits``: ``bit_or`` of
+    ``1 << (day - lo) % MASK_DAYS``) for the days in ``[lo, hi)``."""
     from groupstats.tables.feature_counts import bit_or_aggregate
 
     ev = src.table("events")
@@ -287,22 +310,7 @@ def _read_day_counts(src, cut_days: list, half: int):
     ev = ev.filter((ev.day >= lo) & (ev.day < hi))
     offset = ev.day - lo
     ev = ev.mutate(_word=offset // MASK_DAYS, _bit=(ev.day * 0 + 1) << (offset % MASK_DAYS).cast("int32"))
-    rows = src.execute(ev.group_by([*KEYS, "_word"]).aggregate(_bits=bit_or_aggregate()(ev._bit)))
-    keys, member = _member_codes(rows)
-    words, bits = rows["_word"].to_numpy(dtype=np.int64), rows["_bits"].to_numpy(dtype=np.int64)
-    masks = []
-    for i, start in enumerate(range(lo, hi, MASK_DAYS)):
-        word = np.zeros(len(keys), dtype=np.int64)
-        np.bitwise_or.at(word, member[words == i], bits[words == i])
-        masks.append((start, word))
-    parts = []
-    for k, c in enumerate(cut_days):
-        recent, earlier = _count_days(masks, lo, c - half, c), _count_days(masks, lo, c - 2 * half, c - half)
-        sel = (recent + earlier) > 0
-        parts.append(pd.DataFrame({"cut_id": k, "group_id": keys["group_id"].to_numpy()[sel],
-                                   "member_id": keys["member_id"].to_numpy()[sel],
-                                   "r_recent": recent[sel], "r_earlier": earlier[sel]}))
-    return pd.concat(parts, ignore_index=True)
+    return src.execute(ev.group_by([*KEYS, "_word"]).aggregate(_bits=bit_or_aggregate()(ev._bit))), lo, hi
 
 
 def _drop_cache(table) -> None:
