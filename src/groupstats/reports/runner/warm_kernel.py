@@ -237,7 +237,7 @@ async def _wait_until_connected(kc, timeout: float | None) -> None:
 
 
 def _engine_class():
-    from jupyter_core.utils import ensure_async
+    from jupyter_core.utils import ensure_async, run_sync
     from nbclient.util import run_hook
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
@@ -268,6 +268,9 @@ def _engine_class():
             self.kc.allow_stdin = False
             await run_hook(self.on_notebook_start, notebook=self.nb)
             return self.kc
+
+        # nbclient's setup_kernel calls the blocking form, bound to nbclient's coroutine: bind it to this one
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
         async def _reset_kernel(self, notebook=None, **_):
             msg_id = await ensure_async(self.kc.execute(self.warm_kernel.reset_code(self._reset_cwd),
