@@ -40,8 +40,8 @@ HistGradientBoosting), each Platt-calibrated on the calibration cutoff, and
 days up to the cutoff; its score is P(no activity in the next ``horizon``
 days), compared on the same target).
 
-The package is split by concern: :mod:`.labels`, :mod:`.features`, :mod:`.model`, :mod:`.bgnbd_churn`, :mod:`.metrics`,
-:mod:`.backtest`, :mod:`.scoring`, :mod:`.survival_views`; every name stays importable from ``groupstats.analyses.churn``.
+The package is split by concern: :mod:`.labels`, :mod:`.features`, :mod:`.model`, :mod:`.bgnbd_churn`,
+:mod:`.metrics`, :mod:`.backtest`, :mod:`.scoring`, :mod:`.survival_views`; every name stays importable from ``groupstats.analyses.churn``.
 """
 from __future__ import annotations
 
