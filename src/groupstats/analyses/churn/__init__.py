@@ -41,7 +41,8 @@ days up to the cutoff; its score is P(no activity in the next ``horizon``
 days), compared on the same target).
 
 The package is split by concern: :mod:`.labels`, :mod:`.features`, :mod:`.model`, :mod:`.bgnbd_churn`,
-:mod:`.metrics`, :mod:`.backtest`, :mod:`.scoring`, :mod:`.survival_views`; every name stays importable from ``groupstats.analyses.churn``.
+:mod:`.metrics`, :mod:`.backtest`, :mod:`.scoring`, :mod:`.survival_views`; every name stays
+importable from ``groupstats.analyses.churn``.
 """
 from __future__ import annotations
 
