@@ -28,10 +28,14 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (groupstats)" >/dev/null
 	@touch $(STAMP)
 
+# Byte-compile the package first: where PYTHONDONTWRITEBYTECODE is set, every process (test workers,
+# kernels, CLI subprocesses) would otherwise compile the modules it imports again.
 test: $(STAMP)
+	$(PY) -m compileall -q src
 	$(PY) -m pytest -n 2 -q
 
 reports: $(STAMP)
+	$(PY) -m compileall -q src
 	$(VENV)/bin/groupstats report all --data data/sample --out reports --jobs 2
 	@echo "open reports/index.html in a browser"
 
