@@ -125,7 +125,7 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     import numpy as np
     import pandas as pd
 
-    from groupstats.tables.feature_counts import bit_or_aggregate, local_day
+    from groupstats.tables.feature_counts import bit_or_aggregate, edge_index, local_day
 
     cut_days = [int(c) for c in cut_days]
     flag_cuts_us = [int(c) for c in flag_cuts_us]
@@ -134,7 +134,7 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     stop = max(cut_days)
     act = src.with_local(activity_expr(src, activity), "at_us")
     order = sorted(set(cut_days))
-    seg = ibis.cases(*((act.day < c, k) for k, c in enumerate(order)), else_=len(order)).cast("int64")
+    seg = edge_index(act.day, order, strict=True)
     inside = (act.day >= base) & (act.day < stop)  # the days the masks hold
     offset = ibis.ifelse(inside, act.day - base, 0)  # >= 0 on every row: engines shift every row
     one = act.day * 0 + 1  # a 64-bit 1 in every engine (a literal 1 is a 32-bit INT in SQL)
@@ -256,14 +256,15 @@ def _positions(keys, frame):
 def _flags(src, activity, flag_cuts_us: list, horizon_us: int):
     """The flags of :func:`churn_label_flags` at ``flag_cuts_us``: activities per (member, time segment),
     the segments cut at every ``c - h``, ``c`` and ``c + h``, then differences of running sums."""
-    import ibis
     import numpy as np
     import pandas as pd
+
+    from groupstats.tables.feature_counts import edge_index
 
     act = activity_expr(src, activity)
     bounds = sorted({c + d for c in flag_cuts_us for d in (-horizon_us, 0, horizon_us)})
     # segment i: the times in (bounds[i - 1], bounds[i]]; time <= bounds[j] exactly when its segment is <= j
-    tseg = ibis.cases(*((act.at_us <= b, i) for i, b in enumerate(bounds)), else_=len(bounds)).cast("int64")
+    tseg = edge_index(act.at_us, bounds)
     act = act.mutate(_t=tseg)
     rows = src.execute(act.group_by([*KEYS, "_t"]).aggregate(_n=act.count()))
     keys, (member,) = _member_codes(rows)

@@ -70,13 +70,22 @@ def local_day(src, us: int) -> int:
     return int(np.datetime64(local, "D").astype("int64"))
 
 
+def edge_index(value, edges, strict: bool = False):
+    """Expression: the index of the first of the ascending ``edges`` with ``value <= edge`` (``value <
+    edge`` if ``strict``), ``len(edges)`` if none: the numbered interval of ``value`` between the edges
+    (SQL's form of ``numpy.searchsorted``), for segments of times or days cut at cutoffs."""
+    import ibis
+
+    return ibis.cases(*(((value < e) if strict else (value <= e), i) for i, e in enumerate(edges)),
+                      else_=len(edges)).cast("int64")
+
+
 def segment(us, cuts_us: list[int]):
     """Expression: how many of the ascending cutoffs ``cuts_us`` come before the time ``us`` (NULL stays
     NULL): ``us`` is known at cutoff k exactly when its segment is <= k."""
     import ibis
 
-    seg = ibis.cases(*((us <= c, k) for k, c in enumerate(cuts_us[:-1])), else_=len(cuts_us) - 1)
-    return ibis.ifelse(us.isnull(), ibis.null("int64"), seg.cast("int64"))
+    return ibis.ifelse(us.isnull(), ibis.null("int64"), edge_index(us, cuts_us[:-1]))
 
 
 @functools.cache

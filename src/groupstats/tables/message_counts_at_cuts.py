@@ -76,12 +76,12 @@ def message_counts_at_cuts(msgs, aggregates: dict, sums: list, cuts, cut_days, w
     """
     import ibis
 
-    from groupstats.tables.feature_counts import KEY_COLUMNS, bit_or_aggregate
+    from groupstats.tables.feature_counts import KEY_COLUMNS, bit_or_aggregate, edge_index
 
     keys = list(KEY_COLUMNS)
     edges, spans = day_spans(cut_days, windows_m)
     base = edges[0]
-    span = ibis.cases(*((msgs.day <= e, i) for i, e in enumerate(edges)), else_=len(edges)).cast("int64")
+    span = edge_index(msgs.day, edges)
     # a day's bit in its word (the days before the first edge and after the last: no bits, in no window)
     inside = (msgs.day > base) & (msgs.day <= edges[-1])
     shift = ibis.ifelse(inside, (msgs.day - base - 1) % SPAN_DAYS, 0).cast("int32")
