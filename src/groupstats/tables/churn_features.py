@@ -125,7 +125,7 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     import numpy as np
     import pandas as pd
 
-    from groupstats.tables.feature_counts import bit_or_aggregate, edge_index, local_day
+    from groupstats.tables.feature_counts import bit_or_aggregate, edge_index, int64_one, local_day
 
     cut_days = [int(c) for c in cut_days]
     flag_cuts_us = [int(c) for c in flag_cuts_us]
@@ -137,7 +137,7 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     seg = edge_index(act.day, order, strict=True)
     inside = (act.day >= base) & (act.day < stop)  # the days the masks hold
     offset = ibis.ifelse(inside, act.day - base, 0)  # >= 0 on every row: engines shift every row
-    one = act.day * 0 + 1  # a 64-bit 1 in every engine (a literal 1 is a 32-bit INT in SQL)
+    one = int64_one(act.day)
     act = act.mutate(_seg=seg, _word=ibis.ifelse(inside, offset // MASK_DAYS, -1),
                      _bit=ibis.ifelse(inside, one << (offset % MASK_DAYS).cast("int32"), 0))
     rows = src.execute(act.group_by([*KEYS, "_seg", "_word"]).aggregate(
@@ -302,7 +302,7 @@ def _read_day_rows(src, cut_days: list, half: int):
     """The days of non-operator ``read`` events in the ``2 half`` days before any of the cutoffs, as bits:
     ``(frame, lo, hi)``, the frame with one row per (member, mask word) (``_word``, ``_bits``: ``bit_or`` of
     ``1 << (day - lo) % MASK_DAYS``) for the days in ``[lo, hi)``."""
-    from groupstats.tables.feature_counts import bit_or_aggregate
+    from groupstats.tables.feature_counts import bit_or_aggregate, int64_one
 
     ev = src.table("events")
     ev = ev.filter(ev.event_type == "read").anti_join(src.operators(), list(KEYS))
@@ -310,7 +310,7 @@ def _read_day_rows(src, cut_days: list, half: int):
     lo, hi = min(cut_days) - 2 * half, max(cut_days)
     ev = ev.filter((ev.day >= lo) & (ev.day < hi))
     offset = ev.day - lo
-    ev = ev.mutate(_word=offset // MASK_DAYS, _bit=(ev.day * 0 + 1) << (offset % MASK_DAYS).cast("int32"))
+    ev = ev.mutate(_word=offset // MASK_DAYS, _bit=int64_one(ev.day) << (offset % MASK_DAYS).cast("int32"))
     return src.execute(ev.group_by([*KEYS, "_word"]).aggregate(_bits=bit_or_aggregate()(ev._bit))), lo, hi
 
 

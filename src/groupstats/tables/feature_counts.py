@@ -80,6 +80,12 @@ def edge_index(value, edges, strict: bool = False):
                       else_=len(edges)).cast("int64")
 
 
+def int64_one(column):
+    """A 64-bit integer 1 on every row of the int64 expression ``column``, to shift into a day's bit: a
+    literal 1 is a 32-bit INT in SQL, whose shifts past bit 31 wrap on Spark."""
+    return column * 0 + 1
+
+
 def segment(us, cuts_us: list[int]):
     """Expression: how many of the ascending cutoffs ``cuts_us`` come before the time ``us`` (NULL stays
     NULL): ``us`` is known at cutoff k exactly when its segment is <= k."""
@@ -108,7 +114,7 @@ def _day_words(day, cut_day: int, span: int, prefix: str, when=None) -> dict:
     member has none). How many days of a window hold a row is then a count of bits
     (:func:`count_day_bits`), exactly what a grouping by (member, day) gives, without a row per day."""
     offset = cut_day - day
-    one = offset * 0 + 1  # an int64 one (a literal 1 is a 32-bit int on Spark, whose shifts would wrap)
+    one = int64_one(offset)
     out = {}
     for k in range(-(-span // DAY_BITS)):
         lo, hi = k * DAY_BITS, min(span, (k + 1) * DAY_BITS)

@@ -76,7 +76,7 @@ def message_counts_at_cuts(msgs, aggregates: dict, sums: list, cuts, cut_days, w
     """
     import ibis
 
-    from groupstats.tables.feature_counts import KEY_COLUMNS, bit_or_aggregate, edge_index
+    from groupstats.tables.feature_counts import KEY_COLUMNS, bit_or_aggregate, edge_index, int64_one
 
     keys = list(KEY_COLUMNS)
     edges, spans = day_spans(cut_days, windows_m)
@@ -85,7 +85,7 @@ def message_counts_at_cuts(msgs, aggregates: dict, sums: list, cuts, cut_days, w
     # a day's bit in its word (the days before the first edge and after the last: no bits, in no window)
     inside = (msgs.day > base) & (msgs.day <= edges[-1])
     shift = ibis.ifelse(inside, (msgs.day - base - 1) % SPAN_DAYS, 0).cast("int32")
-    one = msgs.day * 0 + 1  # a 64-bit 1 in every engine (a literal 1 is a 32-bit INT in SQL)
+    one = int64_one(msgs.day)
     msgs = msgs.mutate(span=span)
     per = msgs.group_by([*keys, "seg", "span"]).aggregate(**aggregates,
                                                          _bits=bit_or_aggregate()(ibis.ifelse(inside, one << shift, 0)))
