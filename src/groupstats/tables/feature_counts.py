@@ -321,6 +321,32 @@ def event_keys_distinct(src) -> bool:
     return int(found["n"].iloc[0]) == int(found["distinct"].iloc[0])
 
 
+def _known_reads_and_clicks(src):
+    """Expression, one cutoff (``src`` cut there), no read or click repeated (:func:`event_keys_distinct`):
+    per (cut_id, group_id, member_id) with a read or click of a known post, ``reads`` and ``clicks``: those
+    of :func:`_event_counts`, from a semi join with the posts (no post column carried to the grouping)."""
+    import ibis
+
+    ev = src.table("events")
+    posts = src.table("posts")
+    rc = ev.filter(ev.event_type.isin(("read", "click")))
+    known = posts.select(_post_group=posts.group_id, _post_id=posts.post_id)
+    rc = rc.semi_join(known, [rc.group_id == known._post_group, rc.post_id == known._post_id])
+    return rc.group_by(list(KEY_COLUMNS)).aggregate(
+        reads=rc.count(where=rc.event_type == "read"), clicks=rc.count(where=rc.event_type == "click")).mutate(
+        cut_id=ibis.literal(0, type="int64"))
+
+
+def sign_in_day_words(src, cut_day: int, wmax: int):
+    """Expression, one cutoff (``src`` cut there): per (group_id, member_id) with a sign-in in the last
+    ``wmax`` days up to ``cut_day``, those days as the words ``_s<k>`` of :func:`_day_words`; only the
+    sign-ins compute a local day and its bit."""
+    ev = src.table("events")
+    si = src.with_local(ev.filter(ev.event_type == "sign_in"), "occurred_us")
+    si = si.filter(si.day > cut_day - wmax)
+    return si.group_by(list(KEY_COLUMNS)).aggregate(**_day_words(si.day, cut_day, wmax, "_s"))
+
+
 def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, with_sign_in: bool,
                   day_words: bool = False, events_distinct: bool = False):
     """Expression: per (cut_id, group_id, member_id) with events, ``reads`` / ``clicks`` (distinct posts
@@ -376,7 +402,8 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
 
 
 def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int, long_w: int,
-                          types_present: set, day_words: bool = False, events_distinct: bool = False):
+                          types_present: set, day_words: bool = False, events_distinct: bool = False,
+                          sign_ins_apart: bool = False):
     """Expression: per cutoff and present member, the counts every feature is made from.
 
     Parameters
@@ -395,6 +422,10 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
         active days and sign-in days as bit words ``_a<k>`` / ``_s<k>`` (:func:`_day_words`) instead of
         ``a<W>`` and ``sign_in``; reads and clicks counted as events, exact only when no member read or
         clicked a post twice (:func:`event_keys_distinct`).
+    sign_ins_apart : bool, default False
+        With ``day_words`` and ``events_distinct``: no sign-in days in the expression (the caller counts them
+        with :func:`sign_in_day_words`, in a query of their own), and the reads and clicks from
+        :func:`_known_reads_and_clicks`.
 
     Returns
     -------
@@ -419,7 +450,10 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     has_posts = src.has("posts")
     with_reads = has_posts and bool(types_present & {"read", "click"})
     with_sign_in = src.has("events") and "sign_in" in types_present
-    if with_reads or with_sign_in:
+    if sign_ins_apart and day_words and events_distinct:
+        if with_reads:
+            parts.append(_known_reads_and_clicks(src))
+    elif with_reads or with_sign_in:
         parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in, day_words,
                                    events_distinct))
     if has_posts:
@@ -445,8 +479,10 @@ def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     # (without reads or clicks counted, only sign-in days: nothing to prove)
     reads = src.has("events") and src.has("posts") and bool(types_present & {"read", "click"})
     events_distinct = not reads or event_keys_distinct(src.cut(cuts_us[-1]))
+    apart = day_words and events_distinct and src.has("events") and "sign_in" in types_present
     counts = src.execute(member_feature_counts(src, cuts_us, windows, recent_w, long_w, types_present,
-                                               day_words=day_words, events_distinct=events_distinct))
+                                               day_words=day_words, events_distinct=events_distinct,
+                                               sign_ins_apart=apart))
     if day_words:
         words = [c for c in counts.columns if c.startswith("_a") or c.startswith("_s")]
         for w in windows:
@@ -454,4 +490,17 @@ def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int,
         if "_s0" in counts:  # (0 where the member has no event; the features read NULL as 0 too)
             counts["sign_in"] = count_day_bits(counts, "_s", windows[-1])
         counts = counts.drop(columns=words)
+    if apart:
+        counts["sign_in"] = _sign_in_days(src.cut(cuts_us[-1]), counts, windows[-1])
     return counts
+
+
+def _sign_in_days(src, counts: pd.DataFrame, wmax: int) -> np.ndarray:
+    """Per row of ``counts`` (one cutoff, ``src`` cut there), the days with a sign-in in the last ``wmax``
+    days (0 for none): :func:`sign_in_day_words` executed on its own (in the query of the other counts, the
+    events would be read by two consumers, which DuckDB materialises) and its bits counted."""
+    words = src.execute(sign_in_day_words(src, local_day(src, src.cut_us), wmax))
+    days = pd.Series(count_day_bits(words, "_s", wmax),
+                     index=pd.MultiIndex.from_arrays([words[k] for k in KEY_COLUMNS]))
+    found = days.reindex(pd.MultiIndex.from_arrays([counts[k] for k in KEY_COLUMNS]))
+    return found.to_numpy(dtype="float64", na_value=0).astype(np.int64)
