@@ -197,3 +197,39 @@ def test_scores_of_a_fitted_model_equal_the_direct_computation(small_sim):
     y = (np.random.default_rng(0).random(len(feats)) < 0.3).astype(int)
     pd.testing.assert_frame_equal(churn._permutation_importance(model, feats, y, 2, 1),
                                   _direct_importance(model, feats, y, 2, 1), check_exact=True)
+
+
+def _pandas_driver_texts(names, values, top_eff):
+    """The drivers' text as written with pandas string Series (the code before the object-array version)."""
+    texts = pd.Series("", index=range(len(names)), dtype="str")
+    for k in range(names.shape[1]):
+        ok = top_eff[:, k] >= 0.0005
+        piece = (pd.Series(names[:, k]).astype("str") + "="
+                 + pd.Series(values[:, k]).round(2).astype("str").fillna("missing")
+                 + " (+" + pd.Series(top_eff[:, k]).round(3).astype("str").fillna("?") + ")")
+        piece = piece.where(ok, "").fillna("")
+        sep = pd.Series(np.where((texts != "").to_numpy() & (piece != "").to_numpy(), "; ", ""), dtype="str")
+        texts = texts + sep + piece
+    return texts
+
+
+def test_driver_texts_equal_the_pandas_formatting():
+    """Numbers formatted once per distinct value, pieces joined as object arrays: the same text as pandas
+    gives row by row, with missing values, -0.0, values that round alike and effects below the threshold."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    values = np.round(rng.normal(0, 30, (n, 3)), rng.integers(0, 4))
+    values[rng.random((n, 3)) < 0.1] = np.nan
+    values[:5] = [[-0.0, 0.0, -0.004], [0.004, 1e-9, -1e-9], [12.345, 12.355, 1e6], [np.inf, -np.inf, 2.5], [0.125, 0.135, 7]]
+    top_eff = np.sort(rng.normal(0.01, 0.05, (n, 3)), axis=1)[:, ::-1]
+    top_eff[:3] = [[0.0005, 0.00049, -0.0], [np.nan, 0.2, 0.1], [1.0, 0.9995, 0.0004999]]
+    names = np.asarray(["silent_days", "msgs_30d", "reply_share"], dtype=object)[rng.integers(0, 3, (n, 3))]
+    expected = _pandas_driver_texts(names, values, top_eff)
+    texts = np.full(n, "", dtype=object)
+    for k in range(3):
+        piece = (names[:, k] + "=" + churn.model._rounded_text(values[:, k], 2, "missing")
+                 + " (+" + churn.model._rounded_text(top_eff[:, k], 3, "?") + ")")
+        piece = np.where(top_eff[:, k] >= 0.0005, piece, "")
+        texts = texts + np.where((texts != "") & (piece != ""), "; ", "") + piece
+    assert texts.tolist() == expected.tolist()
+    assert "=-0.0 (+" in " ".join(expected) and "missing" in " ".join(expected)

@@ -10,7 +10,15 @@ def _one_thread():
     times faster single-threaded than with threads competing for a few shared cores; and BLAS splitting
     products of a few thousand numbers (the n-vector dot products of a likelihood, the bootstrap's
     replicates x clusters products) among threads costs more than it saves, many times more when the
-    cores are busy with other work."""
+    cores are busy with other work.
+
+    threadpoolctl limits only the libraries loaded when it is entered, so scikit-learn's models are
+    imported first (with them the OpenMP runtime and SciPy's own BLAS, whose L-BFGS solver in the
+    logistic fits otherwise runs its small triangular solves in BLAS threads that spin between calls;
+    churn_risk enters this while a background thread may still be importing them). The scores are the
+    same with either limit (the churn CSVs compared byte for byte)."""
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn

@@ -83,7 +83,12 @@ def plan_cutoffs(ds: Dataset, scoring_cutoff=None, horizon: int = DEFAULT_HORIZO
 # models
 # ======================================================================================
 def _signed_log(x):
-    return np.sign(x) * np.log1p(np.abs(x))
+    """``sign(x) * log1p(|x|)``, computed in two arrays instead of four (the same numbers: the same
+    element-wise operations; the logistic pipeline applies it to every training and scored matrix)."""
+    sign = np.sign(x)
+    out = np.abs(x)
+    np.log1p(out, out=out)
+    return np.multiply(sign, out, out=out)
 
 
 def _make_estimator(model: str, random_state: int):
@@ -149,6 +154,16 @@ def _transformed_replacements(steps, replacements, k: int) -> list:
         at[j] += values.size
     T = _transform_columns(steps, P) if len(P) else P
     return [(j, T[lo:lo + values.size, j].reshape(values.shape)) for (j, values), lo in zip(replacements, where)]
+
+
+def _rounded_text(values: np.ndarray, decimals: int, missing: str) -> np.ndarray:
+    """``pd.Series(values).round(decimals).astype("str").fillna(missing)`` as an object array: each
+    distinct rounded number (told apart by its bits, so -0.0 keeps its sign) is formatted once, by the
+    same conversion, instead of every row's."""
+    rounded = np.round(np.asarray(values, dtype=np.float64), decimals)
+    bits, inverse = np.unique(rounded.view(np.int64), return_inverse=True)
+    text = pd.Series(bits.view(np.float64)).astype("str").fillna(missing).to_numpy(dtype=object)
+    return text[inverse.reshape(-1)]
 
 
 class _Platt:
@@ -257,16 +272,24 @@ class ChurnRiskModel:
                 f"outcome ({'churned' if y[0] else 'not churned'}), so no model can be trained. Use another "
                 f"definition or horizon, or more data.")
         names = ["silent_days"] if self.model == "recency" else model_feature_columns(train)
+        mkey = ("matrices", key, tuple(names))
+        if _frames is not None and mkey in _frames:  # another model of this plan on the same columns
+            reference, X, X_cal = _frames[mkey]
+        else:  # (the estimators copy what they change: models fitted at once can share these arrays)
+            reference = train[names].median(numeric_only=True).reindex(names)
+            X = train[names].to_numpy(dtype=float)
+            X_cal = None if cross_fit else calib[names].to_numpy(dtype=float)
+            if _frames is not None:
+                _frames[mkey] = (reference, X, X_cal)
         self.estimator_ = _make_estimator(self.model, self.random_state)
         self.feature_names_ = names
-        self.reference_ = train[names].median(numeric_only=True).reindex(names)
+        self.reference_ = reference.copy()
         self.cutoffs_ = plan
         self.n_train_ = len(train)
         self.n_calibration_ = len(calib)
         self.train_base_rate_ = float(y.mean())
         self.windows_ = dict(panel.windows)
-        self._pending = (train[names].to_numpy(dtype=float), y, train["group_id"].to_numpy() if cross_fit else None,
-                         None if cross_fit else calib[names].to_numpy(dtype=float),
+        self._pending = (X, y, train["group_id"].to_numpy() if cross_fit else None, X_cal,
                          y if cross_fit else calib["churned"].to_numpy(dtype=int))
 
     def _fit_compute(self) -> None:
@@ -353,19 +376,27 @@ class ChurnRiskModel:
         if columnwise is not None:  # transform X and the replacement values once; the copies are made after
             X = _transform_columns(columnwise, X)
             replacements = _transformed_replacements(columnwise, replacements, X.shape[1])
-        for lo in range(0, len(replacements), max(1, copies_per_call)):
-            part = replacements[lo:lo + max(1, copies_per_call)]
-            stack = np.tile(X, (sum(v.shape[0] for _, v in part), 1))
+        step = max(1, copies_per_call)
+        parts = [replacements[lo:lo + step] for lo in range(0, len(replacements), step)]
+        copies = [sum(v.shape[0] for _, v in part) for part in parts]
+        # one matrix of copies of X for every call: each call's replaced columns are written into its first
+        # rows and put back after (the calls see the same matrices as copies made afresh, without a new
+        # allocation of copies x rows x columns per call)
+        stack = np.tile(X, (max(copies, default=0), 1))
+        for part, m in zip(parts, copies):
+            view = stack[:m * n]
             row = 0
             for j, values in part:
                 for r in range(values.shape[0]):
-                    stack[row:row + n, j] = values[r]
+                    view[row:row + n, j] = values[r]
                     row += n
-            raw = self._raw(stack) if columnwise is None else self._raw_transformed(stack)
+            raw = self._raw(view) if columnwise is None else self._raw_transformed(view)
             row = 0
-            for _, values in part:
+            for j, values in part:
                 out.append(raw[row:row + values.shape[0] * n].reshape(values.shape[0], n))
-                row += values.shape[0] * n
+                for r in range(values.shape[0]):
+                    view[row:row + n, j] = X[:, j]
+                    row += n
         return out, (self._raw(X) if columnwise is None else self._raw_transformed(X))
 
     def _raw_transformed(self, Z: np.ndarray) -> np.ndarray:
@@ -439,25 +470,21 @@ class ChurnRiskModel:
         # one copy per feature (a couple of dozen), the feature set to the training median
         swapped, base = self._proba_swapped(X, [(j, np.full((1, n), self.reference_[name]))
                                                 for j, name in enumerate(self.feature_names_)])
-        effects = np.empty((n, len(self.feature_names_)))
-        for j in range(len(self.feature_names_)):
-            effects[:, j] = base - swapped[j][0]
+        effects = base[:, None] - np.stack([part[0] for part in swapped], axis=1)  # (n, features)
         order = np.argsort(-effects, axis=1, kind="stable")[:, :n_drivers]
         top_eff = np.take_along_axis(effects, order, axis=1)
         names = np.asarray(self.feature_names_, dtype=object)[order]
         values = np.take_along_axis(X, order, axis=1)
         out = pd.DataFrame(index=features.index)
-        texts = pd.Series("", index=range(len(X)), dtype="str")
+        texts = np.full(len(X), "", dtype=object)
         for k in range(order.shape[1]):
             ok = top_eff[:, k] >= 0.0005
             out[f"driver_{k + 1}"] = np.where(ok, names[:, k], "")
-            piece = (pd.Series(names[:, k]).astype("str") + "="
-                     + pd.Series(values[:, k]).round(2).astype("str").fillna("missing")
-                     + " (+" + pd.Series(top_eff[:, k]).round(3).astype("str").fillna("?") + ")")
-            piece = piece.where(ok, "").fillna("")
-            sep = pd.Series(np.where((texts != "").to_numpy() & (piece != "").to_numpy(), "; ", ""), dtype="str")
-            texts = texts + sep + piece
-        out["top_drivers"] = texts.to_numpy()
+            piece = (names[:, k] + "=" + _rounded_text(values[:, k], 2, "missing")
+                     + " (+" + _rounded_text(top_eff[:, k], 3, "?") + ")")
+            piece = np.where(ok, piece, "")
+            texts = texts + np.where((texts != "") & (piece != ""), "; ", "") + piece
+        out["top_drivers"] = texts
         return out.astype({c: "str" for c in out.columns}), base
 
 
@@ -468,8 +495,9 @@ _FIT_WORKERS = 2
 def fit_concurrently(models: list, ds, cutoff, panel: _Panel, frames: dict, meanwhile=None):
     """Fit :class:`ChurnRiskModel` s for the same cutoff on one panel, their estimators in threads at once.
 
-    The frames are built once, in this thread (:meth:`ChurnRiskModel._fit_begin`); the estimator fits and
-    the calibration scores run in up to :data:`_FIT_WORKERS` threads (scikit-learn's Cython and BLAS
+    The frames and matrices are built once, in this thread (:meth:`ChurnRiskModel._fit_begin`), each
+    model's fit starting as soon as its own are ready; the estimator fits and the calibration scores run
+    in up to :data:`_FIT_WORKERS` threads (scikit-learn's Cython and BLAS
     release the GIL; each fit single-threaded, as in :meth:`ChurnRiskModel.fit`), while this thread runs
     ``meanwhile()`` if given; then the calibration, in this thread. Each model is fitted on its own data
     with its own random state, so the fitted models are the same as fitted one after another.
@@ -480,15 +508,17 @@ def fit_concurrently(models: list, ds, cutoff, panel: _Panel, frames: dict, mean
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    for m in models:
-        m._fit_begin(ds, cutoff, panel, frames)
     extra = None
     with warnings.catch_warnings():  # (only this thread changes the filters while the fits run)
         warnings.simplefilter("ignore", RuntimeWarning)
         with ThreadPoolExecutor(max_workers=max(1, min(_FIT_WORKERS, len(models)))) as pool:
-            # the costliest first: gradient boosting, then the logistic models by their columns
-            order = sorted(models, key=lambda m: (m.model != "hgb", -len(m.feature_names_)))
-            futures = [pool.submit(m._fit_compute) for m in order]
+            # the costliest first: gradient boosting, then logistic, then recency (one column); each fit
+            # starts as soon as its frames are built, while the next model's are built here
+            order = sorted(models, key=lambda m: (m.model != "hgb", m.model == "recency"))
+            futures = []
+            for m in order:
+                m._fit_begin(ds, cutoff, panel, frames)
+                futures.append(pool.submit(m._fit_compute))
             try:
                 if meanwhile is not None:
                     extra = meanwhile()
