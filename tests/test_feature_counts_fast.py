@@ -128,6 +128,28 @@ def test_without_repeats_the_shortcut_counts_the_same(monkeypatch):
     assert fast.set_index("member_id").loc["a", "click_rate"] == 0.5
 
 
+
+def test_reads_of_unknown_posts_are_not_counted_by_the_shortcut(monkeypatch):
+    """Reads and clicks of a post that is not in the posts table, or is another group's, count for nothing,
+    on the shortcut (a semi join with the posts, sign-in days in a query of their own) as in the exact
+    grouping."""
+    frames = repeated_reads_frames()
+    ev = frames["events"].drop(index=[1, 3]).reset_index(drop=True)  # no repeated key
+    odd = pd.DataFrame({"group_id": "g1", "member_id": ["b", "b", "a"],  # p3 is a post of group g2
+                        "occurred_at": ev["occurred_at"].iloc[[0, 1, 2]].to_numpy(),
+                        "event_type": ["read", "click", "read"], "post_id": ["p9", "p9", "p3"]})
+    frames["events"] = pd.concat([ev, odd], ignore_index=True)
+    frames["posts"] = pd.concat([frames["posts"], frames["posts"].iloc[[0]].assign(post_id="p3", group_id="g2")],
+                                ignore_index=True)
+    ds = Dataset.from_frames(tz="Asia/Shanghai", validate=False, **frames)
+    src = source_of(ds).cut(source_of(ds).message_range_us()[1])
+    assert feature_counts.event_keys_distinct(src)
+    fast, slow = features_both_ways(ds, monkeypatch)
+    assert_same(fast, slow)
+    row = fast.set_index("member_id")
+    assert row.loc["b", "read_rate"] == 1.0 and row.loc["b", "click_rate"] == 0.0
+    assert row.loc["a", "read_rate"] == 0.5 and row.loc["a", "sign_in_days_90d"] == 2
+
 def test_a_hash_collision_takes_the_exact_grouping(small_sim, monkeypatch):
     ds, _ = small_sim
     src = source_of(ds)
