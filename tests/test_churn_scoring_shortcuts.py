@@ -233,3 +233,21 @@ def test_driver_texts_equal_the_pandas_formatting():
         texts = texts + np.where((texts != "") & (piece != ""), "; ", "") + piece
     assert texts.tolist() == expected.tolist()
     assert "=-0.0 (+" in " ".join(expected) and "missing" in " ".join(expected)
+
+
+def test_drivers_computed_ahead_are_used_only_for_the_same_rows():
+    """churn_risk computes the logistic model's driver scores while hgb still fits: the same drivers and
+    risk as computed at scoring time; for other rows they are not used."""
+    X, y = _data(9, 1200, 5, 0.05)
+    hgb, frame = _model_on(X, y, "hgb", 9)
+    logistic, _ = _model_on(X, y, "logistic", 9)
+    expected, risk = churn.AveragedChurnModel([logistic, hgb])._drivers(frame, 3)
+    logistic._drivers_ahead(frame)
+    assert hasattr(logistic, "_ahead")
+    got, got_risk = churn.AveragedChurnModel([logistic, hgb])._drivers(frame, 3)
+    assert np.array_equal(got_risk, risk) and not hasattr(logistic, "_ahead")
+    pd.testing.assert_frame_equal(got, expected)
+    logistic._drivers_ahead(frame.iloc[::-1].reset_index(drop=True))  # other rows: computed afresh
+    other, other_risk = churn.AveragedChurnModel([logistic, hgb])._drivers(frame, 3)
+    assert np.array_equal(other_risk, risk)
+    pd.testing.assert_frame_equal(other, expected)

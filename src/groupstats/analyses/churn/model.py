@@ -166,6 +166,13 @@ def _rounded_text(values: np.ndarray, decimals: int, missing: str) -> np.ndarray
     return text[inverse.reshape(-1)]
 
 
+def _same_swaps(X0: np.ndarray, rep0: list, X: np.ndarray, rep: list) -> bool:
+    """Whether two (matrix, replacements) of :meth:`ChurnRiskModel._raw_swapped` are the same (NaN equal to NaN)."""
+    return (X0.shape == X.shape and np.array_equal(X0, X, equal_nan=True) and len(rep0) == len(rep)
+            and all(j0 == j and np.array_equal(np.asarray(v0), np.asarray(v), equal_nan=True)
+                    for (j0, v0), (j, v) in zip(rep0, rep)))
+
+
 class _Platt:
     """Platt scaling of a score's logit, fitted on a later cutoff than the model."""
 
@@ -405,9 +412,24 @@ class ChurnRiskModel:
             warnings.simplefilter("ignore", RuntimeWarning)
             return self.estimator_[-1].predict_proba(Z)[:, 1]
 
+    def _median_swaps(self, X: np.ndarray) -> list:
+        """The drivers' copies of ``X``: one per feature, that feature set to the training median."""
+        return [(j, np.full((1, len(X)), self.reference_[name])) for j, name in enumerate(self.feature_names_)]
+
+    def _drivers_ahead(self, features: pd.DataFrame) -> None:
+        """Compute the drivers' uncalibrated scores now (they need only the fitted estimator), e.g. while
+        another model still fits; :meth:`_proba_swapped` uses them when asked for the same matrix and copies."""
+        X = self._matrix(features)
+        replacements = self._median_swaps(X)
+        self._ahead = (X, replacements, self._raw_swapped(X, replacements))
+
     def _proba_swapped(self, X: np.ndarray, replacements, copies_per_call: int = 1) -> tuple[list, np.ndarray]:
         """As :meth:`_raw_swapped`, calibrated (what :meth:`_proba` gives for each copy)."""
-        swapped, base = self._raw_swapped(X, replacements, copies_per_call)
+        ahead = self.__dict__.pop("_ahead", None)
+        if ahead is not None and _same_swaps(ahead[0], ahead[1], X, replacements):
+            swapped, base = ahead[2]
+        else:
+            swapped, base = self._raw_swapped(X, replacements, copies_per_call)
         if self.calibrator_ is None:
             return swapped, base
         return ([np.stack([self.calibrator_.transform(row) for row in part]) for part in swapped],
@@ -468,8 +490,7 @@ class ChurnRiskModel:
         X = self._matrix(features)
         n = len(X)
         # one copy per feature (a couple of dozen), the feature set to the training median
-        swapped, base = self._proba_swapped(X, [(j, np.full((1, n), self.reference_[name]))
-                                                for j, name in enumerate(self.feature_names_)])
+        swapped, base = self._proba_swapped(X, self._median_swaps(X))
         effects = base[:, None] - np.stack([part[0] for part in swapped], axis=1)  # (n, features)
         order = np.argsort(-effects, axis=1, kind="stable")[:, :n_drivers]
         top_eff = np.take_along_axis(effects, order, axis=1)
@@ -492,14 +513,15 @@ class ChurnRiskModel:
 _FIT_WORKERS = 2
 
 
-def fit_concurrently(models: list, ds, cutoff, panel: _Panel, frames: dict, meanwhile=None):
+def fit_concurrently(models: list, ds, cutoff, panel: _Panel, frames: dict, meanwhile=None, wait_arg: bool = False):
     """Fit :class:`ChurnRiskModel` s for the same cutoff on one panel, their estimators in threads at once.
 
     The frames and matrices are built once, in this thread (:meth:`ChurnRiskModel._fit_begin`), each
     model's fit starting as soon as its own are ready; the estimator fits and the calibration scores run
     in up to :data:`_FIT_WORKERS` threads (scikit-learn's Cython and BLAS
     release the GIL; each fit single-threaded, as in :meth:`ChurnRiskModel.fit`), while this thread runs
-    ``meanwhile()`` if given; then the calibration, in this thread. Each model is fitted on its own data
+    ``meanwhile()`` if given (``meanwhile(wait)`` with ``wait_arg``: ``wait(model)`` returns once that
+    model's estimator is fitted, uncalibrated); then the calibration, in this thread. Each model is fitted on its own data
     with its own random state, so the fitted models are the same as fitted one after another.
 
     Returns
@@ -521,7 +543,7 @@ def fit_concurrently(models: list, ds, cutoff, panel: _Panel, frames: dict, mean
                 futures.append(pool.submit(m._fit_compute))
             try:
                 if meanwhile is not None:
-                    extra = meanwhile()
+                    extra = meanwhile(lambda m: futures[order.index(m)].result()) if wait_arg else meanwhile()
             finally:
                 for f in futures:
                     f.result()

@@ -330,9 +330,14 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
         else:  # no backtest to choose between logistic and hgb: average them (the data cannot make the choice)
             # both fitted at once in threads, on the training and calibration frames built once for both
             names = ("logistic", "hgb")
-            fitted_both, _ = fit_concurrently([ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs,
-                                                              step_days, min_history_days, random_state=random_state)
-                                               for name in names], ds, scoring, panel, {})
+            pair = [ChurnRiskModel(name, d.horizon, d.kind, d.activity, n_train_cutoffs, step_days, min_history_days,
+                                   random_state=random_state) for name in names]
+
+            def logistic_drivers(wait) -> None:  # on the core the logistic fit frees while hgb still fits
+                wait(pair[0])
+                pair[0]._drivers_ahead(panel.features(scoring))
+
+            fitted_both, _ = fit_concurrently(pair, ds, scoring, panel, {}, meanwhile=logistic_drivers, wait_arg=True)
             candidates.update(zip(names, fitted_both))
             chosen = "logistic+hgb"
             where = ("on the later calibration cutoff" if plan["mode"] == "time_split"
