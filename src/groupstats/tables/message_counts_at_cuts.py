@@ -156,28 +156,34 @@ def counts_from_spans(per, sums: list, cut_days, edges, windows, windows_m):
     order = np.argsort(word_key, kind="stable")
     word_key, span_o, seg_o, bits_o = word_key[order], span[order], seg[order], bits[order]
     member_o, n_o = member[order], n[order]
-    starts = np.flatnonzero(np.r_[True, word_key[1:] != word_key[:-1]])
-    start_member = word_key[starts] // n_words
     cut_of = np.asarray(rows["cut_id_"], dtype=np.int64)
     m_out = {w: np.zeros(size) for w in windows_m}
     m_any = {w: np.zeros(size, bool) for w in windows_m}
     a_out = {w: np.zeros(size) for w in windows}
     for k in range(n_cuts):
         mine = cut_of == k
+        spans_k = np.asarray(rows["span"])[mine]
+        mine_span = np.zeros(n_spans, bool)
+        mine_span[spans_k] = True
+        at = np.flatnonzero(mine_span[span_o])  # the rows of cutoff k's spans (still by member and word)
+        if not len(at):
+            continue
+        key_k, span_k, member_k, n_k, bits_k = word_key[at], span_o[at], member_o[at], n_o[at], bits_o[at]
+        starts_k = np.flatnonzero(np.r_[True, key_k[1:] != key_k[:-1]])
+        slot_k = key_k[starts_k] // n_words * n_cuts + k
         own = np.zeros(n_spans, bool)
-        own[np.asarray(rows["span"])[mine]] = np.asarray(rows["own"])[mine] == 1
-        base_ok = ~own[span_o] | (seg_o <= k)
+        own[spans_k] = np.asarray(rows["own"])[mine] == 1
+        base_ok = ~own[span_k] | (seg_o[at] <= k)
         for w in windows_m:
             inside = np.zeros(n_spans, bool)
-            inside[np.asarray(rows["span"])[mine]] = np.asarray(rows[f"in{w}"])[mine] == 1
-            inc = inside[span_o] & base_ok
-            slot = member_o[inc] * n_cuts + k
-            m_out[w] += np.bincount(slot, weights=n_o[inc], minlength=size)
+            inside[spans_k] = np.asarray(rows[f"in{w}"])[mine] == 1
+            inc = inside[span_k] & base_ok
+            slot = member_k[inc] * n_cuts + k
+            m_out[w] += np.bincount(slot, weights=n_k[inc], minlength=size)
             m_any[w] |= np.bincount(slot, minlength=size) > 0
             if w in a_out:
-                ored = np.bitwise_or.reduceat(np.where(inc, bits_o, 0), starts) if len(starts) else bits_o[:0]
-                a_out[w] += np.bincount(start_member * n_cuts + k, weights=np.bitwise_count(ored).astype(np.float64),
-                                        minlength=size)
+                ored = np.bitwise_or.reduceat(np.where(inc, bits_k, 0), starts_k)
+                a_out[w] += np.bincount(slot_k, weights=np.bitwise_count(ored).astype(np.float64), minlength=size)
     for w in windows_m:
         columns[f"m{w}"] = pa.array(np.rint(m_out[w][pick]).astype(np.int64), mask=~m_any[w][pick])
     for w in windows:
