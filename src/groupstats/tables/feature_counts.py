@@ -192,15 +192,6 @@ def posts_present_expr(memberships, posts):
         posts_present=(bounds._before * bounds._sign).sum().cast("int64"))
 
 
-def _window_days(cut_days, span: int):
-    """A small table (cut_id, day): each cutoff's local days in its ``span``-day window (its own date included)."""
-    from groupstats.tables.churn_features import cutoff_table
-
-    pairs = [(k, d) for k, cd in enumerate(cut_days) for d in range(cd - span + 1, cd + 1)]
-    return cutoff_table({"cut_id_": [p[0] for p in pairs], "day": [p[1] for p in pairs]}).drop(
-        "cut_id").rename(cut_id="cut_id_")
-
-
 def _window_counts(rows, windows_m, windows_a):
     """Aggregates over (member, day) rows with ``n`` and ``cut_day``: ``m<W>`` messages and ``a<W>`` active
     days in the last W days up to the cutoff's date."""
