@@ -149,8 +149,8 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
     n_members, n_seg = len(keys), len(order) + 1
     segs = rows["_seg"].to_numpy(dtype=np.int64)
     at = member * n_seg + segs
-    last_day = _running_max(at, rows["_last_day"].to_numpy(dtype=np.int64), n_members, n_seg)
-    last_us = _running_max(at, rows["_last_us"].to_numpy(dtype=np.int64), n_members, n_seg)
+    last_day = running_max(at, rows["_last_day"].to_numpy(dtype=np.int64), n_members, n_seg)
+    last_us = running_max(at, rows["_last_us"].to_numpy(dtype=np.int64), n_members, n_seg)
     first_day = np.full(n_members, np.iinfo(np.int64).max)
     np.minimum.at(first_day, member, rows["_first_day"].to_numpy(dtype=np.int64))
     masks = _word_masks(member, rows["_word"].to_numpy(dtype=np.int64), rows["_bits"].to_numpy(dtype=np.int64),
@@ -223,7 +223,16 @@ def _member_codes(*frames):
     return keys, [member[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _running_max(at, values, n_members: int, n_seg: int):
+def running_sum(at, values, n_members: int, n_seg: int):
+    """(members, segments) float64 array: per member, the sum of ``values`` over its rows whose segment is
+    at most each segment (rows at ``member * n_seg + segment``); 0 where none."""
+    import numpy as np
+
+    total = np.bincount(at, weights=values, minlength=n_members * n_seg)
+    return np.cumsum(total.reshape(n_members, n_seg), axis=1)
+
+
+def running_max(at, values, n_members: int, n_seg: int):
     """(members, segments) array: per member, the maximum of ``values`` over its rows whose segment is
     at most each segment (rows at ``member * n_seg + segment``); the int64 minimum where none."""
     import numpy as np

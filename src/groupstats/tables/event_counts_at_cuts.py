@@ -76,6 +76,7 @@ def counts_from_segments(ev, cut_days, wmax: int, with_reads: bool, with_sign_in
     import numpy as np
     import pyarrow as pa
 
+    from groupstats.tables.churn_features import running_sum
     from groupstats.tables.feature_counts import KEY_COLUMNS
     from groupstats.tables.message_counts_at_cuts import member_codes
 
@@ -93,9 +94,8 @@ def counts_from_segments(ev, cut_days, wmax: int, with_reads: bool, with_sign_in
         for name, seg in (("reads", values("_r")), ("clicks", values("_c"))):
             ok = rows & ~np.isnan(seg)
             at = member[ok] * n_cuts + seg[ok].astype(np.int64)
-            shape = (len(first_row), n_cuts)
-            total = np.bincount(at, weights=n[ok], minlength=size).reshape(shape).cumsum(axis=1).ravel()
-            some = np.bincount(at, minlength=size).reshape(shape).cumsum(axis=1).ravel() > 0
+            total = running_sum(at, n[ok], len(first_row), n_cuts).ravel()
+            some = running_sum(at, np.ones(len(at)), len(first_row), n_cuts).ravel() > 0
             found[name] = (total, some)
     if with_sign_in:
         rows = ~np.isnan(day)

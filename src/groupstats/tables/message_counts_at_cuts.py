@@ -104,6 +104,7 @@ def counts_from_spans(per, sums: list, cut_days, edges, windows, windows_m):
     import numpy as np
     import pyarrow as pa
 
+    from groupstats.tables.churn_features import running_max, running_sum
     from groupstats.tables.feature_counts import KEY_COLUMNS
 
     n_cuts = len(cut_days)
@@ -125,8 +126,7 @@ def counts_from_spans(per, sums: list, cut_days, edges, windows, windows_m):
     size = n_members * n_cuts
 
     def cumulative(values):
-        total = np.bincount(at, weights=values[in_hist], minlength=size) if len(at) else np.zeros(size)
-        return np.cumsum(total.reshape(n_members, n_cuts), axis=1)
+        return running_sum(at, values[in_hist], n_members, n_cuts)
 
     known = cumulative(np.ones(len(seg))) > 0
     out_member, out_cut = np.nonzero(known)
@@ -137,9 +137,7 @@ def counts_from_spans(per, sums: list, cut_days, edges, windows, windows_m):
         columns[k] = per.column(k).take(take)
     for s in sums:
         columns[s] = pa.array(np.rint(cumulative(col(s).astype(np.float64))).astype(np.int64).ravel()[pick])
-    last = np.full(size, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, at, col("last_us")[in_hist])
-    columns["last_us"] = pa.array(np.maximum.accumulate(last.reshape(n_members, n_cuts), axis=1).ravel()[pick])
+    columns["last_us"] = pa.array(running_max(at, col("last_us")[in_hist], n_members, n_cuts).ravel()[pick])
     # windows
     _, rows = day_spans(cut_days, windows_m)
     n_spans = len(edges) + 1
