@@ -154,8 +154,9 @@ def test_a_hash_collision_takes_the_exact_grouping(small_sim, monkeypatch):
     ds, _ = small_sim
     src = source_of(ds)
     src = src.cut(src.message_range_us()[1])
-    assert feature_counts.event_keys_distinct(src)
+    assert feature_counts._event_keys_distinct(src)  # (computed, not memoised: the hash changes below)
     expected = member_features(ds)
+    src.derived.clear()  # member_features memoised its proof on the source
     taken = []
     real = feature_counts.event_keys_distinct
     monkeypatch.setattr(feature_counts, "_event_key_hash", lambda src, ev: ev.occurred_us * 0 + 7)  # all collide
@@ -173,9 +174,30 @@ def test_too_many_hashes_to_sort_are_counted_by_the_engine(repeated, monkeypatch
     ds = Dataset.from_frames(tz="Asia/Shanghai", validate=False, **frames)
     src = source_of(ds)
     src = src.cut(src.message_range_us()[1])
-    sorted_in_memory = feature_counts.event_keys_distinct(src)
+    sorted_in_memory = feature_counts._event_keys_distinct(src)
     monkeypatch.setattr(feature_counts, "EVENT_HASHES_SORTED_IN_MEMORY", 1)
-    assert feature_counts.event_keys_distinct(src) == sorted_in_memory == (not repeated)
+    assert feature_counts._event_keys_distinct(src) == sorted_in_memory == (not repeated)
+
+
+def test_the_proof_is_memoised_and_holds_at_earlier_cutoffs_only(monkeypatch):
+    """A proof at a cutoff answers for every earlier cutoff (their events are a subset); a later cutoff, or a
+    repeat found, is computed; and the answers are those computed afresh."""
+    frames = repeated_reads_frames()  # a's second read of p1 is at 2026-03-02 12:00, its second click 03-03 08:00
+    ds = Dataset.from_frames(tz="Asia/Shanghai", validate=False, **frames)
+    whole = source_of(ds)
+    whole.derived.clear()
+    computed = []
+    real = feature_counts._event_keys_distinct
+    monkeypatch.setattr(feature_counts, "_event_keys_distinct", lambda src: computed.append(src.cut_us) or real(src))
+    early, late = (whole.timestamp_us(t) for t in ("2026-03-02 11:00", "2026-03-04 12:00"))
+    assert feature_counts.event_keys_distinct(whole.cut(early)) is True
+    assert feature_counts.event_keys_distinct(whole.cut(early - 3_600_000_000)) is True  # earlier: memoised
+    assert computed == [early]
+    assert feature_counts.event_keys_distinct(whole.cut(late)) is False  # later: computed, a repeat there
+    assert feature_counts.event_keys_distinct(whole.cut(late)) is False
+    assert computed == [early, late]
+    for cut in (early - 3_600_000_000, early, late):  # the same answers as computed afresh
+        assert feature_counts.event_keys_distinct(whole.cut(cut)) == real(whole.cut(cut))
 
 
 def test_long_windows_take_the_day_grouping(small_sim, monkeypatch):

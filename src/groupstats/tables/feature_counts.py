@@ -293,7 +293,21 @@ def event_keys_distinct(src) -> bool:
     join to the posts. On DuckDB, up to :data:`EVENT_HASHES_SORTED_IN_MEMORY` events, the hashes
     are sorted in memory (:func:`~groupstats.tables.key_hashes.any_repeated`; a fraction of the cost of
     the engine's hash table of ~10M keys); beyond, and on Spark, the engine counts the distinct hashes.
+
+    Memoised on the source (shared by its cuts, per range of groups): a proof at a cutoff holds at every
+    earlier one, since the events up to an earlier cutoff are a subset of those up to it.
     """
+    proofs = src.derived.setdefault(("event_keys_distinct", src.groups), {})  # cut_us (None: uncut) -> bool
+    cut = src.cut_us
+    if any(ok and (c is None or (cut is not None and cut <= c)) for c, ok in proofs.items()):
+        return True
+    if cut not in proofs:
+        proofs[cut] = _event_keys_distinct(src)
+    return proofs[cut]
+
+
+def _event_keys_distinct(src) -> bool:
+    """:func:`event_keys_distinct`, computed."""
     ev = src.table("events")
     ev = ev.filter(ev.event_type.isin(("read", "click")))
     keys = ev.select(_h=_event_key_hash(src, ev))

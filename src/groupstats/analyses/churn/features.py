@@ -202,8 +202,15 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     src = data.src
     start = data_start_day(data)
     per_pass = max(1, _MEMBER_CUTOFF_ROWS_PER_PASS // max(len(data.members), 1))
-    bases = [f.reset_index(drop=True) for lo in range(0, len(cuts), per_pass)
-             for f in member_features_at(src, cuts[lo:lo + per_pass], windows=wins["member"])]
+    # the pass with the latest cutoffs first: its proof that no member read a post twice (memoised on the
+    # source, :func:`~groupstats.tables.feature_counts.event_keys_distinct`) holds at every earlier cutoff
+    order = sorted(range(len(cuts)), key=lambda k: cuts[k], reverse=True)
+    found: dict = {}
+    for lo in range(0, len(order), per_pass):
+        chunk = order[lo:lo + per_pass]
+        for k, f in zip(chunk, member_features_at(src, [cuts[k] for k in chunk], windows=wins["member"])):
+            found[k] = f.reset_index(drop=True)
+    bases = [found[k] for k in range(len(cuts))]
     with_reads = "read" in event_types(src)
     flag_cuts = list(flag_cuts) if flags_out is not None else []
     counts, flags = churn_counts_and_flags(src, activity, [_day_number(c) for c in cuts], wins["churn"],
