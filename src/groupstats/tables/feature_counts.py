@@ -329,7 +329,9 @@ def _event_keys_distinct(src) -> bool:
 def _known_reads_and_clicks(src):
     """Expression, one cutoff (``src`` cut there), no read or click repeated (:func:`event_keys_distinct`):
     per (cut_id, group_id, member_id) with a read or click of a known post, ``reads`` and ``clicks``: those
-    of :func:`_event_counts`, from a semi join with the posts (no post column carried to the grouping)."""
+    of posts of the member's own group known at the cutoff, from a semi join with the posts (no post column
+    carried to the grouping): the one definition of reads and clicks at one cutoff without repeats (the
+    exact grouping by (member, post) of :func:`_event_counts` gives the same counts, tests/test_feature_counts_fast.py)."""
     import ibis
 
     ev = src.table("events")
@@ -359,8 +361,9 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     ``wmax`` days up to the cutoff).
 
     With ``events_distinct`` (no key repeats: :func:`event_keys_distinct`), reads and clicks are counted as
-    events: at one cutoff in one aggregation per member, at several from the segment each is known in.
-    One cutoff only: with ``day_words``, sign-in days come as the bit words ``_s<k>`` of :func:`_day_words`."""
+    events, at several cutoffs from the segment each is known in (at one cutoff :func:`member_feature_counts`
+    counts them with :func:`_known_reads_and_clicks` and asks this for sign-in days only). One cutoff
+    only: with ``day_words``, sign-in days come as the bit words ``_s<k>`` of :func:`_day_words`."""
     import ibis
 
     multi = len(cuts_us) > 1
@@ -383,12 +386,10 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     # one pass over the events: one row per (member, post read or clicked, or local sign-in day)
     post = ibis.ifelse(ev.event_type == "sign_in", ibis.null("string"), ev.post_id)
     ev = ev.filter(wanted)
-    if not multi and events_distinct and (day_words or not with_sign_in):
+    if not multi and events_distinct and not with_reads and day_words:  # sign-in days alone, as bit words
         return ev.group_by(list(KEY_COLUMNS)).aggregate(
-            **({"reads": ev.count(where=ev.event_type == "read"),
-                "clicks": ev.count(where=ev.event_type == "click")} if with_reads else {}),
-            **(_day_words(ev.day, cut_days[0], wmax, "_s", when=ev.event_type == "sign_in") if with_sign_in
-               else {})).mutate(cut_id=ibis.literal(0, type="int64"))
+            **_day_words(ev.day, cut_days[0], wmax, "_s", when=ev.event_type == "sign_in")).mutate(
+            cut_id=ibis.literal(0, type="int64"))
     if not multi:  # whether each post was read / clicked (a group-by on a flag and a text key)
         is_day = ev.event_type == "sign_in"
         token = ibis.ifelse(is_day, sign_day.cast("string"), post)
@@ -429,8 +430,8 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
         clicked a post twice (:func:`event_keys_distinct`).
     sign_ins_apart : bool, default False
         With ``day_words`` and ``events_distinct``: no sign-in days in the expression (the caller counts them
-        with :func:`sign_in_day_words`, in a query of their own), and the reads and clicks from
-        :func:`_known_reads_and_clicks`.
+        with :func:`sign_in_day_words`, in a query of their own). (At one cutoff with ``events_distinct``
+        the reads and clicks always come from :func:`_known_reads_and_clicks`.)
 
     Returns
     -------
@@ -455,9 +456,14 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     has_posts = src.has("posts")
     with_reads = has_posts and bool(types_present & {"read", "click"})
     with_sign_in = src.has("events") and "sign_in" in types_present
-    if sign_ins_apart and day_words and events_distinct:
+    if len(cuts_us) == 1 and events_distinct:
+        # one cutoff, no read or click repeated: reads and clicks have one definition, a semi join with the
+        # posts (:func:`_known_reads_and_clicks`); sign-in days beside them, unless the caller counts them
         if with_reads:
             parts.append(_known_reads_and_clicks(src))
+        if with_sign_in and not (sign_ins_apart and day_words):
+            parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], False, True, day_words,
+                                       events_distinct))
     elif with_reads or with_sign_in:
         parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in, day_words,
                                    events_distinct))
