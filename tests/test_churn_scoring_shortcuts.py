@@ -2,8 +2,9 @@
 
 Permutation importance and the per-member drivers score the same rows once per feature with that
 feature changed. For gradient boosting only the trees that split on the changed feature are evaluated
-again (:mod:`groupstats.analyses.churn.tree_swaps`); these tests compare with scoring every changed
-copy in full through ``predict_proba``, and require equality, not closeness.
+again (:mod:`groupstats.analyses.churn.tree_swaps`; compiled, each row's path walked once per tree:
+:mod:`groupstats.analyses.churn.tree_kernels`); these tests compare with scoring every changed copy in full
+through ``predict_proba``, and require equality, not closeness.
 """
 from __future__ import annotations
 
@@ -63,11 +64,12 @@ def test_column_swaps_equal_predict_proba_bit_for_bit(monkeypatch, seed, n, k, n
             Xr[:, j] = values[r]
             copies.append(est.predict_proba(Xr)[:, 1])
         expected.append(np.stack(copies))
-    swapped, base = tree_swaps.ColumnSwaps(est, X).swapped(items)
-    assert np.array_equal(base, est.predict_proba(X)[:, 1])
-    assert len(swapped) == len(expected)
-    for (j, _), got, want in zip(items, swapped, expected):
-        assert np.array_equal(got, want), j
+    for compiled in (True, False):  # the compiled walk of each row's path, and the predictor on copies
+        swapped, base = tree_swaps.ColumnSwaps(est, X, compiled=compiled).swapped(items)
+        assert np.array_equal(base, est.predict_proba(X)[:, 1])
+        assert len(swapped) == len(expected)
+        for (j, _), got, want in zip(items, swapped, expected):
+            assert np.array_equal(got, want), (compiled, j)
     # rows are scored one by one: OpenMP threads change nothing
     assert np.array_equal(tree_swaps.ColumnSwaps(est, X, n_threads=2).base(), est.predict_proba(X)[:, 1])
     # which trees split on which column, read from the trees themselves
@@ -251,3 +253,35 @@ def test_drivers_computed_ahead_are_used_only_for_the_same_rows():
     other, other_risk = churn.AveragedChurnModel([logistic, hgb])._drivers(frame, 3)
     assert np.array_equal(other_risk, risk)
     pd.testing.assert_frame_equal(other, expected)
+
+
+@pytest.mark.parametrize("seed, n, leaves, iters, workers", [(5, 2500, 15, 60, 1), (6, 1800, 31, 40, 2)])
+def test_compiled_walk_equals_predict_proba_with_replacement_edge_values(monkeypatch, seed, n, leaves, iters,
+                                                                         workers):
+    """Replacement values exactly at a split threshold (goes left), just above it, NaN into a column with
+    and without missing values, and values equal to the row's own; several copies per column; threads."""
+    monkeypatch.setattr(tree_swaps, "_WORKERS", workers)
+    monkeypatch.setattr(tree_swaps, "_BLOCK_ROWS", 300)
+    X, y = _data(seed, n, 5, 0.1)
+    X[:, 3] = np.nan_to_num(X[:, 3])  # a column without missing values at fit time
+    est = _hgb(X, y, leaves, iters, seed)
+    sw = tree_swaps.ColumnSwaps(est, X)
+    nodes = np.concatenate([t.nodes for t in sw.trees])
+    splits = nodes[nodes["is_leaf"] == 0]
+    rng = np.random.default_rng(seed)
+    items = []
+    for j in range(X.shape[1]):
+        thr = splits["num_threshold"][splits["feature_idx"] == j]
+        at = rng.choice(thr, n) if len(thr) else np.zeros(n)
+        items.append((j, np.stack([at, np.nextafter(at, np.inf), np.full(n, np.nan), X[:, j]])))
+    swapped, base = sw.swapped(items)
+    assert np.array_equal(base, est.predict_proba(X)[:, 1])
+    changed = 0
+    for (j, values), got in zip(items, swapped):
+        for r in range(values.shape[0]):
+            Xr = X.copy()
+            Xr[:, j] = values[r]
+            want = est.predict_proba(Xr)[:, 1]
+            assert np.array_equal(got[r], want), (j, r)
+            changed += int(np.sum(want != base))
+    assert changed > n  # the copies do change scores

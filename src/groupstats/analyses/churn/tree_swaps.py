@@ -59,9 +59,12 @@ class ColumnSwaps:
     X : array (n, k)
     n_threads : int, default 1
         OpenMP threads per tree evaluation (rows are independent: any number gives the same values).
+    compiled : bool, default True
+        Walk the trees with the compiled kernel of :mod:`.tree_kernels` (each row's path once per tree);
+        False: scikit-learn's predictor on copies of the changed rows. Both give the same numbers.
     """
 
-    def __init__(self, estimator, X: np.ndarray, n_threads: int = 1):
+    def __init__(self, estimator, X: np.ndarray, n_threads: int = 1, compiled: bool = True):
         if not supports(estimator):
             raise TypeError("ColumnSwaps needs a fitted binary HistGradientBoostingClassifier on numeric columns.")
         self.estimator = estimator
@@ -76,6 +79,10 @@ class ColumnSwaps:
             self.uses[t, np.unique(split[split < k])] = True
         self.baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).ravel()[0]
         self._bitsets = estimator._bin_mapper.make_known_categories_bitsets()
+        #: whether :meth:`swapped` runs the compiled walk (:mod:`.tree_kernels`); else scikit-learn's predictor
+        #: per tree, on copies of the rows a replacement changes (the same numbers; kept to check one by the other)
+        self.compiled = compiled
+        self._nodes = None
 
     def _tree(self, t: int, X: np.ndarray) -> np.ndarray:
         known_cat_bitsets, f_idx_map = self._bitsets
@@ -97,6 +104,8 @@ class ColumnSwaps:
         ``predict_proba(Xr)[:, 1]`` for each copy, and ``predict_proba(X)[:, 1]``.
         """
         items = [(int(j), np.atleast_2d(np.asarray(v, dtype=np.float64))) for j, v in replacements]
+        if self.compiled:
+            return self._swapped_compiled(items)
         n = len(self.X)
         out = [np.empty(v.shape) for _, v in items]
         base = np.empty(n)
@@ -114,6 +123,47 @@ class ColumnSwaps:
             chunks = [blocks[i::workers] for i in range(workers)]
             for done in [pool.submit(self._blocks, chunk, items, out, base) for chunk in chunks]:
                 done.result()
+        return out, base
+
+    def _swapped_compiled(self, items) -> tuple[list, np.ndarray]:
+        """:meth:`swapped` by :func:`.tree_kernels.swapped_raw`: each row's path walked once per tree, a copy
+        walked again only from where it leaves that path; rows in blocks on up to :data:`_WORKERS` threads."""
+        from groupstats.analyses.churn.tree_kernels import concatenated_nodes, swapped_raw
+
+        n, k = self.X.shape
+        if self._nodes is None:
+            self._nodes = concatenated_nodes(self.trees)
+        nodes = self._nodes
+        columns = np.array([j for j, v in items for _ in range(v.shape[0])], dtype=np.int64)
+        if len(columns) and (columns.min() < 0 or columns.max() >= k):
+            raise IndexError(f"column out of range for a matrix of {k} columns: {sorted(set(columns.tolist()))}")
+        values = (np.concatenate([v for _, v in items], axis=0) if items else np.empty((0, n)))
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if values.shape[1] != n:
+            raise ValueError(f"replacement values have {values.shape[1]} rows, the matrix {n}")
+        order = np.argsort(columns, kind="stable")
+        start = np.searchsorted(columns[order], np.arange(k + 1)).astype(np.int64)
+        raw_base = np.empty(n)
+        raw_items = np.empty((len(columns), n))
+        args = (nodes["roots"], nodes["feature"], nodes["threshold"], nodes["missing_left"], nodes["left"],
+                nodes["right"], nodes["is_leaf"], nodes["value"], float(self.baseline), columns, values, start,
+                order.astype(np.int64), nodes["max_depth"], raw_base, raw_items)
+        step = max(_BLOCK_ROWS, -(-n // (4 * _WORKERS)))
+        blocks = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+        if _WORKERS < 2 or len(blocks) < 2:
+            for lo, hi in blocks:
+                swapped_raw(self.X, lo, hi, *args)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                for done in [pool.submit(swapped_raw, self.X, lo, hi, *args) for lo, hi in blocks]:
+                    done.result()
+        base = self._proba(raw_base)
+        out, row = [], 0
+        for _, v in items:
+            out.append(self._proba(raw_items[row:row + v.shape[0]]))
+            row += v.shape[0]
         return out, base
 
     def _blocks(self, blocks, items, out, base) -> None:

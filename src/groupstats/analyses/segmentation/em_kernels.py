@@ -10,19 +10,9 @@ per block of ``block`` rows, as the numpy version summed per row block).
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-
-def _compiled(function=None, **options):
-    """``numba.njit`` without the GIL, cached on disk (next to this file, else in the user's cache folder);
-    where no folder is writable, compiled once per process instead."""
-    if function is None:
-        return lambda f: _compiled(f, **options)
-    try:
-        return numba.njit(nogil=True, cache=True, **options)(function)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, **options)(function)
+from groupstats.compiled import compiled as _compiled
 
 
 #: Floating-point licences for the loops over components: sums may be reordered (so that they run as
