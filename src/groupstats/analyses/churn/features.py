@@ -54,7 +54,8 @@ def _day_number(ts: pd.Timestamp) -> int:
 
 
 def _churn_extras(keys: pd.DataFrame, counts: pd.DataFrame | None, joined: pd.Series, cut: pd.Timestamp,
-                  start: pd.Timestamp, windows=CHURN_WINDOWS, trend: int | None = None) -> pd.DataFrame:
+                  start: pd.Timestamp, windows=CHURN_WINDOWS, trend: int | None = None,
+                  key_index: pd.MultiIndex | None = None) -> pd.DataFrame:
     """Churn-specific features of the members ``keys`` from their activity counts before the cutoff's date.
 
     ``counts`` holds one row per member with activity before the cutoff's date (the columns of
@@ -64,7 +65,8 @@ def _churn_extras(keys: pd.DataFrame, counts: pd.DataFrame | None, joined: pd.Se
     windows = tuple(int(w) for w in windows)
     half = int(trend) if trend is not None else windows[-1] // 2
     n = len(keys)
-    key_index = pd.MultiIndex.from_frame(keys[KEYS])
+    if key_index is None:  # (the caller may pass the MultiIndex of ``keys`` it built)
+        key_index = pd.MultiIndex.from_frame(keys[KEYS])
     pos = (pd.MultiIndex.from_frame(counts[KEYS]).get_indexer(key_index) if counts is not None and len(counts)
            else np.full(n, -1))
     found = pos >= 0
@@ -218,17 +220,19 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
                                            None if horizon is None else int(horizon) * US_PER_DAY)
     if flag_cuts:
         flags_out.update(_flags_by_cut(flags, flag_cuts))
-    members = non_operator_members(data.members)
+    # each member's first join: a member present at a cutoff joined by then, so the earliest of its joins up
+    # to the cutoff is its earliest join overall (one grouping for every cutoff)
+    first_join = non_operator_members(data.members).groupby(KEYS)["joined_at"].min()
     out = []
     for k, (cut, base) in enumerate(zip(cuts, bases)):
-        m = members.loc[(members["joined_at"] <= cut).to_numpy()]
-        joined = m.groupby(KEYS)["joined_at"].min()
-        joined = joined.reindex(pd.MultiIndex.from_frame(base[KEYS]))
+        key_index = pd.MultiIndex.from_frame(base[KEYS])
+        joined = first_join.reindex(key_index)
         joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)
         part = counts.loc[counts["cut_id"].to_numpy() == k]
         if not with_reads:
             part = part.drop(columns=["r_recent", "r_earlier"], errors="ignore")
-        extras = _churn_extras(base[KEYS], part, joined, cut, start, windows=wins["churn"], trend=wins["trend"])
+        extras = _churn_extras(base[KEYS], part, joined, cut, start, windows=wins["churn"], trend=wins["trend"],
+                               key_index=key_index)
         frame = pd.concat([base, extras.set_axis(base.index)], axis=1)
         frame.attrs = dict(base.attrs)
         frame.attrs["cutoff"] = cut
