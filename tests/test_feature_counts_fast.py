@@ -257,3 +257,25 @@ def test_several_cutoffs_count_reads_as_events_exactly(sample, small_sim, monkey
     rows = [f.set_index("member_id") for f in fast]
     assert [r.loc["b", "read_rate"] for r in rows] == [0.0, 0.0, 1.0]
     assert [r.loc["a", "read_rate"] for r in rows] == [1.0, 1.0, 0.5]
+
+
+def test_sign_in_words_in_the_expression_equal_those_counted_apart(sample):
+    """One cutoff, day words, no repeats: sign-in days asked of the expression itself (``sign_ins_apart``
+    False) come from the same words as the query the features command runs apart."""
+    from groupstats.tables.derived import event_types
+
+    src = source_of(sample)
+    cut = src.message_range_us()[1]
+    types = set(event_types(src.cut(cut)))
+    assert "sign_in" in types
+    apart = feature_counts.count_member_features(src, [cut], (7, 30, 90), 30, 90, types)
+    inside = src.execute(feature_counts.member_feature_counts(src, [cut], (7, 30, 90), 30, 90, types,
+                                                                day_words=True, events_distinct=True,
+                                                                sign_ins_apart=False))
+    inside["sign_in"] = feature_counts.count_day_bits(inside, "_s", 90)
+    keys = list(feature_counts.KEY_COLUMNS)
+    got = inside.sort_values(keys).reset_index(drop=True)
+    want = apart.sort_values(keys).reset_index(drop=True)
+    assert got[keys].equals(want[keys])
+    assert np.array_equal(got["sign_in"].to_numpy(dtype=np.int64), want["sign_in"].to_numpy(dtype=np.int64))
+    assert want["sign_in"].gt(1).any()

@@ -355,15 +355,15 @@ def sign_in_day_words(src, cut_day: int, wmax: int):
 
 
 def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, with_sign_in: bool,
-                  day_words: bool = False, events_distinct: bool = False):
+                  events_distinct: bool = False):
     """Expression: per (cut_id, group_id, member_id) with events, ``reads`` / ``clicks`` (distinct posts
     read / clicked, of posts known at the cutoff) and ``sign_in`` (days with a sign-in in the last
     ``wmax`` days up to the cutoff).
 
     With ``events_distinct`` (no key repeats: :func:`event_keys_distinct`), reads and clicks are counted as
     events, at several cutoffs from the segment each is known in (at one cutoff :func:`member_feature_counts`
-    counts them with :func:`_known_reads_and_clicks` and asks this for sign-in days only). One cutoff
-    only: with ``day_words``, sign-in days come as the bit words ``_s<k>`` of :func:`_day_words`."""
+    counts them with :func:`_known_reads_and_clicks`, and sign-in days in windows of up to
+    :data:`DAY_WORDS_UP_TO` days with :func:`sign_in_day_words`)."""
     import ibis
 
     multi = len(cuts_us) > 1
@@ -386,10 +386,6 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
     # one pass over the events: one row per (member, post read or clicked, or local sign-in day)
     post = ibis.ifelse(ev.event_type == "sign_in", ibis.null("string"), ev.post_id)
     ev = ev.filter(wanted)
-    if not multi and events_distinct and not with_reads and day_words:  # sign-in days alone, as bit words
-        return ev.group_by(list(KEY_COLUMNS)).aggregate(
-            **_day_words(ev.day, cut_days[0], wmax, "_s", when=ev.event_type == "sign_in")).mutate(
-            cut_id=ibis.literal(0, type="int64"))
     if not multi:  # whether each post was read / clicked (a group-by on a flag and a text key)
         is_day = ev.event_type == "sign_in"
         token = ibis.ifelse(is_day, sign_day.cast("string"), post)
@@ -461,11 +457,15 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
         # posts (:func:`_known_reads_and_clicks`); sign-in days beside them, unless the caller counts them
         if with_reads:
             parts.append(_known_reads_and_clicks(src))
-        if with_sign_in and not (sign_ins_apart and day_words):
-            parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], False, True, day_words,
-                                       events_distinct))
+        if with_sign_in and day_words and not sign_ins_apart:  # the words of the caller's own query, here
+            import ibis
+
+            parts.append(sign_in_day_words(src, cut_days[0], windows[-1]).mutate(
+                cut_id=ibis.literal(0, type="int64")))
+        elif with_sign_in and not day_words:
+            parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], False, True, events_distinct))
     elif with_reads or with_sign_in:
-        parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in, day_words,
+        parts.append(_event_counts(src, cuts_us, cut_days, cuts, windows[-1], with_reads, with_sign_in,
                                    events_distinct))
     if has_posts:
         parts.append(posts_present_expr(memberships, src.table("posts")))
