@@ -296,6 +296,32 @@ class Source:
             self._cache["range"] = (None if pd.isna(lo) else int(lo), None if pd.isna(hi) else int(hi))
         return self._cache["range"]
 
+    def first_message_us(self) -> int | None:
+        """First message time in microseconds, after the cut (``message_range_us()[0]``), without a pass over
+        the messages at a cut: the messages up to a cut are those of the uncut tables up to it, so their first
+        is the uncut first if that is not after the cut, else there is none. The uncut range is memoised with
+        the derived tables (shared by every cut; DuckDB reads it from the Parquet statistics)."""
+        if "range" in self._cache or self.cut_us is None or self._whole is not None:
+            return self.message_range_us()[0]
+        key = ("message_range", None, self.groups)
+        if key not in self.derived:
+            self.derived[key] = self.uncut().message_range_us()
+        first = self.derived[key][0]
+        return first if first is not None and first <= self.cut_us else None
+
+    def uncut(self) -> "Source":
+        """The same tables (and groups) with no cut: every row of the raw tables. Derived tables memoised on
+        it are shared with this source's."""
+        if self.cut_us is None:
+            return self
+        if self._whole is not None:
+            return self._whole.uncut().restrict_groups(*self.groups)
+        out = Source(self.engine, self.raw, self.tz, self.where, None, self.in_memory)
+        out.path = getattr(self, "path", None)
+        out.derived = self.derived
+        out._keepalive = self
+        return out
+
     def end_us(self) -> int | None:
         """End of observation: the cutoff if set, else the last message time."""
         return self.cut_us if self.cut_us is not None else self.message_range_us()[1]

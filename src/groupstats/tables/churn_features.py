@@ -129,7 +129,7 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
 
     cut_days = [int(c) for c in cut_days]
     flag_cuts_us = [int(c) for c in flag_cuts_us]
-    first_us = src.message_range_us()[0]
+    first_us = src.first_message_us()
     base = min(cut_days) if first_us is None else min(local_day(src, first_us), min(cut_days))
     stop = max(cut_days)
     act = src.with_local(activity_expr(src, activity), "at_us")

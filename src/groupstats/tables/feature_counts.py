@@ -344,14 +344,33 @@ def _known_reads_and_clicks(src):
         cut_id=ibis.literal(0, type="int64"))
 
 
-def sign_in_day_words(src, cut_day: int, wmax: int):
+def sign_in_day_words(src, cut_day: int, wmax: int, cuts: list[tuple[int, int]] | None = None):
     """Expression, one cutoff (``src`` cut there): per (group_id, member_id) with a sign-in in the last
     ``wmax`` days up to ``cut_day``, those days as the words ``_s<k>`` of :func:`_day_words`; only the
-    sign-ins compute a local day and its bit."""
+    sign-ins compute a local day and its bit.
+
+    With ``cuts`` ((cut_us, cut_day) pairs, none after the cut of ``src``; ``cut_day`` is then unused), the
+    words of each cutoff ``j`` in one pass over the sign-ins, as ``_s<j>_<k>``: those of the sign-ins up to
+    its time in the last ``wmax`` days up to its day (per member with a sign-in in any cutoff's window; 0
+    in the words of a cutoff where it has none)."""
     ev = src.table("events")
     si = src.with_local(ev.filter(ev.event_type == "sign_in"), "occurred_us")
-    si = si.filter(si.day > cut_day - wmax)
-    return si.group_by(list(KEY_COLUMNS)).aggregate(**_day_words(si.day, cut_day, wmax, "_s"))
+    if cuts is None:
+        si = si.filter(si.day > cut_day - wmax)
+        return si.group_by(list(KEY_COLUMNS)).aggregate(**_day_words(si.day, cut_day, wmax, "_s"))
+    si = si.filter(si.day > min(day for _, day in cuts) - wmax)
+    words: dict = {}
+    for j, (us, day) in enumerate(cuts):
+        words.update(_day_words(si.day, day, wmax, f"_s{j}_", when=si.occurred_us <= us))
+    return si.group_by(list(KEY_COLUMNS)).aggregate(**words)
+
+
+def expect_sign_in_cutoffs(src, cuts_us) -> None:
+    """Tell :func:`count_member_features` on ``src`` (and its cuts) the cutoffs it will be asked for next, one
+    at a time (churn's panel): its first count of sign-in days then counts them at each of these cutoffs up
+    to its own in one pass over the sign-ins (:func:`sign_in_day_words` with ``cuts``), and the later ones
+    read theirs from the memo. Counts asked for at other cutoffs are computed as usual."""
+    src.derived[("sign_in_cutoffs", src.groups)] = sorted({int(c) for c in cuts_us})
 
 
 def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, with_sign_in: bool,
@@ -509,9 +528,26 @@ def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int,
 def _sign_in_days(src, counts: pd.DataFrame, wmax: int) -> np.ndarray:
     """Per row of ``counts`` (one cutoff, ``src`` cut there), the days with a sign-in in the last ``wmax``
     days (0 for none): :func:`sign_in_day_words` executed on its own (in the query of the other counts, the
-    events would be read by two consumers, which DuckDB materialises) and its bits counted."""
-    words = src.execute(sign_in_day_words(src, local_day(src, src.cut_us), wmax))
-    days = pd.Series(count_day_bits(words, "_s", wmax),
-                     index=pd.MultiIndex.from_arrays([words[k] for k in KEY_COLUMNS]))
-    found = days.reindex(pd.MultiIndex.from_arrays([counts[k] for k in KEY_COLUMNS]))
+    events would be read by two consumers, which DuckDB materialises) and its bits counted.
+
+    At the first of the cutoffs announced by :func:`expect_sign_in_cutoffs`, the days at every announced
+    cutoff up to it are counted in the same pass and kept (with the derived tables) until asked for."""
+    memo = src.derived.setdefault(("sign_in_days", src.groups, wmax), {})  # cut_us -> days per member
+    cut = src.cut_us
+    if cut not in memo:
+        key = ("sign_in_cutoffs", src.groups)
+        expected = src.derived.get(key, [])
+        more = [c for c in expected if c < cut and c not in memo]
+        src.derived[key] = [c for c in expected if c > cut]  # (those up to this cutoff are counted now)
+        if more:  # the expected cutoffs up to this one, in one pass (their sign-ins are all known here)
+            cuts = [(c, local_day(src, c)) for c in [*more, cut]]
+            words = src.execute(sign_in_day_words(src, 0, wmax, cuts))
+            index = pd.MultiIndex.from_arrays([words[k] for k in KEY_COLUMNS])
+            for j, (c, _) in enumerate(cuts):
+                memo[c] = pd.Series(count_day_bits(words, f"_s{j}_", wmax), index=index)
+        else:
+            words = src.execute(sign_in_day_words(src, local_day(src, cut), wmax))
+            memo[cut] = pd.Series(count_day_bits(words, "_s", wmax),
+                                  index=pd.MultiIndex.from_arrays([words[k] for k in KEY_COLUMNS]))
+    found = memo.pop(cut).reindex(pd.MultiIndex.from_arrays([counts[k] for k in KEY_COLUMNS]))
     return found.to_numpy(dtype="float64", na_value=0).astype(np.int64)

@@ -48,7 +48,7 @@ import pandas as pd
 from groupstats.data.dataset import Dataset
 from groupstats.checks import check_scalar
 from groupstats.errors import InsufficientDataError, ParameterError
-from groupstats.tables.derived import event_types
+from groupstats.tables.derived.member_days import event_type_first_us, event_types
 from groupstats.tables.group_buckets import by_group_buckets
 from groupstats.tables.feature_counts import (KEY_COLUMNS, MIX_TYPES, NIGHT_HOURS,  # noqa: F401
                                               count_member_features, member_feature_counts)
@@ -228,14 +228,13 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
     recent_w, long_w = _trend_windows(windows)
     order = sorted(set(int(c) for c in cuts_us))
     top = src.cut(order[-1])
-    first_us = top.message_range_us()[0]
+    first_us = top.first_message_us()
     # event types and posts known at each cutoff (they decide which features are NaN)
+    # (at one cutoff, unless the first event of each type is known already: the types there, a lighter query)
     type_first: dict = {}
-    if top.has("events") and len(order) > 1:
-        ev = top.table("events")
-        found = top.execute(ev.group_by("event_type").aggregate(_first=ev.occurred_us.min()))
-        type_first = {str(t): int(f) for t, f in zip(found["event_type"], found["_first"]) if not pd.isna(t)}
-    elif top.has("events"):  # all the types in the data up to the one cutoff
+    if top.has("events") and (len(order) > 1 or event_type_first_us(top, compute=False) is not None):
+        type_first = {t: us for t, us in event_type_first_us(top).items() if us is not None and us <= top.cut_us}
+    elif top.has("events"):
         type_first = dict.fromkeys(event_types(top), order[0])
     has_posts = top.has("posts")
     n_posts = [0] * len(order)
