@@ -186,3 +186,24 @@ def test_a_sign_in_at_the_cutoff_counts_there_and_a_microsecond_later_does_not(m
         seen = ev[ev["occurred_at"] <= stop]  # the midnight itself is known at the cutoff
         want = seen.groupby("member_id")["occurred_at"].apply(lambda s: s.dt.normalize().nunique())
         assert days[days > 0].sort_index().to_dict() == want.sort_index().to_dict()
+
+
+@pytest.mark.parametrize("seed", [5, 12])
+def test_posts_known_at_a_cut_from_the_first_post(seed, sample, small_sim):
+    """Whether any post is known at a cut (features then say there is no posts table) is whether the first
+    post is not after it: as counting the posts up to the cut says."""
+    from groupstats.tables.features import _first_post_us
+
+    rng = np.random.default_rng(seed)
+    for ds in (sample, small_sim[0]):
+        whole = ds_source(ds)
+        whole.derived.clear()
+        first = _first_post_us(whole)
+        for cut in [first - 1, first, *cuts_around(whole, rng, 8)]:
+            posts = fresh(whole, cut).table("posts")
+            counted = whole.scalar(posts.posted_us.count())
+            assert (counted > 0) == (_first_post_us(whole.cut(cut)) <= cut)
+            if cut <= whole.message_range_us()[0]:
+                continue  # (no member has a message yet)
+            missing = member_features_at(whole, [whole.to_timestamp(cut)])[0].attrs["missing"]
+            assert any(m.startswith("replies_per_post") for m in missing) == (counted == 0)

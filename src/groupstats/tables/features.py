@@ -237,12 +237,8 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
     elif top.has("events"):
         type_first = dict.fromkeys(event_types(top), order[0])
     has_posts = top.has("posts")
-    n_posts = [0] * len(order)
-    if has_posts:
-        posts = top.table("posts")
-        found = top.execute(posts.aggregate(**{f"p{k}": posts.posted_us.count(where=posts.posted_us <= c)
-                                               for k, c in enumerate(order)}))
-        n_posts = [int(found[f"p{k}"].iloc[0]) for k in range(len(order))]
+    first_post = _first_post_us(top) if has_posts else None
+    posts_known = [first_post is not None and first_post <= c for c in order]
     counts = by_group_buckets(top, lambda b: count_member_features(b, order, windows, recent_w, long_w,
                                                                    set(type_first)))
     if "late" in counts and counts["late"].fillna(0).gt(0).any():
@@ -269,13 +265,26 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
                 + (f"; the data start at {first_ts:%Y-%m-%d %H:%M}" if first_ts is not None else "")
                 + ". Choose a later cutoff.")
         types_present = {t for t, f in type_first.items() if f <= c}
-        out.append(_features_from_counts(part, src.tz, int(c), cut, first, types_present, has_posts, n_posts[k],
+        out.append(_features_from_counts(part, src.tz, int(c), cut, first, types_present, has_posts,
+                                         posts_known[k],
                                          windows, (recent_w, long_w), normalise_within_group))
     return out
 
 
+def _first_post_us(src) -> int | None:
+    """The time of the first post of the uncut posts table (of ``src``'s groups), None without a timed post:
+    posts are known at a cut exactly when it is not after the cut. Memoised with the derived tables (shared
+    by every cut)."""
+    key = ("first_post_us", src.groups)
+    if key not in src.derived:
+        posts = src.uncut().table("posts")
+        first = src.scalar(posts.posted_us.min())
+        src.derived[key] = None if first is None else int(first)
+    return src.derived[key]
+
+
 def _features_from_counts(counts: pd.DataFrame, tz: str, cut_us: int, cut, first_us, types_present: set,
-                          has_posts: bool, n_posts: int, windows: tuple[int, ...], trend_windows: tuple[int, int],
+                          has_posts: bool, posts_known: bool, windows: tuple[int, ...], trend_windows: tuple[int, int],
                           normalise_within_group: bool) -> pd.DataFrame:
     """The features at one cutoff from its rows of :func:`member_feature_counts` (sorted by keys)."""
     wmax = windows[-1]
@@ -332,7 +341,7 @@ def _features_from_counts(counts: pd.DataFrame, tz: str, cut_us: int, cut, first
     # ---- operator posts: posts present, replies, reads, clicks ----------------------------
     posts_present = col("posts_present").astype(np.int64)
     post_replies = col("post_replies").astype(np.int64)
-    if not n_posts:
+    if not posts_known:
         missing.append("replies_per_post (no posts table)")
     out["posts_present"] = posts_present
     out["post_replies"] = post_replies
