@@ -8,7 +8,6 @@ import pandas as pd
 
 from groupstats.data.dataset import Dataset
 from groupstats.errors import InsufficientDataError, ParameterError
-from groupstats.data.dataset import non_operator_members
 from groupstats.data.schema import OPERATOR_ROLES
 
 
@@ -98,6 +97,8 @@ class ChurnData:
     tz : str
     cutoff : Timestamp or None
     members : DataFrame (group_id, member_id, joined_at, left_at, role; tz-aware times)
+        Its memberships are filtered and sorted once per object for the members present at every cutoff
+        (:func:`present_members`).
     """
 
     def __init__(self, src, members: pd.DataFrame, cutoff: pd.Timestamp | None = None):
@@ -105,6 +106,8 @@ class ChurnData:
         self.tz = src.tz
         self.members = members
         self.cutoff = cutoff
+        #: (members, memberships, key numbers) of :func:`_member_memberships`, for this ``members`` frame.
+        self._memberships: tuple | None = None
 
     def timestamp(self, value) -> pd.Timestamp:
         """Interpret a date/time in the dataset's timezone."""
@@ -223,42 +226,76 @@ def activity_flags(data: ChurnData, activity: tuple, cuts, horizon: int) -> dict
 
 
 def _flags_by_cut(flags: pd.DataFrame, cuts: list) -> dict:
-    """The engine's flags (cut_id, group_id, member_id, after, before) as one frame per cutoff of ``cuts``."""
+    """The engine's flags (cut_id, group_id, member_id, after, before) as one frame per cutoff of ``cuts``.
+
+    The key columns are made ``str`` once (no copy when they are already) and each cutoff's rows taken
+    from them: no round trip through Python string objects per cutoff. A cutoff without rows gets empty
+    ``object`` key columns (what pandas makes of an empty array of strings)."""
+    cut_id = flags["cut_id"].to_numpy()
+    keys = [flags[key].astype("str").array for key in KEYS]
+    after, before = (flags[name].to_numpy(dtype=np.int64) for name in ("after", "before"))
     out = {}
     for k, c in enumerate(cuts):
-        part = flags.loc[flags["cut_id"].to_numpy() == k]
-        out[c] = pd.DataFrame({"group_id": part["group_id"].astype("str").to_numpy(),
-                               "member_id": part["member_id"].astype("str").to_numpy(),
-                               "after": part["after"].to_numpy(dtype=np.int64),
-                               "before": part["before"].to_numpy(dtype=np.int64)})
+        at = np.flatnonzero(cut_id == k)
+        group, member = (values.take(at) if len(at) else np.array([], dtype=object) for values in keys)
+        out[c] = pd.DataFrame({"group_id": group, "member_id": member, "after": after[at], "before": before[at]})
     return out
+
+
+def _member_memberships(data: ChurnData) -> tuple[pd.DataFrame, np.ndarray]:
+    """The memberships any cutoff's present members come from, computed once per ``data.members``.
+
+    Non-operator membership rows (group_id, member_id, joined_at, left_at) with a join time, of the
+    (group, member) pairs with no operator row at all (as :func:`_operator_pairs`), sorted by keys and
+    ``joined_at`` (stable), and each row's key number: its pair's rank among the sorted distinct pairs
+    (:func:`~groupstats.tables.churn_features._member_codes`, which ranks the ids as ``sort_values``
+    orders them). Memoised on ``data``: the members table and the operators do not depend on the cutoff.
+    """
+    from groupstats.tables.churn_features import _member_codes
+
+    memo = data._memberships
+    if memo is not None and memo[0] is data.members:
+        return memo[1], memo[2]
+    m = data.members
+    _, (key_number,) = _member_codes(m)
+    operator_pair = np.zeros(int(key_number.max(initial=-1)) + 1, bool)
+    operator_pair[key_number[m["role"].isin(OPERATOR_ROLES).to_numpy()]] = True
+    joined = pd.DatetimeIndex(m["joined_at"])
+    rows = np.flatnonzero(~operator_pair[key_number] & joined.notna())
+    rows = rows[np.lexsort((joined.asi8[rows], key_number[rows]))]  # keys, then joined_at; stable
+    table, key_number = m[[*KEYS, "joined_at", "left_at"]].take(rows).reset_index(drop=True), key_number[rows]
+    data._memberships = (m, table, key_number)
+    return table, key_number
 
 
 def present_members(ds, cutoff) -> pd.DataFrame:
     """Non-operator memberships present at ``cutoff``: group_id, member_id, joined_at, left_at.
 
-    ``left_at`` is the membership's (possibly later) leaving time from the full data; use
-    it only for labels.
+    One row per (group_id, member_id) that has no operator row in the data, sorted by keys: its last
+    membership (latest ``joined_at``) among those joined by ``cutoff`` and not left by then
+    (``left_at`` missing or after it). ``left_at`` is the membership's (possibly later) leaving time
+    from the full data; use it only for labels.
     """
     data = churn_data(ds)
     cut = data.timestamp(cutoff)
-    m = data.members
-    present = non_operator_members(m)
-    keep = (present["joined_at"] <= cut) & (present["left_at"].isna() | (present["left_at"] > cut))
-    rows = present.loc[keep, [*KEYS, "joined_at", "left_at"]]
-    ops = _operator_pairs(m)
-    if len(ops):
-        rows = rows.loc[~pd.MultiIndex.from_frame(rows[KEYS]).isin(ops)]
-    rows = rows.sort_values([*KEYS, "joined_at"], kind="stable").drop_duplicates(KEYS, keep="last")
-    return rows.reset_index(drop=True)
+    rows, key_number = _member_memberships(data)
+    left = rows["left_at"]
+    at = np.flatnonzero(((rows["joined_at"] <= cut) & (left.isna() | (left > cut))).to_numpy())
+    keys = key_number[at]
+    last = np.append(keys[1:] != keys[:-1], True) if len(at) else np.zeros(0, bool)  # rows sorted by keys
+    return rows.take(at[last]).reset_index(drop=True)
 
 
 def _labels(members: pd.DataFrame, flags: pd.DataFrame, d: ChurnDefinition, cut: pd.Timestamp,
             stop: pd.Timestamp) -> pd.DataFrame:
     """Labels of the members present at ``cut`` from their activity flags there."""
-    key_index = pd.MultiIndex.from_frame(members[KEYS])
-    flagged = pd.MultiIndex.from_frame(flags[KEYS]) if len(flags) else None
-    pos = flagged.get_indexer(key_index) if flagged is not None else np.full(len(members), -1)
+    from groupstats.tables.churn_features import _member_codes
+
+    # each member's row in ``flags`` (-1: none), through one numbering of the keys of both
+    keys, (member_key, flag_key) = _member_codes(members, flags)
+    flag_row = np.full(len(keys), -1, dtype=np.int64)
+    flag_row[flag_key] = np.arange(len(flags))
+    pos = flag_row[member_key]
     found = pos >= 0
     spoke_after = np.zeros(len(members), bool)
     active_before = np.zeros(len(members), bool)
