@@ -248,3 +248,46 @@ def test_member_features_at_cutoffs_with_spans_longer_than_a_word(small_sim):
     got = member_features_at(ds, cuts, windows=(7, 100))[1]  # (the spans of both cutoffs in one pass)
     pd.testing.assert_frame_equal(got, member_features(ds, cutoff=cuts[1], windows=(7, 100)), check_exact=True)
     assert got["active_days_100d"].max() > 30
+
+
+@pytest.mark.parametrize(("tz", "seed", "horizon", "later_admin"), [
+    ("Asia/Shanghai", 2, 7, False),
+    ("Europe/Berlin", 6, 14, True),   # a member made admin after the cutoffs: labels lack it, the merge decides
+    ("America/New_York", 9, 3, False),
+])
+def test_panel_frames_equal_the_merge_of_features_and_labels(tz, seed, horizon, later_admin):
+    ds, _ = simulate_community(n_groups=4, days=50, seed=seed, members_per_group=25, tz=tz)
+    if later_admin:
+        members = ds.members
+        row = members[members["role"] == "member"].iloc[[3]].copy()
+        row["role"] = "admin"
+        row["joined_at"] = members["joined_at"].max() + pd.Timedelta(days=30)
+        row["left_at"] = pd.NaT
+        ds = Dataset.from_frames(tz=tz, validate=False, **{**ds.tables, "members": pd.concat([members, row])})
+    first = churn.data_start_day(ds)
+    cuts = [first + pd.Timedelta(days=d) for d in (15, 22, 29)]
+    d = churn.ChurnDefinition("silent", horizon, ("message",))
+    panel = churn_feature_module._Panel(ds, d, churn.feature_windows(14))
+    panel.prefetch(cuts, cuts)
+    fallbacks = 0
+    for cut in cuts:
+        feats, labels = panel.features(cut), panel.labels(cut, panel.end)
+        want = feats.merge(labels, on=KEYS, how="inner", validate="one_to_one")
+        got = panel.frame(cut, panel.end)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.attrs == want.attrs
+        fallbacks += len(labels) != len(feats)
+    assert fallbacks == (3 if later_admin else 0)
+    # the attrs a merge keeps (its inputs' when they have the same ones) are kept alike
+    a = pd.DataFrame({"group_id": ["g1", "g1", "g2"], "member_id": ["a", "b", "a"], "x": [1, 2, 3]})
+    b = a.rename(columns={"x": "y"})
+    for attrs_a, attrs_b in (({"cutoff": 1}, {"cutoff": 1}), ({"cutoff": 1}, {"cutoff": 2}), ({}, {})):
+        a.attrs, b.attrs = dict(attrs_a), dict(attrs_b)
+        assert churn_feature_module._same_keys(a, b)
+        panel._features[cuts[0]], panel._labels[cuts[0]] = a, b
+        got = panel.frame(cuts[0], panel.end)
+        want = a.merge(b, on=KEYS, how="inner")
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.attrs == want.attrs
+    assert not churn_feature_module._same_keys(a, b.iloc[::-1].reset_index(drop=True))
+    assert not churn_feature_module._same_keys(pd.concat([a, a.iloc[[2]]]), pd.concat([b, b.iloc[[2]]]))

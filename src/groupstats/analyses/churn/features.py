@@ -1,6 +1,8 @@
 """Churn features at a cutoff (from data up to it only), adaptive windows, and the panel of cutoffs."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
@@ -178,7 +180,25 @@ class _Panel:
         if limit is None:
             return feats
         labels = self.labels(cut, limit)
+        if _same_keys(feats, labels):  # (the usual case: both are the members present, sorted by keys)
+            joined = pd.concat([feats.reset_index(drop=True), labels.drop(columns=KEYS).reset_index(drop=True)],
+                               axis=1)
+            # (a merge keeps the attrs only when its inputs have the same ones)
+            joined.attrs = copy.deepcopy(feats.attrs) if feats.attrs and feats.attrs == labels.attrs else {}
+            return joined
         return feats.merge(labels, on=KEYS, how="inner", validate="one_to_one")
+
+
+def _same_keys(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether ``a`` and ``b`` have the same (group_id, member_id) row for row, each pair once: their inner
+    join on the keys is then ``a`` beside ``b``'s other columns, in ``a``'s order."""
+    if len(a) != len(b) or a.columns.intersection(b.columns).difference(KEYS).size:
+        return False
+    (g, m), (g2, m2) = ([frame[k].to_numpy(dtype=object) for k in KEYS] for frame in (a, b))
+    if not ((g == g2).all() and (m == m2).all()):
+        return False
+    # each pair once: strictly ascending keys (else the caller's merge decides)
+    return bool(((g[1:] > g[:-1]) | ((g[1:] == g[:-1]) & (m[1:] > m[:-1]))).all())
 
 
 #: Memberships x cutoffs per engine pass of the member features (:func:`_features_at`). One pass for
