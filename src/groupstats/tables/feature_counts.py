@@ -52,8 +52,10 @@ KEY_COLUMNS = ("group_id", "member_id")
 MIX_TYPES = ("text", "image", "sticker", "voice", "link")
 #: Night hours (local clock).
 NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
+#: The sums of the message mix: types and times of day and week (``message_mix``).
+MIX_SUMS = (*[f"t_{t}" for t in MIX_TYPES], "evening", "night", "weekend")
 #: Per-member message sums (``last_us`` is a max).
-MESSAGE_SUMS = ("n", "replies", "mentions", *[f"t_{t}" for t in MIX_TYPES], "evening", "night", "weekend")
+MESSAGE_SUMS = ("n", "replies", "mentions", *MIX_SUMS)
 #: Days per bit word (:func:`_day_words`): bits 0-51 of an int64, so every word is exact as a float64 too
 #: (a word column with NULLs arrives as float64).
 DAY_BITS = 52
@@ -199,22 +201,30 @@ def _window_counts(rows, windows_m, windows_a):
             **{f"a{w}": rows.n.count(where=(rows.day > rows.cut_day - w) & (rows.n > 0)) for w in windows_a}}
 
 
-def _message_aggregates(msgs, has_posts: bool) -> dict:
-    """The per-member message counts (:data:`MESSAGE_SUMS` and ``post_replies``) over ``msgs``."""
+def _message_aggregates(msgs, has_posts: bool, message_mix: bool = True) -> dict:
+    """The per-member message counts (:data:`MESSAGE_SUMS`, without :data:`MIX_SUMS` unless
+    ``message_mix``, and ``post_replies``) over ``msgs``."""
+    mix = dict(**{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
+               evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
+               night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
+               weekend=msgs.sent_us.count(where=msgs.weekday >= 5)) if message_mix else {}
     return dict(
         n=msgs.sent_us.count(), replies=msgs.reply_to.count(),
-        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0),
-        **{f"t_{t}": msgs.sent_us.count(where=msgs.msg_type == t) for t in MIX_TYPES},
-        evening=msgs.sent_us.count(where=msgs.hour.isin(EVENING_HOURS)),
-        night=msgs.sent_us.count(where=msgs.hour.isin(NIGHT_HOURS)),
-        weekend=msgs.sent_us.count(where=msgs.weekday >= 5),
+        mentions=msgs.sent_us.count(where=msgs.n_mentions.fill_null(0) > 0), **mix,
         **({"post_replies": msgs._post_msg.count()} if has_posts else {}))
 
 
-def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words: bool = False):
+def message_sums(has_posts: bool, message_mix: bool = True) -> list[str]:
+    """The names of :func:`_message_aggregates`' sums."""
+    return [s for s in MESSAGE_SUMS if message_mix or s not in MIX_SUMS] + (["post_replies"] if has_posts else [])
+
+
+def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words: bool = False,
+                    message_mix: bool = True):
     """Expression: per (cut_id, group_id, member_id) with messages up to the cutoff, the message counts
     (with ``day_words``, one cutoff only: active days as the bit words ``_a<k>`` of :func:`_day_words`
-    instead of ``a<W>``, counted in one aggregation per member with no row per (member, day))."""
+    instead of ``a<W>``, counted in one aggregation per member with no row per (member, day); without
+    ``message_mix``, no counts of the types and times of the messages)."""
     import ibis
 
     multi = len(cuts_us) > 1
@@ -241,17 +251,18 @@ def _message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words:
     if day_words and not multi:
         cut_day = cut_days[0]
         return msgs.group_by(list(KEY_COLUMNS)).aggregate(
-            **_message_aggregates(msgs, has_posts), last_us=msgs.sent_us.max(),
+            **_message_aggregates(msgs, has_posts, message_mix), last_us=msgs.sent_us.max(),
             **{f"m{w}": msgs.sent_us.count(where=msgs.day > cut_day - w) for w in windows_m},
             **_day_words(msgs.day, cut_day, windows[-1], "_a")).mutate(cut_id=ibis.literal(0, type="int64"))
     if multi:  # one grouping per (member, segment, span of days): tables/message_counts_at_cuts.py
         from groupstats.tables.message_counts_at_cuts import message_counts_at_cuts
 
         return message_counts_at_cuts(
-            msgs, {**_message_aggregates(msgs, has_posts), "last_us": msgs.sent_us.max(), **late},
-            [*MESSAGE_SUMS, *(["post_replies"] if has_posts else []), *late], cuts, cut_days, windows, windows_m)
-    day = msgs.group_by(keys).aggregate(**_message_aggregates(msgs, has_posts), last_us=msgs.sent_us.max(), **late)
-    sums = [*MESSAGE_SUMS, *(["post_replies"] if has_posts else []), *late]
+            msgs, {**_message_aggregates(msgs, has_posts, message_mix), "last_us": msgs.sent_us.max(), **late},
+            [*message_sums(has_posts, message_mix), *late], cuts, cut_days, windows, windows_m)
+    day = msgs.group_by(keys).aggregate(**_message_aggregates(msgs, has_posts, message_mix),
+                                        last_us=msgs.sent_us.max(), **late)
+    sums = [*message_sums(has_posts, message_mix), *late]
     if not multi:  # one aggregation per member: the history and the windows of the one cutoff
         rows = day.mutate(cut_day=ibis.literal(cut_days[0], type="int64"))
         return rows.group_by(list(KEY_COLUMNS)).aggregate(
@@ -424,7 +435,7 @@ def _event_counts(src, cuts_us, cut_days, cuts, wmax: int, with_reads: bool, wit
 
 def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int, long_w: int,
                           types_present: set, day_words: bool = False, events_distinct: bool = False,
-                          sign_ins_apart: bool = False):
+                          sign_ins_apart: bool = False, message_mix: bool = True):
     """Expression: per cutoff and present member, the counts every feature is made from.
 
     Parameters
@@ -447,6 +458,9 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
         With ``day_words`` and ``events_distinct``: no sign-in days in the expression (the caller counts them
         with :func:`sign_in_day_words`, in a query of their own). (At one cutoff with ``events_distinct``
         the reads and clicks always come from :func:`_known_reads_and_clicks`.)
+    message_mix : bool, default True
+        False: without t_<type>, evening, night and weekend (:data:`MIX_SUMS`), which only the message-mix
+        features read (churn's models leave them out).
 
     Returns
     -------
@@ -467,7 +481,7 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     out = memberships.group_by(keys).aggregate(first_join_us=memberships.joined_us.min())
     windows_m = sorted({*windows, recent_w, long_w})
     day_words = day_words and len(cuts_us) == 1
-    parts = [_message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words)]
+    parts = [_message_counts(src, cuts_us, cut_days, cuts, windows, windows_m, day_words, message_mix)]
     has_posts = src.has("posts")
     with_reads = has_posts and bool(types_present & {"read", "click"})
     with_sign_in = src.has("events") and "sign_in" in types_present
@@ -494,9 +508,9 @@ def member_feature_counts(src, cuts_us, windows: tuple[int, ...], recent_w: int,
 
 
 def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int, long_w: int,
-                          types_present: set):
-    """The frame of :func:`member_feature_counts` (``a<W>``, ``reads``, ``clicks``, ``sign_in`` as there),
-    computed on the engine of ``src``.
+                          types_present: set, message_mix: bool = True):
+    """The frame of :func:`member_feature_counts` (``a<W>``, ``reads``, ``clicks``, ``sign_in`` as there;
+    ``message_mix`` as there), computed on the engine of ``src``.
 
     It takes shorter ways to the same counts: when no member read or clicked a post twice
     (:func:`event_keys_distinct`, exact), reads and clicks counted as events (at any number of cutoffs);
@@ -512,7 +526,7 @@ def count_member_features(src, cuts_us, windows: tuple[int, ...], recent_w: int,
     apart = day_words and events_distinct and src.has("events") and "sign_in" in types_present
     counts = src.execute(member_feature_counts(src, cuts_us, windows, recent_w, long_w, types_present,
                                                day_words=day_words, events_distinct=events_distinct,
-                                               sign_ins_apart=apart))
+                                               sign_ins_apart=apart, message_mix=message_mix))
     if day_words:
         words = [c for c in counts.columns if c.startswith("_a") or c.startswith("_s")]
         for w in windows:

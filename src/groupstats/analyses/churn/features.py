@@ -118,8 +118,12 @@ class _Panel:
     (:func:`groupstats.tables.churn_features.churn_counts_and_flags`).
     """
 
-    def __init__(self, ds, definition: ChurnDefinition, windows: dict | None = None):
+    def __init__(self, ds, definition: ChurnDefinition, windows: dict | None = None, message_mix: bool = True):
         self.data = churn_data(ds)
+        #: False: the member features without the message mix
+        #: (:data:`groupstats.tables.features.MESSAGE_MIX_COLUMNS`), which the models leave out
+        #: (:func:`model_feature_columns`), nor the engine's counts behind them
+        self.message_mix = message_mix
         self.ds = self.data
         self.definition = definition
         self.windows = windows if windows is not None else feature_windows(None)
@@ -137,7 +141,7 @@ class _Panel:
         if cuts:
             flags = {} if todo else None  # the label flags in the same pass over the activity as the churn counts
             for c, frame in zip(cuts, _features_at(self.data, cuts, self.definition.activity, self.windows,
-                                                   flags, todo, self.definition.horizon)):
+                                                   flags, todo, self.definition.horizon, self.message_mix)):
                 self._features[c] = frame
             if flags is not None:
                 self._flags.update(flags)
@@ -210,7 +214,7 @@ _MEMBER_CUTOFF_ROWS_PER_PASS = 300_000
 
 
 def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags_out: dict | None = None,
-                 flag_cuts=(), horizon: int | None = None) -> list:
+                 flag_cuts=(), horizon: int | None = None, message_mix: bool = True) -> list:
     """Churn features at each of ``cuts`` (local midnights): member features from data up to each,
     plus the churn-only columns, each for every cutoff in one engine pass.
 
@@ -236,7 +240,8 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     found: dict = {}
     for lo in range(0, len(order), per_pass):
         chunk = order[lo:lo + per_pass]
-        for k, f in zip(chunk, member_features_at(src, [cuts[k] for k in chunk], windows=wins["member"])):
+        for k, f in zip(chunk, member_features_at(src, [cuts[k] for k in chunk], windows=wins["member"],
+                                                  message_mix=message_mix)):
             found[k] = f.reset_index(drop=True)
     bases = [found[k] for k in range(len(cuts))]
     with_reads = "read" in event_types(src)

@@ -275,7 +275,7 @@ def churn_risk(ds, cutoff=None, horizon: int = DEFAULT_HORIZON_DAYS, definition:
     history = min(plan["history_days"], prior_plan["history_days"]) if prior_plan is not None \
         else plan["history_days"]
     windows = feature_windows(history)
-    panel = _Panel(ds, d, windows)
+    panel = _Panel(ds, d, windows, message_mix=False)  # (the scores read no message-mix feature)
     evaluated = scoring + pd.Timedelta(days=d.horizon) <= panel.end
     labelled = _plan_cutoffs(plan, scoring if evaluated else None)
     if prior_plan is not None:
