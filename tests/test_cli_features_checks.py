@@ -76,3 +76,73 @@ def test_large_datasets_are_checked_before_the_work(sample_path, tmp_path, monke
     with pytest.raises(DataValidationError) as first:
         load_dataset_checking(folder)
     assert str(first.value) == str(meanwhile.value)
+
+
+def _recording_checks(monkeypatch) -> list:
+    """Record, for each check run, the DuckDB threads of its connection and its thread's nice value."""
+    import os
+    import threading
+
+    from groupstats.data import loading
+    from groupstats.engine import connection
+    from groupstats.tables import checks as checks_module
+
+    seen: list = []
+    real_connect, real_validate = connection.connect, checks_module.validate_source
+
+    def connect(*args, **kwargs):
+        engine = real_connect(*args, **kwargs)
+        threads = engine.con.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        seen.append({"threads": int(threads)})
+        return engine
+
+    def validate(src):
+        seen[-1]["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen[-1]["thread"] = threading.current_thread().name
+        return real_validate(src)
+
+    monkeypatch.setattr(connection, "connect", connect)
+    monkeypatch.setattr("groupstats.engine.connect", connect)
+    monkeypatch.setattr(checks_module, "validate_source", validate)
+    assert loading  # (the loader imports both at call time)
+    return seen
+
+
+def test_checks_on_idle_cores_run_on_one_low_priority_thread_with_the_same_problems(sample_path, tmp_path,
+                                                                                    monkeypatch):
+    import os
+
+    folder = _copy_sample(sample_path, tmp_path / "broken", messages=_break_messages)
+    seen = _recording_checks(monkeypatch)
+    ds, checks = load_dataset_checking(folder)
+    with pytest.raises(DataValidationError) as normal:
+        checks.wait()
+    ds, checks = load_dataset_checking(folder, checks_on_idle_cores=True)
+    with pytest.raises(DataValidationError) as idle:
+        checks.wait()
+    assert str(idle.value) == str(normal.value)
+    import duckdb
+
+    default_threads = int(duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0])
+    assert [s["thread"] for s in seen] == ["groupstats-checks", "groupstats-checks"]
+    assert seen[1]["threads"] == 1 and seen[1]["nice"] == 19
+    assert seen[0]["threads"] == default_threads and seen[0]["nice"] == os.getpriority(os.PRIO_PROCESS, 0)
+    # valid data: the same results, the checks pass
+    from groupstats.tables.features import member_features
+
+    ds, checks = load_dataset_checking(sample_path, checks_on_idle_cores=True)
+    with checks:
+        features = member_features(ds)
+    pd.testing.assert_frame_equal(features, member_features(load_dataset(sample_path)))
+
+
+def test_the_churn_command_checks_on_idle_cores(sample_path, tmp_path, monkeypatch, capsys):
+    folder = _copy_sample(sample_path, tmp_path / "broken", messages=_break_messages)
+    seen = _recording_checks(monkeypatch)
+    out = tmp_path / "risk.csv"
+    assert main(["churn", str(folder), "--out", str(out), "--lang", "en"]) == 2
+    assert "unknown categories telegram" in capsys.readouterr().err and not out.exists()
+    assert seen and seen[0]["threads"] == 1 and seen[0]["nice"] == 19
+    seen.clear()
+    assert main(["features", str(folder), "--out", str(tmp_path / "f.parquet")]) == 2
+    assert seen and seen[0]["nice"] != 19  # (features keeps every core busy: its checks take their share)

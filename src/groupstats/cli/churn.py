@@ -15,8 +15,9 @@ def _open(data: str, engine: str, spark_master: str | None):
     """The dataset for ``churn``, bound to its engine, and its pending checks: a Parquet folder is read by
     the engine (messages and events are read into pandas only if an in-memory step asks for them) and
     checked by the engine while the churn model is computed (:func:`~groupstats.cli.common.load_checking`:
-    use the results only after leaving ``with checks:``, which raises a failed check's error)."""
-    return load_checking(data, engine=engine, spark_master=spark_master)
+    use the results only after leaving ``with checks:``, which raises a failed check's error). The checks take
+    the cores the churn model leaves idle (its pandas work, fits and drivers run on one or two threads)."""
+    return load_checking(data, engine=engine, spark_master=spark_master, checks_on_idle_cores=True)
 
 
 def register(app: typer.Typer) -> None:

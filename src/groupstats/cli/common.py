@@ -47,17 +47,19 @@ def load(data: str, tz: str | None = None, tables: list[str] | None = None, vali
 
 
 def load_checking(data: str, tz: str | None = None, tables: list[str] | None = None, validate: bool = True,
-                  timestamp_format: str | None = None, engine: str = "duckdb", spark_master: str | None = None):
+                  timestamp_format: str | None = None, engine: str = "duckdb", spark_master: str | None = None,
+                  checks_on_idle_cores: bool = False):
     """:func:`load`, with a Parquet dataset's checks running while the command computes:
     ``(dataset, checks)``; do the work inside ``with checks:`` and write nothing before leaving it
-    (see :func:`~groupstats.data.loading.load_dataset_checking`)."""
+    (see :func:`~groupstats.data.loading.load_dataset_checking`, also for ``checks_on_idle_cores``)."""
     from groupstats.data.loading import load_dataset_checking
     from groupstats.paths import resolve_data_path
 
     if timestamp_format is None:
         timestamp_format = _TIMESTAMP_FORMAT.get()
     return load_dataset_checking(resolve_data_path(data), tz=tz, tables=tables, validate=validate,
-                                 timestamp_format=timestamp_format, engine=engine, spark_master=spark_master)
+                                 timestamp_format=timestamp_format, engine=engine, spark_master=spark_master,
+                                 checks_on_idle_cores=checks_on_idle_cores)
 
 
 def dumps(obj) -> str:
