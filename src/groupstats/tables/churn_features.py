@@ -185,8 +185,9 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
             columns.setdefault(name, []).append(values)
     columns = {name: np.concatenate(parts) for name, parts in columns.items()}
     at_member = columns.pop("_member")
-    out = pd.DataFrame({"cut_id": columns.pop("cut_id"), "group_id": keys["group_id"].take(at_member).to_numpy(),
-                        "member_id": keys["member_id"].take(at_member).to_numpy(), **columns})
+    # (the keys' own text arrays, taken: no round trip through Python strings)
+    out = pd.DataFrame({"cut_id": columns.pop("cut_id"), "group_id": keys["group_id"].array.take(at_member),
+                        "member_id": keys["member_id"].array.take(at_member), **columns})
     flags = _flags(src, activity, flag_cuts_us, int(horizon_us)) if flag_cuts_us else None
     return out, flags
 
@@ -286,8 +287,8 @@ def _flags(src, activity, flag_cuts_us: list, horizon_us: int):
         lo, mid, hi = (bounds.index(c - horizon_us), bounds.index(c), bounds.index(c + horizon_us))
         after, before = upto[:, hi] - upto[:, mid], upto[:, mid] - upto[:, lo]
         keep = (after > 0) | (before > 0)
-        parts.append(pd.DataFrame({"cut_id": k, "group_id": keys["group_id"].to_numpy()[keep],
-                                   "member_id": keys["member_id"].to_numpy()[keep],
+        parts.append(pd.DataFrame({"cut_id": k, "group_id": keys["group_id"].array[keep],
+                                   "member_id": keys["member_id"].array[keep],
                                    "after": after[keep], "before": before[keep]}))
     return pd.concat(parts, ignore_index=True)
 
