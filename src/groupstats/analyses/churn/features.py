@@ -57,20 +57,20 @@ def _day_number(ts: pd.Timestamp) -> int:
 
 def _churn_extras(keys: pd.DataFrame, counts: pd.DataFrame | None, joined: pd.Series, cut: pd.Timestamp,
                   start: pd.Timestamp, windows=CHURN_WINDOWS, trend: int | None = None,
-                  key_index: pd.MultiIndex | None = None) -> pd.DataFrame:
+                  pos: np.ndarray | None = None) -> pd.DataFrame:
     """Churn-specific features of the members ``keys`` from their activity counts before the cutoff's date.
 
     ``counts`` holds one row per member with activity before the cutoff's date (the columns of
     :func:`groupstats.tables.churn_features.churn_activity_counts`, computed by the engine; without
-    ``r_recent`` when the data have no read events); members absent from it have none.
+    ``r_recent`` when the data have no read events); members absent from it have none. ``pos`` (optional):
+    each key's row in ``counts`` (-1: none), if the caller has matched them.
     """
     windows = tuple(int(w) for w in windows)
     half = int(trend) if trend is not None else windows[-1] // 2
     n = len(keys)
-    if key_index is None:  # (the caller may pass the MultiIndex of ``keys`` it built)
-        key_index = pd.MultiIndex.from_frame(keys[KEYS])
-    pos = (pd.MultiIndex.from_frame(counts[KEYS]).get_indexer(key_index) if counts is not None and len(counts)
-           else np.full(n, -1))
+    if pos is None:
+        pos = (pd.MultiIndex.from_frame(counts[KEYS]).get_indexer(pd.MultiIndex.from_frame(keys[KEYS]))
+               if counts is not None and len(counts) else np.full(n, -1))
     found = pos >= 0
 
     def col(name, fill=np.nan) -> np.ndarray:
@@ -221,7 +221,7 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     With a dict ``flags_out``, the label flags at ``flag_cuts`` (``horizon`` days) are put in it, as
     :func:`activity_flags` gives them, computed in the same aggregation of the activity as the churn
     counts (:func:`groupstats.tables.churn_features.churn_counts_and_flags`)."""
-    from groupstats.tables.churn_features import US_PER_DAY, churn_counts_and_flags
+    from groupstats.tables.churn_features import US_PER_DAY, _member_codes, churn_counts_and_flags
     from groupstats.tables.derived import event_types
     from groupstats.tables.derived.member_days import event_type_first_us
     from groupstats.tables.feature_counts import expect_sign_in_cutoffs
@@ -253,17 +253,25 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
         flags_out.update(_flags_by_cut(flags, flag_cuts))
     # each member's first join: a member present at a cutoff joined by then, so the earliest of its joins up
     # to the cutoff is its earliest join overall (one grouping for every cutoff)
-    first_join = non_operator_members(data.members).groupby(KEYS)["joined_at"].min()
+    first_join = non_operator_members(data.members).groupby(KEYS)["joined_at"].min().reset_index()
+    # one numbering of the members of every frame: keys matched as integers (no MultiIndex per cutoff)
+    _, codes = _member_codes(*bases, counts, first_join)
+    n_keys = 1 + max((int(c.max()) for c in codes if len(c)), default=-1)
+    joined_at = first_join["joined_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    joined_all = pd.Series(pd.NaT, index=range(n_keys), dtype=joined_at.dtype)
+    joined_all.iloc[codes[-1]] = joined_at.to_numpy()
+    cut_ids = counts["cut_id"].to_numpy()
     out = []
     for k, (cut, base) in enumerate(zip(cuts, bases)):
-        key_index = pd.MultiIndex.from_frame(base[KEYS])
-        joined = first_join.reindex(key_index)
-        joined = joined.dt.tz_convert("UTC").dt.tz_localize(None).reset_index(drop=True)
-        part = counts.loc[counts["cut_id"].to_numpy() == k]
+        joined = joined_all.take(codes[k]).reset_index(drop=True)
+        rows = np.flatnonzero(cut_ids == k)
+        part = counts.iloc[rows]
         if not with_reads:
             part = part.drop(columns=["r_recent", "r_earlier"], errors="ignore")
+        at = np.full(n_keys, -1, dtype=np.int64)
+        at[codes[len(bases)][rows]] = np.arange(len(rows))
         extras = _churn_extras(base[KEYS], part, joined, cut, start, windows=wins["churn"], trend=wins["trend"],
-                               key_index=key_index)
+                               pos=at[codes[k]])
         frame = pd.concat([base, extras.set_axis(base.index)], axis=1)
         frame.attrs = dict(base.attrs)
         frame.attrs["cutoff"] = cut
