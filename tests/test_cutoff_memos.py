@@ -207,3 +207,31 @@ def test_posts_known_at_a_cut_from_the_first_post(seed, sample, small_sim):
                 continue  # (no member has a message yet)
             missing = member_features_at(whole, [whole.to_timestamp(cut)])[0].attrs["missing"]
             assert any(m.startswith("replies_per_post") for m in missing) == (counted == 0)
+
+
+@pytest.mark.parametrize(("tz", "seed"), [("Asia/Shanghai", 3), ("Europe/Berlin", 7), ("America/New_York", 11)])
+def test_the_zone_offsets_at_a_cut_are_those_of_its_message_range(tz, seed):
+    """At a cut the zone's offsets are trimmed to a year around its messages; when a year around the first
+    message and around the cut give the same table, the last message's does too, and no query is run."""
+    from groupstats.data.simulate import simulate_community
+    from groupstats.engine.local_time import utc_offsets
+    from groupstats.engine.source import _trim_offsets
+
+    ds, _ = simulate_community(n_groups=3, days=400, seed=seed, members_per_group=8, tz=tz, start="2025-09-01")
+    whole = ds_source(ds)
+    rng = np.random.default_rng(seed)
+    table = utc_offsets(tz)
+    assert len(table) > 1  # (every one of these zones changed its offsets once)
+    last = whole.message_range_us()[1]
+    queried = 0
+    for cut in cuts_around(whole, rng, 10):
+        reference = fresh(whole, cut)
+        lo, hi = reference.message_range_us()
+        want = table if lo is None else _trim_offsets(table, lo, hi)
+        got_source = whole.cut(cut)
+        got = got_source.offsets()
+        assert got == want
+        queried += "range" in got_source._cache and cut < last  # (a cut after the last message has its range)
+    # Shanghai has had one offset since 1991: never a query; the others change twice a year: the cuts more
+    # than a few months after the first message need the last one
+    assert (queried == 0) == (tz == "Asia/Shanghai")

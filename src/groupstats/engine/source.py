@@ -238,14 +238,19 @@ class Source:
         if "offsets" not in self._cache:
             table = utc_offsets(self.tz)
             if len(table) > 1 and self.raw.get("messages") is not None:
-                lo, hi = self.message_range_us()
-                if lo is not None:
-                    year = 366 * US_PER_DAY
-                    inside = [i for i, (start, _) in enumerate(table) if lo - year <= start <= hi + year]
-                    first = max(0, (inside[0] if inside else next((i for i, (start, _) in enumerate(table)
-                                                                   if start > hi), len(table))) - 1)
-                    last = (inside[-1] + 1) if inside else first + 1
-                    table = table[first:last]
+                trimmed = None
+                if self.cut_us is not None and self._whole is None and "range" not in self._cache:
+                    # at a cut, the last message lies between the first (known without a query) and the cut:
+                    # when the span's two extremes give the same table, so does the last message (no query)
+                    lo = self.first_message_us()
+                    if lo is None:  # no message up to the cut: the whole table, as for an empty range
+                        trimmed = table
+                    elif _trim_offsets(table, lo, lo) == _trim_offsets(table, lo, self.cut_us):
+                        trimmed = _trim_offsets(table, lo, lo)
+                if trimmed is None:
+                    lo, hi = self.message_range_us()
+                    trimmed = table if lo is None else _trim_offsets(table, lo, hi)
+                table = trimmed
             self._cache["offsets"] = table
         return self._cache["offsets"]
 
@@ -325,6 +330,17 @@ class Source:
     def end_us(self) -> int | None:
         """End of observation: the cutoff if set, else the last message time."""
         return self.cut_us if self.cut_us is not None else self.message_range_us()[1]
+
+
+def _trim_offsets(table: list, lo: int, hi: int) -> list:
+    """The zone's offsets ``table`` (:func:`utc_offsets`) from a year before ``lo`` to a year after ``hi``
+    (UTC microseconds), with the entry in force at the start."""
+    year = 366 * US_PER_DAY
+    inside = [i for i, (start, _) in enumerate(table) if lo - year <= start <= hi + year]
+    first = max(0, (inside[0] if inside else next((i for i, (start, _) in enumerate(table) if start > hi),
+                                                  len(table))) - 1)
+    last = (inside[-1] + 1) if inside else first + 1
+    return table[first:last]
 
 
 def _unregister(engine: Engine, names: list[str]) -> None:
