@@ -17,7 +17,7 @@ def _write_table(frame, out: Path) -> None:
     if suffix not in (".parquet", ".csv"):
         raise ParameterError(f"--out must end in .parquet or .csv, got {out.name!r}.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # (the same columns, without the attrs, which Parquet would store)
     frame.attrs = {}
     if suffix == ".parquet":
         frame.to_parquet(out, index=False)

@@ -556,12 +556,17 @@ def _sign_in_days(src, counts: pd.DataFrame, wmax: int) -> np.ndarray:
         if more:  # the expected cutoffs up to this one, in one pass (their sign-ins are all known here)
             cuts = [(c, local_day(src, c)) for c in [*more, cut]]
             words = src.execute(sign_in_day_words(src, 0, wmax, cuts))
-            index = pd.MultiIndex.from_arrays([words[k] for k in KEY_COLUMNS])
+            keys = words[list(KEY_COLUMNS)]
             for j, (c, _) in enumerate(cuts):
-                memo[c] = pd.Series(count_day_bits(words, f"_s{j}_", wmax), index=index)
+                memo[c] = (keys, count_day_bits(words, f"_s{j}_", wmax))
         else:
             words = src.execute(sign_in_day_words(src, local_day(src, cut), wmax))
-            memo[cut] = pd.Series(count_day_bits(words, "_s", wmax),
-                                  index=pd.MultiIndex.from_arrays([words[k] for k in KEY_COLUMNS]))
-    found = memo.pop(cut).reindex(pd.MultiIndex.from_arrays([counts[k] for k in KEY_COLUMNS]))
-    return found.to_numpy(dtype="float64", na_value=0).astype(np.int64)
+            memo[cut] = (words[list(KEY_COLUMNS)], count_day_bits(words, "_s", wmax))
+    from groupstats.tables.churn_features import _member_codes
+
+    keys, days = memo.pop(cut)
+    # each row of ``counts`` matched to its member's days (0 for none) through one numbering of both frames' keys
+    numbered, (at_counts, at_keys) = _member_codes(counts, keys)
+    by_member = np.zeros(len(numbered), dtype=np.int64)
+    by_member[at_keys] = days
+    return by_member[at_counts]
