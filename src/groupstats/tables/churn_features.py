@@ -24,6 +24,7 @@ a cutoff use only activity days strictly before its date, labels only activity i
 """
 from __future__ import annotations
 
+from groupstats.tables.member_numbers import number_members
 
 KEYS = ("group_id", "member_id")
 US_PER_DAY = 86_400_000_000
@@ -145,7 +146,7 @@ def churn_counts_and_flags(src, activity, cut_days, windows, half: int, with_rea
         _first_day=act.day.min()))
     reads = _read_day_rows(src, cut_days, half) if with_reads else None
     # one numbering of the members with activity or reads: the counts are arrays over it, no key merge
-    keys, (member, *read_member) = _member_codes(rows, *([reads[0]] if with_reads else []))
+    keys, (member, *read_member) = number_members(rows, *([reads[0]] if with_reads else []))
     n_members, n_seg = len(keys), len(order) + 1
     segs = rows["_seg"].to_numpy(dtype=np.int64)
     at = member * n_seg + segs
@@ -205,25 +206,6 @@ def _word_masks(member, words, bits, starts, n_members: int) -> list:
     return masks
 
 
-def _member_codes(*frames):
-    """The distinct (group_id, member_id) of executed frames, sorted, and for each frame each row's position
-    among them (one numbering for all the frames): ``(keys, [positions, ...])``."""
-    import numpy as np
-    import pandas as pd
-
-    groups = pd.concat([f["group_id"] for f in frames], ignore_index=True)
-    members = pd.concat([f["member_id"] for f in frames], ignore_index=True)
-    g, g_keys = pd.factorize(groups, sort=True)
-    m, m_keys = pd.factorize(members, sort=True)
-    width = max(len(m_keys), 1)
-    uniq, member = np.unique(g.astype(np.int64) * width + m, return_inverse=True)
-    keys = pd.DataFrame({"group_id": pd.Series(g_keys.take(uniq // width)).astype("str"),
-                         "member_id": pd.Series(m_keys.take(uniq % width)).astype("str")})
-    member = member.ravel().astype(np.int64)
-    bounds = np.cumsum([0, *(len(f) for f in frames)])
-    return keys, [member[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
-
-
 def running_sum(at, values, n_members: int, n_seg: int):
     """(members, segments) float64 array: per member, the sum of ``values`` over its rows whose segment is
     at most each segment (rows at ``member * n_seg + segment``); 0 where none."""
@@ -277,7 +259,7 @@ def _flags(src, activity, flag_cuts_us: list, horizon_us: int):
     tseg = edge_index(act.at_us, bounds)
     act = act.mutate(_t=tseg)
     rows = src.execute(act.group_by([*KEYS, "_t"]).aggregate(_n=act.count()))
-    keys, (member,) = _member_codes(rows)
+    keys, (member,) = number_members(rows)
     n_t = len(bounds) + 1
     counts = np.zeros(len(keys) * n_t, dtype=np.int64)
     np.add.at(counts, member * n_t + rows["_t"].to_numpy(dtype=np.int64), rows["_n"].to_numpy(dtype=np.int64))

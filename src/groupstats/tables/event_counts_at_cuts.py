@@ -78,10 +78,10 @@ def counts_from_segments(ev, cut_days, wmax: int, with_reads: bool, with_sign_in
 
     from groupstats.tables.churn_features import running_sum
     from groupstats.tables.feature_counts import KEY_COLUMNS
-    from groupstats.tables.message_counts_at_cuts import member_codes
+    from groupstats.tables.member_numbers import number_members_in_table
 
     n_cuts = len(cut_days)
-    member, first_row = member_codes(ev)
+    member, first_row = number_members_in_table(ev)
     size = len(first_row) * n_cuts
 
     def values(name):  # float64, NaN for NULL

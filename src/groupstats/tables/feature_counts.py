@@ -562,11 +562,11 @@ def _sign_in_days(src, counts: pd.DataFrame, wmax: int) -> np.ndarray:
         else:
             words = src.execute(sign_in_day_words(src, local_day(src, cut), wmax))
             memo[cut] = (words[list(KEY_COLUMNS)], count_day_bits(words, "_s", wmax))
-    from groupstats.tables.churn_features import _member_codes
+    from groupstats.tables.member_numbers import number_members
 
     keys, days = memo.pop(cut)
     # each row of ``counts`` matched to its member's days (0 for none) through one numbering of both frames' keys
-    numbered, (at_counts, at_keys) = _member_codes(counts, keys)
+    numbered, (at_counts, at_keys) = number_members(counts, keys)
     by_member = np.zeros(len(numbered), dtype=np.int64)
     by_member[at_keys] = days
     return by_member[at_counts]

@@ -24,6 +24,8 @@ time.
 """
 from __future__ import annotations
 
+from groupstats.tables.member_numbers import number_members_in_table
+
 #: The longest span of days (a span's days are bits 0-62 of a 64-bit integer).
 SPAN_DAYS = 63
 
@@ -114,7 +116,7 @@ def counts_from_spans(per, sums: list, cut_days, edges, windows, windows_m):
         per = per.filter(pa.array(keep))
         seg = seg[keep]
     seg = seg.astype(np.int64)
-    member, first_row = member_codes(per)
+    member, first_row = number_members_in_table(per)
     n_members = len(first_row)
 
     def col(name):
@@ -187,21 +189,3 @@ def counts_from_spans(per, sums: list, cut_days, edges, windows, windows_m):
     for w in windows:
         columns[f"a{w}"] = pa.array(np.rint(a_out[w][pick]).astype(np.int64), mask=~m_any[w][pick])
     return pa.table(columns)
-
-
-def member_codes(per):
-    """A number per distinct (group_id, member_id) of the pyarrow Table ``per`` (int64 array over its rows)
-    and the first row of each number."""
-    import numpy as np
-    import pandas as pd
-
-    from groupstats.tables.feature_counts import KEY_COLUMNS
-
-    code = None
-    for k in KEY_COLUMNS:
-        c, uniq = pd.factorize(per.column(k).to_pandas(), use_na_sentinel=False)
-        code = c.astype(np.int64) if code is None else code * len(uniq) + c
-    codes, uniq = pd.factorize(code)
-    first_row = np.full(len(uniq), len(code), dtype=np.int64)
-    np.minimum.at(first_row, codes, np.arange(len(code), dtype=np.int64))
-    return codes.astype(np.int64), first_row

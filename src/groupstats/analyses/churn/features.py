@@ -221,7 +221,8 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     With a dict ``flags_out``, the label flags at ``flag_cuts`` (``horizon`` days) are put in it, as
     :func:`activity_flags` gives them, computed in the same aggregation of the activity as the churn
     counts (:func:`groupstats.tables.churn_features.churn_counts_and_flags`)."""
-    from groupstats.tables.churn_features import US_PER_DAY, _member_codes, churn_counts_and_flags
+    from groupstats.tables.churn_features import US_PER_DAY, churn_counts_and_flags
+    from groupstats.tables.member_numbers import number_members
     from groupstats.tables.derived import event_types
     from groupstats.tables.derived.member_days import event_type_first_us
     from groupstats.tables.feature_counts import expect_sign_in_cutoffs
@@ -255,7 +256,7 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     # to the cutoff is its earliest join overall (one grouping for every cutoff)
     first_join = non_operator_members(data.members).groupby(KEYS)["joined_at"].min().reset_index()
     # one numbering of the members of every frame: keys matched as integers (no MultiIndex per cutoff)
-    _, codes = _member_codes(*bases, counts, first_join)
+    _, codes = number_members(*bases, counts, first_join)
     n_keys = 1 + max((int(c.max()) for c in codes if len(c)), default=-1)
     joined_at = first_join["joined_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     joined_all = pd.Series(pd.NaT, index=range(n_keys), dtype=joined_at.dtype)

@@ -248,16 +248,16 @@ def _member_memberships(data: ChurnData) -> tuple[pd.DataFrame, np.ndarray]:
     Non-operator membership rows (group_id, member_id, joined_at, left_at) with a join time, of the
     (group, member) pairs with no operator row at all (as :func:`_operator_pairs`), sorted by keys and
     ``joined_at`` (stable), and each row's key number: its pair's rank among the sorted distinct pairs
-    (:func:`~groupstats.tables.churn_features._member_codes`, which ranks the ids as ``sort_values``
+    (:func:`~groupstats.tables.member_numbers.number_members`, which ranks the ids as ``sort_values``
     orders them). Memoised on ``data``: the members table and the operators do not depend on the cutoff.
     """
-    from groupstats.tables.churn_features import _member_codes
+    from groupstats.tables.member_numbers import number_members
 
     memo = data._memberships
     if memo is not None and memo[0] is data.members:
         return memo[1], memo[2]
     m = data.members
-    _, (key_number,) = _member_codes(m)
+    _, (key_number,) = number_members(m)
     operator_pair = np.zeros(int(key_number.max(initial=-1)) + 1, bool)
     operator_pair[key_number[m["role"].isin(OPERATOR_ROLES).to_numpy()]] = True
     joined = pd.DatetimeIndex(m["joined_at"])
@@ -289,10 +289,10 @@ def present_members(ds, cutoff) -> pd.DataFrame:
 def _labels(members: pd.DataFrame, flags: pd.DataFrame, d: ChurnDefinition, cut: pd.Timestamp,
             stop: pd.Timestamp) -> pd.DataFrame:
     """Labels of the members present at ``cut`` from their activity flags there."""
-    from groupstats.tables.churn_features import _member_codes
+    from groupstats.tables.member_numbers import number_members
 
     # each member's row in ``flags`` (-1: none), through one numbering of the keys of both
-    keys, (member_key, flag_key) = _member_codes(members, flags)
+    keys, (member_key, flag_key) = number_members(members, flags)
     flag_row = np.full(len(keys), -1, dtype=np.int64)
     flag_row[flag_key] = np.arange(len(flags))
     pos = flag_row[member_key]
