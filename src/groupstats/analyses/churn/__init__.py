@@ -49,7 +49,7 @@ from __future__ import annotations
 from groupstats.analyses.churn.labels import (  # noqa: F401
     ACTIVITY_LEVELS, CHURN_WINDOWS, CROSS_FIT_FOLDS, ChurnDefinition, DEFAULT_ACTIVITY, DEFAULT_HORIZON_DAYS,
     DEFINITIONS, KEYS, MEMBER_WINDOWS, MIN_HISTORY_DAYS, MODELS, N_TRAIN_CUTOFFS, STEP_DAYS, _DAY, ChurnData,
-    _definition, _fmt, _midnight, _operator_pairs, activity_flags, churn_data, churn_labels, data_end_day,
+    _definition, _fmt, _midnight, activity_flags, churn_data, churn_labels, data_end_day,
     data_start_day, present_members,
 )
 from groupstats.analyses.churn.features import (  # noqa: F401

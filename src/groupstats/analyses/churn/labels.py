@@ -192,11 +192,6 @@ def _fmt(ts: pd.Timestamp) -> str:
 # ======================================================================================
 # activity, presence, labels
 # ======================================================================================
-def _operator_pairs(members: pd.DataFrame) -> pd.MultiIndex:
-    ops = members.loc[members["role"].isin(OPERATOR_ROLES), KEYS].drop_duplicates()
-    return pd.MultiIndex.from_frame(ops) if len(ops) else pd.MultiIndex.from_arrays([[], []], names=KEYS)
-
-
 def _check_activity(data: ChurnData, activity: tuple) -> None:
     """Activity of event kinds needs an events table, and (without messages) some such events."""
     from groupstats.tables.derived import event_types
@@ -246,7 +241,7 @@ def _member_memberships(data: ChurnData) -> tuple[pd.DataFrame, np.ndarray]:
     """The memberships any cutoff's present members come from, computed once per ``data.members``.
 
     Non-operator membership rows (group_id, member_id, joined_at, left_at) with a join time, of the
-    (group, member) pairs with no operator row at all (as :func:`_operator_pairs`), sorted by keys and
+    (group, member) pairs with no operator (owner or admin) row at all, sorted by keys and
     ``joined_at`` (stable), and each row's key number: its pair's rank among the sorted distinct pairs
     (:func:`~groupstats.tables.member_numbers.number_members`, which ranks the ids as ``sort_values``
     orders them). Memoised on ``data``: the members table and the operators do not depend on the cutoff.
