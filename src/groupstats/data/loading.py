@@ -110,7 +110,7 @@ def load_dataset_checking(path: str | os.PathLike, tz: str | None = None, valida
     ...     features = member_features(ds)
     """
     return _load(path, tz, validate, tables, timestamp_format, engine, spark_master,
-                 meanwhile="idle cores" if checks_on_idle_cores else True)
+                 meanwhile=True, on_idle_cores=checks_on_idle_cores)
 
 
 class PendingValidation:
@@ -152,7 +152,8 @@ class PendingValidation:
         return False
 
 
-def _load(path, tz, validate, tables, timestamp_format, engine, spark_master, meanwhile: bool | str):
+def _load(path, tz, validate, tables, timestamp_format, engine, spark_master, meanwhile: bool,
+          on_idle_cores: bool = False):
     from groupstats.checks import check_scalar
     from groupstats.data.validation import _read_raw, _table_file
     from groupstats.engine import ENGINES
@@ -176,7 +177,7 @@ def _load(path, tz, validate, tables, timestamp_format, engine, spark_master, me
     engine_spec = {"engine": engine, "spark_master": spark_master}
     parquet = _engine_readable(folder, wanted)
     if parquet is not None:
-        return _open_out_of_core(folder, parquet, tz, validate, metadata, engine_spec, meanwhile)
+        return _open_out_of_core(folder, parquet, tz, validate, metadata, engine_spec, meanwhile, on_idle_cores)
     raw, files = {}, {}
     for name in TABLE_NAMES:
         file = _table_file(folder, name) if name in wanted else None
@@ -272,7 +273,7 @@ def _n_rows(path: Path) -> int:
 
 
 def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate: bool, metadata: dict,
-                      engine_spec: dict, meanwhile: bool | str = False):
+                      engine_spec: dict, meanwhile: bool = False, on_idle_cores: bool = False):
     from groupstats.data.dataset import Dataset, Deferred
     from groupstats.engine import Source
 
@@ -288,7 +289,7 @@ def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate:
     if (validate and meanwhile and engine_spec["engine"] == "duckdb"
             and _n_rows(parquet["messages"]) <= CHECKS_MEANWHILE_UP_TO):
         pending = PendingValidation(lambda: _validate_folder(folder, parquet, tz,
-                                                             on_idle_cores=meanwhile == "idle cores"))
+                                                             on_idle_cores=on_idle_cores))
     elif validate:
         from groupstats.tables.checks import validate_source
 
