@@ -43,6 +43,20 @@ def _hgb(X, y, leaves, iters, seed):
                                           random_state=seed).fit(X, y)
 
 
+def _copies_scored(est, X, items) -> list:
+    """The reference the swaps are checked against: for each ``(j, values)``, ``predict_proba`` of each copy of
+    ``X`` with column ``j`` replaced by a row of ``values``, an (m, n) array."""
+    out = []
+    for j, values in items:
+        copies = []
+        for r in range(values.shape[0]):
+            Xr = X.copy()
+            Xr[:, j] = values[r]
+            copies.append(est.predict_proba(Xr)[:, 1])
+        out.append(np.stack(copies))
+    return out
+
+
 @pytest.mark.parametrize("seed, n, k, nan_share, leaves, iters, block", [
     (0, 2000, 6, 0.0, 15, 40, 50_000),  # one block
     (1, 1500, 8, 0.15, 7, 30, 400),     # missing values; several row blocks
@@ -56,14 +70,7 @@ def test_column_swaps_equal_predict_proba_bit_for_bit(monkeypatch, seed, n, k, n
     rng = np.random.default_rng(seed + 100)
     items = [(j, np.stack([X[rng.permutation(n), j] for _ in range(2)])) for j in range(k)]
     items += [(j, np.full((1, n), np.nanmedian(X[:, j]))) for j in range(k)] + [(0, np.full((1, n), np.nan))]
-    expected = []
-    for j, values in items:
-        copies = []
-        for r in range(values.shape[0]):
-            Xr = X.copy()
-            Xr[:, j] = values[r]
-            copies.append(est.predict_proba(Xr)[:, 1])
-        expected.append(np.stack(copies))
+    expected = _copies_scored(est, X, items)
     for compiled in (True, False):  # the compiled walk of each row's path, and the predictor on copies
         swapped, base = tree_swaps.ColumnSwaps(est, X, compiled=compiled).swapped(items)
         assert np.array_equal(base, est.predict_proba(X)[:, 1])
@@ -277,11 +284,8 @@ def test_compiled_walk_equals_predict_proba_with_replacement_edge_values(monkeyp
     swapped, base = sw.swapped(items)
     assert np.array_equal(base, est.predict_proba(X)[:, 1])
     changed = 0
-    for (j, values), got in zip(items, swapped):
+    for (j, values), got, want in zip(items, swapped, _copies_scored(est, X, items)):
         for r in range(values.shape[0]):
-            Xr = X.copy()
-            Xr[:, j] = values[r]
-            want = est.predict_proba(Xr)[:, 1]
-            assert np.array_equal(got[r], want), (j, r)
-            changed += int(np.sum(want != base))
+            assert np.array_equal(got[r], want[r]), (j, r)
+            changed += int(np.sum(want[r] != base))
     assert changed > n  # the copies do change scores
