@@ -2,7 +2,7 @@
 
 - :meth:`Source.first_message_us` at a cut, read off the uncut range, equals the first message up to the
   cut (``message_range_us()[0]`` of a fresh cut);
-- :func:`event_type_first_us` gives the event types at every cut, as the distinct types of the events up
+- :meth:`Source.first_event_us_by_type` gives the event types at every cut, as the distinct types of the events up
   to it do;
 - the sign-in days of the cutoffs announced by :func:`expect_sign_in_cutoffs`, counted in one pass, equal
   those counted at each cutoff alone.
@@ -16,7 +16,7 @@ import pytest
 from groupstats.data.dataset import Dataset
 from groupstats.engine import Source
 from groupstats.tables import feature_counts
-from groupstats.tables.derived.member_days import event_type_first_us, event_types
+from groupstats.tables.derived.member_days import event_types
 from groupstats.tables.features import member_features_at
 
 US_PER_HOUR = 3_600_000_000
@@ -92,9 +92,9 @@ def test_event_types_at_every_cut_from_one_grouping(seed, sample, small_sim):
     for ds in (late, sample, small_sim[0]):
         whole = ds_source(ds)
         whole.derived.clear()
-        assert event_type_first_us(whole, compute=False) is None
-        first = event_type_first_us(whole)
-        assert event_type_first_us(whole.cut(whole.message_range_us()[1]), compute=False) is first  # shared
+        assert whole.first_event_us_by_type(compute=False) is None
+        first = whole.first_event_us_by_type()
+        assert whole.cut(whole.message_range_us()[1]).first_event_us_by_type(compute=False) is first  # shared
         for cut in cuts_around(whole, rng, 10):
             want = distinct_types(fresh(whole, cut))
             assert event_types(whole.cut(cut)) == want  # read off the memo
@@ -192,17 +192,15 @@ def test_a_sign_in_at_the_cutoff_counts_there_and_a_microsecond_later_does_not(m
 def test_posts_known_at_a_cut_from_the_first_post(seed, sample, small_sim):
     """Whether any post is known at a cut (features then say there is no posts table) is whether the first
     post is not after it: as counting the posts up to the cut says."""
-    from groupstats.tables.features import _first_post_us
-
     rng = np.random.default_rng(seed)
     for ds in (sample, small_sim[0]):
         whole = ds_source(ds)
         whole.derived.clear()
-        first = _first_post_us(whole)
+        first = whole.first_post_us()
         for cut in [first - 1, first, *cuts_around(whole, rng, 8)]:
             posts = fresh(whole, cut).table("posts")
             counted = whole.scalar(posts.posted_us.count())
-            assert (counted > 0) == (_first_post_us(whole.cut(cut)) <= cut)
+            assert (counted > 0) == (whole.cut(cut).first_post_us() is not None)
             if cut <= whole.message_range_us()[0]:
                 continue  # (no member has a message yet)
             missing = member_features_at(whole, [whole.to_timestamp(cut)])[0].attrs["missing"]

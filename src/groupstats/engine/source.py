@@ -314,6 +314,37 @@ class Source:
         first = self.derived[key][0]
         return first if first is not None and first <= self.cut_us else None
 
+    def first_post_us(self) -> int | None:
+        """First post time in microseconds, after the cut (None: no timed post up to it), read off the uncut
+        posts table: its first post if that is not after the cut. Memoised with the derived tables (shared by
+        every cut)."""
+        key = ("first_post_us", self.groups)
+        if key not in self.derived:
+            posts = self.uncut().table("posts")
+            first = self.scalar(posts.posted_us.min())
+            self.derived[key] = None if first is None else int(first)
+        first = self.derived[key]
+        return first if first is not None and (self.cut_us is None or first <= self.cut_us) else None
+
+    def first_event_us_by_type(self, compute: bool = True) -> dict | None:
+        """Per event type of the uncut events table (of this source's groups), the time of its first event in
+        UTC microseconds (None if none of its events has a time), memoised with the derived tables (shared by
+        every cut): the types in the events up to a cut are those whose first event is not after it. With
+        ``compute=False``: the memo, or None if it is not there yet."""
+        import pandas as pd
+
+        key = ("event_type_first_us", self.groups)
+        if key not in self.derived:
+            if not compute:
+                return None
+            if not self.has("events"):
+                return {}
+            ev = self.uncut().table("events")
+            found = self.execute(ev.group_by("event_type").aggregate(_first=ev.occurred_us.min()))
+            self.derived[key] = {str(t): (None if pd.isna(f) else int(f))
+                                 for t, f in zip(found["event_type"], found["_first"]) if not pd.isna(t)}
+        return self.derived[key]
+
     def uncut(self) -> "Source":
         """The same tables (and groups) with no cut: every row of the raw tables. Derived tables memoised on
         it are shared with this source's."""

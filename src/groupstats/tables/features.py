@@ -48,7 +48,7 @@ import pandas as pd
 from groupstats.data.dataset import Dataset
 from groupstats.checks import check_scalar
 from groupstats.errors import InsufficientDataError, ParameterError
-from groupstats.tables.derived.member_days import event_type_first_us, event_types
+from groupstats.tables.derived.member_days import event_types
 from groupstats.tables.group_buckets import by_group_buckets
 from groupstats.tables.feature_counts import (KEY_COLUMNS, MIX_TYPES, NIGHT_HOURS,  # noqa: F401
                                               count_member_features, member_feature_counts)
@@ -244,12 +244,12 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
     # event types and posts known at each cutoff (they decide which features are NaN)
     # (at one cutoff, unless the first event of each type is known already: the types there, a lighter query)
     type_first: dict = {}
-    if top.has("events") and (len(order) > 1 or event_type_first_us(top, compute=False) is not None):
-        type_first = {t: us for t, us in event_type_first_us(top).items() if us is not None and us <= top.cut_us}
+    if top.has("events") and (len(order) > 1 or top.first_event_us_by_type(compute=False) is not None):
+        type_first = {t: us for t, us in top.first_event_us_by_type().items() if us is not None and us <= top.cut_us}
     elif top.has("events"):
         type_first = dict.fromkeys(event_types(top), order[0])
     has_posts = top.has("posts")
-    first_post = _first_post_us(top) if has_posts else None
+    first_post = top.first_post_us() if has_posts else None
     posts_known = [first_post is not None and first_post <= c for c in order]
     counts = by_group_buckets(top, lambda b: count_member_features(b, order, windows, recent_w, long_w,
                                                                    set(type_first), message_mix))
@@ -282,18 +282,6 @@ def _features_at_cuts(src, cuts_us: list[int], windows: tuple[int, ...], normali
                                          posts_known[k], windows, (recent_w, long_w), normalise_within_group,
                                          message_mix))
     return out
-
-
-def _first_post_us(src) -> int | None:
-    """The time of the first post of the uncut posts table (of ``src``'s groups), None without a timed post:
-    posts are known at a cut exactly when it is not after the cut. Memoised with the derived tables (shared
-    by every cut)."""
-    key = ("first_post_us", src.groups)
-    if key not in src.derived:
-        posts = src.uncut().table("posts")
-        first = src.scalar(posts.posted_us.min())
-        src.derived[key] = None if first is None else int(first)
-    return src.derived[key]
 
 
 def _features_from_counts(counts: pd.DataFrame, tz: str, cut_us: int, cut, first_us, types_present: set,

@@ -224,7 +224,6 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     from groupstats.tables.churn_features import US_PER_DAY, churn_counts_and_flags
     from groupstats.tables.member_numbers import number_members
     from groupstats.tables.derived import event_types
-    from groupstats.tables.derived.member_days import event_type_first_us
     from groupstats.tables.feature_counts import expect_sign_in_cutoffs
     from groupstats.tables.features import _cutoff_us, member_features_at
 
@@ -235,7 +234,7 @@ def _features_at(data: ChurnData, cuts: list, activity: tuple, wins: dict, flags
     # source, :func:`~groupstats.tables.feature_counts.event_keys_distinct`) holds at every earlier cutoff
     order = sorted(range(len(cuts)), key=lambda k: cuts[k], reverse=True)
     if len(cuts) > 1:  # the event types at every cutoff from one grouping of the events
-        event_type_first_us(src)
+        src.first_event_us_by_type()
     if per_pass == 1 and len(cuts) > 1:  # the sign-in days of every cutoff in the first pass's query of them
         expect_sign_in_cutoffs(src, [_cutoff_us(src, c) for c in cuts])
     found: dict = {}

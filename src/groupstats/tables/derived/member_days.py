@@ -19,35 +19,18 @@ ACTIVITY_KEYS = ("group_id", "member_id", "date")
 def event_types(src, include_operators: bool = True) -> list[str]:
     """Event types in the (cut) events table, sorted; [] without events.
 
-    With the operators' events (the default), read off :func:`event_type_first_us` when that is memoised
-    (an analysis at several cutoffs groups the uncut events once for all of them)."""
+    With the operators' events (the default), read off :meth:`Source.first_event_us_by_type
+    <groupstats.engine.Source.first_event_us_by_type>` when that is memoised (an analysis at several cutoffs
+    groups the uncut events once for all of them)."""
     if not src.has("events"):
         return []
-    first = event_type_first_us(src, compute=False) if include_operators else None
+    first = src.first_event_us_by_type(compute=False) if include_operators else None
     if first is not None:
         return sorted(t for t, us in first.items() if src.cut_us is None or (us is not None and us <= src.cut_us))
     ev = src.table("events")
     if not include_operators:
         ev = ev.anti_join(src.operators(), ["group_id", "member_id"])
     return sorted(str(t) for t in src.execute(ev.select("event_type").distinct())["event_type"].dropna())
-
-
-def event_type_first_us(src, compute: bool = True) -> dict | None:
-    """Per event type of the uncut events table (of ``src``'s groups), the time of its first event in UTC
-    microseconds (None if none of its events has a time), memoised with the derived tables (shared by
-    every cut). The types in the events up to a cut are those whose first event is not after it.
-    With ``compute=False``: the memo, or None if it is not there yet."""
-    key = ("event_type_first_us", src.groups)
-    if key not in src.derived:
-        if not compute:
-            return None
-        if not src.has("events"):
-            return {}
-        ev = src.uncut().table("events")
-        found = src.execute(ev.group_by("event_type").aggregate(_first=ev.occurred_us.min()))
-        src.derived[key] = {str(t): (None if pd.isna(f) else int(f))
-                            for t, f in zip(found["event_type"], found["_first"]) if not pd.isna(t)}
-    return src.derived[key]
 
 
 def member_day_activity_expr(src, include_operators: bool = False, types: list[str] | None = None):
