@@ -219,6 +219,74 @@ def test_id_checks_same_problems_in_memory_and_with_colliding_hashes(broken_ids,
     assert any("m_unposted" in str(k) for k in plain) and any("m_gone" in str(k) for k in plain)
 
 
+# ---- both id checks in one scan of the ids (DuckDB, hashes sorted in memory) ---------------------
+def _refs_balance(m, posts) -> tuple[int, int]:
+    """(message rows whose id some reference names, distinct references): what the one scan compares."""
+    refs = pd.concat([m["reply_to"], posts["message_id"]]).dropna()
+    return int(m["message_id"].isin(set(refs)).sum()), refs.nunique()
+
+
+def _unquoted_rows(m, posts, n: int) -> list:
+    """``n`` rows that quote nothing and whose id nothing names."""
+    named = set(pd.concat([m["reply_to"], posts["message_id"]]).dropna())
+    free = m.index[m["reply_to"].isna() & ~m["message_id"].isin(named)]
+    return list(free[:n])
+
+
+def test_one_scan_spares_the_anti_join_when_ids_are_distinct_and_every_reference_exists(frames, tmp_path,
+                                                                                        monkeypatch):
+    from groupstats.tables import message_ids
+
+    named, distinct = _refs_balance(frames["messages"], frames["posts"])
+    assert distinct > 100 and named == distinct  # valid references, many of them
+    folder = _write(tmp_path / "valid", frames)
+
+    def anti_join(*args, **kwargs):
+        raise AssertionError("the anti join ran")
+
+    monkeypatch.setattr(message_ids, "dangling_references", anti_join)
+    scale.validate(folder)  # no problem, and no anti join
+    Dataset.from_frames(tz=TZ, **frames)
+
+
+@pytest.mark.parametrize("where", ["a quote", "a post", "both"])
+def test_one_scan_sends_a_missing_reference_to_the_anti_join(frames, tmp_path, where):
+    """Distinct ids, references missing: fewer ids named than distinct references; the anti join then
+    counts them and the problems name their rows (as pandas finds them)."""
+    m, posts = frames["messages"].copy(), frames["posts"].copy()
+    if where in ("a quote", "both"):
+        m.loc[_unquoted_rows(m, posts, 1)[0], "reply_to"] = "m_nowhere"
+    if where in ("a post", "both"):
+        posts.loc[posts.index[posts["message_id"].isna()][0], "message_id"] = "m_unposted"
+    tables = {**frames, "messages": m, "posts": posts}
+    named, distinct = _refs_balance(m, posts)
+    assert named == distinct - (2 if where == "both" else 1)
+    found = _id_problems(_problems(lambda: scale.validate(_write(tmp_path / "f", tables))).problems)
+    expected = {k: v for k, v in _expected_id_problems(tables).items() if v}
+    assert {k: v for k, v in found.items() if k in expected} == expected
+    assert sum(len(v) for v in expected.values()) == (2 if where == "both" else 1)
+
+
+def test_repeated_ids_cannot_hide_a_missing_reference(frames, tmp_path):
+    """A quoted id copied onto two more rows adds two to the ids named; with two quotes of missing ids
+    the counts balance, as if every reference existed. The repeated hashes send the check to the anti
+    join, which finds both quotes (and the repeated ids)."""
+    m, posts = frames["messages"].copy(), frames["posts"].copy()
+    quoted = m["reply_to"].dropna().iloc[0]
+    free = _unquoted_rows(m, posts, 4)
+    m.loc[free[:2], "message_id"] = quoted
+    m.loc[free[2], "reply_to"], m.loc[free[3], "reply_to"] = "m_nowhere", "m_gone"
+    tables = {**frames, "messages": m}
+    named, distinct = _refs_balance(m, posts)
+    assert named == distinct  # the trap: the counts alone would pass
+    found = _id_problems(_problems(lambda: scale.validate(_write(tmp_path / "f", tables))).problems)
+    expected = _expected_id_problems(tables)
+    assert len(expected[("messages", "reply_to", "quotes a message_id that is not in messages")]) == 2
+    assert len(expected[("messages", "message_id", "duplicate keys")]) == 3
+    assert {k: v for k, v in found.items() if k in expected and expected[k]} == {
+        k: v for k, v in expected.items() if v}
+
+
 def test_references_counted_per_key_equal_a_count_per_row(frames, tmp_path):
     """On messages and events the reference rules are looked up once per distinct key and weighted
     by its rows, and closed categories screened on their distinct values: the counts equal pandas'

@@ -306,9 +306,8 @@ def check_source(src, names: list[str] | None = None, files: dict | None = None,
     if with_ids:
         n_messages = counts.get("messages__n")
         n_messages = 0 if n_messages is None or n_messages != n_messages else int(n_messages)
-        counts["messages__dup"], dup_ids = message_ids.duplicate_ids(
-            src, message_ids.duplicate_candidates(src, n_messages), ROWS_NAMED)
-        counts.update(message_ids.dangling_references(src, names))
+        counts["messages__dup"], dup_ids, dangling = message_ids.check_ids(src, names, n_messages, ROWS_NAMED)
+        counts.update(dangling)
 
     def n_of(key) -> int:
         v = counts.get(key)

@@ -9,6 +9,12 @@ Part of the aggregation checks of :mod:`groupstats.tables.checks` (which reports
 - **References** (:func:`dangling_references`): rows quoting a message id that no message has
   (``reply_to``) and posts naming one (posts' ``message_id``), one exact anti join of the
   references on the ids.
+
+On DuckDB, up to :data:`HASHES_SORTED_IN_MEMORY` messages, :func:`check_ids` reads the ids once
+for both: the query that hashes them also flags the ids that some reference names. When the hashes
+are all distinct (so are the ids), the flagged ids are the distinct references that exist; if they
+are as many as the distinct references, none dangles (exact, no anti join). Otherwise the anti join
+counts the dangling rows.
 """
 from __future__ import annotations
 
@@ -29,14 +35,33 @@ def as_text(column):
     return column if column.type().is_string() else column.cast("string")
 
 
-def dangling_references(src, names: list[str]) -> dict:
-    """Rows quoting a message id no message has (``messages__reply``) and posts naming one
-    (``posts__msgref``): one exact anti join of the references on the ids (the engine builds its
-    hash table on the references, a fraction of the messages, and streams the ids past it)."""
+def check_ids(src, names: list[str], n_messages: int, rows_named: int) -> tuple[int, list, dict]:
+    """Both id checks: (rows whose ``message_id`` is on several rows, up to ``rows_named`` such ids,
+    the dangling references' counts of :func:`dangling_references`), exactly.
+
+    On DuckDB, up to :data:`HASHES_SORTED_IN_MEMORY` messages, one scan of the ids gives their hashes
+    (:func:`duplicate_candidates`) and how many of them some reference names. With no hash repeated,
+    the ids are distinct, so that count is the number of distinct references that exist: equal to the
+    number of distinct references, none dangles. In every other case (a repeated hash, a reference
+    missing, another engine, more messages) the anti join of :func:`dangling_references` counts them.
+    """
+    refs = references(src, names)
+    found, n_named = _candidates_and_named(src, n_messages, refs)
+    n_dup, dup_ids = duplicate_ids(src, found, rows_named)
+    if refs is None:
+        return n_dup, dup_ids, {}
+    if found == [] and n_named is not None and n_named == src.scalar(refs._id.nunique()):
+        return n_dup, dup_ids, {"messages__reply": 0, "posts__msgref": 0}
+    return n_dup, dup_ids, dangling_references(src, names, refs)
+
+
+def references(src, names: list[str]):
+    """Expression of every reference to a message, or None if the tables have none: ``_id`` the id
+    named (as text), ``_kind`` 1 for a quote (messages' ``reply_to``), 2 for a post's ``message_id``."""
     import ibis
 
     raw = src.raw["messages"]
-    kind = (lambda k: ibis.literal(k, type="int8"))  # 1 a quote, 2 a post's message
+    kind = (lambda k: ibis.literal(k, type="int8"))
     parts = []
     if "reply_to" in raw.columns:
         quoting = raw.filter(raw.reply_to.notnull())
@@ -46,8 +71,19 @@ def dangling_references(src, names: list[str]) -> dict:
         p = p.filter(p.message_id.notnull())
         parts.append(p.select(_id=as_text(p.message_id), _kind=kind(2)))
     if not parts:
+        return None
+    return ibis.union(*parts, distinct=False)
+
+
+def dangling_references(src, names: list[str], refs=None) -> dict:
+    """Rows quoting a message id no message has (``messages__reply``) and posts naming one
+    (``posts__msgref``): one exact anti join of the references (:func:`references`, or ``refs``) on
+    the ids (the engine builds its hash table on the references, a fraction of the messages, and
+    streams the ids past it)."""
+    refs = references(src, names) if refs is None else refs
+    if refs is None:
         return {}
-    refs = ibis.union(*parts, distinct=False)
+    raw = src.raw["messages"]
     known = raw.select(_known=as_text(raw.message_id))
     dangling = refs.anti_join(known, refs._id == known._known)
     row = src.execute(dangling.aggregate(messages__reply=dangling._kind.count(where=dangling._kind == 1),
@@ -63,19 +99,30 @@ def duplicate_candidates(src, n_messages: int) -> list | None:
     sorted in memory (equal neighbours are the candidates: :func:`~groupstats.tables.key_hashes.repeated_hashes`),
     which costs a fraction of a hash table of ~10M keys in the engine; otherwise the engine groups the keys.
     """
+    return _candidates_and_named(src, n_messages, None)[0]
+
+
+def _candidates_and_named(src, n_messages: int, refs) -> tuple[list | None, int | None]:
+    """(:func:`duplicate_candidates`, how many message rows have an id that a reference of ``refs``
+    names, or None when not counted: no ``refs``, or the engine groups the keys)."""
     raw = src.raw["messages"]
-    keys = raw.select(_key=id_key(src, as_text(raw.message_id)))
+    text = as_text(raw.message_id)
     if src.engine.kind == "duckdb" and n_messages <= HASHES_SORTED_IN_MEMORY:
-        column = src.engine.con.to_pyarrow(keys).column("_key")
-        hashes = column.to_numpy()
-        del column
+        import pyarrow.compute as pc
+
+        named = {} if refs is None else {"_named": text.isin(refs._id)}
+        fetched = src.engine.con.to_pyarrow(raw.select(_key=id_key(src, text), **named))
+        n_named = None if refs is None else int(pc.sum(fetched.column("_named")).as_py() or 0)
+        hashes = fetched.column("_key").to_numpy()
+        del fetched
         found = repeated_hashes(hashes)
-        return None if len(found) >= DUP_KEYS_CHECKED else [int(k) for k in found]
+        return (None if len(found) >= DUP_KEYS_CHECKED else [int(k) for k in found]), n_named
+    keys = raw.select(_key=id_key(src, text))
     counted = keys.group_by("_key").aggregate(_n=keys.count())
     query = counted.filter(counted._n > 1).select("_key").limit(DUP_KEYS_CHECKED)
     with memory_at_least(src, ID_CHECK_MEMORY):
         found = src.execute(query)["_key"].tolist()
-    return None if len(found) >= DUP_KEYS_CHECKED else found
+    return (None if len(found) >= DUP_KEYS_CHECKED else found), None
 
 
 @contextmanager
