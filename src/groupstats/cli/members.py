@@ -51,7 +51,9 @@ def _register_features(app: typer.Typer) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
         from groupstats.tables.features import member_features
 
-        ds, checks = load_checking(data, validate=validate, engine=engine, spark_master=spark_master)
+        # the checks take the cores the feature passes leave idle (see load_dataset_checking)
+        ds, checks = load_checking(data, validate=validate, engine=engine, spark_master=spark_master,
+                                   checks_on_idle_cores=True)
         with checks:  # the features are written only once the data passed every check
             frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
         _write_table(frame, out)

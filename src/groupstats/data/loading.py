@@ -90,10 +90,12 @@ def load_dataset_checking(path: str | os.PathLike, tz: str | None = None, valida
     cores); every other dataset (CSV, Spark, more than :data:`CHECKS_MEANWHILE_UP_TO` messages)
     is checked before this returns, as by :func:`load_dataset`.
 
-    ``checks_on_idle_cores``: the checks run on one core at the lowest priority (one DuckDB thread,
-    the thread's nice value 19), so they take only what the caller leaves idle. For work with long
-    single-threaded stretches (churn's pandas framing, fits, drivers and output: 1.1-1.6 s less on the
-    many-groups shape); for work that keeps every core busy (``features``) they would finish later.
+    ``checks_on_idle_cores``: the checks run at the lowest priority (their thread and their DuckDB
+    connection's worker threads at nice 19), so they take the cores the caller leaves idle (its
+    imports, its single-threaded Python stretches, its output) and every core once the caller waits
+    for them. Measured on the many-groups shape (2026-12-06, paired runs): ``churn`` 1.1-1.6 s less,
+    ``features`` 3% less wall time. On one DuckDB thread instead, ``features`` was slower (its checks
+    left alone at the end ran on one core); ``churn`` was the same either way.
 
     Returns
     -------
@@ -316,14 +318,15 @@ def _lowest_priority() -> None:
 
 def _validate_folder(folder: Path, parquet: dict[str, Path], tz: str, on_idle_cores: bool = False) -> None:
     """The checks of the Parquet tables ``parquet`` of ``folder`` on a DuckDB connection of their own
-    (closed after), as :func:`_open_out_of_core` runs them on the dataset's; ``on_idle_cores``: on one DuckDB
-    thread, the calling thread at the lowest priority (see :func:`load_dataset_checking`)."""
+    (closed after), as :func:`_open_out_of_core` runs them on the dataset's; ``on_idle_cores``: the calling
+    thread at the lowest priority before the connection opens, so that DuckDB's worker threads, which it
+    starts then, inherit it (see :func:`load_dataset_checking`)."""
     from groupstats.engine import Source, connect
     from groupstats.tables.checks import validate_source
 
     if on_idle_cores:
         _lowest_priority()
-    engine = connect("duckdb", threads=1 if on_idle_cores else None)
+    engine = connect("duckdb")
     try:
         src = Source.from_path(folder, engine=engine, tz=tz)
         src.raw = {name: table for name, table in src.raw.items() if name in parquet}
