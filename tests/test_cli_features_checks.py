@@ -39,6 +39,49 @@ def test_features_command_reports_the_checks_problems_and_writes_nothing(sample_
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command, name", [("features", "features.parquet"), ("features", "features.csv"),
+                                           ("churn", "risk.csv")])
+def test_output_is_written_meanwhile_and_put_in_place_only_once_checked(sample_path, tmp_path, monkeypatch,
+                                                                        command, name):
+    """The output is written while the checks finish and moved onto --out only once they pass: on a
+    failed check an older file at --out is left as it was and no partial file remains; on valid data
+    the file written inside the block, before the wait for the checks, is the one put in place."""
+    from groupstats.cli import common
+
+    folder = _copy_sample(sample_path, tmp_path / "broken", messages=_break_messages)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / name
+    out.write_bytes(b"the previous run's output")
+    assert main([command, str(folder), "--out", str(out), "--lang", "en"]) == 2
+    assert out.read_bytes() == b"the previous run's output"
+    assert [p.name for p in out_dir.iterdir()] == [name]
+    # valid data: the file written inside the block, before the checks are waited for, is moved in place
+    order: list = []
+    real = common.written_once_checked
+
+    def recording(out_path, checks):
+        class Recorded:
+            def __enter__(self):
+                order.append("enter")
+                return checks.__enter__()
+
+            def __exit__(self, *exc):
+                order.append(("written before the wait", any(out_dir.glob(f".*partial*{out_path.suffix}"))))
+                return checks.__exit__(*exc)
+        return real(out_path, Recorded())
+
+    monkeypatch.setattr(common, "written_once_checked", recording)
+    monkeypatch.setattr(f"groupstats.cli.{'members' if command == 'features' else 'churn'}.written_once_checked",
+                        recording)
+    assert main([command, str(sample_path), "--out", str(out)]) == 0
+    assert order == ["enter", ("written before the wait", True)]
+    assert [p.name for p in out_dir.iterdir()] == [name]
+    reader = pd.read_parquet if name.endswith(".parquet") else pd.read_csv
+    written = reader(out)
+    assert len(written) > 100 and {"group_id", "member_id"} <= set(written.columns)
+
+
 def test_the_checks_error_replaces_the_computations_error(sample_path, tmp_path, capsys):
     """Every member an owner: the features find nobody present; the unknown category still wins."""
     def all_owners(members):

@@ -7,7 +7,8 @@ import typer
 
 from groupstats.cli.engine_options import engine_option, spark_master_option
 
-from groupstats.cli.common import date_callback, emit, load_checking, timestamp_format_option
+from groupstats.cli.common import (date_callback, emit, load_checking, timestamp_format_option,
+                                   written_once_checked)
 from groupstats.cli.language_option import lang_option
 
 
@@ -58,12 +59,12 @@ def register(app: typer.Typer) -> None:
         if definition not in DEFINITIONS:
             raise ParameterError(f"--definition must be one of {', '.join(DEFINITIONS)}, not {definition!r}.")
         dataset, checks = _open(data, engine, spark_master)
-        with checks:  # the scores are written only once the data passed every check
-            result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
         out = Path(out)
-        if out.parent and not out.parent.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-        result.scores.to_csv(out, index=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # the scores are put in place only once the data passed every check
+        with written_once_checked(out, checks) as part:
+            result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)
+            result.scores.to_csv(part, index=False)
         emit(result, as_json, lang)
         if not as_json:
             from groupstats.reports.i18n import fmt_num, t

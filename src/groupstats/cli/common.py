@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import re
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
@@ -60,6 +63,28 @@ def load_checking(data: str, tz: str | None = None, tables: list[str] | None = N
     return load_dataset_checking(resolve_data_path(data), tz=tz, tables=tables, validate=validate,
                                  timestamp_format=timestamp_format, engine=engine, spark_master=spark_master,
                                  checks_on_idle_cores=checks_on_idle_cores)
+
+
+@contextmanager
+def written_once_checked(out: Path, checks):
+    """Write a command's output file while its dataset's checks finish, and put it in place only once
+    they pass: yields the path to write (a hidden file beside ``out``, with its suffix); leaving the
+    block waits for the checks (``checks``, from :func:`load_checking`), then moves that file onto ``out``
+    in one step. If the checks fail or the work raises, the file is removed and ``out`` is left as it was.
+
+    Writing no longer waits for the checks' last queries (they run at low priority, see
+    :func:`~groupstats.data.loading.load_dataset_checking`): ``features`` on the many-groups shape
+    wrote its 0.13 s of Parquet after a 0.4 s wait for them.
+    """
+    out = Path(out)
+    part = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        with checks:
+            yield part
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, out)
 
 
 def dumps(obj) -> str:
