@@ -121,6 +121,17 @@ def test_large_datasets_are_checked_before_the_work(sample_path, tmp_path, monke
     assert str(first.value) == str(meanwhile.value)
 
 
+def _until(predicate, seconds: float = 20.0) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def _tasks() -> set[int]:
     import os
 
@@ -172,6 +183,9 @@ def test_checks_on_idle_cores_run_at_low_priority_with_the_same_problems(sample_
     with pytest.raises(DataValidationError) as normal:
         checks.wait()
     ds, checks = load_dataset_checking(folder, checks_on_idle_cores=True)
+    # (waiting puts them back to the normal priority: let them start first)
+    assert _until(lambda: sum("nice" in s for s in seen) == 2)
+    assert checks._thread.is_alive() or checks._error is not None
     with pytest.raises(DataValidationError) as idle:
         checks.wait()
     assert str(idle.value) == str(normal.value)
@@ -200,12 +214,27 @@ def test_checks_on_idle_cores_run_at_low_priority_with_the_same_problems(sample_
 @pytest.mark.parametrize("command, out", [("churn", "risk.csv"), ("features", "f.parquet")])
 def test_the_churn_and_features_commands_check_on_idle_cores(sample_path, tmp_path, monkeypatch, capsys,
                                                              command, out):
+    """Both commands ask for their checks on idle cores: the checks' thread asks to lower its priority
+    before its connection opens (whether it is lowered then depends on whether the command waits for
+    the checks already; the tests above and tests/test_thread_priority.py check what follows)."""
+    import threading
+
+    from groupstats.data.loading import PendingValidation
+
     folder = _copy_sample(sample_path, tmp_path / "broken", messages=_break_messages)
     seen = _recording_checks(monkeypatch)
+    asked: list = []
+    real = PendingValidation.lower_priority
+
+    def lower_priority(self):
+        asked.append((threading.current_thread().name, len(seen)))
+        return real(self)
+
+    monkeypatch.setattr(PendingValidation, "lower_priority", lower_priority)
     out = tmp_path / out
     assert main([command, str(folder), "--out", str(out), "--lang", "en"]) == 2
     assert "unknown categories telegram" in capsys.readouterr().err and not out.exists()
-    # the checks' connection (whose workers' priority the test above checks: here the command starts
-    # threads of its own meanwhile)
     checked = [s for s in seen if s.get("thread") == "groupstats-checks"]
-    assert len(checked) == 1 and checked[0]["nice"] == 19 and 19 in checked[0]["started_nice"]
+    assert len(checked) == 1 and len(asked) == 1
+    name, connections_before = asked[0]
+    assert name == "groupstats-checks" and seen[connections_before] is checked[0]  # before connecting

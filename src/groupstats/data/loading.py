@@ -92,10 +92,12 @@ def load_dataset_checking(path: str | os.PathLike, tz: str | None = None, valida
 
     ``checks_on_idle_cores``: the checks run at the lowest priority (their thread and their DuckDB
     connection's worker threads at nice 19), so they take the cores the caller leaves idle (its
-    imports, its single-threaded Python stretches, its output) and every core once the caller waits
-    for them. Measured on the many-groups shape (2026-12-06, paired runs): ``churn`` 1.1-1.6 s less,
-    ``features`` 3% less wall time. On one DuckDB thread instead, ``features`` was slower (its checks
-    left alone at the end ran on one core); ``churn`` was the same either way.
+    imports, its single-threaded Python stretches, its output). Once the caller waits for them they
+    are back at the normal priority on every core, so that other programs cannot starve them; where
+    this process may not raise a priority again (:mod:`groupstats.engine.thread_priority`), they run
+    at the normal priority throughout. Measured on the many-groups shape (2026-12-06, paired runs):
+    ``churn`` 1.1-1.6 s less, ``features`` 3% less wall time. On one DuckDB thread instead,
+    ``features`` was slower (its checks left alone at the end ran on one core); ``churn`` was the same.
 
     Returns
     -------
@@ -119,27 +121,59 @@ class PendingValidation:
     """The checks of a dataset, running in a background thread (or none: already done).
 
     Leaving it as a context manager (or :meth:`wait`) waits for them and raises their error.
+
+    ``check`` is called in that thread with this object; on idle cores it calls :meth:`lower_priority`
+    first. Waiting for the checks (or their end) puts their threads back to the normal priority.
     """
 
     def __init__(self, check=None):
+        import threading
+
         self._error: BaseException | None = None
         self._thread = None
+        self._lock = threading.Lock()
+        self._waited = False
+        self._lowered = None
         if check is not None:
-            import threading
-
             def run():
                 try:
-                    check()
+                    check(self)
                 except Exception as exc:  # reported by wait(), in the caller's thread
                     self._error = exc
+                finally:
+                    self._restore_priority()
 
             self._thread = threading.Thread(target=run, name="groupstats-checks", daemon=True)
             self._thread.start()
 
+    def lower_priority(self) -> bool:
+        """Lower the calling thread (the checks') to the lowest priority, unless the caller waits for the
+        checks already or this process could not raise it again (:mod:`groupstats.engine.thread_priority`);
+        threads it starts next inherit it. Returns whether it did."""
+        from groupstats.engine import thread_priority
+
+        if not thread_priority.can_restore():
+            return False
+        with self._lock:
+            if self._waited:
+                return False
+            self._lowered = thread_priority.LoweredPriority()
+            return True
+
+    def _restore_priority(self, waited: bool = False) -> None:
+        with self._lock:
+            self._waited = self._waited or waited
+            if self._lowered is not None:
+                self._lowered.restore()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._restore_priority(waited=True)  # the caller waits: the checks get their share again
+            self._thread.join()
+
     def wait(self) -> None:
         """Wait for the checks; raise their error (DataValidationError naming every problem)."""
-        if self._thread is not None:
-            self._thread.join()
+        self._join()
         if self._error is not None:
             raise self._error
 
@@ -147,8 +181,7 @@ class PendingValidation:
         return self
 
     def __exit__(self, kind, exc, traceback) -> bool:
-        if self._thread is not None:
-            self._thread.join()
+        self._join()
         if self._error is not None:
             raise self._error from exc
         return False
@@ -290,8 +323,8 @@ def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate:
     pending = PendingValidation()
     if (validate and meanwhile and engine_spec["engine"] == "duckdb"
             and _n_rows(parquet["messages"]) <= CHECKS_MEANWHILE_UP_TO):
-        pending = PendingValidation(lambda: _validate_folder(folder, parquet, tz,
-                                                             on_idle_cores=on_idle_cores))
+        pending = PendingValidation(lambda pending: _validate_folder(
+            folder, parquet, tz, lower_priority=pending.lower_priority if on_idle_cores else None))
     elif validate:
         from groupstats.tables.checks import validate_source
 
@@ -305,27 +338,16 @@ def _open_out_of_core(folder: Path, parquet: dict[str, Path], tz: str, validate:
     return ds.bind(src), pending
 
 
-def _lowest_priority() -> None:
-    """This thread at the lowest scheduling priority (nice 19; a thread's own on Linux), where the system
-    allows it; elsewhere nothing changes."""
-    import threading
-
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):  # (no per-thread priorities here: the checks run as they would)
-        pass
-
-
-def _validate_folder(folder: Path, parquet: dict[str, Path], tz: str, on_idle_cores: bool = False) -> None:
+def _validate_folder(folder: Path, parquet: dict[str, Path], tz: str, lower_priority=None) -> None:
     """The checks of the Parquet tables ``parquet`` of ``folder`` on a DuckDB connection of their own
-    (closed after), as :func:`_open_out_of_core` runs them on the dataset's; ``on_idle_cores``: the calling
-    thread at the lowest priority before the connection opens, so that DuckDB's worker threads, which it
-    starts then, inherit it (see :func:`load_dataset_checking`)."""
+    (closed after), as :func:`_open_out_of_core` runs them on the dataset's. ``lower_priority`` (on idle
+    cores: :meth:`PendingValidation.lower_priority`) is called before the connection opens, so that
+    DuckDB's worker threads, which it starts then, inherit the priority (see :func:`load_dataset_checking`)."""
     from groupstats.engine import Source, connect
     from groupstats.tables.checks import validate_source
 
-    if on_idle_cores:
-        _lowest_priority()
+    if lower_priority is not None:
+        lower_priority()
     engine = connect("duckdb")
     try:
         src = Source.from_path(folder, engine=engine, tz=tz)
