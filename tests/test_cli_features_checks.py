@@ -211,10 +211,11 @@ def test_checks_on_idle_cores_run_at_low_priority_with_the_same_problems(sample_
     pd.testing.assert_frame_equal(features, member_features(load_dataset(sample_path)))
 
 
-@pytest.mark.parametrize("command, out", [("churn", "risk.csv"), ("features", "f.parquet")])
-def test_the_churn_and_features_commands_check_on_idle_cores(sample_path, tmp_path, monkeypatch, capsys,
-                                                             command, out):
-    """Both commands ask for their checks on idle cores: the checks' thread asks to lower its priority
+@pytest.mark.parametrize("command, out", [("churn", "risk.csv"), ("features", "f.parquet"),
+                                         ("segment", "segments.csv")])
+def test_the_commands_that_check_meanwhile_check_on_idle_cores(sample_path, tmp_path, monkeypatch, capsys,
+                                                               command, out):
+    """The commands ask for their checks on idle cores: the checks' thread asks to lower its priority
     before its connection opens (whether it is lowered then depends on whether the command waits for
     the checks already; the tests above and tests/test_thread_priority.py check what follows)."""
     import threading

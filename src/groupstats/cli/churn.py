@@ -18,7 +18,7 @@ def _open(data: str, engine: str, spark_master: str | None):
     checked by the engine while the churn model is computed (:func:`~groupstats.cli.common.load_checking`:
     use the results only after leaving ``with checks:``, which raises a failed check's error). The checks take
     the cores the churn model leaves idle (its pandas work, fits and drivers run on one or two threads)."""
-    return load_checking(data, engine=engine, spark_master=spark_master, checks_on_idle_cores=True)
+    return load_checking(data, engine=engine, spark_master=spark_master)
 
 
 def register(app: typer.Typer) -> None:

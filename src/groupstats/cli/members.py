@@ -58,9 +58,8 @@ def _register_features(app: typer.Typer) -> None:
         from groupstats.tables.features import member_features
 
         _check_table_suffix(out)
-        # the checks take the cores the feature passes leave idle (see load_dataset_checking)
-        ds, checks = load_checking(data, validate=validate, engine=engine, spark_master=spark_master,
-                                   checks_on_idle_cores=True)
+        # (the checks take the cores the feature passes leave idle: see load_checking)
+        ds, checks = load_checking(data, validate=validate, engine=engine, spark_master=spark_master)
         # written meanwhile, in place only once the data passed every check
         with written_once_checked(out, checks) as part:
             frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
