@@ -8,27 +8,7 @@ import typer
 from groupstats.cli.common import date_callback, load_checking, timestamp_format_option, written_once_checked
 from groupstats.cli.engine_options import engine_option, spark_master_option
 from groupstats.cli.language_option import lang_option
-
-
-def _check_table_suffix(out: Path) -> str:
-    """The suffix of a table to write, ``.parquet`` or ``.csv`` (ParameterError otherwise)."""
-    from groupstats.errors import ParameterError
-
-    suffix = out.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise ParameterError(f"--out must end in .parquet or .csv, got {out.name!r}.")
-    return suffix
-
-
-def _write_table(frame, out: Path) -> None:
-    suffix = _check_table_suffix(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame = frame.copy(deep=False)  # (the same columns, without the attrs, which Parquet would store)
-    frame.attrs = {}
-    if suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
+from groupstats.cli.table_files import check_table_suffix, write_table
 
 
 def register(app: typer.Typer) -> None:
@@ -57,13 +37,13 @@ def _register_features(app: typer.Typer) -> None:
         """Write member features (one row per group_id, member_id) as of a cutoff."""
         from groupstats.tables.features import member_features
 
-        _check_table_suffix(out)
+        check_table_suffix(out)
         # (the checks take the cores the feature passes leave idle: see load_checking)
         ds, checks = load_checking(data, validate=validate, engine=engine, spark_master=spark_master)
         # written meanwhile, in place only once the data passed every check
         with written_once_checked(out, checks) as part:
             frame = member_features(ds, cutoff=cutoff, normalise_within_group=within_group)
-            _write_table(frame, part)
+            write_table(frame, part)
         from groupstats.reports.i18n import fmt_num, t
 
         typer.echo(t("cli.wrote_features", lang, n=fmt_num(len(frame), lang), groups=frame["group_id"].nunique(),
@@ -114,7 +94,7 @@ def register_segment(app: typer.Typer) -> None:
                                      tiers=tier_preset, random_state=seed)
         if out is not None:
             cols = ["group_id", "member_id", "segment"] + (["tier"] if "tier" in result.assignments else [])
-            _write_table(result.assignments[cols], out)
+            write_table(result.assignments[cols], out)
         emit(result, as_json, lang)
         if out is not None and not as_json:
             from groupstats.reports.i18n import fmt_num, t
