@@ -12,6 +12,7 @@ from groupstats.cli import main
 from groupstats.data.dataset import load_dataset
 from groupstats.data.loading import load_dataset_checking
 from groupstats.errors import DataValidationError
+from test_thread_priority import _until
 
 
 def _copy_sample(sample_path, folder, **changes):
@@ -119,17 +120,6 @@ def test_large_datasets_are_checked_before_the_work(sample_path, tmp_path, monke
     with pytest.raises(DataValidationError) as first:
         load_dataset_checking(folder)
     assert str(first.value) == str(meanwhile.value)
-
-
-def _until(predicate, seconds: float = 20.0) -> bool:
-    import time
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return False
 
 
 def _tasks() -> set[int]:

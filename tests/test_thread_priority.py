@@ -67,7 +67,8 @@ def test_lowered_thread_and_the_threads_it_starts_are_restored_others_untouched(
     assert _nice() == normal
 
 
-def _until(predicate, seconds=10.0) -> bool:
+def _until(predicate, seconds: float = 20.0) -> bool:
+    """Whether ``predicate()`` became true within ``seconds`` (polled every millisecond)."""
     import time
 
     end = time.monotonic() + seconds
