@@ -57,6 +57,9 @@ def test_output_is_written_meanwhile_and_put_in_place_only_once_checked(sample_p
     assert main([command, str(folder), "--out", str(out), "--lang", "en"]) == 2
     assert out.read_bytes() == b"the previous run's output"
     assert [p.name for p in out_dir.iterdir()] == [name]
+    # into folders that do not exist yet: none is left behind
+    assert main([command, str(folder), "--out", str(tmp_path / "new" / "deeper" / name), "--lang", "en"]) == 2
+    assert not (tmp_path / "new").exists()
     # valid data: the file written inside the block, before the checks are waited for, is moved in place
     order: list = []
     real = common.written_once_checked

@@ -61,7 +61,6 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--definition must be one of {', '.join(DEFINITIONS)}, not {definition!r}.")
         dataset, checks = _open(data, engine, spark_master)
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         # the scores are put in place only once the data passed every check
         with written_once_checked(out, checks) as part:
             result = churn_risk(dataset, cutoff=cutoff, horizon=horizon, definition=definition)

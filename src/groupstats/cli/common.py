@@ -74,7 +74,8 @@ def written_once_checked(out: Path, checks):
     """Write a command's output file while its dataset's checks finish, and put it in place only once
     they pass: yields the path to write (a hidden file beside ``out``, with its suffix); leaving the
     block waits for the checks (``checks``, from :func:`load_checking`), then moves that file onto ``out``
-    in one step. If the checks fail or the work raises, the file is removed and ``out`` is left as it was.
+    in one step. If the checks fail or the work raises, the file is removed and ``out`` is left as it was
+    (so are the folders above it: those made for it are removed again).
 
     Writing no longer waits for the checks' last queries (they run at low priority, see
     :func:`~groupstats.data.loading.load_dataset_checking`): ``features`` on the many-groups shape
@@ -82,11 +83,18 @@ def written_once_checked(out: Path, checks):
     """
     out = Path(out)
     part = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with checks:
             yield part
     except BaseException:
         part.unlink(missing_ok=True)
+        for folder in made:  # (innermost first; one holding anything else stays)
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
     os.replace(part, out)
 
