@@ -4,7 +4,7 @@ Part of the aggregation checks of :mod:`groupstats.tables.checks` (which reports
 
 - **Unique ids** (:func:`duplicate_ids`): on DuckDB the 64-bit hashes of the ids
   (:func:`groupstats.tables.key_hashes.key_hash`) are sorted in memory and only hashes seen twice
-  are checked again on the ids themselves (exact; :func:`duplicate_candidates`); beyond
+  are checked again on the ids themselves (exact; :func:`_candidates_and_named`); beyond
   :data:`HASHES_SORTED_IN_MEMORY` messages, and on other engines, the engine groups them.
 - **References** (:func:`dangling_references`): rows quoting a message id that no message has
   (``reply_to``) and posts naming one (posts' ``message_id``), one exact anti join of the
@@ -40,7 +40,7 @@ def check_ids(src, names: list[str], n_messages: int, rows_named: int) -> tuple[
     the dangling references' counts of :func:`dangling_references`), exactly.
 
     On DuckDB, up to :data:`HASHES_SORTED_IN_MEMORY` messages, one scan of the ids gives their hashes
-    (:func:`duplicate_candidates`) and how many of them some reference names. With no hash repeated,
+    (:func:`_candidates_and_named`) and how many of them some reference names. With no hash repeated,
     the ids are distinct, so that count is the number of distinct references that exist: equal to the
     number of distinct references, none dangles. In every other case (a repeated hash, a reference
     missing, another engine, more messages) the anti join of :func:`dangling_references` counts them.
@@ -91,20 +91,15 @@ def dangling_references(src, names: list[str], refs=None) -> dict:
     return row.iloc[0].to_dict()
 
 
-def duplicate_candidates(src, n_messages: int) -> list | None:
-    """Keys (:func:`id_key`) of message ids seen on more than one row; None if there are too many to
-    list (every id is then checked).
+def _candidates_and_named(src, n_messages: int, refs) -> tuple[list | None, int | None]:
+    """(the keys (:func:`id_key`) of message ids seen on more than one row, or None if there are too many
+    to list (every id is then checked); how many message rows have an id that a reference of ``refs``
+    names, or None when not counted: no ``refs``, or the engine groups the keys).
 
     On DuckDB, up to :data:`HASHES_SORTED_IN_MEMORY` messages, the 64-bit hashes are fetched and
     sorted in memory (equal neighbours are the candidates: :func:`~groupstats.tables.key_hashes.repeated_hashes`),
     which costs a fraction of a hash table of ~10M keys in the engine; otherwise the engine groups the keys.
     """
-    return _candidates_and_named(src, n_messages, None)[0]
-
-
-def _candidates_and_named(src, n_messages: int, refs) -> tuple[list | None, int | None]:
-    """(:func:`duplicate_candidates`, how many message rows have an id that a reference of ``refs``
-    names, or None when not counted: no ``refs``, or the engine groups the keys)."""
     raw = src.raw["messages"]
     text = as_text(raw.message_id)
     if src.engine.kind == "duckdb" and n_messages <= HASHES_SORTED_IN_MEMORY:
