@@ -12,6 +12,7 @@ from groupstats.cli import main
 from groupstats.data.dataset import load_dataset
 from groupstats.data.loading import load_dataset_checking
 from groupstats.errors import DataValidationError
+from groupstats.engine import thread_priority
 from test_thread_priority import _until
 
 
@@ -190,8 +191,10 @@ def test_checks_on_idle_cores_run_at_low_priority_with_the_same_problems(sample_
     assert [s["thread"] for s in seen] == ["groupstats-checks", "groupstats-checks"]
     normal_nice = os.getpriority(os.PRIO_PROCESS, 0)
     assert normal_nice != 19
-    assert seen[1]["threads"] == default_threads and seen[1]["nice"] == 19
-    assert seen[1]["started"] >= default_threads - 1 and seen[1]["started_nice"] <= {19}
+    # (lowered only where this process may raise the priority again: tests/test_thread_priority.py)
+    idle_nice = 19 if thread_priority.can_restore() else normal_nice
+    assert seen[1]["threads"] == default_threads and seen[1]["nice"] == idle_nice
+    assert seen[1]["started"] >= default_threads - 1 and seen[1]["started_nice"] <= {idle_nice}
     assert seen[0]["threads"] == default_threads and seen[0]["nice"] == normal_nice
     assert seen[0]["started"] >= default_threads - 1 and seen[0]["started_nice"] <= {normal_nice}
     assert os.getpriority(os.PRIO_PROCESS, 0) == normal_nice  # the caller's thread is left as it was
