@@ -126,12 +126,6 @@ def test_large_datasets_are_checked_before_the_work(sample_path, tmp_path, monke
     assert str(first.value) == str(meanwhile.value)
 
 
-def _tasks() -> set[int]:
-    import os
-
-    return {int(task) for task in os.listdir("/proc/self/task")}
-
-
 def _recording_checks(monkeypatch) -> list:
     """Record, for each check run, the DuckDB threads of its connection, the nice values of the threads
     that opening the connection started (DuckDB's workers) and its own thread's nice value."""
@@ -146,9 +140,9 @@ def _recording_checks(monkeypatch) -> list:
     real_connect, real_validate = connection.connect, checks_module.validate_source
 
     def connect(*args, **kwargs):
-        before = _tasks()
+        before = thread_priority._tasks()
         engine = real_connect(*args, **kwargs)
-        started = _tasks() - before
+        started = thread_priority._tasks() - before
         threads = engine.con.con.execute("SELECT current_setting('threads')").fetchone()[0]
         seen.append({"threads": int(threads), "started": len(started),
                      "started_nice": {os.getpriority(os.PRIO_PROCESS, task) for task in started}})
